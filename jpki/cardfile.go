@@ -1,0 +1,170 @@
+package jpki
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// CardFileVersion is the version of the card file format written by this package.
+const CardFileVersion = 1
+
+// Medium says what carries a JPKI credential.
+type Medium string
+
+// The media a credential can be issued to.
+const (
+	MediumCard    Medium = "card"    // the physical My Number Card (token label JPKIAPICCTOKEN2)
+	MediumAndroid Medium = "android" // スマホ用電子証明書 in an Android secure element (JPKIAPGPSETOKEN)
+	MediumIPhone  Medium = "iphone"  // the iPhone credential (JPKIAPIOSTOKEN)
+)
+
+// TokenLabel returns the label of the JPKI AP token EF 0006 for the medium.
+func (m Medium) TokenLabel() string {
+	switch m {
+	case MediumAndroid:
+		return "JPKIAPGPSETOKEN"
+	case MediumIPhone:
+		return "JPKIAPIOSTOKEN"
+	default:
+		return "JPKIAPICCTOKEN2"
+	}
+}
+
+// IsPhone reports whether the medium is a smartphone credential.
+func (m Medium) IsPhone() bool { return m == MediumAndroid || m == MediumIPhone }
+
+// CardFile is everything the virtual card holds: what J-LIS and the municipality write onto the
+// chip at issuance (keys, certificates, card-face data) and the card's mutable state (PIN retry
+// counters). The J-LIS simulator writes it; the virtual card reads it and writes back the
+// counters, so that pulling the card does not reset them.
+//
+// Byte slices are DER (certificates) or PKCS#8 DER (keys), base64 in JSON.
+type CardFile struct {
+	Version int    `json:"version"`
+	Medium  Medium `json:"medium"`
+	// CardSerial is the 15-digit card serial of the 共通カードAP record.
+	CardSerial string `json:"card_serial"`
+	// MunicipalityCode is the 5-digit 全国地方公共団体コード of the issuing municipality.
+	MunicipalityCode string `json:"municipality_code"`
+	// CardExpiry is the card's expiry date, YYYY-MM-DD (JST calendar date).
+	CardExpiry string `json:"card_expiry"`
+	// MyNumber is the 12-digit individual number (with its check digit).
+	MyNumber string `json:"my_number"`
+	// Basic4 is the card-face data as the 券面事項入力補助AP stores it.
+	Basic4 Basic4 `json:"basic4"`
+	// SecurityCode is the 4-digit code printed on the card face (part of 照合番号B).
+	SecurityCode string `json:"security_code"`
+	// Photo is the face photo of the 券面事項確認AP (JPEG on demo cards).
+	Photo []byte `json:"photo,omitempty"`
+
+	// Auth is the 利用者証明用 key, certificate and 4-digit PIN (JPKI AP EFs 000A, 000B, 0017, 0018).
+	Auth *KeySlot `json:"auth"`
+	// Sign is the 署名用 key, certificate and password (EFs 0001, 0002, 001A, 001B). Nil when no
+	// signing certificate was issued (holders under 15).
+	Sign *KeySlot `json:"sign,omitempty"`
+	// SupportPIN is the 券面事項入力補助用暗証番号 (4 digits, 3 tries).
+	SupportPIN PIN `json:"support_pin"`
+	// JukiPIN is the 住民基本台帳用暗証番号 (4 digits, 3 tries).
+	JukiPIN PIN `json:"juki_pin"`
+}
+
+// KeySlot is one JPKI key pair with its certificate, its CA certificate and its PIN.
+type KeySlot struct {
+	Cert   []byte `json:"cert"`
+	CACert []byte `json:"ca_cert"`
+	Key    []byte `json:"key"`
+	PIN    PIN    `json:"pin"`
+}
+
+// PIN is a card PIN with its retry counter.
+type PIN struct {
+	Value    string `json:"value"`
+	Tries    int    `json:"tries"`     // tries left; 0 = blocked
+	MaxTries int    `json:"max_tries"` // value the counter is reset to
+}
+
+// The retry limits of the real card (REFERENCE §4).
+const (
+	AuthPINTries    = 3
+	SignPINTries    = 5
+	SupportPINTries = 3
+	JukiPINTries    = 3
+)
+
+// LoadCardFile reads and validates a card file.
+func LoadCardFile(path string) (*CardFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("jpki: read card file: %w", err)
+	}
+	var cf CardFile
+	if err := json.Unmarshal(b, &cf); err != nil {
+		return nil, fmt.Errorf("jpki: card file %s is not valid JSON: %w", path, err)
+	}
+	if err := cf.Validate(); err != nil {
+		return nil, fmt.Errorf("jpki: card file %s: %w", path, err)
+	}
+	return &cf, nil
+}
+
+// Validate checks that the card file is complete enough to run a card.
+func (cf *CardFile) Validate() error {
+	if cf.Version != CardFileVersion {
+		return fmt.Errorf("unsupported version %d (want %d)", cf.Version, CardFileVersion)
+	}
+	switch cf.Medium {
+	case MediumCard, MediumAndroid, MediumIPhone:
+	default:
+		return fmt.Errorf("unknown medium %q", cf.Medium)
+	}
+	if cf.Auth == nil {
+		return errors.New("no authentication key slot")
+	}
+	for name, s := range map[string]*KeySlot{"auth": cf.Auth, "sign": cf.Sign} {
+		if s == nil {
+			continue
+		}
+		if len(s.Cert) == 0 || len(s.CACert) == 0 || len(s.Key) == 0 {
+			return fmt.Errorf("%s key slot lacks its certificate, CA certificate or key", name)
+		}
+		if s.PIN.MaxTries <= 0 || s.PIN.Tries < 0 || s.PIN.Tries > s.PIN.MaxTries {
+			return fmt.Errorf("%s PIN counter %d/%d is out of range", name, s.PIN.Tries, s.PIN.MaxTries)
+		}
+	}
+	return nil
+}
+
+// Save writes the card file atomically (write to a temporary file, then rename), so that a
+// crash never leaves a half-written card.
+func (cf *CardFile) Save(path string) error {
+	b, err := json.MarshalIndent(cf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("jpki: encode card file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".card-*.json")
+	if err != nil {
+		return fmt.Errorf("jpki: save card file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("jpki: save card file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("jpki: save card file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("jpki: save card file: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return fmt.Errorf("jpki: save card file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("jpki: save card file: %w", err)
+	}
+	return nil
+}
