@@ -11,31 +11,31 @@ type StatusWord uint16
 // Status words used by the My Number Card and by this project (ISO/IEC 7816-4 Table 5–6;
 // the JPKI meanings follow JICSAP and the reference's §3.4).
 const (
-	SWOK                       StatusWord = 0x9000 // normal processing
-	SWVerifyFailed             StatusWord = 0x63C0 // VERIFY failed / retry query; low nibble = tries left
-	SWMemoryFailure            StatusWord = 0x6581 // memory failure (a counter could not be persisted)
-	SWWrongLength              StatusWord = 0x6700 // wrong length (Lc or Le)
-	SWLogicalChannelNotSupp    StatusWord = 0x6881 // logical channel not supported
-	SWSecureMessagingNotSupp   StatusWord = 0x6882 // secure messaging not supported
-	SWChainingNotSupported     StatusWord = 0x6884 // command chaining not supported
-	SWIncompatibleFile         StatusWord = 0x6981 // command incompatible with file structure
-	SWSecurityNotSatisfied     StatusWord = 0x6982 // security status not satisfied
-	SWAuthMethodBlocked        StatusWord = 0x6983 // authentication method blocked
-	SWReferenceDataBlocked     StatusWord = 0x6984 // reference data not usable (blocked PIN IEF)
-	SWConditionsNotSatisfied   StatusWord = 0x6985 // conditions of use not satisfied
-	SWNoCurrentEF              StatusWord = 0x6986 // command not allowed (no current EF)
-	SWIncorrectData            StatusWord = 0x6A80 // incorrect parameters in the data field
-	SWFunctionNotSupported     StatusWord = 0x6A81 // function not supported
-	SWFileNotFound             StatusWord = 0x6A82 // file or application not found
-	SWRecordNotFound           StatusWord = 0x6A83 // record not found
-	SWIncorrectP1P2            StatusWord = 0x6A86 // incorrect parameters P1-P2
-	SWReferenceDataNotFound    StatusWord = 0x6A88 // referenced data not found
-	SWWrongP1P2                StatusWord = 0x6B00 // wrong parameters P1-P2 (offset beyond EOF)
-	SWINSNotSupported          StatusWord = 0x6D00 // instruction code not supported
-	SWCLANotSupported          StatusWord = 0x6E00 // class not supported
-	SWNoPreciseDiagnosis       StatusWord = 0x6F00 // no precise diagnosis
-	swBytesRemainingBase       StatusWord = 0x6100 // 61xx: xx more bytes (T=0)
-	swWrongLeBase              StatusWord = 0x6C00 // 6Cxx: wrong Le, xx is exact
+	SWOK                     StatusWord = 0x9000 // normal processing
+	SWVerifyFailed           StatusWord = 0x63C0 // VERIFY failed / retry query; low nibble = tries left
+	SWMemoryFailure          StatusWord = 0x6581 // memory failure (a counter could not be persisted)
+	SWWrongLength            StatusWord = 0x6700 // wrong length (Lc or Le)
+	SWLogicalChannelNotSupp  StatusWord = 0x6881 // logical channel not supported
+	SWSecureMessagingNotSupp StatusWord = 0x6882 // secure messaging not supported
+	SWChainingNotSupported   StatusWord = 0x6884 // command chaining not supported
+	SWIncompatibleFile       StatusWord = 0x6981 // command incompatible with file structure
+	SWSecurityNotSatisfied   StatusWord = 0x6982 // security status not satisfied
+	SWAuthMethodBlocked      StatusWord = 0x6983 // authentication method blocked
+	SWReferenceDataBlocked   StatusWord = 0x6984 // reference data not usable (blocked PIN IEF)
+	SWConditionsNotSatisfied StatusWord = 0x6985 // conditions of use not satisfied
+	SWNoCurrentEF            StatusWord = 0x6986 // command not allowed (no current EF)
+	SWIncorrectData          StatusWord = 0x6A80 // incorrect parameters in the data field
+	SWFunctionNotSupported   StatusWord = 0x6A81 // function not supported
+	SWFileNotFound           StatusWord = 0x6A82 // file or application not found
+	SWRecordNotFound         StatusWord = 0x6A83 // record not found
+	SWIncorrectP1P2          StatusWord = 0x6A86 // incorrect parameters P1-P2
+	SWReferenceDataNotFound  StatusWord = 0x6A88 // referenced data not found
+	SWWrongP1P2              StatusWord = 0x6B00 // wrong parameters P1-P2 (offset beyond EOF)
+	SWINSNotSupported        StatusWord = 0x6D00 // instruction code not supported
+	SWCLANotSupported        StatusWord = 0x6E00 // class not supported
+	SWNoPreciseDiagnosis     StatusWord = 0x6F00 // no precise diagnosis
+	swBytesRemainingBase     StatusWord = 0x6100 // 61xx: xx more bytes (T=0)
+	swWrongLeBase            StatusWord = 0x6C00 // 6Cxx: wrong Le, xx is exact
 )
 
 var swNames = map[StatusWord]string{
