@@ -1,0 +1,629 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jpki"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func init() { register(newJLISCmd) }
+
+func newJLISCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "jlis",
+		Short: "The J-LIS simulator: JPKI CAs, issuance, renewal links, revocation, CRL and OCSP",
+	}
+	cmd.AddCommand(newJLISServeCmd(), newJLISIssueCmd(), newJLISRenewCmd(), newJLISReissueCmd(), newJLISMoveCmd(),
+		newJLISChangeCmd(), newJLISRevokeCmd(), newJLISCRLCmd(), newJLISPopulateCmd(), newJLISCACmd(), newJLISCertCmd(), newJLISStatusCmd())
+	return cmd
+}
+
+// simFlags are the flags every command that opens the data directory takes.
+type simFlags struct {
+	data     string
+	naming   string
+	phoneCAs bool
+	ocspURL  string
+}
+
+func (f *simFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.data, "data", "", "simulator data directory (created on first use; holds the CA keys and state)")
+	cmd.Flags().StringVar(&f.naming, "naming", "test", "certificate naming when the directory is created: test (O=JPKI-TEST) or production (O=JPKI)")
+	cmd.Flags().BoolVar(&f.phoneCAs, "phone-cas", false, "issue smartphone credentials from separate CAs (fixed when the directory is created)")
+	cmd.Flags().StringVar(&f.ocspURL, "ocsp-url", "", "base URL of this simulator to write into certificates' authorityInfoAccess (e.g. http://127.0.0.1:8470)")
+}
+
+func (f *simFlags) open(ctx context.Context) (*jlis.Simulator, error) {
+	if f.data == "" {
+		return nil, errors.New("--data DIR is required")
+	}
+	n, err := jlis.ParseNaming(f.naming)
+	if err != nil {
+		return nil, err
+	}
+	return jlis.Open(ctx, f.data, jlis.WithNaming(n), jlis.WithPhoneCAs(f.phoneCAs), jlis.WithOCSPURL(strings.TrimRight(f.ocspURL, "/")))
+}
+
+func newJLISServeCmd() *cobra.Command {
+	var f simFlags
+	var addr, tokenFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve CA certificates, CRLs, OCSP, renewal links and latest basic 4 facts over HTTP",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			sim, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			var opts []jlis.HandlerOption
+			if tokenFile != "" {
+				tok, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("read --platform-token-file: %w", err)
+				}
+				opts = append(opts, jlis.WithPlatformToken(strings.TrimSpace(string(tok))))
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			srv := &http.Server{Handler: sim.Handler(opts...), ReadHeaderTimeout: 10 * time.Second}
+			fmt.Fprintf(cmd.OutOrStdout(), "J-LIS simulator on http://%s (data %s, naming %s, CAs %v)\n", ln.Addr(), f.data, sim.Naming(), sim.CANames())
+			go refreshCRLs(ctx, sim)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(shut)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8470", "listen address")
+	cmd.Flags().StringVar(&tokenFile, "platform-token-file", "", "file with the bearer token platforms must present for status, links and basic 4 (default: open)")
+	return cmd
+}
+
+// refreshCRLs regenerates each CA's CRL when it changed or is due, once a minute.
+func refreshCRLs(ctx context.Context, sim *jlis.Simulator) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		for _, ca := range sim.CANames() {
+			if _, err := sim.CRL(ctx, ca); err != nil && ctx.Err() == nil {
+				slog.Error("jlis: refresh CRL", "ca", ca, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newJLISIssueCmd() *cobra.Command {
+	var f simFlags
+	var name, alias, birth, sex, address, out, medium, authPIN, signPW, supportPIN string
+	var phone bool
+	cmd := &cobra.Command{
+		Use:   "issue",
+		Short: "Issue a card (keys, authentication and signing certificates, PINs) for a new resident",
+		Example: `  mynagate jlis issue --data ./jlis --name "山田　太郎" --birth 1985-04-01 --sex male \
+    --address "東京都千代田区霞が関２丁目１番２号" --out taro.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out CARD.json is required")
+			}
+			if _, err := os.Stat(out); err == nil {
+				return fmt.Errorf("%s already exists; choose another --out (a card file is never overwritten by issue)", out)
+			}
+			b, err := jpki.ParseDate(birth)
+			if err != nil {
+				return fmt.Errorf("--birth: %w", err)
+			}
+			s, err := jpki.ParseSex(sex)
+			if err != nil {
+				return fmt.Errorf("--sex: %w", err)
+			}
+			m := jpki.Medium(medium)
+			if phone && m == jpki.MediumCard {
+				m = jpki.MediumAndroid
+			}
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			iss, err := sim.Issue(cmd.Context(), jlis.IssueRequest{
+				Basic4: jpki.Basic4{Name: name, Birth: b, Sex: s, Address: address},
+				Alias:  alias, Medium: m, AuthPIN: authPIN, SignPassword: signPW, SupportPIN: supportPIN,
+			})
+			if err != nil {
+				return err
+			}
+			if err := iss.Card.Save(out); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "issued %s %s for %s (%s) to %s\n", iss.Card.Medium, iss.Card.CardSerial, iss.Card.Basic4.Name, iss.Municipality.City, out)
+			fmt.Fprintf(w, "  authentication certificate auth/%X\n", iss.AuthSerial)
+			if iss.SignSerial != 0 {
+				fmt.Fprintf(w, "  signing certificate        sign/%X\n", iss.SignSerial)
+			} else {
+				fmt.Fprintln(w, "  no signing certificate (holder under 15)")
+			}
+			fmt.Fprintf(w, "  card valid until %s\n", iss.Card.CardExpiry)
+			return nil
+		},
+	}
+	f.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "氏名: family name, U+3000, given name")
+	fl.StringVar(&alias, "alias", "", "通称 (registered alias of a foreign resident), optional")
+	fl.StringVar(&birth, "birth", "", "date of birth YYYY-MM-DD")
+	fl.StringVar(&sex, "sex", "", "male, female or unspecified")
+	fl.StringVar(&address, "address", "", "住所, starting with the prefecture")
+	fl.StringVar(&out, "out", "", "card file to write")
+	fl.StringVar(&medium, "medium", "card", "card, android or iphone")
+	fl.BoolVar(&phone, "phone", false, "issue a smartphone credential (same as --medium android)")
+	fl.StringVar(&authPIN, "auth-pin", "", "4-digit authentication PIN (default "+jlis.DefaultAuthPIN+")")
+	fl.StringVar(&signPW, "sign-password", "", "6–16 character signing password, A–Z and 0–9 (default "+jlis.DefaultSignPassword+")")
+	fl.StringVar(&supportPIN, "support-pin", "", "4-digit PIN of the card-info input support application (default "+jlis.DefaultSupportPIN+")")
+	return cmd
+}
+
+// cardOp is the shape of commands that change a card: read --card, call the simulator, write
+// the result to --out (default: the same file, atomically).
+func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error)) *cobra.Command {
+	var f simFlags
+	var card, out string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if card == "" {
+				return errors.New("--card CARD.json is required")
+			}
+			cf, err := jpki.LoadCardFile(card)
+			if err != nil {
+				return err
+			}
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			next, msg, err := op(cmd.Context(), sim, cf)
+			if err != nil {
+				return err
+			}
+			dst := out
+			if dst == "" {
+				dst = card
+			}
+			if err := next.Save(dst); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s; card file %s\n", msg, dst)
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&card, "card", "", "card file")
+	cmd.Flags().StringVar(&out, "out", "", "where to write the updated card file (default: --card, in place)")
+	if extra != nil {
+		extra(cmd)
+	}
+	return cmd
+}
+
+func serialOf(der []byte) string {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%X", c.SerialNumber)
+}
+
+func newJLISRenewCmd() *cobra.Command {
+	return cardOp("renew", "Renew both certificates on the same card (更新): new keys, old certificates revoked as superseded and linked to the new ones", nil,
+		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
+			next, err := sim.Renew(ctx, cf)
+			if err != nil {
+				return nil, "", err
+			}
+			return next, fmt.Sprintf("renewed: auth/%s → auth/%s", serialOf(cf.Auth.Cert), serialOf(next.Auth.Cert)), nil
+		})
+}
+
+func newJLISReissueCmd() *cobra.Command {
+	var lost bool
+	cmd := cardOp("reissue", "Replace the card with a new one (再交付); the old card's certificates are revoked and linked to the new ones",
+		func(cmd *cobra.Command) {
+			cmd.Flags().BoolVar(&lost, "lost", false, "the old card was lost (revocation reason keyCompromise, with invalidity date)")
+		},
+		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
+			next, err := sim.Reissue(ctx, cf, lost)
+			if err != nil {
+				return nil, "", err
+			}
+			return next, fmt.Sprintf("re-issued card %s as %s", cf.CardSerial, next.CardSerial), nil
+		})
+	return cmd
+}
+
+func newJLISMoveCmd() *cobra.Command {
+	var address string
+	return cardOp("move", "Record a change of address (異動): the signing certificate is revoked and re-issued; the authentication certificate stays valid",
+		func(cmd *cobra.Command) { cmd.Flags().StringVar(&address, "address", "", "the new address") },
+		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
+			if address == "" {
+				return nil, "", errors.New("--address is required")
+			}
+			b4 := cf.Basic4
+			b4.Address, b4.AddressAltPositions = address, ""
+			next, err := sim.Change(ctx, cf, b4, jlis.CauseMove)
+			if err != nil {
+				return nil, "", err
+			}
+			return next, describeChange(cf, next), nil
+		})
+}
+
+func describeChange(old, next *jpki.CardFile) string {
+	if old.Sign == nil || next.Sign == nil {
+		return "recorded the new basic 4 facts (no signing certificate on this card)"
+	}
+	return fmt.Sprintf("signing certificate sign/%s revoked (affiliationChanged), new sign/%s linked to it; authentication certificate unchanged",
+		serialOf(old.Sign.Cert), serialOf(next.Sign.Cert))
+}
+
+func newJLISChangeCmd() *cobra.Command {
+	var name, birth, sex, address, cause string
+	return cardOp("change", "Record a change of name, sex or date of birth (異動 or 記録誤り); the signing certificate is re-issued",
+		func(cmd *cobra.Command) {
+			fl := cmd.Flags()
+			fl.StringVar(&name, "name", "", "new name")
+			fl.StringVar(&birth, "birth", "", "corrected date of birth YYYY-MM-DD")
+			fl.StringVar(&sex, "sex", "", "new sex: male, female or unspecified")
+			fl.StringVar(&address, "address", "", "new address")
+			fl.StringVar(&cause, "cause", "name-change", "name-change, move or record-error")
+		},
+		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
+			b4 := cf.Basic4
+			if name != "" {
+				b4.Name, b4.NameAltPositions = name, ""
+			}
+			if address != "" {
+				b4.Address, b4.AddressAltPositions = address, ""
+			}
+			if birth != "" {
+				d, err := jpki.ParseDate(birth)
+				if err != nil {
+					return nil, "", fmt.Errorf("--birth: %w", err)
+				}
+				b4.Birth = d
+			}
+			if sex != "" {
+				s, err := jpki.ParseSex(sex)
+				if err != nil {
+					return nil, "", fmt.Errorf("--sex: %w", err)
+				}
+				b4.Sex = s
+			}
+			c, err := jlis.ParseCause(cause)
+			if err != nil {
+				return nil, "", err
+			}
+			next, err := sim.Change(ctx, cf, b4, c)
+			if err != nil {
+				return nil, "", err
+			}
+			return next, describeChange(cf, next), nil
+		})
+}
+
+func newJLISRevokeCmd() *cobra.Command {
+	var f simFlags
+	var card, ca, serial, kind, cause, invalidity string
+	cmd := &cobra.Command{
+		Use:   "revoke",
+		Short: "Revoke a card's certificates (--card) or one certificate (--ca and --serial)",
+		Long: "Revoke certificates with a cause: " + fmt.Sprint(jlis.Causes) + ".\n" +
+			"With --card, every valid certificate of the card (or --kind sign|auth); death also records the resident as deceased.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := jlis.ParseCause(cause)
+			if err != nil {
+				return err
+			}
+			var inv time.Time
+			if invalidity != "" {
+				d, err := jpki.ParseDate(invalidity)
+				if err != nil {
+					return fmt.Errorf("--invalidity: %w", err)
+				}
+				inv = d.In(jpki.JST)
+			}
+			if (card == "") == (serial == "") {
+				return errors.New("give either --card CARD.json or --ca and --serial")
+			}
+			var cf *jpki.CardFile
+			var ref jlis.CertRef
+			if card != "" {
+				if cf, err = jpki.LoadCardFile(card); err != nil {
+					return err
+				}
+			} else {
+				n, err := strconv.ParseInt(serial, 16, 64)
+				if err != nil || n <= 0 {
+					return fmt.Errorf("--serial %q is not a positive hexadecimal number", serial)
+				}
+				ref = jlis.CertRef{CA: ca, Serial: n}
+			}
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			if cf == nil {
+				if err := sim.Revoke(cmd.Context(), ref, c, inv); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s)\n", ref, c)
+				return nil
+			}
+			var kinds []jpki.Kind
+			switch kind {
+			case "", "both":
+			case "sign", "auth":
+				kinds = []jpki.Kind{jpki.Kind(kind)}
+			default:
+				return fmt.Errorf("--kind %q is not sign, auth or both", kind)
+			}
+			done, err := sim.RevokeCard(cmd.Context(), cf, c, inv, kinds...)
+			if err != nil {
+				return err
+			}
+			for _, r := range done {
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s)\n", r, c)
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&card, "card", "", "card file whose certificates to revoke")
+	fl.StringVar(&kind, "kind", "both", "with --card: sign, auth or both")
+	fl.StringVar(&ca, "ca", "sign", "with --serial: the CA (sign, auth, ...)")
+	fl.StringVar(&serial, "serial", "", "serial number in hexadecimal")
+	fl.StringVar(&cause, "cause", "", "why: holder-request, lost, death, ...")
+	fl.StringVar(&invalidity, "invalidity", "", "invalidity date YYYY-MM-DD (e.g. when the card was lost)")
+	return cmd
+}
+
+func newJLISCRLCmd() *cobra.Command {
+	var f simFlags
+	var ca, out string
+	cmd := &cobra.Command{
+		Use:   "crl",
+		Short: "Write the CA's current full CRL (DER) to stdout or --out, generating it if due",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			if out == "" {
+				if fd, ok := w.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
+					return errors.New("refusing to write a DER CRL to a terminal; redirect stdout or use --out FILE")
+				}
+			}
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			info, err := sim.CRL(cmd.Context(), ca)
+			if err != nil {
+				return err
+			}
+			in, err := os.Open(info.Path)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			if out != "" {
+				fo, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				defer fo.Close()
+				w = fo
+			}
+			if _, err := io.Copy(w, in); err != nil {
+				return fmt.Errorf("write CRL: %w", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "CRL %s number %d, %d entries, %d bytes, next update %s\n", info.CA, info.Number, info.Entries, info.Size, info.NextUpdate.Format(time.RFC3339))
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&ca, "ca", "sign", "sign or auth (or sign-phone, auth-phone)")
+	cmd.Flags().StringVar(&out, "out", "", "file to write (default stdout)")
+	return cmd
+}
+
+func newJLISPopulateCmd() *cobra.Command {
+	var f simFlags
+	var ca string
+	var revoked int64
+	cmd := &cobra.Command{
+		Use:   "populate",
+		Short: "Add a synthetic population of revoked certificates, for CRLs of national size",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if revoked <= 0 {
+				return errors.New("--revoked N must be a positive number")
+			}
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			bar := progressbar.NewOptions64(revoked, progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetDescription("revoked certificates"),
+				progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
+			var last int64
+			err = sim.Populate(cmd.Context(), ca, revoked, func(done int64) { bar.Add64(done - last); last = done })
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "added %d revoked certificates to CA %s\n", revoked, ca)
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&ca, "ca", "sign", "the CA")
+	cmd.Flags().Int64Var(&revoked, "revoked", 0, "number of revoked certificates to add")
+	return cmd
+}
+
+func newJLISCACmd() *cobra.Command {
+	var f simFlags
+	var ca string
+	var responder bool
+	cmd := &cobra.Command{
+		Use:   "ca",
+		Short: "Print a CA certificate (or its OCSP responder certificate) as PEM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			get := sim.CACertificate
+			if responder {
+				get = sim.OCSPResponderCertificate
+			}
+			c, err := get(ca)
+			if err != nil {
+				return err
+			}
+			return pem.Encode(cmd.OutOrStdout(), &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&ca, "ca", "sign", "sign or auth (or sign-phone, auth-phone)")
+	cmd.Flags().BoolVar(&responder, "responder", false, "print the CA's delegated OCSP responder certificate instead")
+	return cmd
+}
+
+func newJLISCertCmd() *cobra.Command {
+	var card, kind, data string
+	cmd := &cobra.Command{
+		Use:   "cert",
+		Short: "Print a card's certificate as PEM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if card == "" {
+				return errors.New("--card CARD.json is required")
+			}
+			cf, err := jpki.LoadCardFile(card)
+			if err != nil {
+				return err
+			}
+			var slot *jpki.KeySlot
+			switch kind {
+			case "auth":
+				slot = cf.Auth
+			case "sign":
+				slot = cf.Sign
+				if slot == nil {
+					return errors.New("this card has no signing certificate (holder under 15)")
+				}
+			case "auth-ca", "sign-ca":
+				return fmt.Errorf("--kind %s: use `mynagate jlis ca`", kind)
+			default:
+				return fmt.Errorf("--kind %q is not sign or auth", kind)
+			}
+			return pem.Encode(cmd.OutOrStdout(), &pem.Block{Type: "CERTIFICATE", Bytes: slot.Cert})
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "", "simulator data directory (not needed: the card file holds its certificates)")
+	cmd.Flags().StringVar(&card, "card", "", "card file")
+	cmd.Flags().StringVar(&kind, "kind", "auth", "sign or auth")
+	return cmd
+}
+
+func newJLISStatusCmd() *cobra.Command {
+	var f simFlags
+	var card string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the status and renewal links of a card's certificates (JSON)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if card == "" {
+				return errors.New("--card CARD.json is required")
+			}
+			cf, err := jpki.LoadCardFile(card)
+			if err != nil {
+				return err
+			}
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			out := map[string]any{}
+			for k, slot := range map[string]*jpki.KeySlot{"auth": cf.Auth, "sign": cf.Sign} {
+				if slot == nil {
+					continue
+				}
+				ref, err := sim.RefOf(slot.Cert)
+				if err != nil {
+					return err
+				}
+				info, err := sim.Links(cmd.Context(), ref)
+				if err != nil {
+					return err
+				}
+				out[k] = info
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&card, "card", "", "card file")
+	return cmd
+}
