@@ -110,4 +110,3 @@ func populationReason(rng *rand.Rand) Reason {
 		return ReasonKeyCompromise
 	}
 }
-

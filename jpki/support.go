@@ -8,7 +8,6 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-
 // MarshalSupportMyNumber encodes EF 0001 of the 券面事項入力補助AP: FF 10 0C <12 ASCII digits>
 // followed by the FF FF filler (17 bytes).
 func MarshalSupportMyNumber(myNumber string) ([]byte, error) {
