@@ -1,0 +1,287 @@
+package card
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mynagate/mynagate/jpki"
+)
+
+// PIN and key references of the applications other than the JPKI AP (REFERENCE §2.2–§2.4).
+const (
+	efSupportBlocked  uint16 = 0x0012 // 入力補助AP: key reference blocked from issuance
+	efSupportCollateA uint16 = 0x0014 // 入力補助AP 照合番号A (the individual number)
+	efSupportCollateB uint16 = 0x0015 // 入力補助AP 照合番号B (DOB + expiry year + security code)
+	efSurfaceBirthKey uint16 = 0x0011 // 券面AP 生年月日 key (和暦 YYMMDD)
+	efSurfaceCollateB uint16 = 0x0012 // 券面AP 照合番号B
+	efSurfaceCollateA uint16 = 0x0013 // 券面AP 照合番号A
+	efJukiPIN         uint16 = 0x001C // 住基AP / 共通カードAP PIN
+)
+
+// collationTries is the counter given to the collation numbers and the birth-date key, which
+// the card file does not hold (the real limits are not published; REFERENCE §4 "?"). Their
+// counters live in memory only.
+const collationTries = 10
+
+// build creates the applications from the card file.
+func (c *Card) build() error {
+	cf := c.cf
+	normalise(&cf.Auth.PIN, jpki.AuthPINTries)
+	if cf.Sign != nil {
+		normalise(&cf.Sign.PIN, jpki.SignPINTries)
+	}
+	normalise(&cf.SupportPIN, jpki.SupportPINTries)
+	normalise(&cf.JukiPIN, jpki.JukiPINTries)
+
+	ap, err := c.buildJPKI()
+	if err != nil {
+		return err
+	}
+	c.dfs = []*df{ap}
+	if cf.Medium.IsPhone() {
+		// A smartphone credential is a JPKI AP in a secure element; the other APs are card-only.
+		return nil
+	}
+	support, err := c.buildSupport()
+	if err != nil {
+		return err
+	}
+	surface, err := c.buildSurface()
+	if err != nil {
+		return err
+	}
+	record, err := commonRecord(cf)
+	if err != nil {
+		return err
+	}
+	juki := &df{name: "住基AP", aid: jpki.AIDJuki, files: map[uint16]*ef{}}
+	jukiPIN := &pinObj{p: &cf.JukiPIN, rule: PINJuki, persistent: true}
+	// EF 0002 holds a 16-byte key reference whose content is not published.
+	juki.add(&ef{id: 0x0002, kind: efBinary, data: make([]byte, 16)})
+	juki.add(&ef{id: efJukiPIN, kind: efPIN, pin: jukiPIN})
+	common := &df{name: "共通カードAP", aid: jpki.AIDCommon, files: map[uint16]*ef{}}
+	common.add(&ef{id: 0x0001, kind: efRecord, records: [][]byte{record}})
+	// The reference lists a separate 001C reference here; one counter (the card file's juki
+	// PIN) serves both, since the holder has one 住民基本台帳用暗証番号.
+	common.add(&ef{id: efJukiPIN, kind: efPIN, pin: jukiPIN})
+	c.dfs = append(c.dfs, support, surface, juki, common)
+	return nil
+}
+
+// buildJPKI creates the 公的個人認証AP (REFERENCE §2.1).
+func (c *Card) buildJPKI() (*df, error) {
+	cf := c.cf
+	ap := &df{name: "JPKI AP", aid: jpki.AIDJPKI, files: map[uint16]*ef{}}
+	authKey, err := keyOf("auth", cf.Auth)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSlot("auth", cf.Auth, authKey); err != nil {
+		return nil, err
+	}
+	authCertRead := []uint16(nil)
+	if cf.Medium.IsPhone() {
+		// On the phone the auth certificate is readable only after the auth PIN (REFERENCE §7).
+		authCertRead = []uint16{jpki.EFAuthPIN}
+	}
+	ap.add(&ef{id: jpki.EFAuthCert, kind: efBinary, data: cf.Auth.Cert, readPINs: authCertRead})
+	ap.add(&ef{id: jpki.EFAuthCACert, kind: efBinary, data: cf.Auth.CACert})
+	ap.add(&ef{id: jpki.EFAuthKey, kind: efKey, key: authKey, keyPIN: jpki.EFAuthPIN})
+	ap.add(&ef{id: jpki.EFAuthPIN, kind: efPIN, pin: &pinObj{p: &cf.Auth.PIN, rule: PINAuth, persistent: true}})
+	avail := []byte{0x00, 0x8F, 0x00} // byte 0 signing, byte 1 auth (REFERENCE §2.1, UNCONFIRMED)
+	if cf.Sign != nil {
+		signKey, err := keyOf("sign", cf.Sign)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkSlot("sign", cf.Sign, signKey); err != nil {
+			return nil, err
+		}
+		ap.add(&ef{id: jpki.EFSignCert, kind: efBinary, data: cf.Sign.Cert, readPINs: []uint16{jpki.EFSignPIN}})
+		ap.add(&ef{id: jpki.EFSignCACert, kind: efBinary, data: cf.Sign.CACert})
+		ap.add(&ef{id: jpki.EFSignKey, kind: efKey, key: signKey, keyPIN: jpki.EFSignPIN})
+		ap.add(&ef{id: jpki.EFSignPIN, kind: efPIN, pin: &pinObj{p: &cf.Sign.PIN, rule: PINSign, persistent: true}})
+		avail[0] = 0x8F
+	}
+	ap.add(&ef{id: jpki.EFToken, kind: efBinary, data: tokenInfo(cf.Medium.TokenLabel())})
+	ap.add(&ef{id: jpki.EFCertAvail, kind: efBinary, data: avail})
+	return ap, nil
+}
+
+// tokenInfo builds EF 0006: a 160-byte serialised PKCS#11 CK_TOKEN_INFO with big-endian
+// 32-bit CK_ULONGs (REFERENCE §2.1). Readers look only at the space-padded label; the other
+// fields are this card's plausible values.
+func tokenInfo(label string) []byte {
+	b := make([]byte, 160)
+	pad := func(off, n int, s string) { copy(b[off:off+n], s+strings.Repeat(" ", n-len(s))) }
+	pad(0, 32, label)
+	pad(32, 32, "")                                    // manufacturerID
+	pad(64, 16, "")                                    // model
+	pad(80, 16, "")                                    // serialNumber
+	const flags = 0x00000004 | 0x00000008 | 0x00000400 // LOGIN_REQUIRED | USER_PIN_INITIALIZED | TOKEN_INITIALIZED
+	binary.BigEndian.PutUint32(b[96:], flags)
+	binary.BigEndian.PutUint32(b[116:], 16) // maxPinLen
+	binary.BigEndian.PutUint32(b[120:], 4)  // minPinLen
+	copy(b[140:], "03")                     // hardwareVersion, as observed
+	copy(b[142:], "01")                     // firmwareVersion, as observed
+	pad(144, 16, "")                        // utcTime (no clock on token)
+	return b
+}
+
+// buildSupport creates the 券面事項入力補助AP (REFERENCE §2.2).
+func (c *Card) buildSupport() (*df, error) {
+	cf := c.cf
+	myNumber, err := jpki.MarshalSupportMyNumber(cf.MyNumber)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+	}
+	basic4, err := jpki.MarshalSupportBasic4(cf.Basic4)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+	}
+	collateB, err := collationB(cf)
+	if err != nil {
+		return nil, err
+	}
+	ap := &df{name: "券面事項入力補助AP", aid: jpki.AIDSupport, files: map[uint16]*ef{}}
+	ap.add(&ef{id: jpki.EFSupportMyNumber, kind: efBinary, data: myNumber,
+		readPINs: []uint16{jpki.EFSupportPIN, efSupportCollateA}})
+	ap.add(&ef{id: jpki.EFSupportBasic4, kind: efBinary, data: basic4,
+		readPINs: []uint16{jpki.EFSupportPIN, efSupportCollateB}})
+	// EF 0003: digests of EF 0001 (17 bytes with filler) and of EF 0002's fields without the
+	// offset table. The AP's signature (DF 33) needs the AP key the virtual card lacks.
+	hlen := 3 // FF 20 <len>, then DF 21 08 <8-byte table> (11 bytes), then the fields
+	switch basic4[2] {
+	case 0x81:
+		hlen = 4
+	case 0x82:
+		hlen = 5
+	}
+	fields := basic4[hlen+11:]
+	d1, d2 := sha256.Sum256(myNumber), sha256.Sum256(fields)
+	var digests []byte
+	digests = tlv(digests, 0xDF, 0x31, d1[:])
+	digests = tlv(digests, 0xDF, 0x32, d2[:])
+	ap.add(&ef{id: jpki.EFSupportDigest, kind: efBinary, data: tlv(nil, 0xFF, 0x30, digests),
+		readPINs: []uint16{jpki.EFSupportPIN, efSupportCollateA, efSupportCollateB}})
+	// EF 0005: AP basic information FF 40 { DF 41 APInfo, DF 42 KeyID } — free.
+	var info []byte
+	info = tlv(info, 0xDF, 0x41, []byte{0x06, 0x03, 0x0E, 0x01})
+	info = tlv(info, 0xDF, 0x42, make([]byte, 16))
+	ap.add(&ef{id: 0x0005, kind: efBinary, data: tlv(nil, 0xFF, 0x40, info)})
+	ap.add(&ef{id: 0x0008, kind: efBinary, data: []byte(strings.Repeat("\xFF", 16))})
+	ap.add(&ef{id: jpki.EFSupportPIN, kind: efPIN, pin: &pinObj{p: &cf.SupportPIN, rule: PINSupport, persistent: true}})
+	ap.add(&ef{id: efSupportBlocked, kind: efPIN, pin: &pinObj{p: &jpki.PIN{}, blocked: true}})
+	ap.add(&ef{id: efSupportCollateA, kind: efPIN, pin: memPIN(cf.MyNumber)})
+	ap.add(&ef{id: efSupportCollateB, kind: efPIN, pin: memPIN(collateB)})
+	return ap, nil
+}
+
+// buildSurface creates the 券面事項確認AP (REFERENCE §2.3) with the face photo.
+func (c *Card) buildSurface() (*df, error) {
+	cf := c.cf
+	birthKey, err := warekiYYMMDD(cf.Basic4.Birth)
+	if err != nil {
+		return nil, err
+	}
+	collateB, err := collationB(cf)
+	if err != nil {
+		return nil, err
+	}
+	expiry, err := jpki.ParseDate(cf.CardExpiry)
+	if err != nil {
+		return nil, fmt.Errorf("%w: card expiry: %v", ErrCardFile, err)
+	}
+	photo := cf.Photo
+	if len(photo) == 0 {
+		if photo, err = Portrait(cf.MyNumber + cf.Basic4.Name); err != nil {
+			return nil, err
+		}
+	}
+	dob := compactDate(cf.Basic4.Birth)
+	ap := &df{name: "券面事項確認AP", aid: jpki.AIDSurface, files: map[uint16]*ef{}}
+	// EF 0001: age record FF 10 { DF 11 YYYYMMDD } (the AP's key and signature are absent).
+	ap.add(&ef{id: 0x0001, kind: efBinary, data: tlv(nil, 0xFF, 0x10, tlv(nil, 0xDF, 0x11, dob)),
+		readPINs: []uint16{efSurfaceBirthKey}})
+	// EF 0002: card face FF 20 { DF 21 offsets, DF 22 DOB, DF 23 sex, DF 24 public key,
+	// DF 25 name image, DF 26 address image, DF 27 photo, DF 28 signature, DF 29 expiry,
+	// DF 2A security code image }; images, key and signature are empty on the virtual card.
+	face := offsetRecord(0x20, [][]byte{dob, []byte(cf.Basic4.Sex.CardCode()), nil, nil, nil, photo, nil, compactDate(expiry), nil})
+	ap.add(&ef{id: 0x0002, kind: efBinary, data: face, readPINs: []uint16{efSurfaceCollateA, efSurfaceCollateB}})
+	// EF 0003: AP basic data, free, with the issuing municipality.
+	var basic []byte
+	basic = tlv(basic, 0xDF, 0x31, []byte{0x06, 0x03, 0x0E, 0x01})
+	basic = tlv(basic, 0xDF, 0x32, make([]byte, 16))
+	basic = tlv(basic, 0xDF, 0x33, []byte{0x01})
+	basic = tlv(basic, 0xDF, 0x34, []byte(cf.MunicipalityCode))
+	ap.add(&ef{id: 0x0003, kind: efBinary, data: tlv(nil, 0xFF, 0x30, basic)})
+	ap.add(&ef{id: efSurfaceBirthKey, kind: efPIN, pin: memPIN(birthKey)})
+	ap.add(&ef{id: efSurfaceCollateB, kind: efPIN, pin: memPIN(collateB)})
+	ap.add(&ef{id: efSurfaceCollateA, kind: efPIN, pin: memPIN(cf.MyNumber)})
+	return ap, nil
+}
+
+func memPIN(v string) *pinObj {
+	return &pinObj{p: &jpki.PIN{Value: v, Tries: collationTries, MaxTries: collationTries}}
+}
+
+func compactDate(d jpki.Date) []byte {
+	return []byte(fmt.Sprintf("%04d%02d%02d", d.Year, d.Month, d.Day))
+}
+
+// commonRecord builds record 1 of EF 0001 of the 共通カードAP: simple TLV 01 1C followed by
+// the 15-digit card serial, the 5-digit municipality code and the card expiry YYYYMMDD
+// (REFERENCE §2.4).
+func commonRecord(cf *jpki.CardFile) ([]byte, error) {
+	digits := func(s string, n int) bool { return len(s) == n && strings.Trim(s, "0123456789") == "" }
+	expiry, err := jpki.ParseDate(cf.CardExpiry)
+	if err != nil || !digits(cf.CardSerial, 15) || !digits(cf.MunicipalityCode, 5) {
+		return nil, fmt.Errorf("%w: %v (have %q, %q, %q)", ErrCardFile, errNoSerial, cf.CardSerial, cf.MunicipalityCode, cf.CardExpiry)
+	}
+	rec := []byte{0x01, 0x1C}
+	rec = append(rec, cf.CardSerial...)
+	rec = append(rec, cf.MunicipalityCode...)
+	return append(rec, compactDate(expiry)...), nil
+}
+
+// eras of the Japanese calendar for the 和暦 birth-date key.
+var eras = []struct {
+	start jpki.Date
+}{
+	{jpki.Date{Year: 2019, Month: time.May, Day: 1}},       // 令和
+	{jpki.Date{Year: 1989, Month: time.January, Day: 8}},   // 平成
+	{jpki.Date{Year: 1926, Month: time.December, Day: 25}}, // 昭和
+	{jpki.Date{Year: 1912, Month: time.July, Day: 30}},     // 大正
+	{jpki.Date{Year: 1868, Month: time.October, Day: 23}},  // 明治
+}
+
+// warekiYYMMDD formats a date as the 券面AP birth-date key: the year within its era, month and
+// day, two digits each (1980-02-17 = 昭和55年 → "550217", REFERENCE §4).
+func warekiYYMMDD(d jpki.Date) (string, error) {
+	for _, e := range eras {
+		if !d.Before(e.start) {
+			return fmt.Sprintf("%02d%02d%02d", (d.Year-e.start.Year+1)%100, d.Month, d.Day), nil
+		}
+	}
+	return "", fmt.Errorf("%w: date of birth %s is before the 明治 era", ErrCardFile, d)
+}
+
+// collationB builds 照合番号B: the birth-date key (6), the card's expiry year (4) and the
+// security code (4). The order is the reference's reading (UNCONFIRMED, REFERENCE §4).
+func collationB(cf *jpki.CardFile) (string, error) {
+	birth, err := warekiYYMMDD(cf.Basic4.Birth)
+	if err != nil {
+		return "", err
+	}
+	expiry, err := jpki.ParseDate(cf.CardExpiry)
+	if err != nil {
+		return "", fmt.Errorf("%w: card expiry %q: %v", ErrCardFile, cf.CardExpiry, err)
+	}
+	if len(cf.SecurityCode) != 4 || strings.Trim(cf.SecurityCode, "0123456789") != "" {
+		return "", fmt.Errorf("%w: security code %q is not 4 digits", ErrCardFile, cf.SecurityCode)
+	}
+	return fmt.Sprintf("%s%04d%s", birth, expiry.Year, cf.SecurityCode), nil
+}
