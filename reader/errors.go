@@ -109,14 +109,17 @@ func (e *Error) Error() string {
 	if e.Op != "" {
 		msg += e.Op + ": "
 	}
-	msg += e.Reason.String()
-	switch e.Reason {
-	case ReasonWrongPIN:
-		msg += fmt.Sprintf(" for the %s, %d tries left", e.PIN, e.TriesLeft)
-	case ReasonPINBlocked, ReasonInvalidPIN:
-		msg += fmt.Sprintf(" (%s)", e.PIN)
-	case ReasonLastTry:
-		msg += fmt.Sprintf(": the %s has one try left and a wrong entry blocks it", e.PIN)
+	switch {
+	case e.Reason == ReasonWrongPIN:
+		msg += fmt.Sprintf("wrong %s, %s left", e.PIN, tries(e.TriesLeft))
+	case e.Reason == ReasonPINBlocked && e.PIN != 0:
+		msg += fmt.Sprintf("%s blocked", e.PIN)
+	case e.Reason == ReasonInvalidPIN && e.PIN != 0:
+		msg += fmt.Sprintf("invalid %s", e.PIN)
+	case e.Reason == ReasonLastTry:
+		msg += fmt.Sprintf("the %s has one try left and a wrong entry blocks it", e.PIN)
+	default:
+		msg += e.Reason.String()
 	}
 	if e.SW != 0 {
 		msg += fmt.Sprintf(" (SW %04X)", e.SW)
@@ -128,6 +131,14 @@ func (e *Error) Error() string {
 		msg += ": " + e.Err.Error()
 	}
 	return msg
+}
+
+// tries formats a try count: "1 try", "3 tries".
+func tries(n int) string {
+	if n == 1 {
+		return "1 try"
+	}
+	return fmt.Sprintf("%d tries", n)
 }
 
 // Unwrap returns the underlying error.
