@@ -1,0 +1,161 @@
+package vpcd_test
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mynagate/mynagate/card/cardtest"
+	"github.com/mynagate/mynagate/internal/pcsctest"
+	"github.com/mynagate/mynagate/jpki"
+)
+
+func requireOpenSC(t *testing.T) {
+	t.Helper()
+	pcsctest.Require(t, "opensc-tool", "pkcs15-tool", "pkcs11-tool", "opensc-pkcs11.so")
+}
+
+func run(t *testing.T, in *inserted, name string, args ...string) string {
+	t.Helper()
+	out, err := in.d.Run(t, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func TestOpenSCIdentifiesCard(t *testing.T) {
+	requireOpenSC(t)
+	in := insert(t, jpki.MediumCard)
+	if out := run(t, in, "opensc-tool", "--atr"); !strings.Contains(out, "3b:e0:00:ff:81:31:fe:45:14") {
+		t.Fatalf("opensc-tool --atr:\n%s", out)
+	}
+	if out := strings.TrimSpace(run(t, in, "opensc-tool", "--name")); out != "jpki" {
+		t.Fatalf("opensc-tool --name: %q", out)
+	}
+}
+
+// A phone credential has no contact ATR; OpenSC recognises it by selecting the JPKI AP.
+func TestOpenSCIdentifiesPhone(t *testing.T) {
+	requireOpenSC(t)
+	in := insert(t, jpki.MediumAndroid)
+	if out := run(t, in, "opensc-tool", "--atr"); !strings.Contains(out, "3b:80:80:01:01") {
+		t.Fatalf("opensc-tool --atr:\n%s", out)
+	}
+	if out := strings.TrimSpace(run(t, in, "opensc-tool", "--name")); out != "jpki" {
+		t.Fatalf("opensc-tool --name: %q", out)
+	}
+}
+
+func pemCert(t *testing.T, out string) []byte {
+	t.Helper()
+	blk, _ := pem.Decode([]byte(out))
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		t.Fatalf("no PEM certificate in:\n%s", out)
+	}
+	return blk.Bytes
+}
+
+func TestPKCS15Certificates(t *testing.T) {
+	requireOpenSC(t)
+	in := insert(t, jpki.MediumCard)
+	out := run(t, in, "pkcs15-tool", "--list-certificates")
+	for _, want := range []string{"User Authentication Certificate]", "Digital Signature Certificate]",
+		"User Authentication Certificate CA]", "Digital Signature Certificate CA]"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("--list-certificates lacks %q:\n%s", want, out)
+		}
+	}
+	for id, want := range map[string][]byte{"01": in.cf.Auth.Cert, "03": in.cf.Auth.CACert, "04": in.cf.Sign.CACert} {
+		if got := pemCert(t, run(t, in, "pkcs15-tool", "--read-certificate", id)); !bytes.Equal(got, want) {
+			t.Fatalf("certificate %s differs from the issued one", id)
+		}
+	}
+	// the signing certificate needs the signing password
+	if out, err := in.d.Run(t, "pkcs15-tool", "--read-certificate", "02"); err == nil {
+		t.Fatalf("signing certificate read without password:\n%s", out)
+	}
+	got := pemCert(t, run(t, in, "pkcs15-tool", "--read-certificate", "02", "--verify-pin", "--auth-id", "02", "--pin", cardtest.SignPassword))
+	if !bytes.Equal(got, in.cf.Sign.Cert) {
+		t.Fatal("signing certificate differs from the issued one")
+	}
+}
+
+// pkcs11Sign signs msg with the key of the given slot and id through OpenSC's PKCS#11 module.
+func pkcs11Sign(t *testing.T, in *inserted, slot, id, pin string, msg []byte) ([]byte, error) {
+	t.Helper()
+	dir := t.TempDir()
+	inFile, sigFile := filepath.Join(dir, "msg"), filepath.Join(dir, "sig")
+	os.WriteFile(inFile, msg, 0o600)
+	_, err := in.d.Run(t, "pkcs11-tool", "--module", pcsctest.PKCS11Module(), "--slot-index", slot,
+		"--login", "--pin", pin, "--sign", "--id", id, "--mechanism", "SHA256-RSA-PKCS",
+		"--input-file", inFile, "--output-file", sigFile)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(sigFile)
+}
+
+func TestPKCS11Sign(t *testing.T) {
+	requireOpenSC(t)
+	in := insert(t, jpki.MediumCard)
+	msg := []byte("nonce 5b1e0c2f from the platform")
+	sig, err := pkcs11Sign(t, in, "0", "01", cardtest.AuthPIN, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(in.cf.Auth.Cert)
+	if err := cert.CheckSignature(x509.SHA256WithRSA, msg, sig); err != nil {
+		t.Fatalf("auth signature does not verify against the auth certificate: %v", err)
+	}
+	sig, err = pkcs11Sign(t, in, "1", "02", cardtest.SignPassword, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(in.cf.Sign.Cert)
+	if err := cert.CheckSignature(x509.SHA256WithRSA, msg, sig); err != nil {
+		t.Fatalf("signing signature does not verify against the signing certificate: %v", err)
+	}
+}
+
+var triesLeft = regexp.MustCompile(`(?s)User Authentication PIN\].*?Tries left\s*:\s*(\d+)`)
+
+func authTries(t *testing.T, in *inserted) string {
+	t.Helper()
+	m := triesLeft.FindStringSubmatch(run(t, in, "pkcs15-tool", "--list-pins"))
+	if m == nil {
+		t.Fatal("no tries in --list-pins")
+	}
+	return m[1]
+}
+
+func TestWrongPINsBlock(t *testing.T) {
+	requireOpenSC(t)
+	in := insert(t, jpki.MediumCard)
+	if got := authTries(t, in); got != "3" {
+		t.Fatalf("tries %s, want 3", got)
+	}
+	for i, want := range []string{"2", "1", "0"} {
+		if _, err := pkcs11Sign(t, in, "0", "01", "0000", []byte("x")); err == nil {
+			t.Fatalf("wrong PIN %d accepted", i+1)
+		}
+		if got := authTries(t, in); got != want {
+			t.Fatalf("after %d wrong PINs: tries %s, want %s", i+1, got, want)
+		}
+	}
+	if _, err := pkcs11Sign(t, in, "0", "01", cardtest.AuthPIN, []byte("x")); err == nil {
+		t.Fatal("blocked PIN accepted")
+	}
+	cf, err := jpki.LoadCardFile(in.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Auth.PIN.Tries != 0 {
+		t.Fatalf("card file says %d tries", cf.Auth.PIN.Tries)
+	}
+}
