@@ -104,4 +104,3 @@ func TestConformanceThroughPCSCD(t *testing.T) {
 	defer pc.close()
 	cardtest.Conformance(t, pc, in.cf)
 }
-
