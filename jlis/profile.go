@@ -54,27 +54,26 @@ func (c caName) phone() bool { return c == caSignPhone || c == caAuthPhone }
 
 // Object identifiers not exported by crypto/x509.
 var (
-	oidCountry           = asn1.ObjectIdentifier{2, 5, 4, 6}
-	oidOrganization      = asn1.ObjectIdentifier{2, 5, 4, 10}
-	oidOrganizationUnit  = asn1.ObjectIdentifier{2, 5, 4, 11}
-	oidLocality          = asn1.ObjectIdentifier{2, 5, 4, 7}
-	oidCommonName        = asn1.ObjectIdentifier{2, 5, 4, 3}
-	oidExtKeyUsage       = asn1.ObjectIdentifier{2, 5, 29, 15}
-	oidExtSAN            = asn1.ObjectIdentifier{2, 5, 29, 17}
-	oidExtIAN            = asn1.ObjectIdentifier{2, 5, 29, 18}
-	oidExtBasicCons      = asn1.ObjectIdentifier{2, 5, 29, 19}
-	oidExtCRLDP          = asn1.ObjectIdentifier{2, 5, 29, 31}
-	oidExtPolicies       = asn1.ObjectIdentifier{2, 5, 29, 32}
-	oidExtAKI            = asn1.ObjectIdentifier{2, 5, 29, 35}
-	oidExtSKI            = asn1.ObjectIdentifier{2, 5, 29, 14}
-	oidExtEKU            = asn1.ObjectIdentifier{2, 5, 29, 37}
-	oidExtAIA            = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 1}
-	oidOCSPNoCheck       = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
-	oidAccessOCSP        = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1}
-	oidEKUOCSPSigning    = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 9}
-	oidPolicyQualCPS     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 2, 1}
-	cpsURI               = "http://www.jpki.go.jp/cps.html"
-	oidDirectoryNameUTF8 = cbasn1.UTF8String
+	oidCountry          = asn1.ObjectIdentifier{2, 5, 4, 6}
+	oidOrganization     = asn1.ObjectIdentifier{2, 5, 4, 10}
+	oidOrganizationUnit = asn1.ObjectIdentifier{2, 5, 4, 11}
+	oidLocality         = asn1.ObjectIdentifier{2, 5, 4, 7}
+	oidCommonName       = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidExtKeyUsage      = asn1.ObjectIdentifier{2, 5, 29, 15}
+	oidExtSAN           = asn1.ObjectIdentifier{2, 5, 29, 17}
+	oidExtIAN           = asn1.ObjectIdentifier{2, 5, 29, 18}
+	oidExtBasicCons     = asn1.ObjectIdentifier{2, 5, 29, 19}
+	oidExtCRLDP         = asn1.ObjectIdentifier{2, 5, 29, 31}
+	oidExtPolicies      = asn1.ObjectIdentifier{2, 5, 29, 32}
+	oidExtAKI           = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidExtSKI           = asn1.ObjectIdentifier{2, 5, 29, 14}
+	oidExtEKU           = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidExtAIA           = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 1}
+	oidOCSPNoCheck      = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+	oidAccessOCSP       = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1}
+	oidEKUOCSPSigning   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 9}
+	oidPolicyQualCPS    = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 2, 1}
+	cpsURI              = "http://www.jpki.go.jp/cps.html"
 )
 
 // attr is one attribute of a distinguished name with its ASN.1 string type.
