@@ -73,6 +73,7 @@ type Daemon struct {
 
 	cmd  *exec.Cmd
 	done chan struct{}
+	base string
 }
 
 // ReaderName returns the PC/SC name of vpcd's slot i (0 or 1) as pcscd reports it.
@@ -125,27 +126,50 @@ func Start(t testing.TB) *Daemon {
 	if _, err := os.Stat(VPCDDriver); err != nil {
 		missing(t, "the vpcd driver "+VPCDDriver+" (vsmartcard-vpcd)")
 	}
-	dir, err := os.MkdirTemp("", "pcsctest-")
+	d, err := StartDaemon()
 	if err != nil {
-		t.Fatalf("pcsctest: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		d.Stop()
+		if t.Failed() {
+			t.Logf("pcsctest: tail of pcscd log %s:\n%s", d.LogPath, d.LogTail(60))
+		}
+		os.RemoveAll(d.base)
+	})
+	return d
+}
+
+// StartDaemon is Start for harnesses without a testing.TB (testscript's Setup): the caller
+// checks for the tools, and must call Close.
+func StartDaemon() (*Daemon, error) {
+	if _, err := exec.LookPath("pcscd"); err != nil {
+		return nil, fmt.Errorf("pcsctest: %w", err)
+	}
+	if _, err := os.Stat(VPCDDriver); err != nil {
+		return nil, fmt.Errorf("pcsctest: vpcd driver: %w", err)
+	}
+	base, err := os.MkdirTemp("", "pcsctest-")
+	if err != nil {
+		return nil, fmt.Errorf("pcsctest: %w", err)
+	}
 	var lastErr error
 	for attempt := 0; attempt < 6; attempt++ {
-		d, err := start(dir, attempt)
+		d, err := start(base, attempt)
 		if err == nil {
-			t.Cleanup(func() {
-				d.Stop()
-				if t.Failed() {
-					t.Logf("pcsctest: tail of pcscd log %s:\n%s", d.LogPath, d.LogTail(60))
-				}
-			})
-			return d
+			d.base = base
+			return d, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("pcsctest: could not start a private pcscd: %v", lastErr)
-	return nil
+	os.RemoveAll(base)
+	return nil, fmt.Errorf("pcsctest: could not start a private pcscd: %w", lastErr)
+}
+
+// Close stops pcscd and removes its directory.
+func (d *Daemon) Close() {
+	d.Stop()
+	os.RemoveAll(d.base)
 }
 
 func start(base string, attempt int) (*Daemon, error) {
