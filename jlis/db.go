@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS link (
 	at INTEGER NOT NULL,
 	PRIMARY KEY (old_ca, old_serial, new_ca, new_serial)
 );
+CREATE INDEX IF NOT EXISTS link_new ON link(new_ca, new_serial);
 CREATE TABLE IF NOT EXISTS basic4_request (
 	id INTEGER PRIMARY KEY,
 	ca TEXT NOT NULL,

@@ -393,3 +393,31 @@ var bigOne = big.NewInt(1)
 // realClockForOpenSSL returns a clock at the real time: openssl checks validity against the
 // machine's clock, so certificates for it must be issued now.
 func realClockForOpenSSL() clockwork.Clock { return clockwork.NewRealClock() }
+
+func TestLinksPreviousAndCounterpart(t *testing.T) {
+	sim, clk, _ := testkit.Simulator(t)
+	iss := testkit.Issue(t, sim, testkit.Taro())
+	sign0, _ := sim.RefOf(iss.Card.Sign.Cert)
+	auth0, _ := sim.RefOf(iss.Card.Auth.Cert)
+	clk.Advance(time.Hour)
+	moved := iss.Card.Basic4
+	moved.Address = "東京都港区芝公園４丁目２番８号"
+	next, err := sim.Change(ctx, iss.Card, moved, jlis.CauseMove)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign1, _ := sim.RefOf(next.Sign.Cert)
+	info, err := sim.Links(ctx, sign1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Previous) != 1 || info.Previous[0].Old != sign0 || len(info.Next) != 0 {
+		t.Errorf("previous of the new signing cert = %+v, want %v", info.Previous, sign0)
+	}
+	if info.Counterpart == nil || *info.Counterpart != auth0 {
+		t.Errorf("counterpart of the new signing cert = %v, want the unchanged auth cert %v", info.Counterpart, auth0)
+	}
+	if a, _ := sim.Links(ctx, auth0); a.Counterpart == nil || *a.Counterpart != sign1 {
+		t.Errorf("counterpart of the auth cert = %v, want the new signing cert %v", a.Counterpart, sign1)
+	}
+}

@@ -33,12 +33,16 @@ type CertStatus struct {
 }
 
 // LinkInfo answers the renewal-link query for a certificate: its status, the links that start
-// at it, and the current certificate of the same kind at the end of the chain (none when the
-// chain ends in a revocation without successor, e.g. a death).
+// at it (to its successors) and end at it (from its predecessors), the current certificate of
+// the same kind at the end of the chain (none when the chain ends in a revocation without
+// successor, e.g. a death), and the latest certificate of the other kind on the same card or
+// credential (the signing certificate for an authentication certificate and vice versa).
 type LinkInfo struct {
 	CertStatus
-	Next   []Link   `json:"next"`
-	Latest *CertRef `json:"latest,omitempty"`
+	Next        []Link   `json:"next"`
+	Previous    []Link   `json:"previous"`
+	Latest      *CertRef `json:"latest,omitempty"`
+	Counterpart *CertRef `json:"counterpart,omitempty"`
 }
 
 // Status returns what the simulator knows about one certificate.
@@ -85,9 +89,23 @@ func (s *Simulator) Links(ctx context.Context, ref CertRef) (*LinkInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := &LinkInfo{CertStatus: *st, Next: []Link{}}
+	info := &LinkInfo{CertStatus: *st}
 	if info.Next, err = s.next(ctx, ref); err != nil {
 		return nil, err
+	}
+	if info.Previous, err = s.previous(ctx, ref); err != nil {
+		return nil, err
+	}
+	var other CertRef
+	err = s.db.QueryRowContext(ctx, `SELECT c.ca, c.serial FROM cert c JOIN cert me ON me.card_id = c.card_id
+		WHERE me.ca = ? AND me.serial = ? AND c.kind <> me.kind
+		AND NOT EXISTS (SELECT 1 FROM link l WHERE l.old_ca = c.ca AND l.old_serial = c.serial)
+		ORDER BY c.not_before DESC LIMIT 1`, ref.CA, ref.Serial).Scan(&other.CA, &other.Serial)
+	switch {
+	case err == nil:
+		info.Counterpart = &other
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("jlis: counterpart of %s: %w", ref, err)
 	}
 	// Follow the chain of the same kind to its end; a chain is at most a few dozen links
 	// (one per renewal, move or re-issue), and visited guards against a cycle.
@@ -114,6 +132,26 @@ func (s *Simulator) Links(ctx context.Context, ref CertRef) (*LinkInfo, error) {
 		info.Latest = &cur
 	}
 	return info, nil
+}
+
+func (s *Simulator) previous(ctx context.Context, ref CertRef) ([]Link, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT old_ca, old_serial, cause, at FROM link WHERE new_ca = ? AND new_serial = ? ORDER BY at`, ref.CA, ref.Serial)
+	if err != nil {
+		return nil, fmt.Errorf("jlis: read links: %w", err)
+	}
+	defer rows.Close()
+	out := []Link{}
+	for rows.Next() {
+		l := Link{New: ref}
+		var at int64
+		var cause string
+		if err := rows.Scan(&l.Old.CA, &l.Old.Serial, &cause, &at); err != nil {
+			return nil, fmt.Errorf("jlis: read links: %w", err)
+		}
+		l.Cause, l.At = Cause(cause), time.Unix(at, 0).UTC()
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }
 
 func (s *Simulator) next(ctx context.Context, ref CertRef) ([]Link, error) {
