@@ -25,16 +25,17 @@
 // /run/pcscd/pcscd.comm. The library is small and has gaps this package works around:
 //
 //   - reader names come NUL-padded to 128 bytes: they are trimmed;
-//   - it does not expose pcscd's reader state (card present, ATR): presence is probed by
-//     connecting in shared mode (a card we hold exclusively answers "sharing violation");
+//   - it decodes pcscd's reader states with wrong offsets and keeps them private: the one
+//     message that carries them (card present, held exclusively, ATR, event counter) is read
+//     by this package on a connection of its own (pcscstate.go);
 //   - its errors carry the SCARD_* code only in their text: the code is parsed back out;
 //   - its calls cannot be cancelled or time out: each runs in a goroutine bounded by the
 //     context and WithCallTimeout, and a call that never returns marks the connection broken;
 //   - it has no SCardGetStatusChange: WaitForCard polls.
 //
 // A pulled card shows up in pcscd as an error code (removed card, no card, transaction
-// failed) or, through vsmartcard's vpcd, first as one empty response; all of them become
-// ReasonCardRemoved. Sessions are exclusive, so no other program can slip commands between
+// failed) or, through vsmartcard's vpcd, first as one empty response, after which the reader
+// state shows the card gone; all of them become ReasonCardRemoved. Sessions are exclusive, so no other program can slip commands between
 // this client's VERIFY and its signature, and a session that presented a PIN resets the card
 // when it closes, so nobody inherits the verified state.
 //

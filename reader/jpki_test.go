@@ -86,9 +86,15 @@ func freshCard(t *testing.T, medium jpki.Medium) *jpki.CardFile {
 	return cardtest.CardFile(t, medium)
 }
 
+// each runs f against every bench, in parallel: most of a pcscd test is waiting for the
+// daemon and the card, and every test has its own daemon.
 func each(t *testing.T, f func(t *testing.T, b bench)) {
+	t.Parallel()
 	for _, b := range benches {
-		t.Run(b.name, func(t *testing.T) { f(t, b) })
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
 	}
 }
 
@@ -260,6 +266,7 @@ func TestTriesAndBlocking(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.pin.Name(), func(t *testing.T) {
+				t.Parallel()
 				cf := freshCard(t, jpki.MediumCard)
 				c, _ := b.open(t, cf)
 				ctx := context.Background()
@@ -357,6 +364,7 @@ func TestCardRemovedMidOperation(t *testing.T) {
 		}
 		for _, op := range ops {
 			t.Run(op.name, func(t *testing.T) {
+				t.Parallel()
 				cf := freshCard(t, jpki.MediumCard)
 				c, pull := b.open(t, cf)
 				if op.name == "signature" {

@@ -200,8 +200,10 @@ type ReaderStatus struct {
 	Name string `json:"name"`
 	// CardPresent reports a card in the reader.
 	CardPresent bool `json:"card_present"`
-	// Busy reports that another program holds the card exclusively.
+	// Busy reports that a program (possibly this one) holds the card exclusively.
 	Busy bool `json:"busy,omitempty"`
+	// ATR is the card's answer to reset, when a card is present.
+	ATR []byte `json:"atr,omitempty"`
 }
 
 // trimReaderName removes the NUL and space padding pcscd puts after reader names.
@@ -212,129 +214,94 @@ func trimReaderName(s string) string {
 	return strings.TrimRight(s, " ")
 }
 
-// readerNames lists the readers pcscd knows, names trimmed.
-func (p *PCSC) readerNames(ctx context.Context) ([]string, error) {
-	var raw []string
-	err := p.call(ctx, func() error {
-		var err error
-		raw, err = p.client.ListReaders()
-		return err
-	})
-	if err != nil {
-		return nil, classify(err, false)
-	}
-	var names []string
-	for _, n := range raw {
-		if t := trimReaderName(n); t != "" {
-			names = append(names, t)
-		}
-	}
-	return names, nil
+// states returns pcscd's reader states, bounded by ctx and the call timeout.
+func (p *PCSC) states(ctx context.Context) ([]readerState, error) {
+	return readerStates(ctx, p.socket, p.timeout)
 }
 
-// Readers lists the readers and whether each holds a card. The PC/SC library does not expose
-// pcscd's reader state, so presence is probed by connecting to each reader in shared mode.
+// Readers lists the readers, whether each holds a card and whether that card is held
+// exclusively. It reads pcscd's reader states and connects to nothing.
 func (p *PCSC) Readers(ctx context.Context) ([]ReaderStatus, error) {
-	names, err := p.readerNames(ctx)
+	sts, err := p.states(ctx)
 	if err != nil {
 		return nil, withOp("list readers", err)
 	}
-	out := make([]ReaderStatus, 0, len(names))
-	for _, n := range names {
-		present, busy, err := p.probe(ctx, n)
-		if err != nil {
-			return nil, withOp("list readers", err)
-		}
-		out = append(out, ReaderStatus{Name: n, CardPresent: present, Busy: busy})
+	out := make([]ReaderStatus, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, ReaderStatus{Name: st.name, CardPresent: st.present, Busy: st.present && st.held, ATR: st.atr})
 	}
 	return out, nil
 }
 
-// probe reports whether reader name holds a card, and whether someone holds it exclusively.
-func (p *PCSC) probe(ctx context.Context, name string) (bool, bool, error) {
-	var card *pcsc.Card
-	err := p.call(ctx, func() error {
-		var err error
-		card, err = p.client.Connect(name, pcsc.ShareShared, pcsc.ProtocolAny)
-		return err
-	})
-	if err == nil {
-		derr := p.call(ctx, func() error { return card.Disconnect(pcsc.LeaveCard) })
-		return true, false, classify(derr, false)
+// resolve finds the reader called name among sts: an exact match, else the one reader whose
+// name contains name (case-insensitive).
+func resolve(sts []readerState, name string) (readerState, error) {
+	if len(sts) == 0 {
+		return readerState{}, &Error{Reason: ReasonNoReader, Detail: "pcscd lists no readers"}
 	}
-	err = classify(err, false)
-	switch ReasonOf(err) {
-	case ReasonNoCard:
-		return false, false, nil
-	case ReasonBusy:
-		return true, true, nil
-	}
-	return false, false, err
-}
-
-// resolve finds the reader called name: an exact match, else the one reader whose name contains
-// name (case-insensitive).
-func (p *PCSC) resolve(ctx context.Context, name string) (string, error) {
-	names, err := p.readerNames(ctx)
-	if err != nil {
-		return "", err
-	}
-	if len(names) == 0 {
-		return "", &Error{Reason: ReasonNoReader, Detail: "pcscd lists no readers"}
-	}
-	var matches []string
-	for _, n := range names {
-		if n == name {
-			return n, nil
+	var names []string
+	var matches []readerState
+	for _, st := range sts {
+		if st.name == name {
+			return st, nil
 		}
-		if strings.Contains(strings.ToLower(n), strings.ToLower(name)) {
-			matches = append(matches, n)
+		names = append(names, st.name)
+		if strings.Contains(strings.ToLower(st.name), strings.ToLower(name)) {
+			matches = append(matches, st)
 		}
 	}
 	switch len(matches) {
 	case 1:
 		return matches[0], nil
 	case 0:
-		return "", &Error{Reason: ReasonNoReader, Detail: fmt.Sprintf("no reader named %q (have %s)", name, strings.Join(names, ", "))}
+		return readerState{}, &Error{Reason: ReasonNoReader, Detail: fmt.Sprintf("no reader named %q (have %s)", name, strings.Join(names, ", "))}
 	}
-	return "", &Error{Reason: ReasonNoReader, Detail: fmt.Sprintf("%q matches several readers: %s", name, strings.Join(matches, ", "))}
+	var ms []string
+	for _, m := range matches {
+		ms = append(ms, m.name)
+	}
+	return readerState{}, &Error{Reason: ReasonNoReader, Detail: fmt.Sprintf("%q matches several readers: %s", name, strings.Join(ms, ", "))}
 }
 
-// Connect opens an exclusive session with the card in reader name (matched as resolve does).
-// Exclusive, so that no other program can interleave commands between our VERIFY and our
-// signature.
+// Connect opens an exclusive session with the card in reader name (an exact name, or a part of
+// exactly one reader's name). Exclusive, so that no other program can interleave commands
+// between this client's VERIFY and its signature.
 func (p *PCSC) Connect(ctx context.Context, name string) (*PCSCCard, error) {
-	full, err := p.resolve(ctx, name)
+	sts, err := p.states(ctx)
 	if err != nil {
 		return nil, withOp("connect", err)
 	}
-	return p.connect(ctx, full)
+	st, err := resolve(sts, name)
+	if err != nil {
+		return nil, withOp("connect", err)
+	}
+	return p.connect(ctx, st)
 }
 
-func (p *PCSC) connect(ctx context.Context, name string) (*PCSCCard, error) {
+func (p *PCSC) connect(ctx context.Context, st readerState) (*PCSCCard, error) {
 	var card *pcsc.Card
 	err := p.call(ctx, func() error {
 		var err error
-		card, err = p.client.Connect(name, pcsc.ShareExclusive, pcsc.ProtocolAny)
+		card, err = p.client.Connect(st.name, pcsc.ShareExclusive, pcsc.ProtocolAny)
 		return err
 	})
 	if err != nil {
 		err = classify(err, false)
 		if e := (*Error)(nil); errors.As(err, &e) && e.Detail == "" {
-			e.Detail = name
+			e.Detail = st.name
 		}
 		return nil, withOp("connect", err)
 	}
-	return &PCSCCard{p: p, card: card, name: name}, nil
+	return &PCSCCard{p: p, card: card, name: st.name, events: st.events, atr: st.atr}, nil
 }
 
 // WaitForCard waits until a card is in reader name (any reader when name is empty) and opens an
-// exclusive session with it. It gives up when ctx ends, with ReasonNoCard. Readers whose card
-// another program holds are skipped.
+// exclusive session with it. It gives up when ctx ends, with ReasonNoCard. A card another
+// program holds is waited for, like an empty reader.
 func (p *PCSC) WaitForCard(ctx context.Context, name string) (*PCSCCard, error) {
 	for {
 		c, err := p.tryCard(ctx, name)
-		if c != nil || err != nil {
+		if c != nil || (err != nil && ReasonOf(err) != ReasonBusy) {
 			return c, err
 		}
 		t := time.NewTimer(p.poll)
@@ -364,49 +331,50 @@ func (p *PCSC) FirstCard(ctx context.Context, name string) (*PCSCCard, error) {
 	return c, nil
 }
 
-// tryCard returns a session with a card, nil if none is present now, or an error that waiting
-// would not cure.
+// tryCard returns a session with a card, nil if none is present now, or an error: ReasonBusy
+// when the only cards present are held by another program, or one that waiting would not cure.
 func (p *PCSC) tryCard(ctx context.Context, name string) (*PCSCCard, error) {
-	var names []string
-	if name != "" {
-		full, err := p.resolve(ctx, name)
-		if err != nil {
-			return nil, withOp("connect", err)
-		}
-		names = []string{full}
-	} else {
-		var err error
-		names, err = p.readerNames(ctx)
-		if err != nil {
-			return nil, withOp("connect", err)
-		}
-		if len(names) == 0 {
-			return nil, &Error{Reason: ReasonNoReader, Op: "connect", Detail: "pcscd lists no readers"}
-		}
+	sts, err := p.states(ctx)
+	if err != nil {
+		return nil, withOp("connect", err)
 	}
-	for _, n := range names {
-		c, err := p.connect(ctx, n)
+	if name != "" {
+		st, err := resolve(sts, name)
+		if err != nil {
+			return nil, withOp("connect", err)
+		}
+		sts = []readerState{st}
+	} else if len(sts) == 0 {
+		return nil, &Error{Reason: ReasonNoReader, Op: "connect", Detail: "pcscd lists no readers"}
+	}
+	var busy error
+	for _, st := range sts {
+		if !st.present {
+			continue
+		}
+		c, err := p.connect(ctx, st)
 		if err == nil {
 			return c, nil
 		}
 		switch ReasonOf(err) {
-		case ReasonNoCard, ReasonBusy:
+		case ReasonBusy:
+			busy = &Error{Reason: ReasonBusy, Op: "connect", Detail: fmt.Sprintf("another program holds the card in %s", st.name)}
 			continue
-		case ReasonNoReader:
-			if name == "" {
-				continue // a reader vanished between listing and connecting
-			}
+		case ReasonNoCard, ReasonNoReader:
+			continue // pulled (or the reader vanished) between the listing and the connect
 		}
 		return nil, err
 	}
-	return nil, nil
+	return nil, busy
 }
 
 // PCSCCard is an exclusive session with a card in a PC/SC reader. It implements Transport.
 type PCSCCard struct {
-	p    *PCSC
-	card *pcsc.Card
-	name string
+	p      *PCSC
+	card   *pcsc.Card
+	name   string
+	events uint32 // pcscd's event counter of the reader when the session began
+	atr    []byte
 
 	verified bool // a VERIFY was sent: reset the card on Close
 	closed   bool
@@ -415,9 +383,12 @@ type PCSCCard struct {
 // Reader returns the reader's name.
 func (c *PCSCCard) Reader() string { return c.name }
 
+// ATR returns the card's answer to reset, as pcscd reported it when the session began.
+func (c *PCSCCard) ATR() []byte { return append([]byte(nil), c.atr...) }
+
 // Transmit sends one APDU through pcscd. pcscd reports a pulled card in more than one way: an
 // error code (removed, no card, transaction failed) or, with vpcd, one empty response first;
-// both become ReasonCardRemoved (an empty response only once pcscd confirms the card is gone).
+// both become ReasonCardRemoved (an empty response once pcscd confirms the card is gone).
 func (c *PCSCCard) Transmit(ctx context.Context, capdu []byte) ([]byte, error) {
 	if c.closed {
 		return nil, &Error{Reason: ReasonCardRemoved, Detail: "session closed"}
@@ -435,7 +406,7 @@ func (c *PCSCCard) Transmit(ctx context.Context, capdu []byte) ([]byte, error) {
 		return nil, classify(err, true)
 	}
 	if len(resp) < 2 {
-		if gone := c.waitGone(ctx); gone {
+		if c.waitGone(ctx) {
 			return nil, &Error{Reason: ReasonCardRemoved, Detail: c.name}
 		}
 		return nil, &Error{Reason: ReasonMalformed, Detail: fmt.Sprintf("reader returned %d bytes, no status word", len(resp))}
@@ -443,10 +414,10 @@ func (c *PCSCCard) Transmit(ctx context.Context, capdu []byte) ([]byte, error) {
 	return resp, nil
 }
 
-// waitGone polls the reader for up to 1.5 s (pcscd checks card presence every 400 ms) and
+// waitGone polls the reader state for up to 2 s (pcscd checks card presence every 400 ms) and
 // reports whether the card is gone.
 func (c *PCSCCard) waitGone(ctx context.Context) bool {
-	deadline := time.Now().Add(1500 * time.Millisecond)
+	deadline := time.Now().Add(2 * time.Second)
 	for {
 		present, err := c.Present(ctx)
 		if err != nil || !present {
@@ -455,21 +426,23 @@ func (c *PCSCCard) waitGone(ctx context.Context) bool {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return false
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// Present reports whether the card is still in the reader. We hold the card exclusively, so a
-// shared connect answers "sharing violation" while it is there and "no card" once it is gone.
+// Present reports whether the card of this session is still in the reader: a card is present
+// and pcscd counted no removal or insertion since the session began.
 func (c *PCSCCard) Present(ctx context.Context) (bool, error) {
-	present, _, err := c.p.probe(ctx, c.name)
+	sts, err := c.p.states(ctx)
 	if err != nil {
-		if r := ReasonOf(err); r == ReasonNoReader || r == ReasonNoCard {
-			return false, nil
-		}
 		return false, err
 	}
-	return present, nil
+	for _, st := range sts {
+		if st.name == c.name {
+			return st.present && st.events == c.events, nil
+		}
+	}
+	return false, nil
 }
 
 // Close ends the session, resetting the card if a PIN was presented so that no other program
