@@ -18,6 +18,7 @@ import (
 	"github.com/mynagate/mynagate/apdu"
 	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/card/cardtest"
+	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jpki"
 )
 
@@ -364,4 +365,15 @@ func FuzzTransmit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The suite passes on a card issued by the J-LIS simulator, not only on the test helper's.
+func TestConformanceWithSimulatorCard(t *testing.T) {
+	sim, _, _ := testkit.Simulator(t)
+	cf := testkit.Issue(t, sim, testkit.Taro()).Card
+	c, err := card.New(cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cardtest.Conformance(t, inProcess{c}, cf)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -113,11 +114,26 @@ func (s session) readAll(size int) []byte {
 	return out
 }
 
-// Conformance runs the card's APDU rules against a transport to a fresh card made from cf
-// (CardFile(t, jpki.MediumCard)). It consumes PIN tries and blocks the support PIN, so every
-// run needs a fresh card file.
+// Conformance runs the card's APDU rules against a transport to a fresh physical card made
+// from cf (CardFile(t, jpki.MediumCard) or a card issued by the J-LIS simulator), using the PINs
+// and certificates of cf. It consumes PIN tries and blocks the support PIN, so every run needs
+// a fresh card file.
 func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
-	authKey, signKey := Keys(t)
+	pubOf := func(der []byte) *rsa.PublicKey {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.PublicKey.(*rsa.PublicKey)
+	}
+	authPub, signPub := pubOf(cf.Auth.Cert), pubOf(cf.Sign.Cert)
+	AuthPIN, SignPassword, SupportPIN, JukiPIN := cf.Auth.PIN.Value, cf.Sign.PIN.Value, cf.SupportPIN.Value, cf.JukiPIN.Value
+	wrong4 := "0000"
+	if AuthPIN == wrong4 || SupportPIN == wrong4 {
+		t.Fatal("cardtest: the suite uses 0000 as the wrong PIN")
+	}
+	birth := fmt.Sprintf("%04d%02d%02d", cf.Basic4.Birth.Year, cf.Basic4.Birth.Month, cf.Basic4.Birth.Day)
+	expiry := strings.ReplaceAll(cf.CardExpiry, "-", "")
 
 	t.Run("select", func(t *testing.T) {
 		s := session{t, tr}
@@ -198,7 +214,7 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 		s.want(SelectEF(jpki.EFAuthKey), apdu.SWOK)
 		r := s.want(Sign(di), apdu.SWOK)
 		h := sha256.Sum256([]byte("challenge"))
-		if err := rsa.VerifyPKCS1v15(&authKey.PublicKey, crypto.SHA256, h[:], r.Data); err != nil {
+		if err := rsa.VerifyPKCS1v15(authPub, crypto.SHA256, h[:], r.Data); err != nil {
 			t.Fatalf("signature does not verify: %v", err)
 		}
 		cert, _ := x509.ParseCertificate(cf.Auth.Cert)
@@ -215,7 +231,7 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 		s.want(apdu.Command{CLA: 0x80, INS: 0x2A, P2: 0x97, Data: di}.MustBytes(), apdu.SWWrongLength) // no Le
 		// P1 02: the card wraps a bare SHA-256 hash in its DigestInfo
 		r = s.want(apdu.Command{CLA: 0x80, INS: 0x2A, P1: 0x02, P2: 0x97, Data: h[:], Ne: 256}.MustBytes(), apdu.SWOK)
-		if err := rsa.VerifyPKCS1v15(&authKey.PublicKey, crypto.SHA256, h[:], r.Data); err != nil {
+		if err := rsa.VerifyPKCS1v15(authPub, crypto.SHA256, h[:], r.Data); err != nil {
 			t.Fatalf("P1 02 signature: %v", err)
 		}
 		// selecting another application clears the security state
@@ -249,7 +265,7 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 		s.want(SelectEF(jpki.EFSignKey), apdu.SWOK)
 		r := s.want(Sign(di), apdu.SWOK)
 		h := sha256.Sum256([]byte("contract"))
-		if err := rsa.VerifyPKCS1v15(&signKey.PublicKey, crypto.SHA256, h[:], r.Data); err != nil {
+		if err := rsa.VerifyPKCS1v15(signPub, crypto.SHA256, h[:], r.Data); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -327,9 +343,9 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 		s.want(SelectEF(0x0002), apdu.SWOK)
 		s.want(ReadBinary(0, 4), apdu.SWSecurityNotSatisfied)
 		s.want(SelectEF(0x0011), apdu.SWOK)
-		s.want(Verify("550217"), apdu.SWOK) // 昭和55年2月17日
+		s.want(Verify(wareki(cf.Basic4.Birth)), apdu.SWOK)
 		s.want(SelectEF(0x0001), apdu.SWOK)
-		if r := s.want(ReadBinary(0, 256), apdu.SWOK); !bytes.Contains(r.Data, []byte("19800217")) {
+		if r := s.want(ReadBinary(0, 256), apdu.SWOK); !bytes.Contains(r.Data, []byte(birth)) {
 			t.Fatalf("age record % X", r.Data)
 		}
 		s.want(SelectEF(0x0013), apdu.SWOK)
@@ -346,7 +362,7 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 
 		s.want(SelectAID(jpki.AIDCommon), apdu.SWOK)
 		r := s.want(H("00 B2 01 0C 00"), apdu.SWOK)
-		want := append(H("01 1C"), cf.CardSerial+cf.MunicipalityCode+"20350217"...)
+		want := append(H("01 1C"), cf.CardSerial+cf.MunicipalityCode+expiry...)
 		if !bytes.Equal(r.Data, want) {
 			t.Fatalf("common record % X", r.Data)
 		}
@@ -409,4 +425,14 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 		s.want(SelectEF(jpki.EFSupportPIN), apdu.SWOK)
 		s.want(Verify(""), apdu.VerifyFailed(0)) // a reset does not either
 	})
+}
+
+// wareki formats a date as the 券面AP birth-date key: year within its era, month, day.
+func wareki(d jpki.Date) string {
+	for _, e := range []jpki.Date{{Year: 2019, Month: 5, Day: 1}, {Year: 1989, Month: 1, Day: 8}, {Year: 1926, Month: 12, Day: 25}, {Year: 1912, Month: 7, Day: 30}} {
+		if !d.Before(e) {
+			return fmt.Sprintf("%02d%02d%02d", d.Year-e.Year+1, d.Month, d.Day)
+		}
+	}
+	return fmt.Sprintf("%02d%02d%02d", d.Year-1868+1, d.Month, d.Day)
 }

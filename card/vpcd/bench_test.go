@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func BenchmarkSignThroughPCSCD(b *testing.B) {
 	}
 	defer pc.close()
 	for _, c := range [][]byte{cardtest.SelectAID(jpki.AIDJPKI), cardtest.SelectEF(jpki.EFAuthPIN),
-		cardtest.Verify(cardtest.AuthPIN), cardtest.SelectEF(jpki.EFAuthKey)} {
+		cardtest.Verify(in.cf.Auth.PIN.Value), cardtest.SelectEF(jpki.EFAuthKey)} {
 		pc.Transmit(c)
 	}
 	sign := cardtest.Sign(cardtest.DigestInfoSHA256([]byte("benchmark")))
@@ -71,7 +72,11 @@ func BenchmarkSignThroughPCSCD(b *testing.B) {
 	}
 	through := b.Elapsed()
 	b.StopTimer()
-	authKey, _ := cardtest.Keys(b)
+	k, err := x509.ParsePKCS8PrivateKey(in.cf.Auth.Key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	authKey := k.(*rsa.PrivateKey)
 	h := sha256.Sum256([]byte("benchmark"))
 	start := time.Now()
 	for i := 0; i < b.N; i++ {

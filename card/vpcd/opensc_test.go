@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mynagate/mynagate/card/cardtest"
 	"github.com/mynagate/mynagate/internal/pcsctest"
 	"github.com/mynagate/mynagate/jpki"
 )
@@ -80,7 +79,7 @@ func TestPKCS15Certificates(t *testing.T) {
 	if out, err := in.d.Run(t, "pkcs15-tool", "--read-certificate", "02"); err == nil {
 		t.Fatalf("signing certificate read without password:\n%s", out)
 	}
-	got := pemCert(t, run(t, in, "pkcs15-tool", "--read-certificate", "02", "--verify-pin", "--auth-id", "02", "--pin", cardtest.SignPassword))
+	got := pemCert(t, run(t, in, "pkcs15-tool", "--read-certificate", "02", "--verify-pin", "--auth-id", "02", "--pin", in.cf.Sign.PIN.Value))
 	if !bytes.Equal(got, in.cf.Sign.Cert) {
 		t.Fatal("signing certificate differs from the issued one")
 	}
@@ -105,7 +104,7 @@ func TestPKCS11Sign(t *testing.T) {
 	requireOpenSC(t)
 	in := insert(t, jpki.MediumCard)
 	msg := []byte("nonce 5b1e0c2f from the platform")
-	sig, err := pkcs11Sign(t, in, "0", "01", cardtest.AuthPIN, msg)
+	sig, err := pkcs11Sign(t, in, "0", "01", in.cf.Auth.PIN.Value, msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +112,7 @@ func TestPKCS11Sign(t *testing.T) {
 	if err := cert.CheckSignature(x509.SHA256WithRSA, msg, sig); err != nil {
 		t.Fatalf("auth signature does not verify against the auth certificate: %v", err)
 	}
-	sig, err = pkcs11Sign(t, in, "1", "02", cardtest.SignPassword, msg)
+	sig, err = pkcs11Sign(t, in, "1", "02", in.cf.Sign.PIN.Value, msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +147,7 @@ func TestWrongPINsBlock(t *testing.T) {
 			t.Fatalf("after %d wrong PINs: tries %s, want %s", i+1, got, want)
 		}
 	}
-	if _, err := pkcs11Sign(t, in, "0", "01", cardtest.AuthPIN, []byte("x")); err == nil {
+	if _, err := pkcs11Sign(t, in, "0", "01", in.cf.Auth.PIN.Value, []byte("x")); err == nil {
 		t.Fatal("blocked PIN accepted")
 	}
 	cf, err := jpki.LoadCardFile(in.path)

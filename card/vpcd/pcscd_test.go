@@ -2,6 +2,7 @@ package vpcd_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/mynagate/mynagate/card/cardtest"
 	"github.com/mynagate/mynagate/card/vpcd"
 	"github.com/mynagate/mynagate/internal/pcsctest"
+	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
 )
 
@@ -21,12 +24,20 @@ type inserted struct {
 	path string
 }
 
-// insert starts a private pcscd, serves a fresh card of the medium into its first slot and
-// waits until pcscd reports the card present.
+// insert starts a private pcscd, has the J-LIS simulator issue a card of the medium, serves
+// it into the first slot and waits until pcscd reports the card present.
 func insert(t testing.TB, medium jpki.Medium, opts ...card.Option) *inserted {
 	t.Helper()
 	d := pcsctest.Start(t)
-	path, _ := cardtest.WriteCardFile(t, medium)
+	sim, _, _ := testkit.Simulator(t)
+	iss, err := sim.Issue(context.Background(), jlis.IssueRequest{Basic4: testkit.Taro(), Medium: medium})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "card.json")
+	if err := iss.Card.Save(path); err != nil {
+		t.Fatal(err)
+	}
 	c, err := card.Open(path, opts...)
 	if err != nil {
 		t.Fatal(err)
