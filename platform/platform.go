@@ -1,0 +1,152 @@
+// Package platform is mynagate's platform core: the four functions a JPKI platform provider
+// offers relying parties — 本人確認 (identity proofing with the signing certificate), 利用者認証
+// (login with the authentication certificate), 証跡データ保管 (evidence) and 証明書失効通知管理
+// (revocation notification) — and the tenants, API keys, verification sessions, persons and usage
+// accounting around them.
+//
+// It owns the rules: challenges are random, single-use, short-lived and bound to tenant, purpose
+// and session; a verification is well-formed DER → chain to the right J-LIS CA → validity →
+// revocation → signature over the exact challenge → basic 4 facts; every certificate links to a
+// person, and tenants see only a pairwise id HMAC(tenant key, person).
+//
+// It does no HTTP (package web) and no SQL (it declares Storage; package store implements it),
+// and it never sees a card: it receives certificates and signatures. It reaches J-LIS through the
+// interfaces it declares (LinkSource, RevocationChecker), implemented over HTTP.
+package platform
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/jlisapi"
+)
+
+// RevocationChecker establishes whether a certificate is revoked. Package revocation implements it
+// from a fresh CRL index, falling back to OCSP.
+type RevocationChecker interface {
+	// Status returns the revocation status of cert, issued by issuer. It MUST return an error
+	// (never a "good" status) when it cannot establish the status from fresh data.
+	Status(ctx context.Context, cert, issuer *x509.Certificate, opts RevocationOptions) (*RevocationStatus, error)
+}
+
+// RevocationOptions tune one revocation check.
+type RevocationOptions struct {
+	// PreferOCSP asks for an OCSP check even when a fresh CRL is at hand.
+	PreferOCSP bool
+}
+
+// RevocationStatus is the answer of a RevocationChecker, with the evidence it rests on.
+type RevocationStatus struct {
+	Revoked   bool
+	RevokedAt time.Time
+	Reason    int // RFC 5280 CRLReason
+	Method    RevocationMethod
+	// CRLNumber and CRLThisUpdate identify the CRL used (Method crl).
+	CRLNumber     string
+	CRLThisUpdate time.Time
+	// OCSPResponse is the raw DER response (Method ocsp).
+	OCSPResponse []byte
+}
+
+// LinkSource answers renewal-link queries (新旧紐付け). jlisapi.Client implements it.
+type LinkSource interface {
+	Links(ctx context.Context, ref jlisapi.CertRef) (*jlisapi.LinkInfo, error)
+}
+
+// CA is a J-LIS certification authority the platform trusts, by its J-LIS name.
+type CA struct {
+	Name    string // "sign", "auth", "sign-phone", "auth-phone"
+	Cert    *x509.Certificate
+	Purpose Purpose // identity for signing CAs, login for authentication CAs
+}
+
+// Platform is the platform core. It is safe for concurrent use.
+type Platform struct {
+	store      Storage
+	clk        clockwork.Clock
+	rand       io.Reader
+	master     []byte
+	cas        []CA
+	revocation RevocationChecker
+	links      LinkSource
+	sessionTTL time.Duration
+	holderBase string
+}
+
+// Option configures a Platform.
+type Option func(*Platform)
+
+// WithClock sets the clock (default real).
+func WithClock(c clockwork.Clock) Option { return func(p *Platform) { p.clk = c } }
+
+// WithRand sets the randomness source for ids, nonces and secrets (default crypto/rand).
+func WithRand(r io.Reader) Option { return func(p *Platform) { p.rand = r } }
+
+// WithSessionTTL sets how long a challenge may be answered (default 5 minutes).
+func WithSessionTTL(d time.Duration) Option { return func(p *Platform) { p.sessionTTL = d } }
+
+// WithHolderBaseURL sets the public base URL the holder's app reaches the platform at; holder
+// URLs and QR payloads are built on it (default http://127.0.0.1:8080).
+func WithHolderBaseURL(u string) Option { return func(p *Platform) { p.holderBase = u } }
+
+// New returns a platform over store. master is the platform's secret (at least 32 bytes) from
+// which each tenant's pairwise key is derived; it MUST stay the same across restarts or every
+// pairwise id changes. cas are the trusted J-LIS CAs (pinned by key).
+func New(store Storage, master []byte, cas []CA, rev RevocationChecker, links LinkSource, opts ...Option) (*Platform, error) {
+	if len(master) < 32 {
+		return nil, errors.New("platform: master secret must be at least 32 bytes")
+	}
+	if store == nil || rev == nil || links == nil {
+		return nil, errors.New("platform: store, revocation checker and link source are required")
+	}
+	p := &Platform{store: store, clk: clockwork.NewRealClock(), rand: rand.Reader, master: master, cas: cas,
+		revocation: rev, links: links, sessionTTL: 5 * time.Minute, holderBase: "http://127.0.0.1:8080"}
+	for _, o := range opts {
+		o(p)
+	}
+	for _, ca := range cas {
+		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || !ca.Purpose.Valid() {
+			return nil, fmt.Errorf("platform: CA %q lacks its certificate, key identifier or purpose", ca.Name)
+		}
+	}
+	return p, nil
+}
+
+// newID returns prefix + 16 random hex digits.
+func (p *Platform) newID(prefix string) (string, error) {
+	b := make([]byte, 8)
+	if _, err := io.ReadFull(p.rand, b); err != nil {
+		return "", internal(fmt.Errorf("random id: %w", err))
+	}
+	return prefix + hex.EncodeToString(b), nil
+}
+
+// randomBytes returns n random bytes.
+func (p *Platform) randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(p.rand, b); err != nil {
+		return nil, internal(fmt.Errorf("random bytes: %w", err))
+	}
+	return b, nil
+}
+
+// PairwiseID returns the id under which a tenant sees a person: base64url(HMAC-SHA256(tenant key,
+// person id)) with the tenant key HMAC-SHA256(master, "tenant:" + tenant id). Two tenants never
+// see the same id for one person, and no tenant can compute another's.
+func (p *Platform) PairwiseID(tenantID, personID string) string {
+	km := hmac.New(sha256.New, p.master)
+	km.Write([]byte("tenant:" + tenantID))
+	m := hmac.New(sha256.New, km.Sum(nil))
+	m.Write([]byte(personID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}

@@ -1,0 +1,302 @@
+package platform
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/verify"
+)
+
+// challengeDomain starts every challenge, so a signature made for mynagate cannot be replayed
+// as a signature over anything else, and vice versa.
+const challengeDomain = "mynagate-challenge/v1"
+
+// Challenge returns the exact bytes the holder signs for a session: the domain, the tenant, the
+// purpose, the session and the nonce, NUL-separated. Binding all of them means a signature made
+// for one tenant's session fails on any other session.
+func (s *Session) Challenge() []byte {
+	var b bytes.Buffer
+	for _, part := range []string{challengeDomain, s.TenantID, string(s.Purpose), s.ID} {
+		b.WriteString(part)
+		b.WriteByte(0)
+	}
+	b.Write(s.Nonce)
+	return b.Bytes()
+}
+
+// SessionRequest is what a tenant's back end asks for.
+type SessionRequest struct {
+	Purpose Purpose
+	// ClientRef is an opaque reference of the tenant's, echoed back (at most 200 characters).
+	ClientRef string
+	// IdempotencyKey makes a retried request return the first session instead of a new one.
+	IdempotencyKey string
+}
+
+// CreateSession starts a verification session for a tenant: a fresh 32-byte nonce, a holder
+// token, and an expiry.
+func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req SessionRequest) (*Session, bool, error) {
+	if !req.Purpose.Valid() {
+		return nil, false, newError(KindInvalid, "invalid-request", "purpose %q is not identity or login", req.Purpose)
+	}
+	if len(req.ClientRef) > 200 || len(req.IdempotencyKey) > 200 {
+		return nil, false, newError(KindInvalid, "invalid-request", "client_ref and Idempotency-Key are at most 200 characters")
+	}
+	id, err := p.newID("s_")
+	if err != nil {
+		return nil, false, err
+	}
+	nonce, err := p.randomBytes(32)
+	if err != nil {
+		return nil, false, err
+	}
+	tok, err := p.randomBytes(24)
+	if err != nil {
+		return nil, false, err
+	}
+	now := p.clk.Now().UTC()
+	s := Session{ID: id, TenantID: tenant.ID, Purpose: req.Purpose, Nonce: nonce, HolderToken: hex.EncodeToString(tok),
+		Status: SessionPending, CreatedAt: now, ExpiresAt: now.Add(p.sessionTTL), ClientRef: req.ClientRef}
+	stored, created, err := p.store.CreateSession(ctx, s, req.IdempotencyKey)
+	if err != nil {
+		return nil, false, internal(err)
+	}
+	if !created && (stored.TenantID != tenant.ID || stored.Purpose != req.Purpose || stored.ClientRef != req.ClientRef) {
+		return nil, false, newError(KindConflict, "idempotency-key-reused", "Idempotency-Key was used for a different request")
+	}
+	return stored, created, nil
+}
+
+// HolderURL is the URL the holder's app opens (and the QR code carries) for a session.
+func (p *Platform) HolderURL(s *Session) string {
+	return fmt.Sprintf("%s/v1/holder/sessions/%s?token=%s", strings.TrimRight(p.holderBase, "/"), s.ID, s.HolderToken)
+}
+
+// Session returns a tenant's session. Another tenant's session is reported as not found.
+func (p *Platform) Session(ctx context.Context, tenant *Tenant, id string) (*Session, error) {
+	s, err := p.store.Session(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && s.TenantID != tenant.ID) {
+		return nil, newError(KindNotFound, "not-found", "session %s does not exist", id)
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return s, nil
+}
+
+// HolderSession returns a session for the holder's app, authenticated by the holder token.
+func (p *Platform) HolderSession(ctx context.Context, id, token string) (*Session, *Tenant, error) {
+	notFound := newError(KindNotFound, "not-found", "session %s does not exist or the token is wrong", id)
+	s, err := p.store.Session(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, notFound
+	}
+	if err != nil {
+		return nil, nil, internal(err)
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(s.HolderToken)) != 1 {
+		return nil, nil, notFound
+	}
+	t, err := p.store.Tenant(ctx, s.TenantID)
+	if err != nil {
+		return nil, nil, internal(err)
+	}
+	return s, t, nil
+}
+
+// Answer is the holder's answer to a challenge.
+type Answer struct {
+	Certificate []byte // DER, the signing certificate for identity, the authentication one for login
+	Signature   []byte // RSASSA-PKCS1-v1_5 SHA-256 over Session.Challenge()
+	// PreferOCSP asks for an OCSP check instead of the CRL.
+	PreferOCSP bool
+}
+
+// Complete runs the verification pipeline on the holder's answer and records its outcome: DER
+// → chain to the purpose's J-LIS CA → validity now → revocation → signature over the exact
+// challenge → basic 4 facts (identity) → person. A rejection is recorded too (the session then
+// fails; its challenge is spent) and returned as a KindRejected error. Protocol errors — a wrong
+// token, an answered or expired challenge, an unavailable revocation source — record nothing.
+func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*Verification, error) {
+	s, tenant, err := p.HolderSession(ctx, id, token)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status != SessionPending {
+		return nil, newError(KindConflict, "challenge-reused", "the challenge of session %s was already answered", id)
+	}
+	now := p.clk.Now().UTC()
+	if !now.Before(s.ExpiresAt) {
+		return nil, newError(KindGone, "challenge-expired", "the challenge of session %s expired at %s", id, s.ExpiresAt.Format(time.RFC3339))
+	}
+	vid, err := p.newID("v_")
+	if err != nil {
+		return nil, err
+	}
+	v := Verification{ID: vid, TenantID: s.TenantID, SessionID: s.ID, Purpose: s.Purpose, Cert: a.Certificate, Method: MethodNone, CreatedAt: now}
+	res, rej := p.check(ctx, s, a, now, &v)
+	if rej != nil {
+		if rej.Kind != KindRejected {
+			return nil, rej // not the holder's answer at fault: record nothing, let them retry
+		}
+		v.Decision, v.Reason, v.Detail = DecisionRejected, rej.Type, rej.Detail
+		if err := p.record(ctx, &v, nil, tenant); err != nil {
+			return nil, err
+		}
+		return &v, rej
+	}
+	certs, personID, err := p.resolvePerson(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	v.Decision, v.PersonID = DecisionAccepted, personID
+	if err := p.record(ctx, &v, certs, tenant); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// check runs the pipeline; it fills v's certificate and revocation fields as it learns them.
+func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Time, v *Verification) (*verify.Result, *Error) {
+	var roots []*x509.Certificate
+	for _, ca := range p.cas {
+		if ca.Purpose == s.Purpose {
+			roots = append(roots, ca.Cert)
+		}
+	}
+	purpose := verify.PurposeIdentity
+	if s.Purpose == PurposeLogin {
+		purpose = verify.PurposeLogin
+	}
+	res, err := verify.Certificate(a.Certificate, verify.Options{Roots: roots, At: now, Purpose: purpose})
+	if err != nil {
+		return nil, rejection(err)
+	}
+	v.CertCA, v.CertSerial = CAKey(res.Issuer), SerialHex(res.Cert.SerialNumber)
+	rs, err := p.revocation.Status(ctx, res.Cert, res.Issuer, RevocationOptions{PreferOCSP: a.PreferOCSP})
+	if err != nil {
+		slog.WarnContext(ctx, "platform: revocation status unavailable", "err", err)
+		return nil, &Error{Kind: KindUnavailable, Type: "revocation-unavailable", Detail: "the revocation status of the certificate cannot be established now; retry later", Err: err}
+	}
+	v.Method = rs.Method
+	v.RevocationEvidence = rs.OCSPResponse
+	if rs.Method == MethodCRL {
+		v.RevocationRef = "crl:" + rs.CRLNumber
+	} else {
+		v.RevocationRef = "ocsp"
+	}
+	if rs.Revoked {
+		return nil, newError(KindRejected, "cert-revoked", "the certificate was revoked at %s (reason %d)", rs.RevokedAt.Format(time.RFC3339), rs.Reason)
+	}
+	if err := verify.Signature(res.Cert, s.Challenge(), a.Signature); err != nil {
+		return nil, rejection(err)
+	}
+	v.Basic4 = res.Basic4
+	return res, nil
+}
+
+// rejection maps a verify error to a rejected-verification error with its problem type.
+func rejection(err error) *Error {
+	var ve *verify.Error
+	if errors.As(err, &ve) {
+		return &Error{Kind: KindRejected, Type: ve.Reason.String(), Detail: ve.Detail}
+	}
+	return internal(err)
+}
+
+// record stores the end of the session with its person links, usage and event.
+func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCert, tenant *Tenant) error {
+	evID, err := p.newID("evt_")
+	if err != nil {
+		return err
+	}
+	payload := map[string]any{"verification_id": v.ID, "session_id": v.SessionID, "purpose": v.Purpose, "decision": v.Decision}
+	if v.Decision == DecisionAccepted {
+		payload["sub"] = p.PairwiseID(v.TenantID, v.PersonID)
+	} else {
+		payload["reason"] = v.Reason
+	}
+	body, err := json.Marshal(map[string]any{"type": "verification.completed", "timestamp": v.CreatedAt, "data": payload})
+	if err != nil {
+		return internal(err)
+	}
+	ev := Event{ID: evID, TenantID: tenant.ID, Type: "verification.completed", Payload: body, CreatedAt: v.CreatedAt}
+	err = p.store.CompleteSession(ctx, *v, certs, []Event{ev})
+	if errors.Is(err, ErrSessionClosed) {
+		return newError(KindConflict, "challenge-reused", "the challenge of session %s was already answered", v.SessionID)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	return nil
+}
+
+// CAKey identifies a CA in storage: the hex subject key identifier of its certificate.
+func CAKey(ca *x509.Certificate) string { return strings.ToUpper(hex.EncodeToString(ca.SubjectKeyId)) }
+
+// SerialHex formats a serial as upper-case hex without leading zeros.
+func SerialHex(n *big.Int) string { return strings.ToUpper(n.Text(16)) }
+
+// Verification returns a tenant's verification.
+func (p *Platform) Verification(ctx context.Context, tenant *Tenant, id string) (*Verification, error) {
+	v, err := p.store.Verification(ctx, tenant.ID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, newError(KindNotFound, "not-found", "verification %s does not exist", id)
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return v, nil
+}
+
+// Facts returns the basic-4 facts of an identity verification the tenant may see, by fact name.
+func Facts(t *Tenant, b *jpki.Basic4) map[Fact]string {
+	out := map[Fact]string{}
+	if b == nil {
+		return out
+	}
+	for _, f := range t.Facts {
+		switch f {
+		case FactName:
+			out[f] = b.Name
+		case FactBirth:
+			out[f] = b.Birth.String()
+		case FactSex:
+			out[f] = b.Sex.String()
+		case FactAddress:
+			out[f] = b.Address
+		}
+	}
+	return out
+}
+
+// Usage returns a tenant's usage counters for months from..to (YYYY-MM).
+func (p *Platform) Usage(ctx context.Context, tenant *Tenant, from, to string) ([]Usage, error) {
+	for _, m := range []string{from, to} {
+		if _, err := time.Parse("2006-01", m); err != nil {
+			return nil, newError(KindInvalid, "invalid-request", "month %q is not YYYY-MM", m)
+		}
+	}
+	if from > to {
+		return nil, newError(KindInvalid, "invalid-request", "from %s is after to %s", from, to)
+	}
+	u, err := p.store.Usage(ctx, tenant.ID, from, to)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return u, nil
+}
+
+// Month is the accounting month (JST) of a time.
+func Month(t time.Time) string { return t.In(jpki.JST).Format("2006-01") }

@@ -1,0 +1,77 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors of the storage contract. Storage implementations MUST return these (wrapped is
+// fine) so that the platform can tell the cases apart with errors.Is.
+var (
+	// ErrNotFound: the requested row does not exist. The API answers 404.
+	ErrNotFound = errors.New("platform: not found")
+	// ErrConflict: a uniqueness or state guard refused the change (a duplicate id, an API key
+	// already revoked). The API answers 409.
+	ErrConflict = errors.New("platform: conflict")
+	// ErrSessionClosed: CompleteSession found the session no longer pending — its challenge was
+	// already answered. The API answers 409 challenge-reused.
+	ErrSessionClosed = errors.New("platform: session already completed")
+)
+
+// Storage is what the platform needs from its database. Package store implements it on SQLite
+// and PostgreSQL; every method MUST be safe for concurrent use, and state changes MUST be guarded
+// in SQL (never read-then-write).
+type Storage interface {
+	// CreateTenant stores a new tenant. ErrConflict if the id exists.
+	CreateTenant(ctx context.Context, t Tenant) error
+	// Tenant returns a tenant. ErrNotFound if unknown.
+	Tenant(ctx context.Context, id string) (*Tenant, error)
+	// Tenants lists all tenants, oldest first.
+	Tenants(ctx context.Context) ([]Tenant, error)
+
+	// CreateAPIKey stores a key. ErrNotFound if the tenant is unknown, ErrConflict if the id exists.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKey returns a key by id (revoked ones included). ErrNotFound if unknown.
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	// APIKeys lists a tenant's keys, oldest first.
+	APIKeys(ctx context.Context, tenantID string) ([]APIKey, error)
+	// RevokeAPIKey marks a key revoked at the given time. ErrNotFound if unknown, ErrConflict if
+	// already revoked.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// CreateSession stores a new session. With a non-empty idempotencyKey, a second call with the
+	// same tenant and key MUST return the session stored by the first (created = false) and store
+	// nothing.
+	CreateSession(ctx context.Context, s Session, idempotencyKey string) (stored *Session, created bool, err error)
+	// Session returns a session. ErrNotFound if unknown.
+	Session(ctx context.Context, id string) (*Session, error)
+
+	// CompleteSession records the end of a session in ONE transaction: the session moves from
+	// pending to the verification's decision (ErrSessionClosed if it is not pending any more, and
+	// then nothing is written); the verification row is inserted; for an accepted verification
+	// the person is created if new and each certificate in certs is linked to it (existing links
+	// are kept); the usage counter of (tenant, month, purpose, method) is incremented; the events
+	// are appended to the outbox.
+	CompleteSession(ctx context.Context, v Verification, certs []PersonCert, events []Event) error
+	// Verification returns a verification of a tenant. ErrNotFound if unknown or another
+	// tenant's.
+	Verification(ctx context.Context, tenantID, id string) (*Verification, error)
+
+	// PersonByCert returns the person a certificate (CA key id hex, serial hex) is linked to.
+	// ErrNotFound if the certificate is not linked.
+	PersonByCert(ctx context.Context, ca, serial string) (string, error)
+
+	// Usage returns the counters of a tenant for months from..to (YYYY-MM, inclusive), ordered
+	// by month, purpose, method.
+	Usage(ctx context.Context, tenantID, from, to string) ([]Usage, error)
+}
+
+// PersonCert links a certificate to a person.
+type PersonCert struct {
+	PersonID string
+	CA       string // hex subject key identifier of the issuing CA
+	Serial   string // hex serial number, upper case, no leading zeros
+	Kind     string // "sign" or "auth"
+	LinkedAt time.Time
+}

@@ -1,0 +1,140 @@
+package platform
+
+import (
+	"time"
+
+	"github.com/mynagate/mynagate/jpki"
+)
+
+// Purpose is what a verification session proves.
+type Purpose string
+
+// The two purposes.
+const (
+	// PurposeIdentity is 本人確認: the holder signs with the signing key; the platform checks the
+	// signing certificate and hands the basic 4 facts the tenant may see.
+	PurposeIdentity Purpose = "identity"
+	// PurposeLogin is 利用者認証: the holder signs with the authentication key; no personal data.
+	PurposeLogin Purpose = "login"
+)
+
+// Valid reports whether p is a known purpose.
+func (p Purpose) Valid() bool { return p == PurposeIdentity || p == PurposeLogin }
+
+// Fact names a basic-4 fact a tenant may receive.
+type Fact string
+
+// The basic 4 facts.
+const (
+	FactName    Fact = "name"
+	FactBirth   Fact = "birthdate"
+	FactSex     Fact = "sex"
+	FactAddress Fact = "address"
+)
+
+// AllFacts lists the basic 4 facts.
+var AllFacts = []Fact{FactName, FactBirth, FactSex, FactAddress}
+
+// Tenant is a relying party.
+type Tenant struct {
+	ID        string    // "t_" + 16 hex digits
+	Name      string    // display name
+	Facts     []Fact    // the basic-4 facts the tenant may receive on identity verifications
+	CreatedAt time.Time // creation time
+}
+
+// APIKey authenticates a tenant's back end. Only a hash of the secret is stored.
+type APIKey struct {
+	ID         string     // "k_" + 16 hex digits; the public part of the key
+	TenantID   string     // owner
+	Name       string     // label given at creation
+	SecretHash []byte     // SHA-256 of the secret part
+	CreatedAt  time.Time  // creation time
+	RevokedAt  *time.Time // nil while the key is valid
+}
+
+// SessionStatus is the state of a verification session.
+type SessionStatus string
+
+// Session states. A session starts pending and ends in exactly one of the others.
+const (
+	SessionPending  SessionStatus = "pending"
+	SessionVerified SessionStatus = "verified"
+	SessionFailed   SessionStatus = "failed"
+)
+
+// Session is one verification a tenant asked for: a single-use challenge for the holder to sign.
+type Session struct {
+	ID          string        // "s_" + 16 hex digits
+	TenantID    string        // the tenant that created it
+	Purpose     Purpose       // identity or login
+	Nonce       []byte        // 32 random bytes; the challenge the holder signs is Challenge()
+	HolderToken string        // secret in the holder URL; lets the holder's app fetch and answer
+	Status      SessionStatus // pending, verified or failed
+	CreatedAt   time.Time     // creation time
+	ExpiresAt   time.Time     // the challenge is refused after this time
+	// VerificationID is set when the session ended in a verification (accepted or rejected).
+	VerificationID string
+	// ClientRef is an opaque reference of the tenant's (e.g. its user id), echoed back.
+	ClientRef string
+}
+
+// Decision is the outcome of a verification.
+type Decision string
+
+// Decisions.
+const (
+	DecisionAccepted Decision = "accepted"
+	DecisionRejected Decision = "rejected"
+)
+
+// RevocationMethod says how revocation status was established.
+type RevocationMethod string
+
+// Revocation methods (for accounting and evidence).
+const (
+	MethodCRL  RevocationMethod = "crl"
+	MethodOCSP RevocationMethod = "ocsp"
+	MethodNone RevocationMethod = "none" // rejected before revocation was checked
+)
+
+// Verification is the record of one completed verification attempt.
+type Verification struct {
+	ID        string   // "v_" + 16 hex digits
+	TenantID  string   // tenant
+	SessionID string   // session it completed
+	Purpose   Purpose  // identity or login
+	Decision  Decision // accepted or rejected
+	// Reason is the problem type of a rejection ("cert-revoked", ...); empty when accepted.
+	Reason string
+	Detail string // human-readable detail of a rejection
+	// PersonID is the internal person; set when accepted. Never shown to tenants.
+	PersonID string
+	// CertCA is the hex subject key identifier of the issuing CA, CertSerial the hex serial.
+	CertCA, CertSerial string
+	Cert               []byte       // the DER certificate presented
+	Basic4             *jpki.Basic4 // identity only, as decoded from the certificate
+	Method             RevocationMethod
+	// RevocationRef is the CRL number, or "ocsp"; RevocationEvidence the raw OCSP response.
+	RevocationRef      string
+	RevocationEvidence []byte
+	CreatedAt          time.Time
+}
+
+// Usage is one accounting counter: verifications per tenant, month, purpose and method.
+type Usage struct {
+	TenantID string
+	Month    string // YYYY-MM (JST)
+	Purpose  Purpose
+	Method   RevocationMethod
+	Count    int64
+}
+
+// Event is an outbox event for a tenant (delivered as a webhook).
+type Event struct {
+	ID        string    // "evt_" + 16 hex digits; stable across redeliveries
+	TenantID  string    // recipient
+	Type      string    // e.g. "verification.completed"
+	Payload   []byte    // JSON
+	CreatedAt time.Time // creation time
+}

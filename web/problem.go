@@ -1,0 +1,77 @@
+package web
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/mynagate/mynagate/platform"
+)
+
+// ProblemBase prefixes every problem type URI; the suffix is the stable slug (RFC 9457 §3.1.1).
+const ProblemBase = "https://mynagate.dev/problems/"
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// RequestID lets an operator find the request's log line.
+	RequestID string `json:"request_id,omitempty"`
+	// VerificationID is set when a rejected verification was recorded.
+	VerificationID string `json:"verification_id,omitempty"`
+}
+
+// statusOf maps a platform error kind to an HTTP status. This is the only place that does.
+func statusOf(k platform.Kind) int {
+	switch k {
+	case platform.KindInvalid:
+		return http.StatusBadRequest
+	case platform.KindUnauthorized:
+		return http.StatusUnauthorized
+	case platform.KindNotFound:
+		return http.StatusNotFound
+	case platform.KindConflict:
+		return http.StatusConflict
+	case platform.KindGone:
+		return http.StatusGone
+	case platform.KindRejected:
+		return http.StatusUnprocessableEntity
+	case platform.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case platform.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// writeProblem answers with the problem document of err. Internal errors are logged with their
+// cause and sent as a bare 500.
+func writeProblem(w http.ResponseWriter, r *http.Request, err error, verificationID string) {
+	e := platform.AsError(err)
+	status := statusOf(e.Kind)
+	if status == http.StatusInternalServerError {
+		slog.ErrorContext(r.Context(), "web: internal error", "err", e, "path", r.URL.Path, "request_id", requestID(r))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mynagate"`)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	p := Problem{Type: ProblemBase + e.Type, Title: http.StatusText(status), Status: status, Detail: e.Detail,
+		Instance: r.URL.Path, RequestID: requestID(r), VerificationID: verificationID}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(p)
+	if rec, ok := w.(*recorder); ok {
+		rec.problem = e.Type
+	}
+}
+
+// invalid is a shorthand for a 400 problem.
+func invalid(format string, a ...any) error {
+	return &platform.Error{Kind: platform.KindInvalid, Type: "invalid-request", Detail: sprintf(format, a...)}
+}

@@ -1,0 +1,444 @@
+// Package web is mynagate's HTTP interface: the /v1 API for relying parties and for the holder's
+// app, RFC 9457 problem documents, health and readiness, Prometheus metrics, and one structured
+// log line per request.
+//
+// It decodes, authenticates and encodes; every decision is package platform's. It holds no keys
+// and no SQL, and is the only package that maps platform error kinds to HTTP statuses.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mynagate/mynagate/platform"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/skip2/go-qrcode"
+)
+
+// MaxBody bounds every request body (a certificate and a signature fit in a few kilobytes).
+const MaxBody = 64 << 10
+
+// Server serves the HTTP interface.
+type Server struct {
+	p       *platform.Platform
+	mux     *http.ServeMux
+	ready   func(context.Context) error
+	reg     *prometheus.Registry
+	reqs    *prometheus.CounterVec
+	dur     *prometheus.HistogramVec
+	verifs  *prometheus.CounterVec
+	extraMu []func(*http.ServeMux)
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithReadiness sets the check behind /readyz (database reachable, revocation data fresh); the
+// server answers 503 with its error while it fails.
+func WithReadiness(f func(context.Context) error) Option { return func(s *Server) { s.ready = f } }
+
+// WithCollectors registers more Prometheus collectors on /metrics (e.g. CRL freshness).
+func WithCollectors(cs ...prometheus.Collector) Option {
+	return func(s *Server) { s.reg.MustRegister(cs...) }
+}
+
+// WithRoutes lets other packages (the OIDC provider, the console) add routes.
+func WithRoutes(f func(*http.ServeMux)) Option {
+	return func(s *Server) { s.extraMu = append(s.extraMu, f) }
+}
+
+// New returns the server for a platform.
+func New(p *platform.Platform, opts ...Option) *Server {
+	s := &Server{p: p, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), ready: func(context.Context) error { return nil }}
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mynagate_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"})
+	s.dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mynagate_http_request_duration_seconds", Help: "HTTP request duration by route.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	s.verifs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mynagate_verifications_total", Help: "Completed verifications by purpose, decision and reason."}, []string{"purpose", "decision", "reason"})
+	s.reg.MustRegister(s.reqs, s.dur, s.verifs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, o := range opts {
+		o(s)
+	}
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	m.HandleFunc("POST /v1/sessions", s.tenant(s.createSession))
+	m.HandleFunc("GET /v1/sessions/{id}", s.tenant(s.getSession))
+	m.HandleFunc("GET /v1/sessions/{id}/qr.png", s.tenant(s.sessionQR))
+	m.HandleFunc("GET /v1/verifications/{id}", s.tenant(s.getVerification))
+	m.HandleFunc("GET /v1/usage", s.tenant(s.usage))
+	m.HandleFunc("GET /v1/holder/sessions/{id}", s.holderGet)
+	m.HandleFunc("POST /v1/holder/sessions/{id}", s.holderPost)
+	for _, f := range s.extraMu {
+		f(m)
+	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, &platform.Error{Kind: platform.KindNotFound, Type: "not-found", Detail: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)}, "")
+	})
+	return s
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyTenant
+)
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(keyRequestID).(string)
+	return id
+}
+
+// recorder captures what the request log line and metrics need.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	problem string
+	tenant  string
+}
+
+func (w *recorder) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
+
+// ServeHTTP adds a request id, bounds the body, and writes one log line per request (boulder's
+// RequestEvent): method, route, status, problem type, tenant, duration.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 64 {
+		b := make([]byte, 8)
+		rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	}
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(rec, r)
+	_, route := s.mux.Handler(r)
+	if route == "" || route == "/" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	s.reqs.WithLabelValues(route, fmt.Sprint(rec.status)).Inc()
+	s.dur.WithLabelValues(route).Observe(d.Seconds())
+	slog.InfoContext(r.Context(), "request", "request_id", id, "method", r.Method, "route", route, "status", rec.status,
+		"problem", rec.problem, "tenant", rec.tenant, "duration_ms", float64(d.Microseconds())/1000)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.ready(r.Context()); err != nil {
+		writeProblem(w, r, &platform.Error{Kind: platform.KindUnavailable, Type: "not-ready", Detail: err.Error()}, "")
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// tenant authenticates the API key of the request ("Authorization: Bearer mgk_…").
+func (s *Server) tenant(next func(http.ResponseWriter, *http.Request, *platform.Tenant)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		t, err := s.p.Authenticate(r.Context(), strings.TrimSpace(key))
+		if err != nil {
+			writeProblem(w, r, err, "")
+			return
+		}
+		if rec, ok := w.(*recorder); ok {
+			rec.tenant = t.ID
+		}
+		next(w, r, t)
+	}
+}
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// decode reads a JSON body strictly: one object, no unknown fields, within MaxBody.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &platform.Error{Kind: platform.KindTooLarge, Type: "body-too-large", Detail: fmt.Sprintf("request bodies are at most %d bytes", MaxBody)}
+		}
+		return invalid("body is not the expected JSON object: %v", err)
+	}
+	if dec.More() {
+		return invalid("body has data after the JSON object")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// SessionView is a session as the tenant sees it.
+type SessionView struct {
+	ID           string            `json:"id"`
+	Purpose      platform.Purpose  `json:"purpose"`
+	Status       string            `json:"status"`
+	HolderURL    string            `json:"holder_url"`
+	QRPayload    string            `json:"qr_payload"`
+	ExpiresAt    time.Time         `json:"expires_at"`
+	CreatedAt    time.Time         `json:"created_at"`
+	ClientRef    string            `json:"client_ref,omitempty"`
+	Verification *VerificationView `json:"verification,omitempty"`
+}
+
+// VerificationView is a verification as the tenant sees it: the pairwise id, never the person.
+type VerificationView struct {
+	ID         string                   `json:"id"`
+	SessionID  string                   `json:"session_id"`
+	Purpose    platform.Purpose         `json:"purpose"`
+	Decision   platform.Decision        `json:"decision"`
+	Reason     string                   `json:"reason,omitempty"`
+	Detail     string                   `json:"detail,omitempty"`
+	Sub        string                   `json:"sub,omitempty"`
+	Facts      map[platform.Fact]string `json:"facts,omitempty"`
+	Cert       *CertView                `json:"certificate,omitempty"`
+	Revocation RevocationView           `json:"revocation"`
+	CreatedAt  time.Time                `json:"created_at"`
+}
+
+// CertView identifies the certificate a verification used.
+type CertView struct {
+	Issuer string `json:"issuer_key_id"`
+	Serial string `json:"serial"`
+}
+
+// RevocationView says how revocation was checked.
+type RevocationView struct {
+	Method platform.RevocationMethod `json:"method"`
+	Ref    string                    `json:"ref,omitempty"`
+}
+
+func (s *Server) sessionView(ctx context.Context, t *platform.Tenant, sess *platform.Session) (*SessionView, error) {
+	v := &SessionView{ID: sess.ID, Purpose: sess.Purpose, Status: string(sess.Status), HolderURL: s.p.HolderURL(sess),
+		ExpiresAt: sess.ExpiresAt, CreatedAt: sess.CreatedAt, ClientRef: sess.ClientRef}
+	v.QRPayload = v.HolderURL
+	if sess.Status == platform.SessionPending && !sess.ExpiresAt.After(time.Now()) {
+		v.Status = "expired"
+	}
+	if sess.VerificationID != "" {
+		ver, err := s.p.Verification(ctx, t, sess.VerificationID)
+		if err != nil {
+			return nil, err
+		}
+		v.Verification = s.verificationView(t, ver)
+	}
+	return v, nil
+}
+
+func (s *Server) verificationView(t *platform.Tenant, v *platform.Verification) *VerificationView {
+	out := &VerificationView{ID: v.ID, SessionID: v.SessionID, Purpose: v.Purpose, Decision: v.Decision, Reason: v.Reason,
+		Detail: v.Detail, Revocation: RevocationView{Method: v.Method, Ref: v.RevocationRef}, CreatedAt: v.CreatedAt}
+	if v.CertSerial != "" {
+		out.Cert = &CertView{Issuer: v.CertCA, Serial: v.CertSerial}
+	}
+	if v.Decision == platform.DecisionAccepted {
+		out.Sub = s.p.PairwiseID(t.ID, v.PersonID)
+		if v.Purpose == platform.PurposeIdentity {
+			out.Facts = platform.Facts(t, v.Basic4)
+		}
+	}
+	return out
+}
+
+// CreateSessionRequest is the body of POST /v1/sessions.
+type CreateSessionRequest struct {
+	Purpose   platform.Purpose `json:"purpose"`
+	ClientRef string           `json:"client_ref,omitempty"`
+}
+
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+	var req CreateSessionRequest
+	if err := decode(r, &req); err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	sess, created, err := s.p.CreateSession(r.Context(), t, platform.SessionRequest{Purpose: req.Purpose, ClientRef: req.ClientRef, IdempotencyKey: r.Header.Get("Idempotency-Key")})
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	v, err := s.sessionView(r.Context(), t, sess)
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	w.Header().Set("Location", "/v1/sessions/"+sess.ID)
+	writeJSON(w, status, v)
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+	sess, err := s.p.Session(r.Context(), t, r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	v, err := s.sessionView(r.Context(), t, sess)
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) sessionQR(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+	sess, err := s.p.Session(r.Context(), t, r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	png, err := qrcode.Encode(s.p.HolderURL(sess), qrcode.Medium, 320)
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(png)
+}
+
+func (s *Server) getVerification(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+	v, err := s.p.Verification(r.Context(), t, r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.verificationView(t, v))
+}
+
+// UsageView is the answer of GET /v1/usage.
+type UsageView struct {
+	From   string        `json:"from"`
+	To     string        `json:"to"`
+	Counts []UsageCounts `json:"counts"`
+}
+
+// UsageCounts is one counter.
+type UsageCounts struct {
+	Month   string                    `json:"month"`
+	Purpose platform.Purpose          `json:"purpose"`
+	Method  platform.RevocationMethod `json:"method"`
+	Count   int64                     `json:"count"`
+}
+
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+	now := platform.Month(time.Now())
+	from, to := r.URL.Query().Get("from"), r.URL.Query().Get("to")
+	if from == "" {
+		from = now
+	}
+	if to == "" {
+		to = now
+	}
+	us, err := s.p.Usage(r.Context(), t, from, to)
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	out := UsageView{From: from, To: to, Counts: []UsageCounts{}}
+	for _, u := range us {
+		out.Counts = append(out.Counts, UsageCounts{Month: u.Month, Purpose: u.Purpose, Method: u.Method, Count: u.Count})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// HolderChallenge is what the holder's app gets for a session.
+type HolderChallenge struct {
+	ID         string           `json:"id"`
+	Purpose    platform.Purpose `json:"purpose"`
+	TenantName string           `json:"tenant_name"`
+	// Challenge is the exact bytes to sign (base64): sign SHA-256 DigestInfo of them with the
+	// signing key for identity, the authentication key for login.
+	Challenge string          `json:"challenge"`
+	Facts     []platform.Fact `json:"facts,omitempty"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Status    string          `json:"status"`
+}
+
+func (s *Server) holderGet(w http.ResponseWriter, r *http.Request) {
+	sess, t, err := s.p.HolderSession(r.Context(), r.PathValue("id"), r.URL.Query().Get("token"))
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	h := HolderChallenge{ID: sess.ID, Purpose: sess.Purpose, TenantName: t.Name, Challenge: base64.StdEncoding.EncodeToString(sess.Challenge()),
+		ExpiresAt: sess.ExpiresAt, Status: string(sess.Status)}
+	if sess.Purpose == platform.PurposeIdentity {
+		h.Facts = t.Facts
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// HolderAnswer is the body of POST /v1/holder/sessions/{id}.
+type HolderAnswer struct {
+	Token       string `json:"token"`
+	Certificate []byte `json:"certificate"` // DER, base64 in JSON
+	Signature   []byte `json:"signature"`   // base64 in JSON
+	PreferOCSP  bool   `json:"prefer_ocsp,omitempty"`
+}
+
+// HolderResult is the answer to the holder.
+type HolderResult struct {
+	SessionID      string            `json:"session_id"`
+	VerificationID string            `json:"verification_id"`
+	Decision       platform.Decision `json:"decision"`
+	TenantName     string            `json:"tenant_name"`
+}
+
+func (s *Server) holderPost(w http.ResponseWriter, r *http.Request) {
+	var a HolderAnswer
+	if err := decode(r, &a); err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	if a.Token == "" {
+		a.Token = r.URL.Query().Get("token")
+	}
+	if len(a.Certificate) == 0 || len(a.Signature) == 0 {
+		writeProblem(w, r, invalid("certificate and signature are required (base64)"), "")
+		return
+	}
+	v, err := s.p.Complete(r.Context(), r.PathValue("id"), a.Token, platform.Answer{Certificate: a.Certificate, Signature: a.Signature, PreferOCSP: a.PreferOCSP})
+	if v != nil {
+		s.verifs.WithLabelValues(string(v.Purpose), string(v.Decision), v.Reason).Inc()
+	}
+	if err != nil {
+		vid := ""
+		if v != nil {
+			vid = v.ID
+		}
+		writeProblem(w, r, err, vid)
+		return
+	}
+	_, t, _ := s.p.HolderSession(r.Context(), v.SessionID, a.Token)
+	name := ""
+	if t != nil {
+		name = t.Name
+	}
+	writeJSON(w, http.StatusOK, HolderResult{SessionID: v.SessionID, VerificationID: v.ID, Decision: v.Decision, TenantName: name})
+}
