@@ -115,3 +115,27 @@ func TestConformanceThroughPCSCD(t *testing.T) {
 	defer pc.close()
 	cardtest.Conformance(t, pc, in.cf)
 }
+
+// When pcscd restarts, the bridge reconnects and the card is back in the reader.
+func TestReconnectAfterPCSCDRestart(t *testing.T) {
+	in := insert(t, jpki.MediumCard)
+	if err := in.d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		pc, err := connect(in.d, pcsc.ShareShared)
+		if err == nil {
+			out, err := pc.Transmit(cardtest.SelectAID(jpki.AIDJPKI))
+			pc.close()
+			if err != nil || len(out) != 2 || out[0] != 0x90 {
+				t.Fatalf("after restart: % X, %v", out, err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("card not back after pcscd restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -74,6 +75,7 @@ type Daemon struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	base string
+	port int
 }
 
 // ReaderName returns the PC/SC name of vpcd's slot i (0 or 1) as pcscd reports it.
@@ -187,70 +189,87 @@ func start(base string, attempt int) (*Daemon, error) {
 	if err := os.WriteFile(filepath.Join(confDir, "vpcd"), []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("pcsctest: %w", err)
 	}
-	sock := filepath.Join(dir, "pcscd.comm")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	d := &Daemon{
+		Socket:    filepath.Join(dir, "pcscd.comm"),
+		VPCDAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		VPCDAddr2: net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)),
+		Dir:       dir,
+		LogPath:   filepath.Join(dir, "pcscd.log"),
+		port:      port,
+	}
+	if err := d.launch(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// launch starts pcscd on the daemon's socket, config and ports and waits until vpcd listens.
+func (d *Daemon) launch() error {
+	os.Remove(d.Socket)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: d.Socket, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("pcsctest: listen on %s: %w", sock, err)
+		return fmt.Errorf("pcsctest: listen on %s: %w", d.Socket, err)
 	}
 	ln.SetUnlinkOnClose(false)
 	lnFile, err := ln.File()
 	ln.Close()
 	if err != nil {
-		return nil, fmt.Errorf("pcsctest: %w", err)
+		return fmt.Errorf("pcsctest: %w", err)
 	}
 	defer lnFile.Close()
-	// pcsc-lite (and libpcsclite clients) need the socket world-connectable only if other
-	// users connect; tests run as one user.
-	logPath := filepath.Join(dir, "pcscd.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(d.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("pcsctest: %w", err)
+		return fmt.Errorf("pcsctest: %w", err)
 	}
 	defer logFile.Close()
+	logStart, _ := logFile.Seek(0, io.SeekEnd)
 	pcscd, err := exec.LookPath("pcscd")
 	if err != nil {
-		return nil, fmt.Errorf("pcsctest: %w", err)
+		return fmt.Errorf("pcsctest: %w", err)
 	}
 	// sd_listen_fds checks LISTEN_PID against getpid(), which is unknown before the fork: a
 	// shell records its own pid and execs pcscd, which keeps it.
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, pcscd,
-		"--foreground", "--debug", "--apdu", "--config", confDir)
+		"--foreground", "--debug", "--apdu", "--config", filepath.Join(d.Dir, "reader.conf.d"))
 	cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
 	cmd.ExtraFiles = []*os.File{lnFile} // fd 3 = SD_LISTEN_FDS_START
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("pcsctest: start pcscd: %w", err)
+		return fmt.Errorf("pcsctest: start pcscd: %w", err)
 	}
-	d := &Daemon{
-		Socket:    sock,
-		VPCDAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		VPCDAddr2: net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)),
-		Dir:       dir,
-		LogPath:   logPath,
-		cmd:       cmd,
-		done:      make(chan struct{}),
-	}
-	go func() { cmd.Wait(); close(d.done) }()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	d.cmd, d.done = cmd, done
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
-		case <-d.done:
-			return nil, fmt.Errorf("pcsctest: pcscd exited at start: %s", d.LogTail(10))
+		case <-done:
+			return fmt.Errorf("pcsctest: pcscd exited at start: %s", d.LogTail(10))
 		default:
 		}
 		ports := listeningPorts(cmd.Process.Pid)
-		if ports[port] && ports[port+1] {
-			return d, nil
+		if ports[d.port] && ports[d.port+1] {
+			return nil
 		}
-		if bytes.Contains(mustRead(logPath), []byte("Could not initialize connection to virtual ICC")) ||
-			time.Now().After(deadline) {
+		log := mustRead(d.LogPath)
+		if int64(len(log)) > logStart {
+			log = log[logStart:]
+		}
+		if bytes.Contains(log, []byte("Could not initialize connection to virtual ICC")) || time.Now().After(deadline) {
 			d.Stop()
-			return nil, fmt.Errorf("pcsctest: vpcd did not listen on ports %d and %d", port, port+1)
+			return fmt.Errorf("pcsctest: vpcd did not listen on ports %d and %d", d.port, d.port+1)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Restart stops pcscd and starts it again on the same socket path and vpcd ports, as a system
+// pcscd restarting would; cards connected to vpcd lose their connection.
+func (d *Daemon) Restart() error {
+	d.Stop()
+	return d.launch()
 }
 
 // Stop terminates pcscd (SIGTERM, then SIGKILL after two seconds) and waits for it.
