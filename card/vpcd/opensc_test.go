@@ -29,6 +29,7 @@ func run(t *testing.T, in *inserted, name string, args ...string) string {
 }
 
 func TestOpenSCIdentifiesCard(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
 	requireOpenSC(t)
 	in := insert(t, jpki.MediumCard)
 	if out := run(t, in, "opensc-tool", "--atr"); !strings.Contains(out, "3b:e0:00:ff:81:31:fe:45:14") {
@@ -41,6 +42,7 @@ func TestOpenSCIdentifiesCard(t *testing.T) {
 
 // A phone credential has no contact ATR; OpenSC recognises it by selecting the JPKI AP.
 func TestOpenSCIdentifiesPhone(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
 	requireOpenSC(t)
 	in := insert(t, jpki.MediumAndroid)
 	if out := run(t, in, "opensc-tool", "--atr"); !strings.Contains(out, "3b:80:80:01:01") {
@@ -61,6 +63,7 @@ func pemCert(t *testing.T, out string) []byte {
 }
 
 func TestPKCS15Certificates(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
 	requireOpenSC(t)
 	in := insert(t, jpki.MediumCard)
 	out := run(t, in, "pkcs15-tool", "--list-certificates")
@@ -101,6 +104,7 @@ func pkcs11Sign(t *testing.T, in *inserted, slot, id, pin string, msg []byte) ([
 }
 
 func TestPKCS11Sign(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
 	requireOpenSC(t)
 	in := insert(t, jpki.MediumCard)
 	msg := []byte("nonce 5b1e0c2f from the platform")
@@ -134,6 +138,7 @@ func authTries(t *testing.T, in *inserted) string {
 }
 
 func TestWrongPINsBlock(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
 	requireOpenSC(t)
 	in := insert(t, jpki.MediumCard)
 	if got := authTries(t, in); got != "3" {

@@ -107,6 +107,7 @@ func (p *pcscCard) Reset() error {
 }
 
 func TestConformanceThroughPCSCD(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
 	in := insert(t, jpki.MediumCard)
 	pc, err := connect(in.d, pcsc.ShareExclusive)
 	if err != nil {
@@ -118,6 +119,7 @@ func TestConformanceThroughPCSCD(t *testing.T) {
 
 // When pcscd restarts, the bridge reconnects and the card is back in the reader.
 func TestReconnectAfterPCSCDRestart(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
 	in := insert(t, jpki.MediumCard)
 	if err := in.d.Restart(); err != nil {
 		t.Fatal(err)
