@@ -99,28 +99,45 @@ func WithSessionTTL(d time.Duration) Option { return func(p *Platform) { p.sessi
 // URLs and QR payloads are built on it (default http://127.0.0.1:8080).
 func WithHolderBaseURL(u string) Option { return func(p *Platform) { p.holderBase = u } }
 
-// New returns a platform over store. master is the platform's secret (at least 32 bytes) from
-// which each tenant's pairwise key is derived; it MUST stay the same across restarts or every
-// pairwise id changes. cas are the trusted J-LIS CAs (pinned by key).
-func New(store Storage, master []byte, cas []CA, rev RevocationChecker, links LinkSource, opts ...Option) (*Platform, error) {
-	if len(master) < 32 {
-		return nil, errors.New("platform: master secret must be at least 32 bytes")
+// WithMaster sets the platform's secret (at least 32 bytes) from which each tenant's pairwise
+// key is derived. It MUST stay the same across restarts and be shared by every node, or every
+// pairwise id changes. Required for verifications.
+func WithMaster(m []byte) Option { return func(p *Platform) { p.master = m } }
+
+// WithCAs sets the trusted J-LIS CAs (pinned by key). Required for verifications.
+func WithCAs(cas ...CA) Option { return func(p *Platform) { p.cas = cas } }
+
+// WithRevocation sets the revocation checker. Required for verifications.
+func WithRevocation(r RevocationChecker) Option { return func(p *Platform) { p.revocation = r } }
+
+// WithLinks sets the renewal-link source. Required for verifications.
+func WithLinks(l LinkSource) Option { return func(p *Platform) { p.links = l } }
+
+// New returns a platform over store. Operator functions (tenants, API keys) need nothing more;
+// verifications need WithMaster, WithCAs, WithRevocation and WithLinks, and New refuses a
+// partial set.
+func New(store Storage, opts ...Option) (*Platform, error) {
+	if store == nil {
+		return nil, errors.New("platform: a store is required")
 	}
-	if store == nil || rev == nil || links == nil {
-		return nil, errors.New("platform: store, revocation checker and link source are required")
-	}
-	p := &Platform{store: store, clk: clockwork.NewRealClock(), rand: rand.Reader, master: master, cas: cas,
-		revocation: rev, links: links, sessionTTL: 5 * time.Minute, holderBase: "http://127.0.0.1:8080"}
+	p := &Platform{store: store, clk: clockwork.NewRealClock(), rand: rand.Reader, sessionTTL: 5 * time.Minute, holderBase: "http://127.0.0.1:8080"}
 	for _, o := range opts {
 		o(p)
 	}
-	for _, ca := range cas {
+	verifying := p.master != nil || len(p.cas) > 0 || p.revocation != nil || p.links != nil
+	if verifying && (len(p.master) < 32 || len(p.cas) == 0 || p.revocation == nil || p.links == nil) {
+		return nil, errors.New("platform: verifications need a master secret of at least 32 bytes, trusted CAs, a revocation checker and a link source")
+	}
+	for _, ca := range p.cas {
 		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || !ca.Purpose.Valid() {
 			return nil, fmt.Errorf("platform: CA %q lacks its certificate, key identifier or purpose", ca.Name)
 		}
 	}
 	return p, nil
 }
+
+// canVerify reports whether the platform was configured for verifications.
+func (p *Platform) canVerify() bool { return p.revocation != nil }
 
 // newID returns prefix + 16 random hex digits.
 func (p *Platform) newID(prefix string) (string, error) {

@@ -129,6 +129,9 @@ type Answer struct {
 // fails; its challenge is spent) and returned as a KindRejected error. Protocol errors — a wrong
 // token, an answered or expired challenge, an unavailable revocation source — record nothing.
 func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*Verification, error) {
+	if !p.canVerify() {
+		return nil, internal(errors.New("platform: not configured for verifications"))
+	}
 	s, tenant, err := p.HolderSession(ctx, id, token)
 	if err != nil {
 		return nil, err
@@ -281,22 +284,33 @@ func Facts(t *Tenant, b *jpki.Basic4) map[Fact]string {
 	return out
 }
 
-// Usage returns a tenant's usage counters for months from..to (YYYY-MM).
-func (p *Platform) Usage(ctx context.Context, tenant *Tenant, from, to string) ([]Usage, error) {
+// Usage returns a tenant's usage counters for months from..to (YYYY-MM, JST; empty means the
+// current month), with the months it used.
+func (p *Platform) Usage(ctx context.Context, tenant *Tenant, from, to string) ([]Usage, string, string, error) {
+	now := Month(p.clk.Now())
+	if from == "" {
+		from = now
+	}
+	if to == "" {
+		to = now
+	}
 	for _, m := range []string{from, to} {
 		if _, err := time.Parse("2006-01", m); err != nil {
-			return nil, newError(KindInvalid, "invalid-request", "month %q is not YYYY-MM", m)
+			return nil, "", "", newError(KindInvalid, "invalid-request", "month %q is not YYYY-MM", m)
 		}
 	}
 	if from > to {
-		return nil, newError(KindInvalid, "invalid-request", "from %s is after to %s", from, to)
+		return nil, "", "", newError(KindInvalid, "invalid-request", "from %s is after to %s", from, to)
 	}
 	u, err := p.store.Usage(ctx, tenant.ID, from, to)
 	if err != nil {
-		return nil, internal(err)
+		return nil, "", "", internal(err)
 	}
-	return u, nil
+	return u, from, to, nil
 }
+
+// Now is the platform's clock reading.
+func (p *Platform) Now() time.Time { return p.clk.Now() }
 
 // Month is the accounting month (JST) of a time.
 func Month(t time.Time) string { return t.In(jpki.JST).Format("2006-01") }

@@ -127,7 +127,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(rec, r)
+	if r.ContentLength > MaxBody {
+		writeProblem(rec, r, &platform.Error{Kind: platform.KindTooLarge, Type: "body-too-large", Detail: fmt.Sprintf("request bodies are at most %d bytes", MaxBody)}, "")
+	} else {
+		s.mux.ServeHTTP(rec, r)
+	}
 	_, route := s.mux.Handler(r)
 	if route == "" || route == "/" {
 		route = "unmatched"
@@ -234,7 +238,7 @@ func (s *Server) sessionView(ctx context.Context, t *platform.Tenant, sess *plat
 	v := &SessionView{ID: sess.ID, Purpose: sess.Purpose, Status: string(sess.Status), HolderURL: s.p.HolderURL(sess),
 		ExpiresAt: sess.ExpiresAt, CreatedAt: sess.CreatedAt, ClientRef: sess.ClientRef}
 	v.QRPayload = v.HolderURL
-	if sess.Status == platform.SessionPending && !sess.ExpiresAt.After(time.Now()) {
+	if sess.Status == platform.SessionPending && !sess.ExpiresAt.After(s.p.Now()) {
 		v.Status = "expired"
 	}
 	if sess.VerificationID != "" {
@@ -347,15 +351,8 @@ type UsageCounts struct {
 }
 
 func (s *Server) usage(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
-	now := platform.Month(time.Now())
 	from, to := r.URL.Query().Get("from"), r.URL.Query().Get("to")
-	if from == "" {
-		from = now
-	}
-	if to == "" {
-		to = now
-	}
-	us, err := s.p.Usage(r.Context(), t, from, to)
+	us, from, to, err := s.p.Usage(r.Context(), t, from, to)
 	if err != nil {
 		writeProblem(w, r, err, "")
 		return

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/revocation"
+	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/web"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newServeCmd) }
+
+// platformConfig is what a platform node needs, from flags or from the demo.
+type platformConfig struct {
+	db          string        // store DSN
+	jlisURL     string        // J-LIS base URL
+	jlisToken   string        // platform token for J-LIS
+	dataDir     string        // holds master.key and spooled CRLs
+	publicURL   string        // base URL holders reach
+	crlInterval time.Duration // CRL refresh interval
+}
+
+// node is a running platform: its parts, for the serve command, the demo and tests.
+type node struct {
+	store   *store.Store
+	plat    *platform.Platform
+	fetcher *revocation.Fetcher
+	handler http.Handler
+}
+
+// revocationAdapter lets revocation.Checker serve as platform.RevocationChecker; the two
+// packages stay independent of each other.
+type revocationAdapter struct{ c *revocation.Checker }
+
+func (a revocationAdapter) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
+	s, err := a.c.Status(ctx, cert, issuer, o.PreferOCSP)
+	if err != nil {
+		return nil, err
+	}
+	out := &platform.RevocationStatus{Revoked: s.Revoked, RevokedAt: s.RevokedAt, Reason: s.Reason, Method: platform.RevocationMethod(s.Method),
+		CRLThisUpdate: s.CRLThisUpdate, OCSPResponse: s.OCSPResponse}
+	if s.CRLNumber != nil {
+		out.CRLNumber = s.CRLNumber.String()
+	}
+	return out, nil
+}
+
+// loadMaster reads the platform's master secret from DIR/master.key, creating it on first use.
+func loadMaster(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "master.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		b = make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, b); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create master key: %w", err)
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return b, f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read master key: %w", err)
+	}
+	if len(b) < 32 {
+		return nil, fmt.Errorf("master key %s is shorter than 32 bytes", path)
+	}
+	return b, nil
+}
+
+// startNode opens the store, fetches the trusted CAs from J-LIS, starts the CRL fetcher and
+// builds the platform and its HTTP handler. The fetcher runs until ctx ends.
+func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
+	if cfg.db == "" {
+		return nil, errors.New("--db is required (sqlite:PATH or postgres://...)")
+	}
+	if cfg.jlisURL == "" {
+		return nil, errors.New("--jlis URL of the J-LIS service is required")
+	}
+	master, err := loadMaster(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.db)
+	if err != nil {
+		return nil, err
+	}
+	jc := jlisapi.New(cfg.jlisURL, jlisapi.WithToken(cfg.jlisToken))
+	base := strings.TrimRight(cfg.jlisURL, "/")
+	var cas []platform.CA
+	var sources []revocation.Source
+	for _, name := range []string{"sign", "auth", "sign-phone", "auth-phone"} {
+		cert, err := jc.CACertificate(ctx, name)
+		if errors.Is(err, jlisapi.ErrNotFound) && strings.HasSuffix(name, "-phone") {
+			continue // no separate phone CAs
+		}
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("fetch CA %s from J-LIS: %w", name, err)
+		}
+		purpose := platform.PurposeLogin
+		if strings.HasPrefix(name, "sign") {
+			purpose = platform.PurposeIdentity
+		}
+		cas = append(cas, platform.CA{Name: name, Cert: cert, Purpose: purpose})
+		sources = append(sources, revocation.Source{Name: name, CRLURL: base + "/crl/" + name + ".crl", OCSPURL: base + "/ocsp/" + name, Issuer: cert})
+		slog.Info("trusting J-LIS CA", "ca", name, "subject", cert.Subject.String(), "key_id", platform.CAKey(cert))
+	}
+	spool := filepath.Join(cfg.dataDir, "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		st.Close()
+		return nil, err
+	}
+	f := revocation.NewFetcher(sources, revocation.WithTempDir(spool))
+	if err := f.Refresh(ctx); err != nil {
+		slog.Warn("first CRL fetch failed; verifications fall back to OCSP until it succeeds", "err", err)
+	}
+	go f.Run(ctx, cfg.crlInterval)
+	p, err := platform.New(st, platform.WithMaster(master), platform.WithCAs(cas...),
+		platform.WithRevocation(revocationAdapter{revocation.NewChecker(f)}), platform.WithLinks(jc),
+		platform.WithHolderBaseURL(cfg.publicURL))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ready := func(ctx context.Context) error {
+		if pinger, ok := any(st).(interface{ Ping(context.Context) error }); ok {
+			if err := pinger.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+		}
+		return f.Ready()
+	}
+	h := web.New(p, web.WithReadiness(ready), web.WithCollectors(f.Collectors()...))
+	return &node{store: st, plat: p, fetcher: f, handler: h}, nil
+}
+
+func newServeCmd() *cobra.Command {
+	var cfg platformConfig
+	var addr, tokenFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the platform API (/v1) for relying parties and holders",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("read --jlis-token-file: %w", err)
+				}
+				cfg.jlisToken = strings.TrimSpace(string(b))
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			if cfg.publicURL == "" {
+				cfg.publicURL = "http://" + ln.Addr().String()
+			}
+			n, err := startNode(ctx, cfg)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer n.store.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "mynagate platform on http://%s (store %s, J-LIS %s)\n", ln.Addr(), n.store.Dialect(), cfg.jlisURL)
+			return serveUntilDone(ctx, ln, n.handler)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.db, "db", "", "store: sqlite:PATH or postgres://user@host:port/db")
+	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	fl.StringVar(&cfg.jlisURL, "jlis", "", "base URL of J-LIS (the simulator: mynagate jlis serve)")
+	fl.StringVar(&tokenFile, "jlis-token-file", "", "file with the platform's bearer token for J-LIS")
+	fl.StringVar(&cfg.dataDir, "data", "mynagate-data", "directory for the master key (shared by all nodes) and spooled CRLs")
+	fl.StringVar(&cfg.publicURL, "public-url", "", "base URL holders reach this platform at (default http://ADDR)")
+	fl.DurationVar(&cfg.crlInterval, "crl-interval", time.Minute, "how often CRLs are fetched (conditional GET)")
+	return cmd
+}
+
+// serveUntilDone serves h on ln until ctx ends, then shuts down gracefully (in-flight requests
+// get 10 seconds).
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shut)
+}
+

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/store"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(newTenantCmd)
+	register(newAPIKeyCmd)
+}
+
+// withOperator opens the store named by --db and runs f with an operator platform (tenants and
+// API keys only; no J-LIS needed).
+func withOperator(ctx context.Context, db string, f func(p *platform.Platform) error) error {
+	if db == "" {
+		return errors.New("--db is required (sqlite:PATH or postgres://...)")
+	}
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p, err := platform.New(st)
+	if err != nil {
+		return err
+	}
+	return f(p)
+}
+
+func parseFacts(s string) ([]platform.Fact, error) {
+	if s == "" || s == "none" {
+		return nil, nil
+	}
+	if s == "all" {
+		return platform.AllFacts, nil
+	}
+	var out []platform.Fact
+	for _, f := range strings.Split(s, ",") {
+		out = append(out, platform.Fact(strings.TrimSpace(f)))
+	}
+	return out, nil
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newTenantCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "tenant", Short: "Manage relying parties (tenants) of the platform"}
+	var db, name, facts string
+	var asJSON bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a tenant and choose which basic 4 facts it may receive",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fs, err := parseFacts(facts)
+			if err != nil {
+				return err
+			}
+			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
+				t, err := p.CreateTenant(cmd.Context(), name, fs)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd, t)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "tenant %s (%s), may receive: %v\n", t.ID, t.Name, t.Facts)
+				return nil
+			})
+		},
+	}
+	create.Flags().StringVar(&db, "db", "", "store: sqlite:PATH or postgres://...")
+	create.Flags().StringVar(&name, "name", "", "display name, shown to holders")
+	create.Flags().StringVar(&facts, "facts", "all", "basic 4 facts the tenant may receive: all, none, or a list of name,birthdate,sex,address")
+	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tenants",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
+				ts, err := p.Tenants(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd, ts)
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tNAME\tFACTS\tCREATED")
+				for _, t := range ts {
+					fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", t.ID, t.Name, t.Facts, t.CreatedAt.Format(time.RFC3339))
+				}
+				return w.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&db, "db", "", "store: sqlite:PATH or postgres://...")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(create, list)
+	return cmd
+}
+
+func newAPIKeyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "apikey", Short: "Manage tenants' API keys (shown once, stored hashed)"}
+	var db, tenant, name string
+	var asJSON bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API key for a tenant; the key is printed once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tenant == "" {
+				return errors.New("--tenant ID is required")
+			}
+			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
+				key, k, err := p.CreateAPIKey(cmd.Context(), tenant, name)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd, map[string]string{"id": k.ID, "tenant": k.TenantID, "key": key})
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\n", key)
+				fmt.Fprintf(cmd.ErrOrStderr(), "API key %s for tenant %s; keep it now, it is not shown again\n", k.ID, k.TenantID)
+				return nil
+			})
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List a tenant's API keys (without secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tenant == "" {
+				return errors.New("--tenant ID is required")
+			}
+			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
+				ks, err := p.APIKeys(cmd.Context(), tenant)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tNAME\tCREATED\tREVOKED")
+				for _, k := range ks {
+					rev := "-"
+					if k.RevokedAt != nil {
+						rev = k.RevokedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), rev)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke KEY-ID",
+		Short: "Revoke an API key; it stops working at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
+				if err := p.RevokeAPIKey(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
+				return nil
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{create, list, revoke} {
+		c.Flags().StringVar(&db, "db", "", "store: sqlite:PATH or postgres://...")
+	}
+	create.Flags().StringVar(&tenant, "tenant", "", "tenant id")
+	create.Flags().StringVar(&name, "name", "", "label of the key")
+	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list.Flags().StringVar(&tenant, "tenant", "", "tenant id")
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}

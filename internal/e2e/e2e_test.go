@@ -1,0 +1,447 @@
+// Package e2e tests mynagate end to end with real components: the J-LIS simulator over HTTP, a
+// virtual card read through the reader package, the platform on a real store, the HTTP API, the
+// public Go client, and the CRL fetcher.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/card"
+	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/reader"
+	"github.com/mynagate/mynagate/revocation"
+	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/web"
+)
+
+var ctx = context.Background()
+
+// env is one running world: J-LIS, the platform and two tenants.
+type env struct {
+	t        *testing.T
+	clk      *clockwork.FakeClock
+	sim      *jlis.Simulator
+	jlisSrv  *httptest.Server
+	fetcher  *revocation.Fetcher
+	plat     *platform.Platform
+	api      *httptest.Server
+	st       *store.Store
+	rp, rp2  *client.Client // two tenants
+	tenantID string
+}
+
+type revAdapter struct{ c *revocation.Checker }
+
+func (a revAdapter) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
+	s, err := a.c.Status(ctx, cert, issuer, o.PreferOCSP)
+	if err != nil {
+		return nil, err
+	}
+	out := &platform.RevocationStatus{Revoked: s.Revoked, RevokedAt: s.RevokedAt, Reason: s.Reason, Method: platform.RevocationMethod(s.Method), OCSPResponse: s.OCSPResponse}
+	if s.CRLNumber != nil {
+		out.CRLNumber = s.CRLNumber.String()
+	}
+	return out, nil
+}
+
+func newEnv(t *testing.T, dsn string) *env {
+	t.Helper()
+	sim, clk, _ := testkit.Simulator(t)
+	e := &env{t: t, clk: clk, sim: sim}
+	e.jlisSrv = httptest.NewServer(sim.Handler())
+	t.Cleanup(e.jlisSrv.Close)
+	jc := jlisapi.New(e.jlisSrv.URL)
+	var cas []platform.CA
+	var srcs []revocation.Source
+	for _, name := range []string{"sign", "auth"} {
+		c, err := jc.CACertificate(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		purpose := platform.PurposeLogin
+		if name == "sign" {
+			purpose = platform.PurposeIdentity
+		}
+		cas = append(cas, platform.CA{Name: name, Cert: c, Purpose: purpose})
+		srcs = append(srcs, revocation.Source{Name: name, CRLURL: e.jlisSrv.URL + "/crl/" + name + ".crl", OCSPURL: e.jlisSrv.URL + "/ocsp/" + name, Issuer: c})
+	}
+	e.fetcher = revocation.NewFetcher(srcs, revocation.WithClock(clk), revocation.WithTempDir(t.TempDir()))
+	if err := e.fetcher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(t.TempDir(), "platform.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.st = st
+	var h http.Handler
+	e.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(e.api.Close)
+	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
+		platform.WithRevocation(revAdapter{revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = web.New(e.plat)
+	e.rp, e.tenantID = e.tenant("Example Bank", platform.AllFacts)
+	e.rp2, _ = e.tenant("Example Tickets", []platform.Fact{platform.FactBirth})
+	return e
+}
+
+func (e *env) tenant(name string, facts []platform.Fact) (*client.Client, string) {
+	ten, err := e.plat.CreateTenant(ctx, name, facts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	key, _, err := e.plat.CreateAPIKey(ctx, ten.ID, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return client.New(e.api.URL, client.WithAPIKey(key)), ten.ID
+}
+
+// holder reads a card file in-process and answers sessions with it.
+type holder struct {
+	e    *env
+	path string
+}
+
+func (e *env) issue(b4 jpki.Basic4) *holder {
+	iss := testkit.Issue(e.t, e.sim, b4)
+	path := filepath.Join(e.t.TempDir(), "card.json")
+	if err := iss.Card.Save(path); err != nil {
+		e.t.Fatal(err)
+	}
+	return &holder{e: e, path: path}
+}
+
+func (h *holder) reader() *reader.Client {
+	c, err := card.Open(h.path, card.WithClock(h.e.clk))
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	return reader.NewClient(reader.NewInProcess(c, "in-process"))
+}
+
+// answer signs a session's challenge with the card and posts it; it returns the error of the
+// holder's POST (nil when accepted).
+func (h *holder) answer(s *client.Session) error {
+	h.e.t.Helper()
+	base, id, tok, err := client.ParseHolderURL(s.HolderURL)
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	hc := client.New(base)
+	ch, err := hc.FetchChallenge(ctx, id, tok)
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	rc := h.reader()
+	var signer *reader.Signer
+	if ch.Purpose == "identity" {
+		signer, err = rc.SignSigner(ctx, jlis.DefaultSignPassword)
+	} else {
+		signer, err = rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
+	}
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	sig, err := client.Sign(signer, ch.Challenge)
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	_, err = hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
+	return err
+}
+
+// verify runs a whole session for purpose and returns the tenant's view of it.
+func (e *env) verify(rp *client.Client, h *holder, purpose string) *client.Session {
+	e.t.Helper()
+	s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: purpose})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := h.answer(s); err != nil {
+		e.t.Fatalf("answer %s session: %v", purpose, err)
+	}
+	done, err := rp.Session(ctx, s.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if done.Status != "verified" || done.Verification == nil || done.Verification.Decision != "accepted" {
+		e.t.Fatalf("session %+v, want verified", done)
+	}
+	return done
+}
+
+func TestIdentityAndLoginEndToEnd(t *testing.T) {
+	e := newEnv(t, "")
+	taro := e.issue(testkit.Taro())
+
+	id := e.verify(e.rp, taro, "identity").Verification
+	want := map[string]string{"name": "山田　太郎", "birthdate": "1985-04-02", "sex": "male", "address": "東京都千代田区霞が関２丁目１番２号"}
+	for k, v := range want {
+		if id.Facts[k] != v {
+			t.Errorf("fact %s = %q, want %q", k, id.Facts[k], v)
+		}
+	}
+	if id.Sub == "" || id.Revocation.Method != "crl" || !strings.HasPrefix(id.Revocation.Ref, "crl:") {
+		t.Errorf("verification %+v", id)
+	}
+	// Login with the auth certificate of the same card: the same person, no personal data.
+	login := e.verify(e.rp, taro, "login").Verification
+	if login.Sub != id.Sub {
+		t.Errorf("login sub %s, identity sub %s: the card's two certificates are one person", login.Sub, id.Sub)
+	}
+	if len(login.Facts) != 0 {
+		t.Errorf("login returned facts %v", login.Facts)
+	}
+	// The second tenant sees a different id, and only the facts it may.
+	other := e.verify(e.rp2, taro, "identity").Verification
+	if other.Sub == id.Sub {
+		t.Error("two tenants see the same pairwise id")
+	}
+	if len(other.Facts) != 1 || other.Facts["birthdate"] != "1985-04-02" {
+		t.Errorf("second tenant facts %v, want only birthdate", other.Facts)
+	}
+
+	// A move: new signing certificate; the person and the pairwise id survive.
+	e.clk.Advance(24 * time.Hour)
+	cf, err := jpki.LoadCardFile(taro.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := cf.Basic4
+	moved.Address = "大阪府大阪市北区梅田１丁目１番"
+	next, err := e.sim.Change(ctx, cf, moved, jlis.CauseMove)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Save(taro.path); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fetcher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := e.verify(e.rp, taro, "identity").Verification
+	if after.Sub != id.Sub || after.Facts["address"] != moved.Address {
+		t.Errorf("after move: sub %s (want %s), address %q", after.Sub, id.Sub, after.Facts["address"])
+	}
+	// A renewal: both certificates new; still the same person.
+	e.clk.Advance(24 * time.Hour)
+	cf, _ = jpki.LoadCardFile(taro.path)
+	renewed, err := e.sim.Renew(ctx, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed.Save(taro.path)
+	e.fetcher.Refresh(ctx)
+	if got := e.verify(e.rp, taro, "login").Verification.Sub; got != id.Sub {
+		t.Errorf("after renewal: sub %s, want %s", got, id.Sub)
+	}
+	if got := e.verify(e.rp2, taro, "identity").Verification.Sub; got != other.Sub {
+		t.Errorf("second tenant after renewal: sub %s, want %s", got, other.Sub)
+	}
+	// Another resident is another person.
+	hanako := e.issue(testkit.Hanako())
+	if got := e.verify(e.rp, hanako, "identity").Verification.Sub; got == id.Sub {
+		t.Error("two residents got the same pairwise id")
+	}
+	// Usage: 5 identity + 2 login for the first tenant this month, all by CRL.
+	u, err := e.rp.Usage(ctx, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, c := range u.Counts {
+		counts[c.Purpose+"/"+c.Method] += c.Count
+	}
+	if counts["identity/crl"] != 3 || counts["login/crl"] != 2 {
+		t.Errorf("usage %v, want identity/crl 3, login/crl 2", counts)
+	}
+}
+
+func expectProblem(t *testing.T, err error, slug string) {
+	t.Helper()
+	p, ok := err.(*client.Problem)
+	if !ok {
+		t.Fatalf("err = %v, want problem %s", err, slug)
+	}
+	if p.Slug() != slug {
+		t.Fatalf("problem %s (%s), want %s", p.Slug(), p.Detail, slug)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	e := newEnv(t, "")
+	taro := e.issue(testkit.Taro())
+	rc := taro.reader()
+	signer, err := rc.SignSigner(ctx, jlis.DefaultSignPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authSigner, err := rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A lookalike J-LIS: same names, other keys.
+	fake, _, _ := testkit.Simulator(t)
+	fakeCard := testkit.Issue(t, fake, testkit.Taro()).Card
+
+	newSession := func(rp *client.Client, purpose string) (*client.Client, string, string, []byte) {
+		t.Helper()
+		s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: purpose})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, id, tok, _ := client.ParseHolderURL(s.HolderURL)
+		hc := client.New(base)
+		ch, err := hc.FetchChallenge(ctx, id, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hc, id, tok, ch.Challenge
+	}
+
+	tests := []struct {
+		name string
+		run  func() error
+		slug string
+	}{
+		{"auth certificate for identity", func() error {
+			hc, id, tok, ch := newSession(e.rp, "identity")
+			sig, _ := client.Sign(authSigner, ch)
+			_, err := hc.Answer(ctx, id, tok, authSigner.Certificate().Raw, sig)
+			return err
+		}, "wrong-certificate-kind"},
+		{"signature over other bytes", func() error {
+			hc, id, tok, _ := newSession(e.rp, "identity")
+			sig, _ := client.Sign(signer, []byte("something else"))
+			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
+			return err
+		}, "signature-invalid"},
+		{"another tenant's challenge", func() error {
+			_, _, _, chA := newSession(e.rp2, "identity")
+			hc, id, tok, _ := newSession(e.rp, "identity")
+			sig, _ := client.Sign(signer, chA)
+			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
+			return err
+		}, "signature-invalid"},
+		{"lookalike CA", func() error {
+			hc, id, tok, _ := newSession(e.rp, "identity")
+			_, err := hc.Answer(ctx, id, tok, fakeCard.Sign.Cert, bytes.Repeat([]byte{1}, 256))
+			return err
+		}, "chain-invalid"},
+		{"truncated DER", func() error {
+			hc, id, tok, ch := newSession(e.rp, "identity")
+			sig, _ := client.Sign(signer, ch)
+			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw[:100], sig)
+			return err
+		}, "malformed-certificate"},
+		{"garbage DER", func() error {
+			hc, id, tok, _ := newSession(e.rp, "login")
+			_, err := hc.Answer(ctx, id, tok, []byte("garbage"), []byte("sig"))
+			return err
+		}, "malformed-certificate"},
+		{"replayed challenge", func() error {
+			hc, id, tok, ch := newSession(e.rp, "identity")
+			sig, _ := client.Sign(signer, ch)
+			if _, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig); err != nil {
+				return err
+			}
+			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
+			return err
+		}, "challenge-reused"},
+		{"expired challenge", func() error {
+			hc, id, tok, ch := newSession(e.rp, "identity")
+			e.clk.Advance(6 * time.Minute)
+			sig, _ := client.Sign(signer, ch)
+			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
+			return err
+		}, "challenge-expired"},
+		{"wrong holder token", func() error {
+			hc, id, _, ch := newSession(e.rp, "identity")
+			sig, _ := client.Sign(signer, ch)
+			_, err := hc.Answer(ctx, id, "0000", signer.Certificate().Raw, sig)
+			return err
+		}, "not-found"},
+		{"missing API key", func() error {
+			_, err := client.New(e.api.URL).CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+			return err
+		}, "unauthorized"},
+		{"invalid API key", func() error {
+			_, err := client.New(e.api.URL, client.WithAPIKey("mgk_0000000000000000_"+strings.Repeat("0", 64))).CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+			return err
+		}, "unauthorized"},
+		{"unknown purpose", func() error {
+			_, err := e.rp.CreateSession(ctx, client.SessionRequest{Purpose: "shopping"})
+			return err
+		}, "invalid-request"},
+		{"another tenant's session", func() error {
+			s, err := e.rp2.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+			if err != nil {
+				return err
+			}
+			_, err = e.rp.Session(ctx, s.ID)
+			return err
+		}, "not-found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { expectProblem(t, tt.run(), tt.slug) })
+	}
+
+	// Revoked: after the revocation reaches the CRL.
+	cf, _ := jpki.LoadCardFile(taro.path)
+	if _, err := e.sim.RevokeCard(ctx, cf, jlis.CauseLost, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Minute)
+	if err := e.fetcher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hc, id, tok, ch := newSession(e.rp, "identity")
+	sig, _ := client.Sign(signer, ch)
+	_, err = hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
+	expectProblem(t, err, "cert-revoked")
+	if p := err.(*client.Problem); p.VerificationID == "" {
+		t.Error("a rejected verification was not recorded")
+	} else if v, err := e.rp.Verification(ctx, p.VerificationID); err != nil || v.Decision != "rejected" || v.Reason != "cert-revoked" || v.Sub != "" {
+		t.Errorf("recorded rejection %+v %v", v, err)
+	}
+
+	// Expired certificate: six years on (the CRL is then stale; validity is checked first).
+	e.clk.Advance(6 * 365 * 24 * time.Hour)
+	hc, id, tok, ch = newSession(e.rp, "login")
+	sig, _ = client.Sign(authSigner, ch)
+	_, err = hc.Answer(ctx, id, tok, authSigner.Certificate().Raw, sig)
+	expectProblem(t, err, "cert-expired")
+
+	// Oversized body.
+	req, _ := http.NewRequest("POST", e.api.URL+"/v1/holder/sessions/"+id, bytes.NewReader(bytes.Repeat([]byte("a"), web.MaxBody+10)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: HTTP %d, want 413", resp.StatusCode)
+	}
+}
