@@ -225,4 +225,3 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error 
 	defer cancel()
 	return srv.Shutdown(shut)
 }
-
