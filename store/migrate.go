@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// migrations holds one directory of goose SQL files per dialect. A new table (evidence log,
+// webhook endpoints, delivery state, …) is a new numbered file in both directories.
+//
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// migrate brings db's schema up to the newest embedded migration. It refuses a database whose
+// schema is newer than this program's, which would otherwise be used with queries that do not
+// know its columns.
+func migrate(ctx context.Context, db *sql.DB, dialect string, log *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return fmt.Errorf("store: migrations of %s: %w", dialect, err)
+	}
+	gd := goose.DialectSQLite3
+	opts := []goose.ProviderOption{
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithSlog(slog.New(slog.DiscardHandler)),
+	}
+	if dialect == DialectPostgres {
+		gd = goose.DialectPostgres
+		// A session advisory lock, so that several API nodes starting at once migrate one at a
+		// time. Retry every second for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("store: migrations of %s: %w", dialect, err)
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("store: read %s schema version: %w", dialect, err)
+	}
+	if current > target {
+		return fmt.Errorf("store: the %s schema is at version %d, newer than this program's %d: upgrade the program", dialect, current, target)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate %s schema from version %d: %w", dialect, current, err)
+	}
+	if len(results) > 0 {
+		log.InfoContext(ctx, "store: migrated schema", "dialect", dialect, "from", current,
+			"to", results[len(results)-1].Source.Version, "applied", len(results))
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+// Package store is the platform's database: the only package with SQL in it (schema, migrations
+// and queries), on SQLite (modernc.org/sqlite, pure Go) or PostgreSQL (github.com/jackc/pgx/v5).
+//
+// Store implements [platform.Storage]. Every method validates its required inputs before it
+// touches the database and returns an [*IncompleteError] (errors.Is(err, [ErrIncomplete])) when
+// one is missing; lookups return [platform.ErrNotFound], uniqueness and state guards
+// [platform.ErrConflict] and [platform.ErrSessionClosed]. State changes are guarded in SQL
+// (UPDATE … WHERE status = 'pending' plus a RowsAffected check), never read-then-write.
+//
+// Both dialects share every query (written with $1 placeholders, which SQLite accepts too) and
+// differ only in their migration files (migrations/sqlite, migrations/postgres, applied by
+// github.com/pressly/goose/v3 at [Open]) and in how connections are pooled:
+//
+//   - SQLite allows one writer at a time. Store keeps one pool with a single connection for all
+//     writes, whose transactions start with BEGIN IMMEDIATE, and a separate read-only pool for
+//     reads (WAL lets them run beside the writer). Concurrent writers in this process therefore
+//     queue in database/sql for the one connection instead of failing with SQLITE_BUSY; the busy
+//     timeout only covers another process writing the same file (say, an operator CLI).
+//   - PostgreSQL uses one pool for everything, through pgx's database/sql driver (pgx/v5/stdlib)
+//     rather than pgxpool, so both dialects run the same *sql.Tx code and goose needs no second
+//     handle. Migrations take a session advisory lock, so API nodes starting together migrate once.
+//
+// Times are stored as UTC unix nanoseconds (BIGINT) in both dialects: exact round trips, one
+// query text, no driver-specific time conversion. See README.md for the schema.
+//
+// Store does not own: what the rows mean (package platform decides when a session is expired or
+// a verification accepted), webhook delivery (it only writes the outbox), or the evidence log.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/mynagate/mynagate/platform"
+)
+
+// Dialect names returned by [Store.Dialect].
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+var _ platform.Storage = (*Store)(nil)
+
+// Store is the platform's database. It is safe for concurrent use.
+type Store struct {
+	dialect string
+	// w runs every write and every transaction. On SQLite it holds exactly one connection.
+	w *sql.DB
+	// r runs plain reads. On SQLite it is a separate read-only pool; on PostgreSQL it is w.
+	r *sql.DB
+}
+
+// Option configures [Open].
+type Option func(*options)
+
+type options struct {
+	maxConns    int
+	busyTimeout time.Duration
+	relaxedSync bool
+	logger      *slog.Logger
+}
+
+// WithMaxConns sets the size of the connection pool: on PostgreSQL the whole pool (default 10),
+// on SQLite the read-only pool (default 4; writes always use their one connection).
+func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// WithBusyTimeout sets how long an SQLite connection waits for a lock held by another process
+// on the same file before failing with SQLITE_BUSY (default 10s). PostgreSQL ignores it.
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// WithRelaxedSync makes SQLite run with synchronous=NORMAL instead of FULL: commits still
+// survive a crash of the process, but the last ones may be lost on a power failure or an OS
+// crash, because the WAL is then synced at checkpoints only. PostgreSQL ignores it (its
+// equivalent is the server's synchronous_commit).
+func WithRelaxedSync() Option { return func(o *options) { o.relaxedSync = true } }
+
+// WithLogger sets the logger for the one line Open writes when it applied migrations (default
+// slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// Open opens a store and migrates its schema to the newest version. dsn is either
+//
+//	sqlite:/path/to/file.db             (the directory must exist; the file is created)
+//	postgres://user@host:port/db?sslmode=disable   (or postgresql://; any pgx connection string)
+//
+// An in-memory SQLite database (":memory:", mode=memory) is refused: the store keeps a writer
+// connection and separate reader connections, and every connection to ":memory:" is a database of
+// its own; a shared-cache memory database instead has no WAL and fails concurrent access with
+// SQLITE_LOCKED, which no busy timeout covers. Tests use a file in t.TempDir(), which is as fast.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{busyTimeout: 10 * time.Second, logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxConns < 0 || o.busyTimeout < 0 {
+		return nil, errors.New("store: negative pool size or busy timeout")
+	}
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"), o)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn, o)
+	default:
+		scheme, _, _ := strings.Cut(dsn, ":")
+		return nil, fmt.Errorf("store: unsupported database %q: want sqlite:PATH or postgres://…", scheme)
+	}
+}
+
+func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
+	switch {
+	case path == "":
+		return nil, errors.New("store: sqlite: empty path")
+	case path == ":memory:", strings.Contains(path, "mode=memory"):
+		return nil, errors.New("store: sqlite: in-memory databases are not supported (each connection would see its own); use a file")
+	case strings.HasPrefix(path, "file:"), strings.ContainsAny(path, "?#"):
+		return nil, fmt.Errorf("store: sqlite: %q: give a plain file path, without a file: URI or query", path)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("store: sqlite: directory of %s does not exist", path)
+	}
+	if o.maxConns == 0 {
+		o.maxConns = 4
+	}
+	sync := "FULL"
+	if o.relaxedSync {
+		sync = "NORMAL"
+	}
+	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", o.busyTimeout.Milliseconds())
+	// BEGIN IMMEDIATE (txlock) takes the write lock when a transaction starts, so a transaction
+	// never fails half-way with SQLITE_BUSY_SNAPSHOT when another process wrote in between.
+	writeDSN := path + "?" + busy + "&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(" + sync + ")&_txlock=immediate"
+	readDSN := path + "?" + busy + "&_pragma=query_only(1)&_pragma=foreign_keys(1)"
+
+	// Migrate on a pool of its own, so that goose's connection handling cannot contend with the
+	// single writer connection.
+	mdb, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	err = migrate(ctx, mdb, DialectSQLite, o.logger)
+	if cerr := mdb.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store: sqlite: close migration connection: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	w, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(o.maxConns)
+	r.SetMaxIdleConns(o.maxConns)
+	s := &Store{dialect: DialectSQLite, w: w, r: r}
+	if err := s.ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: sqlite: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string, o options) (*Store, error) {
+	where := redact(dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors already hide the password.
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	if o.maxConns == 0 {
+		o.maxConns = 10
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.maxConns)
+	db.SetMaxIdleConns(o.maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{dialect: DialectPostgres, w: db, r: db}
+	if err := s.ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: postgres: %s: %w", where, err)
+	}
+	if err := migrate(ctx, db, DialectPostgres, o.logger); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return err
+	}
+	return s.r.PingContext(ctx)
+}
+
+// redact returns a PostgreSQL URL without its password, for error messages.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Close closes the database. Calls in flight finish first; later calls fail.
+func (s *Store) Close() error {
+	if s.r == s.w {
+		return s.w.Close()
+	}
+	return errors.Join(s.w.Close(), s.r.Close())
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect }
+
+// inTx runs f in a write transaction, committing when f returns nil and rolling back otherwise.
+func (s *Store) inTx(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %s: begin: %w", op, err)
+	}
+	if err := f(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("store: %s: rollback: %w", op, rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %s: commit: %w", op, err)
+	}
+	return nil
+}
+
+// nanos and fromNanos are the one time encoding of the schema: UTC unix nanoseconds.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// nullNanos encodes an optional time as NULL or nanoseconds.
+func nullNanos(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return nanos(*t)
+}
+
+// nullString stores "" as NULL (for columns whose NULLs must not collide, or that stay unset).
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}

@@ -1,0 +1,143 @@
+// Package storetest gives each test a database of its own (boulder's initSA): a fresh SQLite file
+// in t.TempDir(), or a fresh PostgreSQL database that is dropped in t.Cleanup.
+//
+// PostgreSQL is reached at postgres://postgres@127.0.0.1:5432/postgres (trust authentication), or
+// at the administrative URL in MYNAGATE_TEST_POSTGRES. Under CI=true a PostgreSQL that cannot be
+// reached fails the test; otherwise the test is skipped with a message saying so.
+//
+// It owns test set-up only; the store's own tests are in package store.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+
+	"github.com/mynagate/mynagate/store"
+)
+
+// Dialects lists the dialects every store test runs against.
+var Dialects = []string{store.DialectSQLite, store.DialectPostgres}
+
+// AdminEnv names the environment variable that overrides the administrative PostgreSQL URL.
+const AdminEnv = "MYNAGATE_TEST_POSTGRES"
+
+const defaultAdmin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// DSN returns the DSN of a new, empty database of the dialect for this test. A PostgreSQL
+// database is dropped when the test ends (after the cleanups registered later, such as the
+// store's Close, have run).
+func DSN(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case store.DialectSQLite:
+		return "sqlite:" + filepath.Join(t.TempDir(), "mynagate.db")
+	case store.DialectPostgres:
+		return postgresDSN(t)
+	default:
+		t.Fatalf("storetest: unknown dialect %q", dialect)
+		return ""
+	}
+}
+
+// Open opens a store of the dialect on a new database for this test and closes it when the test
+// ends.
+func Open(t testing.TB, dialect string, opts ...store.Option) *store.Store {
+	t.Helper()
+	dsn := DSN(t, dialect)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := store.Open(ctx, dsn, opts...)
+	if err != nil {
+		t.Fatalf("storetest: open %s store: %v", dialect, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("storetest: close %s store: %v", dialect, err)
+		}
+	})
+	return s
+}
+
+func adminURL() string {
+	if v := os.Getenv(AdminEnv); v != "" {
+		return v
+	}
+	return defaultAdmin
+}
+
+// postgresDSN creates database mynagate_test_<random> and returns its URL.
+func postgresDSN(t testing.TB) string {
+	t.Helper()
+	admin := adminURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sql.Open("pgx", admin)
+	if err == nil {
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		msg := fmt.Sprintf("storetest: PostgreSQL is not reachable at %s (set %s to another admin URL): %v", redact(admin), AdminEnv, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	defer db.Close()
+
+	name := "mynagate_test_" + hex.EncodeToString(randomBytes(t, 8))
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("storetest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() { dropDatabase(t, admin, name) })
+
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("storetest: parse %s: %v", AdminEnv, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func dropDatabase(t testing.TB, admin, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Errorf("storetest: drop database %s: %v", name, err)
+		return
+	}
+	defer db.Close()
+	// WITH (FORCE) ends connections a failed test left open, so that the drop never hangs.
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		t.Errorf("storetest: drop database %s: %v", name, err)
+	}
+}
+
+func randomBytes(t testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("storetest: random: %v", err)
+	}
+	return b
+}
+
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
