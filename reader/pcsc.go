@@ -299,16 +299,25 @@ func (p *PCSC) connect(ctx context.Context, st readerState) (*PCSCCard, error) {
 // exclusive session with it. It gives up when ctx ends, with ReasonNoCard. A card another
 // program holds is waited for, like an empty reader.
 func (p *PCSC) WaitForCard(ctx context.Context, name string) (*PCSCCard, error) {
+	timedOut := func() error {
+		return &Error{Reason: ReasonNoCard, Op: "wait for card", Detail: "no card was inserted in time", Err: ctx.Err()}
+	}
 	for {
 		c, err := p.tryCard(ctx, name)
-		if c != nil || (err != nil && ReasonOf(err) != ReasonBusy) {
-			return c, err
+		if c != nil {
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, timedOut()
+		}
+		if err != nil && ReasonOf(err) != ReasonBusy {
+			return nil, err
 		}
 		t := time.NewTimer(p.poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &Error{Reason: ReasonNoCard, Op: "wait for card", Detail: "no card was inserted in time", Err: ctx.Err()}
+			return nil, timedOut()
 		case <-t.C:
 		}
 	}

@@ -46,6 +46,9 @@ func readerStates(ctx context.Context, socket string, timeout time.Duration) ([]
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{Reason: ReasonTimeout, Detail: "pcscd did not answer", Err: ctx.Err()}
+		}
 		return nil, &Error{Reason: ReasonNoService, Detail: socket, Err: err}
 	}
 	defer conn.Close()

@@ -230,7 +230,17 @@ func newReaderListCmd(f *readerFlags) *cobra.Command {
 					return err
 				}
 			}
-			return f.output(cmd, map[string]any{"readers": readers}, func(w io.Writer) {
+			type readerJSON struct {
+				Name        string `json:"name"`
+				CardPresent bool   `json:"card_present"`
+				Busy        bool   `json:"busy,omitempty"`
+				ATR         string `json:"atr,omitempty"`
+			}
+			out := []readerJSON{}
+			for _, r := range readers {
+				out = append(out, readerJSON{r.Name, r.CardPresent, r.Busy, strings.ToUpper(hex.EncodeToString(r.ATR))})
+			}
+			return f.output(cmd, map[string]any{"readers": out}, func(w io.Writer) {
 				if len(readers) == 0 {
 					fmt.Fprintln(w, "no readers")
 				}
@@ -475,6 +485,9 @@ signing key (signing password). The raw signature goes to --out; without --out i
 base64. With --json the signature, the certificate and the digest are printed as JSON.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if keyName == "" {
+				return errors.New("reader: --key auth|sign is required")
+			}
 			kind, ok := jpki.ParseKind(keyName)
 			if !ok {
 				return fmt.Errorf("reader: --key %q is neither auth nor sign", keyName)

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mynagate/mynagate/card/cardtest"
+	"github.com/mynagate/mynagate/internal/pcsctest"
+	"github.com/mynagate/mynagate/jpki"
+)
+
+// readerCards writes the card files every reader script starts with: card.json (a card),
+// phone.json (an Android credential), kid.json (no signing certificate), and the PIN files
+// auth.pin, sign.pin, support.pin and bad.pin.
+func readerCards(t *testing.T) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{
+		"auth.pin":    []byte(cardtest.AuthPIN + "\n"),
+		"sign.pin":    []byte(cardtest.SignPassword + "\n"),
+		"support.pin": []byte(cardtest.SupportPIN + "\n"),
+		"bad.pin":     []byte("9999\n"),
+	}
+	for name, medium := range map[string]jpki.Medium{"card.json": jpki.MediumCard, "phone.json": jpki.MediumAndroid, "kid.json": jpki.MediumCard} {
+		cf := cardtest.CardFile(t, medium)
+		if name == "kid.json" {
+			cf.Sign = nil
+		}
+		b, err := json.MarshalIndent(cf, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = b
+	}
+	return files
+}
+
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestReaderScripts runs the `mynagate reader` scenarios against card files in-process
+// (testdata/reader/*.txtar).
+func TestReaderScripts(t *testing.T) {
+	files := readerCards(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/reader",
+		Setup: func(env *testscript.Env) error {
+			// No pcscd here: a command that forgets --card must not find one.
+			env.Setenv("PCSCLITE_CSOCK_NAME", filepath.Join(env.WorkDir, "no-pcscd.comm"))
+			return writeFiles(env.WorkDir, files)
+		},
+	})
+}
+
+// TestReaderScriptsPCSC runs the scenarios of testdata/reader-pcscd through a private pcscd with
+// vpcd, each script with its own daemon: $PCSCLITE_CSOCK_NAME names its socket, $VPCD the
+// address where `mynagate card insert --vpcd $VPCD` inserts a card (reader $READER), $VPCD2 the
+// second, empty slot. Under CI=true a missing pcscd fails the test.
+func TestReaderScriptsPCSC(t *testing.T) {
+	files := readerCards(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/reader-pcscd",
+		Setup: func(env *testscript.Env) error {
+			tb, ok := env.T().(testing.TB)
+			if !ok {
+				tb = t
+			}
+			d := pcsctest.Start(tb)
+			env.Setenv("PCSCLITE_CSOCK_NAME", d.Socket)
+			env.Setenv("VPCD", d.VPCDAddr)
+			env.Setenv("VPCD2", d.VPCDAddr2)
+			env.Setenv("READER", pcsctest.ReaderName(0))
+			return writeFiles(env.WorkDir, files)
+		},
+	})
+}
