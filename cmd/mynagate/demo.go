@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/mynagate/mynagate/platform"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,47 +36,55 @@ var demoResidents = []struct {
 }
 
 func newDemoCmd() *cobra.Command {
-	var data, addr string
+	var data, addr, jlisAddr string
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run everything in one process on the embedded defaults: the J-LIS simulator and demo cards",
+		Short: "Run everything in one process on the embedded defaults: J-LIS simulator, demo cards, the platform on SQLite, a demo tenant",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, cmd.OutOrStdout(), data, addr, once)
+			return runDemo(ctx, cmd.OutOrStdout(), data, addr, jlisAddr, once)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "mynagate-demo", "directory for the demo's state (kept between runs)")
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8470", "listen address of the J-LIS simulator")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the platform")
+	cmd.Flags().StringVar(&jlisAddr, "jlis-addr", "127.0.0.1:8470", "listen address of the J-LIS simulator")
 	cmd.Flags().BoolVar(&once, "once", false, "set up, print what to try, and exit instead of serving")
 	return cmd
 }
 
-func runDemo(ctx context.Context, w io.Writer, data, addr string, once bool) error {
-	ln, err := net.Listen("tcp", addr)
+func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr string, once bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jln, err := net.Listen("tcp", jlisAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (another demo running? use --jlis-addr)", jlisAddr, err)
+	}
+	defer jln.Close()
+	pln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another demo running? use --addr)", addr, err)
 	}
-	defer ln.Close()
-	base := "http://" + ln.Addr().String()
+	defer pln.Close()
+	jbase, pbase := "http://"+jln.Addr().String(), "http://"+pln.Addr().String()
 	jlisDir := filepath.Join(data, "jlis")
 	cardDir := filepath.Join(data, "cards")
 	if err := os.MkdirAll(cardDir, 0o700); err != nil {
 		return err
 	}
-	sim, err := jlis.Open(ctx, jlisDir, jlis.WithOCSPURL(base))
+	sim, err := jlis.Open(ctx, jlisDir, jlis.WithOCSPURL(jbase))
 	if err != nil {
 		return err
 	}
 	defer sim.Close()
 	fmt.Fprintf(w, "mynagate demo — state in %s\n\n", data)
-	fmt.Fprintf(w, "J-LIS simulator (test naming %s, CAs %v) at %s\n", sim.Naming(), sim.CANames(), base)
+	fmt.Fprintf(w, "J-LIS simulator (test naming %s, CAs %v) at %s\n", sim.Naming(), sim.CANames(), jbase)
 	for _, r := range demoResidents {
 		path := filepath.Join(cardDir, r.file)
 		if _, err := os.Stat(path); err == nil {
-			fmt.Fprintf(w, "  card %-26s (kept from an earlier run)\n", path)
+			fmt.Fprintf(w, "  card %-30s (kept from an earlier run)\n", path)
 			continue
 		}
 		m := jpki.MediumCard
@@ -97,39 +106,71 @@ func runDemo(ctx context.Context, w io.Writer, data, addr string, once bool) err
 		if iss.SignSerial != 0 {
 			sign = fmt.Sprintf("sign/%X", iss.SignSerial)
 		}
-		fmt.Fprintf(w, "  card %-26s %s of %s: auth/%X, %s\n", path, kind, iss.Card.Basic4.Name, iss.AuthSerial, sign)
+		fmt.Fprintf(w, "  card %-30s %s of %s: auth/%X, %s\n", path, kind, iss.Card.Basic4.Name, iss.AuthSerial, sign)
 	}
+	jsrv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go jsrv.Serve(jln)
+	defer jsrv.Close()
+	refreshed := make(chan struct{})
+	go func() { refreshCRLs(ctx, sim); close(refreshed) }()
+	defer func() { cancel(); <-refreshed }() // stop using the simulator before it is closed
+
+	db := "sqlite:" + filepath.Join(data, "platform.db")
+	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer n.store.Close()
+	_, tenant, err := demoTenant(ctx, n.plat, filepath.Join(data, "demo-api-key.txt"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nPlatform at %s (store %s), demo tenant %s, API key in %s\n", pbase, db, tenant, filepath.Join(data, "demo-api-key.txt"))
 	fmt.Fprintf(w, `
 PINs of every demo card: authentication 1234, signing password ABC123, support 1234.
 
-Try:
-  curl -s %[1]s/ca/sign.pem                          # the signing CA (also /ca/auth.pem)
-  curl -s %[1]s/crl/sign.crl | openssl crl -inform DER -noout -text
-  mynagate jlis cert --card %[2]s/taro.json --kind sign > taro.pem
-  curl -s %[1]s/ca/sign.pem > signca.pem
-  openssl ocsp -issuer signca.pem -cert taro.pem -url %[1]s/ocsp/sign -CAfile signca.pem
+Verify a person (本人確認) end to end:
+  KEY=$(cat %[4]s/demo-api-key.txt)
+  curl -s -H "Authorization: Bearer $KEY" -d '{"purpose":"identity"}' %[1]s/v1/sessions
+  mynagate reader verify --card %[2]s/taro.json 'HOLDER_URL from the answer'
+  curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/sessions/SESSION_ID
+Log in (利用者認証): the same with {"purpose":"login"} (PIN 1234).
+
+The J-LIS side:
+  curl -s %[5]s/crl/sign.crl | openssl crl -inform DER -noout -text
   mynagate jlis move --data %[3]s --card %[2]s/taro.json --address '大阪府大阪市北区梅田１丁目１番'
-  mynagate jlis status --data %[3]s --card %[2]s/taro.json
-  mynagate reader status --card %[2]s/taro.json       # read the card in-process
-  mynagate card insert %[2]s/taro.json                # attach it to pcscd (needs vsmartcard-vpcd)
-`, base, cardDir, jlisDir)
+  mynagate jlis revoke --data %[3]s --card %[2]s/hanako.json --cause lost
+  mynagate reader status --card %[2]s/taro.json
+  mynagate card insert %[2]s/taro.json      # attach it to pcscd (needs pcscd and vsmartcard-vpcd running)
+`, pbase, cardDir, jlisDir, data, jbase)
 	if once {
 		return nil
 	}
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go refreshCRLs(ctx, sim)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(w, "\nServing; Ctrl-C to stop.\n")
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
+	return serveUntilDone(ctx, pln, n.handler)
+}
+
+// demoTenant returns the demo tenant's API key, creating the tenant and key on the first run
+// (the key is kept in keyFile, since keys are shown only once).
+func demoTenant(ctx context.Context, p *platform.Platform, keyFile string) (string, string, error) {
+	if b, err := os.ReadFile(keyFile); err == nil {
+		key := strings.TrimSpace(string(b))
+		t, err := p.Authenticate(ctx, key)
+		if err != nil {
+			return "", "", fmt.Errorf("demo API key in %s no longer works (%v); remove the file to make a new tenant", keyFile, err)
 		}
-		return nil
-	case <-ctx.Done():
+		return key, t.ID, nil
 	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(shut)
+	t, err := p.CreateTenant(ctx, "Demo Bank", platform.AllFacts)
+	if err != nil {
+		return "", "", err
+	}
+	key, _, err := p.CreateAPIKey(ctx, t.ID, "demo")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
+		return "", "", err
+	}
+	return key, t.ID, nil
 }
