@@ -563,7 +563,9 @@ type PINStatus struct {
 
 // Status is what a card says about itself without any PIN.
 type Status struct {
-	Reader       string        `json:"reader"`
+	Reader string `json:"reader"`
+	// ATR is the card's answer to reset in hex, when the transport knows it.
+	ATR          string        `json:"atr,omitempty"`
 	TokenLabel   string        `json:"token_label,omitempty"`
 	Medium       jpki.Medium   `json:"medium,omitempty"`
 	Applications []Application `json:"applications"`
@@ -577,6 +579,9 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := Status{Reader: c.t.Reader()}
+	if a, ok := c.t.(interface{ ATR() []byte }); ok {
+		st.ATR = strings.ToUpper(hex.EncodeToString(a.ATR()))
+	}
 	for _, aid := range [][]byte{jpki.AIDJPKI, jpki.AIDSupport, jpki.AIDSurface, jpki.AIDJuki, jpki.AIDCommon} {
 		err := c.selectAID(ctx, aid)
 		if err != nil && !errors.Is(err, ErrNotJPKI) {

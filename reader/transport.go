@@ -25,7 +25,7 @@ type Transport interface {
 }
 
 // VirtualCard is what an in-process card must offer: an APDU handler that always answers
-// (data + status word) and a reset. It is the shape of package card's *card.Card; this package
+// (data + status word) and a reset. A card that also has ATR() []byte reports its ATR. It is the shape of package card's *card.Card; this package
 // does not import card, the caller wires it in.
 type VirtualCard interface {
 	Transmit(capdu []byte) []byte
@@ -66,6 +66,14 @@ func (t *InProcess) Present(ctx context.Context) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return !t.removed, nil
+}
+
+// ATR returns the card's answer to reset if the card offers one (as *card.Card does), else nil.
+func (t *InProcess) ATR() []byte {
+	if a, ok := t.card.(interface{ ATR() []byte }); ok {
+		return a.ATR()
+	}
+	return nil
 }
 
 // Reader returns the name given to NewInProcess.
