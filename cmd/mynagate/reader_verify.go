@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/reader"
+	"github.com/spf13/cobra"
+)
+
+// newReaderVerifyCmd is the holder's side of a verification session: fetch the challenge from
+// the session URL (the QR payload), sign it on the card with the key the session's purpose asks
+// for — the signing key (password) for identity, the authentication key (PIN) for login — and
+// send the certificate and signature to the platform.
+func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify SESSION-URL",
+		Short: "Complete a platform verification session with the card (the holder's side)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			base, id, token, err := client.ParseHolderURL(args[0])
+			if err != nil {
+				return err
+			}
+			hc := client.New(base)
+			ch, err := hc.FetchChallenge(ctx, id, token)
+			if err != nil {
+				return err
+			}
+			if ch.Status != "pending" {
+				return fmt.Errorf("session %s is %s; ask the service for a new one", id, ch.Status)
+			}
+			s, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			which, what := reader.PINAuth, "log in to"
+			if ch.Purpose == "identity" {
+				which, what = reader.PINSign, "prove your identity (name, date of birth, sex, address) to"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s asks you to %s it with your card.\n", ch.TenantName, what)
+			pin, err := f.pin(ctx, cmd, s, which)
+			if err != nil {
+				return err
+			}
+			var signer *reader.Signer
+			if which == reader.PINSign {
+				signer, err = s.SignSigner(ctx, pin)
+			} else {
+				signer, err = s.AuthSigner(ctx, pin)
+			}
+			if err != nil {
+				return err
+			}
+			sig, err := client.Sign(signer, ch.Challenge)
+			if err != nil {
+				return err
+			}
+			res, err := hc.Answer(ctx, id, token, signer.Certificate().Raw, sig)
+			if err != nil {
+				return err
+			}
+			return f.output(cmd, res, func(w io.Writer) {
+				fmt.Fprintf(w, "%s: %s verification %s for %s\n", res.Decision, ch.Purpose, res.VerificationID, res.TenantName)
+			})
+		},
+	}
+}
