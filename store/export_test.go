@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // Test hooks into the database behind a Store, for checking what the platform.Storage methods
 // cannot show (rows the API never reads back, such as the outbox) and for the benchmark baseline.
@@ -21,4 +24,9 @@ func QueryInt(ctx context.Context, s *Store, query string, args ...any) (int64, 
 func Exec(ctx context.Context, s *Store, query string, args ...any) error {
 	_, err := s.w.ExecContext(ctx, query, args...)
 	return err
+}
+
+// InTx runs f in one write transaction (for bulk set-up in benchmarks).
+func InTx(ctx context.Context, s *Store, f func(tx *sql.Tx) error) error {
+	return s.inTx(ctx, "test", f)
 }

@@ -38,8 +38,9 @@ func (s *Store) Usage(ctx context.Context, tenantID, from, to string) ([]platfor
 		return nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT month, purpose, method, count FROM usage_counters
+		SELECT month, purpose, method, CAST(SUM(count) AS BIGINT) FROM usage_counters
 		WHERE tenant_id = $1 AND month >= $2 AND month <= $3
+		GROUP BY month, purpose, method
 		ORDER BY month, purpose, method`, tenantID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store: usage of %s: %w", tenantID, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -115,7 +116,9 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 //  5. the events are appended to the outbox (platform.ErrConflict if an id exists,
 //     platform.ErrNotFound if a recipient tenant is unknown);
 //  6. the usage counter of (tenant, month in JST of v.CreatedAt, purpose, method) is
-//     incremented; last, so the hot counter row stays locked only until the commit.
+//     incremented: one of its 16 shard rows, chosen by the verification id, so that concurrent
+//     completions of one tenant spread over 16 row locks; last, so that row stays locked only
+//     until the commit.
 //
 // Any error rolls the whole transaction back: nothing is written. Certificates are only for
 // accepted verifications, and each MUST name v.PersonID. Rows are locked in a fixed order
@@ -209,9 +212,9 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 		}
 
 		_, err = tx.ExecContext(ctx, `
-			INSERT INTO usage_counters (tenant_id, month, purpose, method, count) VALUES ($1, $2, $3, $4, 1)
-			ON CONFLICT (tenant_id, month, purpose, method) DO UPDATE SET count = usage_counters.count + 1`,
-			v.TenantID, month, string(v.Purpose), string(v.Method))
+			INSERT INTO usage_counters (tenant_id, month, purpose, method, shard, count) VALUES ($1, $2, $3, $4, $5, 1)
+			ON CONFLICT (tenant_id, month, purpose, method, shard) DO UPDATE SET count = usage_counters.count + 1`,
+			v.TenantID, month, string(v.Purpose), string(v.Method), usageShard(v.ID))
 		if err != nil {
 			return fmt.Errorf("store: complete session %s: count usage: %w", v.SessionID, err)
 		}
@@ -303,6 +306,16 @@ func (s *Store) Verification(ctx context.Context, tenantID, id string) (*platfor
 		}
 	}
 	return &v, nil
+}
+
+// usageShards is the number of rows each usage counter is split over.
+const usageShards = 16
+
+// usageShard picks the counter shard of a verification (FNV-1a of its id).
+func usageShard(verificationID string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(verificationID))
+	return int64(h.Sum32() % usageShards)
 }
 
 // nullBytes stores an empty byte string as NULL.

@@ -49,7 +49,6 @@ CREATE TABLE person_certs (
     linked_at BIGINT NOT NULL,
     PRIMARY KEY (ca, serial)
 );
-CREATE INDEX person_certs_person ON person_certs (person_id);
 
 CREATE TABLE verifications (
     id                  TEXT   NOT NULL PRIMARY KEY,
@@ -70,16 +69,17 @@ CREATE TABLE verifications (
     created_at          BIGINT NOT NULL,
     CHECK (decision = 'rejected' OR person_id IS NOT NULL)
 );
-CREATE INDEX verifications_tenant ON verifications (tenant_id, created_at);
-CREATE INDEX verifications_person ON verifications (person_id);
 
 CREATE TABLE usage_counters (
     tenant_id TEXT   NOT NULL REFERENCES tenants (id),
     month     TEXT   NOT NULL, -- YYYY-MM in JST
     purpose   TEXT   NOT NULL CHECK (purpose IN ('identity', 'login')),
     method    TEXT   NOT NULL CHECK (method IN ('crl', 'ocsp', 'none')),
+    -- Each counter is split over 16 rows so that concurrent verifications of one tenant do not
+    -- all queue for one row lock until their commits; Usage sums the shards.
+    shard     INTEGER NOT NULL CHECK (shard BETWEEN 0 AND 15),
     count     BIGINT NOT NULL,
-    PRIMARY KEY (tenant_id, month, purpose, method)
+    PRIMARY KEY (tenant_id, month, purpose, method, shard)
 );
 
 -- The transactional outbox: events are written in the transaction that causes them and
@@ -97,7 +97,6 @@ CREATE TABLE outbox (
     last_error      TEXT   NOT NULL DEFAULT ''
 );
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
-CREATE INDEX outbox_tenant ON outbox (tenant_id, seq);
 
 -- +goose Down
 DROP TABLE outbox;
