@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/card"
+	"github.com/mynagate/mynagate/card/vpcd"
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/internal/pcsctest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
@@ -25,6 +28,7 @@ import (
 	"github.com/mynagate/mynagate/reader"
 	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/store/storetest"
 	"github.com/mynagate/mynagate/web"
 )
 
@@ -118,10 +122,14 @@ func (e *env) tenant(name string, facts []platform.Fact) (*client.Client, string
 	return client.New(e.api.URL, client.WithAPIKey(key)), ten.ID
 }
 
-// holder reads a card file in-process and answers sessions with it.
+// holder reads a card file and answers sessions with it: in-process, or — when pcsc is set —
+// through a private pcscd that the card is attached to over vpcd, as a real reader would.
 type holder struct {
 	e    *env
 	path string
+	pcsc *pcsctest.Daemon
+	pull func() // removes the card from the virtual reader
+	slot int    // vpcd slot of the next insertion; alternates, as a holder moving between two readers
 }
 
 func (e *env) issue(b4 jpki.Basic4) *holder {
@@ -138,7 +146,59 @@ func (h *holder) reader() *reader.Client {
 	if err != nil {
 		h.e.t.Fatal(err)
 	}
-	return reader.NewClient(reader.NewInProcess(c, "in-process"))
+	if h.pcsc == nil {
+		return reader.NewClient(reader.NewInProcess(c, "in-process"))
+	}
+	// Pull the card read before (its file may have changed since) and insert this one.
+	if h.pull != nil {
+		h.pull()
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	addr := h.pcsc.VPCDAddr
+	if h.slot%2 == 1 {
+		addr = h.pcsc.VPCDAddr2
+	}
+	h.slot++
+	go func() { vpcd.Serve(cctx, addr, c); close(done) }()
+	p, err := reader.DialPCSC(ctx, reader.WithSocket(h.pcsc.Socket))
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	t, err := p.WaitForCard(wctx, "")
+	if err != nil {
+		h.e.t.Fatalf("wait for the card in pcscd: %v", err)
+	}
+	rc := reader.NewClient(t)
+	h.pull = func() {
+		rc.Close()
+		p.Close()
+		cancel()
+		<-done
+		h.pull = nil
+		// Wait until pcscd has seen the card go, so the next insertion is a new card.
+		for i := 0; i < 100; i++ {
+			q, err := reader.DialPCSC(ctx, reader.WithSocket(h.pcsc.Socket))
+			if err != nil {
+				h.e.t.Fatal(err)
+			}
+			_, err = q.FirstCard(ctx, "")
+			q.Close()
+			if errors.Is(err, reader.ErrNoCard) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		h.e.t.Fatal("pcscd still sees the pulled card")
+	}
+	h.e.t.Cleanup(func() {
+		if h.pull != nil {
+			h.pull()
+		}
+	})
+	return rc
 }
 
 // answer signs a session's challenge with the card and posts it; it returns the error of the
@@ -192,9 +252,27 @@ func (e *env) verify(rp *client.Client, h *holder, purpose string) *client.Sessi
 	return done
 }
 
+// TestIdentityAndLoginEndToEnd runs the whole path on SQLite and PostgreSQL with the card
+// in-process, and on SQLite with the card read through a real pcscd.
 func TestIdentityAndLoginEndToEnd(t *testing.T) {
-	e := newEnv(t, "")
-	taro := e.issue(testkit.Taro())
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, storetest.DSN(t, d))
+			identityAndLogin(t, e, e.issue(testkit.Taro()))
+		})
+	}
+	t.Run("pcscd", func(t *testing.T) {
+		t.Parallel()
+		daemon := pcsctest.Start(t)
+		e := newEnv(t, "")
+		taro := e.issue(testkit.Taro())
+		taro.pcsc = daemon
+		identityAndLogin(t, e, taro)
+	})
+}
+
+func identityAndLogin(t *testing.T, e *env, taro *holder) {
 
 	id := e.verify(e.rp, taro, "identity").Verification
 	want := map[string]string{"name": "山田　太郎", "birthdate": "1985-04-02", "sex": "male", "address": "東京都千代田区霞が関２丁目１番２号"}
