@@ -1,0 +1,75 @@
+// Package archtest checks the import direction of docs/design/philosophy.md with `go list -deps`:
+// security contexts stay apart (only jlis holds CA keys, only card holds card keys, and the
+// platform sees neither), SQL stays in store, and the verifier does no I/O.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/mynagate/mynagate/"
+
+// deps returns every package pkg depends on, directly or not, plus the packages it imports
+// directly marked "direct:" + path.
+func deps(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", mod+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	direct, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, mod+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	m := map[string]bool{}
+	for _, l := range strings.Fields(string(out)) {
+		m[l] = true
+	}
+	for _, l := range strings.Fields(string(direct)) {
+		m["direct:"+l] = true
+	}
+	return m
+}
+
+func TestImportDirection(t *testing.T) {
+	ours := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, mod+n)
+		}
+		return out
+	}
+	// SQL: no driver anywhere below, and no direct use of database/sql (a library such as the
+	// Prometheus collectors may import it without using it for us).
+	sql := []string{"direct:database/sql", "modernc.org/sqlite", "github.com/jackc/pgx/v5"}
+	rules := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"platform", append(ours("jlis", "card", "reader", "store", "web", "revocation"), sql...)},
+		{"web", append(ours("jlis", "card", "reader", "store"), sql...)},
+		{"verify", append(ours("jlis", "card", "reader", "store", "platform", "revocation"), append(sql, "net/http", "direct:os", "direct:time/tzdata")...)},
+		{"revocation", append(ours("jlis", "card", "reader", "store", "platform", "web"), sql...)},
+		{"jlisapi", ours("jlis", "card", "reader", "store", "platform")},
+		{"client", append(ours("jlis", "card", "reader", "store", "platform", "web", "verify"), sql...)},
+		{"reader", append(ours("card", "jlis", "platform", "store", "web"), "net/http")},
+		{"card", ours("jlis", "reader", "platform", "store", "web")},
+		{"jlis", ours("platform", "web", "store", "card", "reader", "revocation")},
+		{"jpki", ours("jlis", "card", "reader", "platform", "store", "web", "verify", "apdu")},
+		{"apdu", ours("jpki", "jlis", "card", "reader", "platform")},
+	}
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			d := deps(t, r.pkg)
+			for _, f := range r.forbidden {
+				for p := range d {
+					if p == f || strings.HasPrefix(p, f+"/") {
+						t.Errorf("%s imports %s", r.pkg, p)
+					}
+				}
+			}
+		})
+	}
+}
