@@ -71,48 +71,72 @@ func minimalInteger(b []byte) bool {
 // present, no fractional seconds, no offsets, real calendar dates. It is written by hand because
 // time.Parse per entry would dominate the cost of reading a CRL of ten million entries.
 func readTime(s *cryptobyte.String) (int64, bool) {
+	var m dateMemo
+	return m.readTime(s)
+}
+
+// dateMemo remembers the last date converted to days: consecutive entries of a CRL mostly share
+// their revocation day, and the calendar arithmetic is the costly part of reading a time.
+type dateMemo struct {
+	date [8]byte // YYMMDD or YYYYMMDD as encoded
+	n    int     // octets of date in use; 0 = empty
+	days int64   // days since 1970-01-01
+}
+
+func (m *dateMemo) readTime(s *cryptobyte.String) (int64, bool) {
 	var b cryptobyte.String
+	var date, clock []byte
 	switch {
 	case s.PeekASN1Tag(cbasn1.UTCTime):
 		if !s.ReadASN1(&b, cbasn1.UTCTime) || len(b) != 13 || b[12] != 'Z' {
 			return 0, false
 		}
-		yy, ok := digits(b[0:2])
-		if !ok {
-			return 0, false
-		}
-		// RFC 5280 §4.1.2.5.1: YY >= 50 is 19YY, YY < 50 is 20YY.
-		year := 2000 + yy
-		if yy >= 50 {
-			year = 1900 + yy
-		}
-		return clock(year, b[2:12])
+		date, clock = b[0:6], b[6:12]
 	case s.PeekASN1Tag(cbasn1.GeneralizedTime):
 		if !s.ReadASN1(&b, cbasn1.GeneralizedTime) || len(b) != 15 || b[14] != 'Z' {
 			return 0, false
 		}
-		year, ok := digits(b[0:4])
-		if !ok {
-			return 0, false
-		}
-		return clock(year, b[4:14])
-	}
-	return 0, false
-}
-
-// clock converts MMDDhhmmss of the given year to Unix seconds.
-func clock(year int, b []byte) (int64, bool) {
-	month, ok1 := digits(b[0:2])
-	day, ok2 := digits(b[2:4])
-	hour, ok3 := digits(b[4:6])
-	minute, ok4 := digits(b[6:8])
-	sec, ok5 := digits(b[8:10])
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 ||
-		month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
-		hour > 23 || minute > 59 || sec > 59 {
+		date, clock = b[0:8], b[8:14]
+	default:
 		return 0, false
 	}
-	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec), true
+	days, ok := m.toDays(date)
+	hour, ok1 := digits(clock[0:2])
+	minute, ok2 := digits(clock[2:4])
+	sec, ok3 := digits(clock[4:6])
+	if !ok || !ok1 || !ok2 || !ok3 || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	return days*86400 + int64(hour*3600+minute*60+sec), true
+}
+
+// toDays converts YYMMDD (UTCTime) or YYYYMMDD (GeneralizedTime) to days since 1970-01-01.
+func (m *dateMemo) toDays(date []byte) (int64, bool) {
+	if m.n == len(date) && bytes.Equal(m.date[:m.n], date) {
+		return m.days, true
+	}
+	var year int
+	var ok bool
+	if len(date) == 6 {
+		// RFC 5280 §4.1.2.5.1: YY >= 50 is 19YY, YY < 50 is 20YY.
+		year, ok = digits(date[0:2])
+		if year >= 50 {
+			year += 1900
+		} else {
+			year += 2000
+		}
+	} else {
+		year, ok = digits(date[0:4])
+	}
+	md := date[len(date)-4:]
+	month, ok1 := digits(md[0:2])
+	day, ok2 := digits(md[2:4])
+	if !ok || !ok1 || !ok2 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
+		return 0, false
+	}
+	m.n = copy(m.date[:], date)
+	m.days = daysFromCivil(year, month, day)
+	return m.days, true
 }
 
 func digits(b []byte) (int, bool) {

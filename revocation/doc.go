@@ -5,7 +5,7 @@
 // memory-mapped file) check a DER CRL strictly against its issuer (structure, issuer name and
 // key identifier, signature, cRLNumber progression, thisUpdate against the caller's clock) and
 // build an Index: a compact, immutable table of serials, revocation times and reasons, about
-// 13 bytes per entry with no pointers, so a CRL of ten million entries costs about 130 MB and no
+// 14 bytes per entry with no pointers, so a CRL of ten million entries costs about 135 MB and no
 // garbage-collector work. Diff compares the indexes of two consecutive CRLs and returns the newly
 // revoked entries, the changed ones and the ones that disappeared. A refused CRL is an *Error
 // whose Reason (malformed, bad-signature, wrong-issuer, number-went-backwards, ...) says what to

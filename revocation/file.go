@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -36,10 +37,30 @@ func ReadFile(path string, issuer *x509.Certificate, opts Options) (*Index, erro
 }
 
 func readMapped(path string, der []byte, issuer *x509.Certificate, opts Options) (*Index, error) {
-	var (
-		ix  *Index
-		err error
-	)
+	var ix *Index
+	err := guardFaults(func() error {
+		var err error
+		ix, err = Read(der, issuer, opts)
+		return err
+	})
+	var fe *faultError
+	if errors.As(err, &fe) {
+		return nil, fmt.Errorf("revocation: read CRL %s: %w", path, err)
+	}
+	return ix, err
+}
+
+// faultError is a memory fault while reading a mapped file.
+type faultError struct{ addr uintptr }
+
+func (e *faultError) Error() string {
+	return fmt.Sprintf("memory fault at %#x: the file changed while being read", e.addr)
+}
+
+// guardFaults runs fn, turning a memory fault in the current goroutine (a mapped file that was
+// truncated under us) into a *faultError instead of a crash.
+func guardFaults(fn func() error) error {
+	var err error
 	func() {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		defer func() {
@@ -51,9 +72,9 @@ func readMapped(path string, der []byte, issuer *x509.Certificate, opts Options)
 			if !ok {
 				panic(r)
 			}
-			ix, err = nil, fmt.Errorf("revocation: read CRL %s: memory fault at %#x: the file changed while being read", path, f.Addr())
+			err = &faultError{addr: f.Addr()}
 		}()
-		ix, err = Read(der, issuer, opts)
+		err = fn()
 	}()
-	return ix, err
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math/big"
+	"math/bits"
 	"slices"
 	"sort"
 	"time"
@@ -60,7 +61,7 @@ type Entry struct {
 // SerialNumber returns the serial as a big.Int.
 func (e Entry) SerialNumber() *big.Int { return serialFromBytes(e.Serial) }
 
-// Index answers "is this serial on the CRL, since when, and why" for one CRL, in about 13 bytes
+// Index answers "is this serial on the CRL, since when, and why" for one CRL, in about 14 bytes
 // per entry and without a pointer per entry (so the garbage collector does not scan it).
 //
 // Serials that are non-negative and fit in 64 bits (nearly all, in practice) live in a sorted
@@ -74,7 +75,13 @@ type Index struct {
 	serials []uint64
 	at      []uint32
 	reasons []uint8
-	long    []*longTable // ordered by width
+	// buckets[j] is the index of the first serial whose value >> shift is at least j, so that a
+	// lookup binary-searches a handful of neighbours instead of the whole column: two or three
+	// cache misses instead of twenty. Nil for small indexes.
+	buckets []uint32
+	shift   uint
+
+	long []*longTable // ordered by width
 }
 
 // longTable holds the serials whose DER content is width octets and that are not in the
@@ -127,10 +134,19 @@ func (ix *Index) LookupBytes(serial []byte) (bool, time.Time, CRLReason) {
 }
 
 func (ix *Index) lookupShort(k uint64) (bool, time.Time, CRLReason) {
-	i, found := slices.BinarySearch(ix.serials, k)
+	lo, hi := 0, len(ix.serials)
+	if ix.buckets != nil {
+		j := k >> ix.shift
+		if j >= uint64(len(ix.buckets)-1) {
+			return false, time.Time{}, NoReason // above the largest serial
+		}
+		lo, hi = int(ix.buckets[j]), int(ix.buckets[j+1])
+	}
+	i, found := slices.BinarySearch(ix.serials[lo:hi], k)
 	if !found {
 		return false, time.Time{}, NoReason
 	}
+	i += lo
 	return true, unixTime(ix.at[i]), CRLReason(int8(ix.reasons[i]))
 }
 
@@ -242,12 +258,37 @@ func (ix *Index) finish() int {
 		radixSort(ix.serials, ix.at, ix.reasons)
 	}
 	ix.serials, ix.at, ix.reasons, dups = dedupShort(ix.serials, ix.at, ix.reasons)
+	ix.buildBuckets()
 	for _, t := range ix.long {
 		sort.Sort(t)
 		dups += t.dedup()
 	}
 	slices.SortFunc(ix.long, func(a, b *longTable) int { return a.width - b.width })
 	return dups
+}
+
+// buildBuckets makes the bucket table, about eight serials per bucket on average (half a byte
+// per entry). Serials spread unevenly make some buckets fuller; lookups stay correct, only
+// slower in those.
+func (ix *Index) buildBuckets() {
+	n := len(ix.serials)
+	if n < 1024 {
+		return
+	}
+	maxKey := ix.serials[n-1]
+	ix.shift = uint(max(bits.Len64(maxKey)-(bits.Len(uint(n))-3), 0))
+	nb := int(maxKey>>ix.shift) + 2
+	b := make([]uint32, nb)
+	j := 0
+	for i, k := range ix.serials {
+		for ; j <= int(k>>ix.shift); j++ {
+			b[j] = uint32(i)
+		}
+	}
+	for ; j < nb; j++ {
+		b[j] = uint32(n)
+	}
+	ix.buckets = b
 }
 
 func dedupShort(keys []uint64, at []uint32, rs []uint8) ([]uint64, []uint32, []uint8, int) {

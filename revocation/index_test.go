@@ -23,7 +23,11 @@ func TestRadixSort(t *testing.T) {
 		"low byte only":     func(int) uint64 { return uint64(r.IntN(256)) },
 	}
 	for name, gen := range gens {
-		for _, n := range []int{0, 1, 2, 47, 48, 49, 300, 20000} {
+		sizes := []int{0, 1, 2, 47, 48, 49, 300, 20000}
+		if name == "random 64-bit" || name == "small, sequential" {
+			sizes = append(sizes, parallelMin+1000) // the multi-core path
+		}
+		for _, n := range sizes {
 			keys := make([]uint64, n)
 			at := make([]uint32, n)
 			rs := make([]uint8, n)

@@ -71,16 +71,61 @@ func Read(der []byte, issuer *x509.Certificate, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := f.verify(issuer); err != nil {
+	if err := f.checkIssuer(issuer); err != nil {
 		return nil, err
 	}
-	if f.unsupported != nil {
-		return nil, f.unsupported
+
+	// The signature, a hash over nearly all the bytes, is checked while the entries are read,
+	// on another core when there is one. Nothing is returned before it is known, and its
+	// failure is reported before anything else.
+	type result struct {
+		digest [sha256.Size]byte
+		err    error
 	}
-	if err := f.check(opts); err != nil {
+	sig := make(chan result, 1)
+	go func() {
+		var r result
+		r.err = guardFaults(func() error {
+			var err error
+			r.digest, err = f.verifySignature(issuer)
+			return err
+		})
+		sig <- r
+	}()
+	waited := false
+	defer func() {
+		if !waited { // index panicked (a fault on a mapped file): let the hash finish first
+			<-sig
+		}
+	}()
+
+	refused := f.unsupported
+	if refused == nil {
+		refused = f.check(opts, nil)
+	}
+	var ix *Index
+	var ixErr error
+	if refused == nil {
+		ix, ixErr = f.index()
+	}
+
+	r := <-sig
+	waited = true
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case refused != nil:
+		return nil, refused
+	}
+	f.meta.TBSDigest = r.digest
+	if err := f.check(opts, &r.digest); err != nil {
 		return nil, err
 	}
-	return f.index()
+	if ixErr != nil {
+		return nil, ixErr
+	}
+	ix.meta.TBSDigest = r.digest
+	return ix, nil
 }
 
 // frame is a CRL whose outer structure, header and extensions have been read.
@@ -386,8 +431,8 @@ func nameString(der []byte) string {
 	return n.String()
 }
 
-// verify checks that issuer issued and signed the CRL.
-func (f *frame) verify(issuer *x509.Certificate) error {
+// checkIssuer checks that the CRL names issuer and that issuer may sign CRLs.
+func (f *frame) checkIssuer(issuer *x509.Certificate) error {
 	if issuer == nil {
 		return errorf(ReasonWrongIssuer, "no issuer certificate given")
 	}
@@ -402,13 +447,18 @@ func (f *frame) verify(issuer *x509.Certificate) error {
 		issuer.KeyUsage != 0 && issuer.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return errorf(ReasonWrongIssuer, "issuer certificate %q may not sign CRLs", issuer.Subject)
 	}
+	return nil
+}
 
-	f.meta.TBSDigest = sha256.Sum256(f.tbs)
+// verifySignature checks the signature over the TBSCertList and returns the SHA-256 of the
+// TBSCertList. It does not modify f, so that it can run beside index.
+func (f *frame) verifySignature(issuer *x509.Certificate) ([sha256.Size]byte, error) {
+	tbsDigest := sha256.Sum256(f.tbs)
 	var digest []byte
 	switch f.hash {
 	case 0:
 	case crypto.SHA256:
-		digest = f.meta.TBSDigest[:]
+		digest = tbsDigest[:]
 	default:
 		h := f.hash.New()
 		h.Write(f.tbs)
@@ -418,7 +468,7 @@ func (f *frame) verify(issuer *x509.Certificate) error {
 	switch pub := issuer.PublicKey.(type) {
 	case *rsa.PublicKey:
 		if !isRSA(f.meta.SignatureAlgorithm) {
-			return errorf(ReasonBadSignature, "%v signature but the issuer key is RSA", f.meta.SignatureAlgorithm)
+			return tbsDigest, errorf(ReasonBadSignature, "%v signature but the issuer key is RSA", f.meta.SignatureAlgorithm)
 		}
 		err = rsa.VerifyPKCS1v15(pub, f.hash, digest, f.sig)
 	case *ecdsa.PublicKey:
@@ -430,12 +480,12 @@ func (f *frame) verify(issuer *x509.Certificate) error {
 			err = errors.New("ed25519 verification failed")
 		}
 	default:
-		return errorf(ReasonUnsupported, "issuer key type %T", issuer.PublicKey)
+		return tbsDigest, errorf(ReasonUnsupported, "issuer key type %T", issuer.PublicKey)
 	}
 	if err != nil {
-		return errorf(ReasonBadSignature, "%v signature by %q does not verify: %v", f.meta.SignatureAlgorithm, issuer.Subject, err)
+		return tbsDigest, errorf(ReasonBadSignature, "%v signature by %q does not verify: %v", f.meta.SignatureAlgorithm, issuer.Subject, err)
 	}
-	return nil
+	return tbsDigest, nil
 }
 
 func isRSA(a x509.SignatureAlgorithm) bool {
@@ -446,7 +496,9 @@ func isECDSA(a x509.SignatureAlgorithm) bool {
 	return a == x509.ECDSAWithSHA256 || a == x509.ECDSAWithSHA384 || a == x509.ECDSAWithSHA512
 }
 
-func (f *frame) check(opts Options) error {
+// check applies opts. digest is the TBSCertList's SHA-256, or nil when not known yet: then
+// only the checks that do not need it are made.
+func (f *frame) check(opts Options, digest *[sha256.Size]byte) error {
 	m := &f.meta
 	if !opts.At.IsZero() && m.ThisUpdate.After(opts.At.Add(opts.ClockSkew)) {
 		return errorf(ReasonThisUpdateInFuture, "thisUpdate %v is after %v (skew %v)", m.ThisUpdate, opts.At, opts.ClockSkew)
@@ -462,7 +514,7 @@ func (f *frame) check(opts Options) error {
 	case -1:
 		return errorf(ReasonNumberWentBackwards, "cRLNumber %v after %v", m.Number, p.Number)
 	case 0:
-		if m.TBSDigest != p.TBSDigest {
+		if digest != nil && *digest != p.TBSDigest {
 			return errorf(ReasonNumberReused, "cRLNumber %v reused for different contents", m.Number)
 		}
 	}
@@ -473,19 +525,7 @@ func (f *frame) check(opts Options) error {
 // that every column is allocated once at its final size (growing by doubling would need up to
 // twice the memory), the second validates and stores them.
 func (f *frame) index() (*Index, error) {
-	short := 0
-	long := map[int]int{}
-	for s := f.entries; !s.Empty(); {
-		var e, ser cryptobyte.String
-		if !s.ReadASN1(&e, cbasn1.SEQUENCE) || !e.ReadASN1(&ser, cbasn1.INTEGER) || !minimalInteger(ser) {
-			break // the second pass reports it
-		}
-		if _, ok := shortKey(ser); ok {
-			short++
-		} else {
-			long[len(ser)]++
-		}
-	}
+	short, long := f.count()
 
 	ix := &Index{
 		meta:    f.meta,
@@ -493,6 +533,8 @@ func (f *frame) index() (*Index, error) {
 		at:      make([]uint32, 0, short),
 		reasons: make([]uint8, 0, short),
 	}
+	adviseHugePages(ix.serials)
+	adviseHugePages(ix.at)
 	ix.meta.Issuer = bytes.Clone(f.meta.Issuer)
 	ix.meta.AuthorityKeyID = bytes.Clone(f.meta.AuthorityKeyID)
 	ix.meta.IssuingDistributionPoint = bytes.Clone(f.meta.IssuingDistributionPoint)
@@ -503,6 +545,7 @@ func (f *frame) index() (*Index, error) {
 		ix.long = append(ix.long, t)
 	}
 
+	var dates dateMemo
 	n := 0
 	for s := f.entries; !s.Empty(); n++ {
 		at := s
@@ -513,7 +556,7 @@ func (f *frame) index() (*Index, error) {
 		if !e.ReadASN1(&ser, cbasn1.INTEGER) || !minimalInteger(ser) {
 			return nil, f.malformed(at, "entry %d: bad serial number", n)
 		}
-		when, ok := readTime(&e)
+		when, ok := dates.readTime(&e)
 		if !ok {
 			return nil, f.malformed(at, "entry %d: bad revocationDate", n)
 		}
@@ -522,7 +565,7 @@ func (f *frame) index() (*Index, error) {
 		}
 		reason := uint8(0xff) // NoReason
 		if !e.Empty() {
-			r, err := f.entryExtensions(at, n, e)
+			r, err := f.entryExtensions(at, n, e, &dates)
 			if err != nil {
 				return nil, err
 			}
@@ -550,7 +593,7 @@ func (f *frame) index() (*Index, error) {
 }
 
 // entryExtensions reads crlEntryExtensions and returns the reason code (0xff for none).
-func (f *frame) entryExtensions(at []byte, n int, e cryptobyte.String) (uint8, error) {
+func (f *frame) entryExtensions(at []byte, n int, e cryptobyte.String, dates *dateMemo) (uint8, error) {
 	var exts cryptobyte.String
 	if !e.ReadASN1(&exts, cbasn1.SEQUENCE) || !e.Empty() || exts.Empty() {
 		return 0, f.malformed(at, "entry %d: bad crlEntryExtensions", n)
@@ -558,6 +601,26 @@ func (f *frame) entryExtensions(at []byte, n int, e cryptobyte.String) (uint8, e
 	reason := uint8(0xff)
 	var haveReason, haveInvalidity bool
 	for !exts.Empty() {
+		// Fast paths for the two extensions of nearly every entry, in the only encodings DER
+		// allows for them; anything else takes the general path below, which accepts the same.
+		if len(exts) >= len(reasonCodePrefix)+1 && bytes.Equal(exts[:len(reasonCodePrefix)], reasonCodePrefix) {
+			v := exts[len(reasonCodePrefix)]
+			if haveReason || !validCRLReason(v) {
+				return 0, f.malformed(at, "entry %d: bad or repeated reasonCode", n)
+			}
+			haveReason, reason = true, v
+			exts = exts[len(reasonCodePrefix)+1:]
+			continue
+		}
+		if len(exts) >= len(invalidityPrefix)+15 && bytes.Equal(exts[:len(invalidityPrefix)], invalidityPrefix) {
+			value := exts[len(invalidityPrefix)-2 : len(invalidityPrefix)+15]
+			if _, ok := dates.readTime(&value); haveInvalidity || !ok {
+				return 0, f.malformed(at, "entry %d: bad or repeated invalidityDate", n)
+			}
+			haveInvalidity = true
+			exts = exts[len(invalidityPrefix)+15:]
+			continue
+		}
 		oid, critical, value, ok := readExtension(&exts)
 		if !ok {
 			return 0, f.malformed(at, "entry %d: bad extension", n)
@@ -575,7 +638,7 @@ func (f *frame) entryExtensions(at []byte, n int, e cryptobyte.String) (uint8, e
 			if haveInvalidity || !value.PeekASN1Tag(cbasn1.GeneralizedTime) {
 				return 0, f.malformed(at, "entry %d: bad or repeated invalidityDate", n)
 			}
-			if _, ok := readTime(&value); !ok || !value.Empty() {
+			if _, ok := dates.readTime(&value); !ok || !value.Empty() {
 				return 0, f.malformed(at, "entry %d: bad invalidityDate", n)
 			}
 			haveInvalidity = true
@@ -586,4 +649,44 @@ func (f *frame) entryExtensions(at []byte, n int, e cryptobyte.String) (uint8, e
 		}
 	}
 	return reason, nil
+}
+
+// The DER of a reasonCode extension up to its one-octet value, and of an invalidityDate
+// extension up to its fifteen-octet GeneralizedTime (tag and length included).
+var (
+	reasonCodePrefix = []byte{0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01}
+	invalidityPrefix = []byte{0x30, 0x18, 0x06, 0x03, 0x55, 0x1d, 0x18, 0x04, 0x11, 0x18, 0x0f}
+)
+
+// count returns the number of entries whose serial fits the []uint64 column, and the number of
+// the others per serial length, so that index allocates every column once at its final size.
+// It reads only headers, by hand for the short-form lengths of nearly every entry; it does not
+// validate (the second pass does) and stops at the first entry it cannot follow.
+func (f *frame) count() (int, map[int]int) {
+	short := 0
+	long := map[int]int{}
+	s := f.entries
+	for len(s) > 0 {
+		var ser []byte
+		// SEQUENCE { INTEGER serial, ... }, both with short-form lengths.
+		if len(s) >= 5 && s[0] == 0x30 && s[1] < 0x80 && s[2] == 0x02 && s[3] < 0x80 && int(s[3])+4 <= int(s[1])+2 && int(s[1])+2 <= len(s) {
+			ser = s[4 : 4+int(s[3])]
+			s = s[2+int(s[1]):]
+		} else {
+			var e, sr cryptobyte.String
+			if !s.ReadASN1(&e, cbasn1.SEQUENCE) || !e.ReadASN1(&sr, cbasn1.INTEGER) {
+				break
+			}
+			ser = sr
+		}
+		if len(ser) == 0 {
+			break
+		}
+		if _, ok := shortKey(trimInteger(ser)); ok {
+			short++
+		} else {
+			long[len(trimInteger(ser))]++
+		}
+	}
+	return short, long
 }

@@ -297,6 +297,14 @@ func TestReadRejects(t *testing.T) {
 		{"entry: two reasons", with(oneEntry(entry([]byte{1}, okTime, reasonExt(1), reasonExt(1)))), c.rsa.cert, Options{}, ErrMalformed},
 		{"entry: invalidityDate as UTCTime", with(oneEntry(entry([]byte{1}, okTime, ext(oidInvalidityDate, false, utc("260301000000Z"))))), c.rsa.cert, Options{}, ErrMalformed},
 		{"entry: invalidityDate", with(oneEntry(entry([]byte{1}, okTime, ext(oidInvalidityDate, false, gen("20260301000000Z"))))), c.rsa.cert, Options{}, nil},
+		{"entry: critical reasonCode (general path)", with(oneEntry(entry([]byte{1}, okTime, ext(oidReasonCode, true, []byte{0x0a, 0x01, 0x03})))), c.rsa.cert, Options{}, nil},
+		{"entry: critical invalidityDate (general path)", with(oneEntry(entry([]byte{1}, okTime, ext(oidInvalidityDate, true, gen("20260301000000Z")), reasonExt(1)))), c.rsa.cert, Options{}, nil},
+		{"entry: reason then invalidityDate", with(oneEntry(entry([]byte{1}, okTime, reasonExt(4), ext(oidInvalidityDate, false, gen("20260301000000Z"))))), c.rsa.cert, Options{}, nil},
+		{"entry: two invalidityDates", with(oneEntry(entry([]byte{1}, okTime, ext(oidInvalidityDate, false, gen("20260301000000Z")), ext(oidInvalidityDate, false, gen("20260301000000Z"))))), c.rsa.cert, Options{}, ErrMalformed},
+		{"entry: invalidityDate on 31 April", with(oneEntry(entry([]byte{1}, okTime, ext(oidInvalidityDate, false, gen("20260431000000Z"))))), c.rsa.cert, Options{}, ErrMalformed},
+		{"entry: long-form length (a 300-octet private extension)", with(func(p *tbsParts) {
+			p.entries = derSeq(entry([]byte{1}, okTime, ext(unknownOID, false, der(0x04, make([]byte, 300)))), entry([]byte{0x01, 0, 0, 0, 0, 0, 0, 0, 0, 9}, okTime, ext(unknownOID, false, der(0x04, make([]byte, 300)))), entry([]byte{2}, okTime))
+		}), c.rsa.cert, Options{}, nil},
 		{"entry: certificateIssuer", with(oneEntry(entry([]byte{1}, okTime, ext(oidCertificateIssuer, true, derSeq())))), c.rsa.cert, Options{}, ErrUnsupported},
 		{"entry: unknown critical extension", with(oneEntry(entry([]byte{1}, okTime, ext(unknownOID, true, []byte{0x05, 0x00})))), c.rsa.cert, Options{}, ErrUnsupported},
 		{"entry: trailing data", with(oneEntry(derSeq(integer(1), okTime, derSeq(reasonExt(1)), []byte{0x05, 0x00}))), c.rsa.cert, Options{}, ErrMalformed},

@@ -1,6 +1,11 @@
 package revocation
 
-import "math/bits"
+import (
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
 
 // radixSort sorts keys ascending and applies the same permutation to at and rs, in place.
 //
@@ -21,8 +26,34 @@ func radixSort(keys []uint64, at []uint32, rs []uint8) {
 		return
 	}
 	top := 63 - bits.LeadingZeros64(diff)
-	flagSort(keys, at, rs, uint(top/8*8))
+	shift := uint(top / 8 * 8)
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if len(keys) < parallelMin || workers < 2 || shift == 0 {
+		flagSort(keys, at, rs, shift)
+		return
+	}
+	// Large: partition on the top byte here, then sort the 256 buckets on several cores.
+	end := partition(keys, at, rs, shift)
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for b := int(next.Add(1)) - 1; b < 256; b = int(next.Add(1)) - 1 {
+				lo := 0
+				if b > 0 {
+					lo = end[b-1]
+				}
+				if end[b]-lo > 1 {
+					flagSort(keys[lo:end[b]], at[lo:end[b]], rs[lo:end[b]], shift-8)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
+
+// parallelMin is the size from which radixSort uses several cores.
+const parallelMin = 1 << 16
 
 const insertionMax = 48
 
@@ -31,6 +62,23 @@ func flagSort(keys []uint64, at []uint32, rs []uint8, shift uint) {
 		insertionSort(keys, at, rs)
 		return
 	}
+	end := partition(keys, at, rs, shift)
+	if shift == 0 {
+		return
+	}
+	lo := 0
+	for b := range 256 {
+		hi := end[b]
+		if hi-lo > 1 {
+			flagSort(keys[lo:hi], at[lo:hi], rs[lo:hi], shift-8)
+		}
+		lo = hi
+	}
+}
+
+// partition permutes the elements into 256 buckets by the byte of their key at shift, and
+// returns the end of each bucket.
+func partition(keys []uint64, at []uint32, rs []uint8, shift uint) [256]int {
 	var count [256]int
 	for _, k := range keys {
 		count[byte(k>>shift)]++
@@ -58,17 +106,7 @@ func flagSort(keys []uint64, at []uint32, rs []uint8, shift uint) {
 			rs[i], rs[j] = rs[j], rs[i]
 		}
 	}
-	if shift == 0 {
-		return
-	}
-	lo := 0
-	for b := range 256 {
-		hi := end[b]
-		if hi-lo > 1 {
-			flagSort(keys[lo:hi], at[lo:hi], rs[lo:hi], shift-8)
-		}
-		lo = hi
-	}
+	return end
 }
 
 func insertionSort(keys []uint64, at []uint32, rs []uint8) {

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package revocation
+
+func adviseHugePages[T any](s []T) {}
