@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mynagate/mynagate/internal/benchkit"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newBenchCmd) }
+
+// benchSubcommands lets other files add `mynagate bench X` commands.
+var benchSubcommands []func() *cobra.Command
+
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure throughput as ratios against baselines taken in the same run",
+		Long: `Benchmarks of mynagate. Machines are shared and noisy, so every result is reported beside a
+baseline measured in the same run (for verifications: the raw RSA-2048 verification rate), and
+the ratio is what to compare between runs.`,
+	}
+	cmd.AddCommand(newBenchVerifyCmd())
+	for _, b := range benchSubcommands {
+		cmd.AddCommand(b())
+	}
+	return cmd
+}
+
+func newBenchVerifyCmd() *cobra.Command {
+	var n, workers, cards int
+	var pg string
+	var skipHTTP bool
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Verifications per second in-process and through the HTTP API, on SQLite (and PostgreSQL with --postgres)",
+		Long: `Each verification costs at least two RSA-2048 verifications (the certificate's signature by the
+J-LIS CA and the holder's signature over the challenge), so the bound per core is half the raw
+RSA-2048 verify rate per core. The goal is at least 50 % of that bound. The holder's signatures
+are made before timing starts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n <= 0 || workers <= 0 || cards <= 0 {
+				return fmt.Errorf("--n, --workers and --cards must be positive")
+			}
+			w := cmd.OutOrStdout()
+			ctx := cmd.Context()
+			raw1, err := benchkit.RawVerify(2*time.Second, workers)
+			if err != nil {
+				return err
+			}
+			stores := []struct{ name, dsn string }{{"SQLite", ""}}
+			if pg != "" {
+				stores = append(stores, struct{ name, dsn string }{"PostgreSQL", pg})
+			}
+			var results []benchkit.Result
+			for _, s := range stores {
+				fmt.Fprintf(cmd.ErrOrStderr(), "setting up %s: J-LIS, %d cards, platform…\n", s.name, cards)
+				world, err := benchkit.NewWorld(ctx, s.dsn, cards)
+				if err != nil {
+					return err
+				}
+				ps, err := world.Prepare(ctx, n)
+				if err != nil {
+					world.Close()
+					return err
+				}
+				r, err := world.InProcess(ctx, ps, workers)
+				if err != nil {
+					world.Close()
+					return err
+				}
+				r.Name = "in-process, " + s.name
+				results = append(results, r)
+				if !skipHTTP {
+					ps, err := world.Prepare(ctx, n)
+					if err != nil {
+						world.Close()
+						return err
+					}
+					r, err := world.HTTP(ctx, ps, workers)
+					if err != nil {
+						world.Close()
+						return err
+					}
+					r.Name = "HTTP on loopback, " + s.name
+					results = append(results, r)
+				}
+				world.Close()
+			}
+			raw2, err := benchkit.RawVerify(2*time.Second, workers)
+			if err != nil {
+				return err
+			}
+			report(w, raw1, raw2, results)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&n, "n", 2000, "verifications per measurement")
+	cmd.Flags().IntVar(&workers, "workers", benchkit.Workers(), "concurrent verifications (default: one per core)")
+	cmd.Flags().IntVar(&cards, "cards", 4, "distinct cards (persons) the verifications rotate over")
+	cmd.Flags().StringVar(&pg, "postgres", "", "also measure on this PostgreSQL database (postgres://...; its tables are created)")
+	cmd.Flags().BoolVar(&skipHTTP, "no-http", false, "measure in-process only")
+	return cmd
+}
+
+func report(w io.Writer, raw1, raw2 benchkit.Result, results []benchkit.Result) {
+	raw := (raw1.PerSecond() + raw2.PerSecond()) / 2
+	perCore := raw / float64(raw1.Workers)
+	bound := perCore / 2
+	fmt.Fprintf(w, "baseline  raw RSA-2048 verify: %.0f/s with %d workers (%.0f/s before, %.0f/s after) = %.0f/s per core\n",
+		raw, raw1.Workers, raw1.PerSecond(), raw2.PerSecond(), perCore)
+	fmt.Fprintf(w, "bound     2 RSA verifies per verification: %.0f verifications/s per core\n\n", bound)
+	fmt.Fprintf(w, "%-32s %10s %14s %10s\n", "measurement", "verif/s", "per core", "of bound")
+	for _, r := range results {
+		pc := r.PerSecond() / float64(r.Workers)
+		fmt.Fprintf(w, "%-32s %10.0f %14.0f %9.0f%%\n", r.Name, r.PerSecond(), pc, 100*pc/bound)
+	}
+	fmt.Fprintf(w, "\ngoal: at least 50%% of the bound\n")
+}

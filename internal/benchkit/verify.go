@@ -1,0 +1,293 @@
+// Package benchkit measures mynagate's verification throughput with the real components — the
+// J-LIS simulator over HTTP, the CRL fetcher and checker, the platform on a real store, and the
+// HTTP API on loopback — beside the raw RSA-2048 verification rate measured in the same run, so
+// that results are ratios that stay meaningful on a shared, noisy machine.
+//
+// It serves `mynagate bench verify` and the Go benchmarks; it is not used by the platform.
+package benchkit
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/revocation"
+	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/web"
+)
+
+// World is a running platform with its J-LIS, one tenant and a few issued cards.
+type World struct {
+	Plat    *platform.Platform
+	Tenant  *platform.Tenant
+	APIURL  string
+	APIKey  string
+	Cards   []*jpki.CardFile
+	closers []func()
+}
+
+// Close stops the servers and removes the temporary state.
+func (w *World) Close() {
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		w.closers[i]()
+	}
+}
+
+type revAdapter struct{ c *revocation.Checker }
+
+func (a revAdapter) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
+	s, err := a.c.Status(ctx, cert, issuer, o.PreferOCSP)
+	if err != nil {
+		return nil, err
+	}
+	out := &platform.RevocationStatus{Revoked: s.Revoked, RevokedAt: s.RevokedAt, Reason: s.Reason, Method: platform.RevocationMethod(s.Method), OCSPResponse: s.OCSPResponse}
+	if s.CRLNumber != nil {
+		out.CRLNumber = s.CRLNumber.String()
+	}
+	return out, nil
+}
+
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// NewWorld builds a world on the store named by dsn ("" = SQLite in a temporary directory) with
+// cards issued cards.
+func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) (*World, error) {
+	w := &World{}
+	dir, err := os.MkdirTemp("", "mynagate-bench-")
+	if err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, func() { os.RemoveAll(dir) })
+	fail := func(err error) (*World, error) { w.Close(); return nil, err }
+	sim, err := jlis.Open(ctx, filepath.Join(dir, "jlis"))
+	if err != nil {
+		return fail(err)
+	}
+	w.closers = append(w.closers, func() { sim.Close() })
+	jurl, stop, err := serve(sim.Handler())
+	if err != nil {
+		return fail(err)
+	}
+	w.closers = append(w.closers, stop)
+	for i := 0; i < cards; i++ {
+		b4 := jpki.Basic4{Name: fmt.Sprintf("試験　%d郎", i), Birth: jpki.Date{Year: 1980 + i%30, Month: time.Month(1 + i%12), Day: 1 + i%28}, Sex: jpki.SexMale, Address: "東京都港区芝公園４丁目２番８号"}
+		iss, err := sim.Issue(ctx, jlis.IssueRequest{Basic4: b4})
+		if err != nil {
+			return fail(err)
+		}
+		w.Cards = append(w.Cards, iss.Card)
+	}
+	jc := jlisapi.New(jurl)
+	var cas []platform.CA
+	var srcs []revocation.Source
+	for _, name := range []string{"sign", "auth"} {
+		c, err := jc.CACertificate(ctx, name)
+		if err != nil {
+			return fail(err)
+		}
+		purpose := platform.PurposeLogin
+		if name == "sign" {
+			purpose = platform.PurposeIdentity
+		}
+		cas = append(cas, platform.CA{Name: name, Cert: c, Purpose: purpose})
+		srcs = append(srcs, revocation.Source{Name: name, CRLURL: jurl + "/crl/" + name + ".crl", OCSPURL: jurl + "/ocsp/" + name, Issuer: c})
+	}
+	f := revocation.NewFetcher(srcs, revocation.WithTempDir(dir))
+	if err := f.Refresh(ctx); err != nil {
+		return fail(err)
+	}
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(dir, "platform.db")
+	}
+	st, err := store.Open(ctx, dsn, opts...)
+	if err != nil {
+		return fail(err)
+	}
+	w.closers = append(w.closers, func() { st.Close() })
+	var h http.Handler
+	api, stop, err := serve(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
+	if err != nil {
+		return fail(err)
+	}
+	w.closers = append(w.closers, stop)
+	w.APIURL = api
+	w.Plat, err = platform.New(st, platform.WithMaster(bytes.Repeat([]byte{1}, 32)), platform.WithCAs(cas...),
+		platform.WithRevocation(revAdapter{revocation.NewChecker(f)}), platform.WithLinks(jc), platform.WithHolderBaseURL(api),
+		platform.WithSessionTTL(time.Hour))
+	if err != nil {
+		return fail(err)
+	}
+	h = web.New(w.Plat)
+	if w.Tenant, err = w.Plat.CreateTenant(ctx, "Bench", platform.AllFacts); err != nil {
+		return fail(err)
+	}
+	if w.APIKey, _, err = w.Plat.CreateAPIKey(ctx, w.Tenant.ID, "bench"); err != nil {
+		return fail(err)
+	}
+	return w, nil
+}
+
+// prepared is a session whose challenge is already signed.
+type prepared struct {
+	id, token string
+	cert, sig []byte
+}
+
+// Prepare creates n login sessions and signs their challenges with the cards' authentication
+// keys (round robin). This is the holder's work and is not part of what is measured.
+func (w *World) Prepare(ctx context.Context, n int) ([]prepared, error) {
+	keys := make([]*rsa.PrivateKey, len(w.Cards))
+	for i, c := range w.Cards {
+		k, err := x509.ParsePKCS8PrivateKey(c.Auth.Key)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k.(*rsa.PrivateKey)
+	}
+	out := make([]prepared, n)
+	for i := range out {
+		s, _, err := w.Plat.CreateSession(ctx, w.Tenant, platform.SessionRequest{Purpose: platform.PurposeLogin})
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(s.Challenge())
+		sig, err := rsa.SignPKCS1v15(rand.Reader, keys[i%len(keys)], crypto.SHA256, sum[:])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = prepared{id: s.ID, token: s.HolderToken, cert: w.Cards[i%len(keys)].Auth.Cert, sig: sig}
+	}
+	return out, nil
+}
+
+// Result is one measured rate.
+type Result struct {
+	Name    string
+	N       int
+	Elapsed time.Duration
+	Workers int
+}
+
+// PerSecond is the rate.
+func (r Result) PerSecond() float64 { return float64(r.N) / r.Elapsed.Seconds() }
+
+// run answers the prepared sessions with workers goroutines through f.
+func run(name string, ps []prepared, workers int, f func(p prepared) error) (Result, error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ps)) {
+					return
+				}
+				if err := f(ps[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return Result{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return Result{Name: name, N: len(ps), Elapsed: el, Workers: workers}, nil
+}
+
+// InProcess measures platform.Complete called directly.
+func (w *World) InProcess(ctx context.Context, ps []prepared, workers int) (Result, error) {
+	return run("in-process", ps, workers, func(p prepared) error {
+		v, err := w.Plat.Complete(ctx, p.id, p.token, platform.Answer{Certificate: p.cert, Signature: p.sig})
+		if err == nil && v.Decision != platform.DecisionAccepted {
+			err = fmt.Errorf("verification %s rejected: %s", v.ID, v.Reason)
+		}
+		return err
+	})
+}
+
+// HTTP measures the holder's POST through the API on loopback.
+func (w *World) HTTP(ctx context.Context, ps []prepared, workers int) (Result, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: workers}
+	defer tr.CloseIdleConnections()
+	c := client.New(w.APIURL, client.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}))
+	return run("http", ps, workers, func(p prepared) error {
+		r, err := c.Answer(ctx, p.id, p.token, p.cert, p.sig)
+		if err == nil && r.Decision != "accepted" {
+			err = fmt.Errorf("verification %s rejected", r.VerificationID)
+		}
+		return err
+	})
+}
+
+// RawVerify measures rsa.VerifyPKCS1v15 with an RSA-2048 key for d, with workers goroutines:
+// the baseline of the ratios.
+func RawVerify(d time.Duration, workers int) (Result, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return Result{}, err
+	}
+	sum := sha256.Sum256([]byte("baseline"))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return Result{}, err
+	}
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := int64(0)
+			for time.Now().Before(deadline) {
+				for range 64 {
+					if rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
+						panic("benchkit: baseline signature does not verify")
+					}
+				}
+				n += 64
+			}
+			total.Add(n)
+		}()
+	}
+	wg.Wait()
+	return Result{Name: "raw RSA-2048 verify", N: int(total.Load()), Elapsed: time.Since(start), Workers: workers}, nil
+}
+
+// Workers is the default concurrency: one per core.
+func Workers() int { return runtime.GOMAXPROCS(0) }
