@@ -161,7 +161,12 @@ func (p *Platform) randomBytes(n int) ([]byte, error) {
 // person id)) with the tenant key HMAC-SHA256(master, "tenant:" + tenant id). Two tenants never
 // see the same id for one person, and no tenant can compute another's.
 func (p *Platform) PairwiseID(tenantID, personID string) string {
-	km := hmac.New(sha256.New, p.master)
+	return Pairwise(p.master, tenantID, personID)
+}
+
+// Pairwise computes a pairwise id from a master secret (see Platform.PairwiseID).
+func Pairwise(master []byte, tenantID, personID string) string {
+	km := hmac.New(sha256.New, master)
 	km.Write([]byte("tenant:" + tenantID))
 	m := hmac.New(sha256.New, km.Sum(nil))
 	m.Write([]byte(personID))

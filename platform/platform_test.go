@@ -1,0 +1,144 @@
+package platform_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/store/storetest"
+)
+
+var ctx = context.Background()
+
+func newPlatform(t *testing.T, opts ...platform.Option) (*platform.Platform, *clockwork.FakeClock) {
+	t.Helper()
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC))
+	p, err := platform.New(storetest.Open(t, store.DialectSQLite), append([]platform.Option{platform.WithClock(clk)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, clk
+}
+
+func kindOf(err error) platform.Kind {
+	var e *platform.Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return -1
+}
+
+func TestTenantsAndAPIKeys(t *testing.T) {
+	p, _ := newPlatform(t)
+	ten, err := p.CreateTenant(ctx, "Example Bank", []platform.Fact{platform.FactName, platform.FactName, platform.FactAddress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ten.Facts) != 2 {
+		t.Errorf("facts %v: duplicates must be folded", ten.Facts)
+	}
+	for _, bad := range []struct {
+		name  string
+		facts []platform.Fact
+	}{{"", nil}, {"  ", nil}, {strings.Repeat("x", 201), nil}, {"ok", []platform.Fact{"mynumber"}}} {
+		if _, err := p.CreateTenant(ctx, bad.name, bad.facts); kindOf(err) != platform.KindInvalid {
+			t.Errorf("CreateTenant(%q, %v): %v, want invalid", bad.name, bad.facts, err)
+		}
+	}
+	key, k, err := p.CreateAPIKey(ctx, ten.ID, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(key, "mgk_") || strings.Contains(string(k.SecretHash), key) {
+		t.Fatalf("key %q", key)
+	}
+	got, err := p.Authenticate(ctx, key)
+	if err != nil || got.ID != ten.ID {
+		t.Fatalf("Authenticate: %v %v", got, err)
+	}
+	// Every malformed or wrong key is the same unauthorized error.
+	for _, bad := range []string{"", "mgk_", key[:len(key)-1] + "0", strings.Replace(key, "mgk_", "mgx_", 1), key + "0", "Bearer " + key} {
+		if bad == key {
+			continue
+		}
+		if _, err := p.Authenticate(ctx, bad); kindOf(err) != platform.KindUnauthorized {
+			t.Errorf("Authenticate(%q): %v, want unauthorized", bad, err)
+		}
+	}
+	if _, _, err := p.CreateAPIKey(ctx, "t_0000000000000000", "x"); kindOf(err) != platform.KindNotFound {
+		t.Errorf("key for unknown tenant: %v", err)
+	}
+	if err := p.RevokeAPIKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Authenticate(ctx, key); kindOf(err) != platform.KindUnauthorized {
+		t.Errorf("revoked key still authenticates: %v", err)
+	}
+	if err := p.RevokeAPIKey(ctx, k.ID); kindOf(err) != platform.KindConflict {
+		t.Errorf("second revocation: %v", err)
+	}
+}
+
+func TestSessionsAndChallenges(t *testing.T) {
+	p, clk := newPlatform(t, platform.WithSessionTTL(time.Minute), platform.WithHolderBaseURL("https://verify.example/"))
+	a, _ := p.CreateTenant(ctx, "A", nil)
+	b, _ := p.CreateTenant(ctx, "B", nil)
+	s1, created, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeIdentity, IdempotencyKey: "k1"})
+	if err != nil || !created {
+		t.Fatal(err)
+	}
+	again, created, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeIdentity, IdempotencyKey: "k1"})
+	if err != nil || created || again.ID != s1.ID {
+		t.Fatalf("idempotent retry: %v created=%v %v", again, created, err)
+	}
+	if _, _, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeLogin, IdempotencyKey: "k1"}); kindOf(err) != platform.KindConflict {
+		t.Errorf("same key, other request: %v", err)
+	}
+	s2, _, _ := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeIdentity})
+	if bytes.Equal(s1.Nonce, s2.Nonce) || len(s1.Nonce) != 32 {
+		t.Error("nonces repeat or are short")
+	}
+	// The challenge binds tenant, purpose and session: no two sessions share one.
+	if bytes.Equal(s1.Challenge(), s2.Challenge()) || !bytes.Contains(s1.Challenge(), []byte(a.ID)) || !bytes.Contains(s1.Challenge(), []byte(s1.ID)) {
+		t.Error("challenge does not bind tenant and session")
+	}
+	if !strings.HasPrefix(p.HolderURL(s1), "https://verify.example/v1/holder/sessions/"+s1.ID+"?token=") {
+		t.Errorf("holder URL %s", p.HolderURL(s1))
+	}
+	if _, err := p.Session(ctx, b, s1.ID); kindOf(err) != platform.KindNotFound {
+		t.Errorf("tenant B reads A's session: %v", err)
+	}
+	if _, _, err := p.HolderSession(ctx, s1.ID, "wrong"); kindOf(err) != platform.KindNotFound {
+		t.Errorf("wrong holder token: %v", err)
+	}
+	if _, _, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: "shop"}); kindOf(err) != platform.KindInvalid {
+		t.Errorf("bad purpose: %v", err)
+	}
+	clk.Advance(2 * time.Minute)
+	if _, _, err := p.HolderSession(ctx, s1.ID, s1.HolderToken); err != nil {
+		t.Errorf("an expired session can still be read: %v", err)
+	}
+}
+
+func TestPairwiseIDs(t *testing.T) {
+	m1, m2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	a := platform.Pairwise(m1, "t_a", "p_1")
+	if a != platform.Pairwise(m1, "t_a", "p_1") {
+		t.Error("pairwise id is not stable")
+	}
+	if a == platform.Pairwise(m1, "t_b", "p_1") || a == platform.Pairwise(m1, "t_a", "p_2") {
+		t.Error("pairwise ids collide across tenants or persons")
+	}
+	if a == platform.Pairwise(m2, "t_a", "p_1") {
+		t.Error("pairwise id does not depend on the master secret")
+	}
+	if _, err := platform.New(storetest.Open(t, store.DialectSQLite), platform.WithMaster([]byte("short"))); err == nil {
+		t.Error("a short master secret and a partial verification set-up were accepted")
+	}
+}
