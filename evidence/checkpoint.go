@@ -80,9 +80,8 @@ func (k *PublicKey) Origin() string { return k.v.Name() }
 // ID returns "name+hash" (the key hash as 8 hex digits), how signature lines name the key.
 func (k *PublicKey) ID() string { return fmt.Sprintf("%s+%08x", k.v.Name(), k.v.KeyHash()) }
 
-// openCheckpoint verifies a signed checkpoint with the trusted key and parses it. Its origin
-// MUST be the key's name.
-func openCheckpoint(msg []byte, key *PublicKey, what string) (Checkpoint, error) {
+// openNote verifies a signed note with the trusted key and returns its text.
+func openNote(msg []byte, key *PublicKey, what string) (string, error) {
 	n, err := note.Open(msg, note.VerifierList(key.v))
 	var unverified *note.UnverifiedNoteError
 	var invalid *note.InvalidSignatureError
@@ -92,14 +91,27 @@ func openCheckpoint(msg []byte, key *PublicKey, what string) (Checkpoint, error)
 		for _, s := range unverified.Note.UnverifiedSigs {
 			signers = append(signers, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
 		}
-		return Checkpoint{}, verifyErr(ReasonWrongKey, "the %s is not signed by the trusted key %s (it is signed by %s): it comes from another log or the key is wrong",
+		return "", verifyErr(ReasonWrongKey, "the %s is not signed by the trusted key %s (it is signed by %s): it comes from another log or the key is wrong",
 			what, key.ID(), strings.Join(signers, ", "))
 	case errors.As(err, &invalid):
-		return Checkpoint{}, verifyErr(ReasonBadSignature, "the signature of the %s by %s is invalid: the checkpoint was altered", what, key.ID())
+		return "", verifyErr(ReasonBadSignature, "the signature of the %s by %s is invalid: it was altered", what, key.ID())
 	case err != nil:
-		return Checkpoint{}, &VerifyError{Reason: ReasonMalformed, Detail: fmt.Sprintf("the %s is not a well-formed signed note", what), Err: err}
+		return "", &VerifyError{Reason: ReasonMalformed, Detail: fmt.Sprintf("the %s is not a well-formed signed note", what), Err: err}
 	}
-	c, err := parseCheckpointBody(n.Text)
+	if err := canonicalSignatures(msg[len(n.Text)+1:]); err != nil {
+		return "", &VerifyError{Reason: ReasonMalformed, Detail: fmt.Sprintf("the %s has a signature line that is not in canonical form: it was altered", what), Err: err}
+	}
+	return n.Text, nil
+}
+
+// openCheckpoint verifies a signed checkpoint with the trusted key and parses it. Its origin
+// MUST be the key's name.
+func openCheckpoint(msg []byte, key *PublicKey, what string) (Checkpoint, error) {
+	text, err := openNote(msg, key, what)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	c, err := parseCheckpointBody(text)
 	if err != nil {
 		return Checkpoint{}, &VerifyError{Reason: ReasonMalformed, Detail: fmt.Sprintf("the %s is signed but not a checkpoint", what), Err: err}
 	}
@@ -107,6 +119,20 @@ func openCheckpoint(msg []byte, key *PublicKey, what string) (Checkpoint, error)
 		return Checkpoint{}, verifyErr(ReasonWrongOrigin, "the %s is for log %q, the trusted key is for %q", what, c.Origin, key.Origin())
 	}
 	return c, nil
+}
+
+// canonicalSignatures checks that every signature line of a note ("— name base64\n") carries
+// canonical base64. note.Open decodes leniently, so a signature whose unused padding bits were
+// changed would still verify: the note's bytes would differ while its meaning would not.
+func canonicalSignatures(sigs []byte) error {
+	for _, line := range strings.Split(strings.TrimSuffix(string(sigs), "\n"), "\n") {
+		_, b64, _ := strings.Cut(strings.TrimPrefix(line, "— "), " ")
+		raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil || base64.StdEncoding.EncodeToString(raw) != b64 {
+			return fmt.Errorf("signature %q is not canonical base64", b64)
+		}
+	}
+	return nil
 }
 
 // publicKeyOf derives the verifier key of a signed-note Ed25519 private key

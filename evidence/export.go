@@ -3,10 +3,15 @@ package evidence
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // An export is an auditor's package of one tenant's entries over a period: JSON Lines, each line
@@ -15,10 +20,20 @@ import (
 //	line 1      ExportHeader   the log key, one signed checkpoint, the tenant and the period
 //	lines 2…n   ExportEntry    one per entry, by ascending index, each with its inclusion proof
 //	                           into the header's checkpoint (and its personal data, disclosed)
-//	last line   ExportTrailer  the number of entries, so that a truncated file is detected
+//	last line   ExportTrailer  the number of entries and the log's signed attestation over
+//	                           every line before it
 //
-// It proves that each entry is in the log; it cannot prove that no entry of the tenant was left
-// out (that needs the whole log, which C2SP tiles let an auditor mirror).
+// The inclusion proofs prove that each entry is in the log. They cannot prove that no entry of
+// the tenant was left out (that needs the whole log, which C2SP tiles let an auditor mirror);
+// the attestation is the log's signed statement that these are all of them, which the log
+// cannot later deny. It is a signed note by the log's key whose text is
+//
+//	<origin>/export
+//	<number of entries>
+//	<base64 SHA-256 of every line before the trailer, newlines included>
+//
+// Its first line is never a checkpoint's (a checkpoint starts with the origin itself), so the
+// one key can sign both without one being taken for the other.
 
 // ExportHeader is the first line of an export.
 type ExportHeader struct {
@@ -41,8 +56,14 @@ type ExportEntry struct {
 
 // ExportTrailer is the last line of an export.
 type ExportTrailer struct {
-	End   string `json:"end"` // FormatExport
-	Count int64  `json:"count"`
+	End         string `json:"end"` // FormatExport
+	Count       int64  `json:"count"`
+	Attestation string `json:"attestation"` // signed note over the lines before
+}
+
+// attestationText is the text of an export's attestation note.
+func attestationText(origin string, count int64, digest []byte) string {
+	return fmt.Sprintf("%s/export\n%d\n%s\n", origin, count, base64.StdEncoding.EncodeToString(digest))
 }
 
 // ExportQuery selects what Export writes.
@@ -86,12 +107,14 @@ func (l *Log) Export(ctx context.Context, w io.Writer, q ExportQuery, progress f
 		}
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
+	digest := sha256.New()
 	sum := &ExportSummary{Checkpoint: verified, TenantID: q.TenantID, From: tq.From, To: tq.To}
 	write := func(v any) error {
 		b, err := marshalCanonical(v)
 		if err != nil {
 			return err
 		}
+		digest.Write(b)
 		_, err = bw.Write(b)
 		return err
 	}
@@ -130,7 +153,11 @@ func (l *Log) Export(ctx context.Context, w io.Writer, q ExportQuery, progress f
 		}
 		tq.StartIndex = es[len(es)-1].Index + 1
 	}
-	if err := write(ExportTrailer{End: FormatExport, Count: sum.Count}); err != nil {
+	att, err := note.Sign(&note.Note{Text: attestationText(l.origin, sum.Count, digest.Sum(nil))}, l.keys.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: sign export: %w", err)
+	}
+	if err := write(ExportTrailer{End: FormatExport, Count: sum.Count, Attestation: string(att)}); err != nil {
 		return nil, fmt.Errorf("evidence: write export: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -141,8 +168,8 @@ func (l *Log) Export(ctx context.Context, w io.Writer, q ExportQuery, progress f
 
 // VerifyExport verifies an export offline against the log's public key: the header's signed
 // checkpoint, every entry's inclusion proof and disclosed personal data, that every entry is
-// the header's tenant's and in its period, that indexes ascend, and that the trailer counts the
-// entries. progress, if not nil, is called with the number of entries verified so far, every
+// the header's tenant's and in its period, that indexes ascend, and that the trailer's signed
+// attestation covers exactly these lines and counts the entries. progress, if not nil, is called with the number of entries verified so far, every
 // 1000 entries.
 func VerifyExport(r io.Reader, key *PublicKey, progress func(done int64)) (*ExportSummary, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
@@ -159,6 +186,8 @@ func VerifyExport(r io.Reader, key *PublicKey, progress func(done int64)) (*Expo
 	if err != nil {
 		return nil, verifyErr(ReasonMalformed, "the export is empty")
 	}
+	digest := sha256.New()
+	digest.Write(first)
 	var h ExportHeader
 	if err := unmarshalCanonical(first, &h, "export header"); err != nil {
 		return nil, err
@@ -191,12 +220,23 @@ func VerifyExport(r io.Reader, key *PublicKey, progress func(done int64)) (*Expo
 			return nil, fmt.Errorf("evidence: read export: %w", nerr)
 		}
 		if nerr != nil { // line is the last one: the trailer
+			var e ExportEntry
+			if json.Unmarshal(line, &e) == nil && len(e.Leaf) > 0 {
+				return nil, verifyErr(ReasonInconsistent, "the export ends with an entry on line %d, without its trailer: it was truncated", lineNo)
+			}
 			var t ExportTrailer
 			if err := unmarshalCanonical(line, &t, fmt.Sprintf("export trailer (line %d)", lineNo)); err != nil {
 				return nil, err
 			}
 			if t.End != FormatExport || t.Count != sum.Count {
 				return nil, verifyErr(ReasonInconsistent, "the export's trailer counts %d entries, the file has %d: entries were added or removed", t.Count, sum.Count)
+			}
+			text, err := openNote([]byte(t.Attestation), key, "export's attestation")
+			if err != nil {
+				return nil, err
+			}
+			if text != attestationText(key.Origin(), sum.Count, digest.Sum(nil)) {
+				return nil, verifyErr(ReasonInconsistent, "the log's signed attestation is not over this file's %d entries and header: lines were altered, added or removed", sum.Count)
 			}
 			return sum, nil
 		}
@@ -220,6 +260,7 @@ func VerifyExport(r io.Reader, key *PublicKey, progress func(done int64)) (*Expo
 		case sum.Count > 0 && e.Index <= lastIndex:
 			return nil, verifyErr(ReasonInconsistent, "line %d: entry index %d does not ascend (after %d): an entry was repeated or moved", lineNo-1, e.Index, lastIndex)
 		}
+		digest.Write(line)
 		lastIndex = e.Index
 		sum.Count++
 		if v.Personal != nil {
