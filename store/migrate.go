@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -45,20 +46,39 @@ func migrate(ctx context.Context, db *sql.DB, dialect string, log *slog.Logger) 
 	if err != nil {
 		return fmt.Errorf("store: migrations of %s: %w", dialect, err)
 	}
-	current, target, err := p.GetVersions(ctx)
-	if err != nil {
-		return fmt.Errorf("store: read %s schema version: %w", dialect, err)
+	// SQLite has no migration lock: processes opening a new file together race, and the losers
+	// fail on "table already exists" with their migration rolled back. They try again, and stop
+	// as soon as the schema is current, whoever brought it there.
+	var lastErr error
+	for attempt := range 10 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("store: migrate %s schema: %w (after %w)", dialect, ctx.Err(), lastErr)
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			}
+		}
+		current, target, err := p.GetVersions(ctx)
+		if err != nil {
+			lastErr = fmt.Errorf("store: read %s schema version: %w", dialect, err)
+			continue
+		}
+		if current > target {
+			return fmt.Errorf("store: the %s schema is at version %d, newer than this program's %d: upgrade the program", dialect, current, target)
+		}
+		if current == target {
+			return nil
+		}
+		results, err := p.Up(ctx)
+		if err != nil {
+			lastErr = fmt.Errorf("store: migrate %s schema from version %d: %w", dialect, current, err)
+			continue
+		}
+		if len(results) > 0 {
+			log.InfoContext(ctx, "store: migrated schema", "dialect", dialect, "from", current,
+				"to", results[len(results)-1].Source.Version, "applied", len(results))
+		}
+		return nil
 	}
-	if current > target {
-		return fmt.Errorf("store: the %s schema is at version %d, newer than this program's %d: upgrade the program", dialect, current, target)
-	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("store: migrate %s schema from version %d: %w", dialect, current, err)
-	}
-	if len(results) > 0 {
-		log.InfoContext(ctx, "store: migrated schema", "dialect", dialect, "from", current,
-			"to", results[len(results)-1].Source.Version, "applied", len(results))
-	}
-	return nil
+	return lastErr
 }

@@ -868,13 +868,31 @@ func TestOpenRejects(t *testing.T) {
 	}
 }
 
-// TestSQLiteTwoProcesses opens one SQLite file through two Stores, as serve and an operator CLI
-// would: their writers contend for the file lock, which the busy timeout and BEGIN IMMEDIATE
-// resolve without SQLITE_BUSY.
-func TestSQLiteTwoProcesses(t *testing.T) {
+// TestSQLiteSharedFile opens one new SQLite file through four Stores at once, as serve and an
+// operator CLI would: both migrate it (the loser of that race retries), then their writers
+// contend for the file lock, which the busy timeout and BEGIN IMMEDIATE resolve without
+// SQLITE_BUSY.
+func TestSQLiteSharedFile(t *testing.T) {
 	ctx := context.Background()
 	dsn := storetest.DSN(t, store.DialectSQLite)
-	a, b := open(t, dsn), open(t, dsn)
+	var (
+		stores   [4]*store.Store
+		openErrs [4]error
+		opening  sync.WaitGroup
+	)
+	for i := range stores {
+		opening.Go(func() { stores[i], openErrs[i] = store.Open(ctx, dsn) })
+	}
+	opening.Wait()
+	for i, s := range stores {
+		if s != nil {
+			t.Cleanup(func() { s.Close() })
+		}
+		if openErrs[i] != nil {
+			t.Fatalf("Open %d: %v", i, openErrs[i])
+		}
+	}
+	a, b := stores[0], stores[1]
 	must(t, a.CreateTenant(ctx, tenant("t1", t0)))
 	const n = 20
 	var wg sync.WaitGroup
