@@ -31,7 +31,9 @@
 //   - its errors carry the SCARD_* code only in their text: the code is parsed back out;
 //   - its calls cannot be cancelled or time out: each runs in a goroutine bounded by the
 //     context and WithCallTimeout, and a call that never returns marks the connection broken;
-//   - it has no SCardGetStatusChange: WaitForCard polls.
+//   - it has no SCardGetStatusChange: WaitForCard polls;
+//   - ReleaseContext does not close its socket: keep one PCSC for the life of a process rather
+//     than dialing per operation.
 //
 // A pulled card shows up in pcscd as an error code (removed card, no card, transaction
 // failed) or, through vsmartcard's vpcd, first as one empty response, after which the reader

@@ -83,7 +83,8 @@ func DialPCSC(ctx context.Context, opts ...PCSCOption) (*PCSC, error) {
 // Socket returns the path of the pcscd socket in use.
 func (p *PCSC) Socket() string { return p.socket }
 
-// Close releases the PC/SC context.
+// Close releases the PC/SC context. (The library keeps its socket open after that; a
+// long-running program should keep one PCSC rather than dial per operation.)
 func (p *PCSC) Close() error {
 	return p.call(context.Background(), func() error { return p.client.ReleaseContext() })
 }

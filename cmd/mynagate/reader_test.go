@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mynagate/mynagate/card/cardtest"
 	"github.com/mynagate/mynagate/internal/pcsctest"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/reader"
 )
 
 // readerCards writes the card files every reader script starts with: card.json (a card),
@@ -64,7 +67,8 @@ func TestReaderScripts(t *testing.T) {
 // TestReaderScriptsPCSC runs the scenarios of testdata/reader-pcscd through a private pcscd with
 // vpcd, each script with its own daemon: $PCSCLITE_CSOCK_NAME names its socket, $VPCD the
 // address where `mynagate card insert --vpcd $VPCD` inserts a card (reader $READER), $VPCD2 the
-// second, empty slot. Under CI=true a missing pcscd fails the test.
+// second, empty slot. The script command `waitreader READER empty|card|busy` waits for a reader
+// state. Under CI=true a missing pcscd fails the test.
 func TestReaderScriptsPCSC(t *testing.T) {
 	files := readerCards(t)
 	testscript.Run(t, testscript.Params{
@@ -81,5 +85,52 @@ func TestReaderScriptsPCSC(t *testing.T) {
 			env.Setenv("READER", pcsctest.ReaderName(0))
 			return writeFiles(env.WorkDir, files)
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitreader": waitReader,
+		},
 	})
+}
+
+// waitReader is the script command `waitreader READER empty|card|busy`: wait (up to 15 s) until
+// pcscd reports that state for READER. After busy it waits 300 ms more, so that the background
+// command that took the card is inside its card session before the script acts.
+func waitReader(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitreader READER empty|card|busy")
+	}
+	want := args[1]
+	if want != "empty" && want != "card" && want != "busy" {
+		ts.Fatalf("waitreader: unknown state %q", want)
+	}
+	ctx := context.Background()
+	p, err := reader.DialPCSC(ctx, reader.WithSocket(ts.Getenv("PCSCLITE_CSOCK_NAME")))
+	ts.Check(err)
+	defer p.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rs, err := p.Readers(ctx)
+		ts.Check(err)
+		for _, r := range rs {
+			if r.Name != args[0] {
+				continue
+			}
+			state := "empty"
+			switch {
+			case r.Busy:
+				state = "busy"
+			case r.CardPresent:
+				state = "card"
+			}
+			if state == want {
+				if want == "busy" {
+					time.Sleep(300 * time.Millisecond)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s never became %s", args[0], want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
