@@ -32,6 +32,11 @@ func FuzzRead(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// Split even tiny CRLs over goroutines, so the fuzzer exercises the split second pass too.
+	oldMark, oldWorkers := markEvery, fillWorkers
+	markEvery, fillWorkers = 2, func() int { return 3 }
+	f.Cleanup(func() { markEvery, fillWorkers = oldMark, oldWorkers })
+
 	f.Fuzz(func(t *testing.T, der []byte) {
 		// Read with a real issuer must not panic either.
 		_, _ = Read(der, c.rsa.cert, Options{At: testNow, Previous: &Metadata{Number: big.NewInt(2)}})
