@@ -83,14 +83,17 @@ func unmarshalCanonical(data []byte, v any, what string) error {
 // DocumentFormat returns the format field of an evidence document (a bundle, a consistency
 // bundle, or the first line of an export), or "" if data does not start like one.
 func DocumentFormat(data []byte) string {
-	line, _, _ := bytes.Cut(data, []byte("\n"))
 	var head struct {
 		Format string `json:"format"`
 	}
-	if json.Unmarshal(line, &head) != nil {
-		return ""
+	if json.Unmarshal(data, &head) == nil {
+		return head.Format
 	}
-	return head.Format
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	if json.Unmarshal(line, &head) == nil {
+		return head.Format
+	}
+	return ""
 }
 
 // Marshal returns the bundle's canonical file form.
