@@ -115,6 +115,7 @@ func Write(w io.Writer, t Template, entries Entries, key crypto.Signer) (Stats, 
 
 	// Pass 1: the length of the revokedCertificates contents.
 	var (
+		enc        encoder
 		scratch    = make([]byte, 0, 256)
 		count      int64
 		entriesLen int64
@@ -124,7 +125,7 @@ func Write(w io.Writer, t Template, entries Entries, key crypto.Signer) (Stats, 
 		if yieldErr != nil {
 			return yieldErr
 		}
-		scratch, yieldErr = appendEntry(scratch[:0], e)
+		scratch, yieldErr = enc.appendEntry(scratch[:0], e)
 		if yieldErr != nil {
 			yieldErr = fmt.Errorf("crlwriter: entry %d: %w", count, yieldErr)
 			return yieldErr
@@ -167,7 +168,7 @@ func Write(w io.Writer, t Template, entries Entries, key crypto.Signer) (Stats, 
 			return yieldErr
 		}
 		before := len(out)
-		out, yieldErr = appendEntry(out, e)
+		out, yieldErr = enc.appendEntry(out, e)
 		if yieldErr != nil {
 			yieldErr = fmt.Errorf("%w: entry %d: %w", ErrEntriesChanged, seen, yieldErr)
 			return yieldErr
@@ -298,8 +299,15 @@ func tbsFrame(t Template, count, entriesLen int64) ([]byte, []byte, int64) {
 	return head, tail, bodyLen
 }
 
+// encoder encodes entries. It remembers the last day it formatted for each of the two times of
+// an entry: consecutive entries are mostly revoked on the same day, and calendar arithmetic and
+// formatting were a third of the cost of writing a CRL.
+type encoder struct {
+	revoked, invalidity dayCache
+}
+
 // appendEntry appends one revokedCertificates element.
-func appendEntry(b []byte, e Entry) ([]byte, error) {
+func (enc *encoder) appendEntry(b []byte, e Entry) ([]byte, error) {
 	if e.Serial == nil || e.Serial.Sign() <= 0 {
 		return b, errors.New("serial number must be positive")
 	}
@@ -320,7 +328,7 @@ func appendEntry(b []byte, e Entry) ([]byte, error) {
 	b = append(b, make([]byte, room)...)
 	b = appendInteger(b, e.Serial)
 	var err error
-	if b, err = appendTime(b, e.RevokedAt); err != nil {
+	if b, err = enc.revoked.appendTime(b, e.RevokedAt, false); err != nil {
 		return b[:start], err
 	}
 	if !e.InvalidityDate.IsZero() || e.Reason != NoReason {
@@ -331,7 +339,7 @@ func appendEntry(b []byte, e Entry) ([]byte, error) {
 		if !e.InvalidityDate.IsZero() {
 			// InvalidityDate ::= GeneralizedTime, whatever the year (RFC 5280 §5.3.2).
 			var v [17]byte
-			val, err := appendGeneralizedTime(v[:0], e.InvalidityDate)
+			val, err := enc.invalidity.appendTime(v[:0], e.InvalidityDate, true)
 			if err != nil {
 				return b[:start], err
 			}
@@ -388,43 +396,58 @@ func appendInteger(b []byte, n *big.Int) []byte {
 // appendTime appends a Time as RFC 5280 §5.1.2.4 requires: UTCTime for years 1950 through 2049,
 // GeneralizedTime otherwise, in UTC, to the second.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
-	t = t.UTC()
-	if y := t.Year(); y >= 1950 && y < 2050 {
+	var c dayCache
+	return c.appendTime(b, t, false)
+}
+
+// dayCache holds the date digits of the last day formatted.
+type dayCache struct {
+	valid bool
+	day   int64   // days since 1970-01-01
+	year  int     // of that day
+	ymd   [8]byte // YYYYMMDD
+}
+
+// appendTime appends t as a UTCTime or GeneralizedTime (always the latter when generalized is
+// set), truncated to the second, as encoding/asn1 does.
+func (c *dayCache) appendTime(b []byte, t time.Time, generalized bool) ([]byte, error) {
+	secs := t.Unix()
+	day := secs / 86400
+	if secs%86400 < 0 {
+		day--
+	}
+	if !c.valid || c.day != day {
+		u := t.UTC()
+		y, m, d := u.Date()
+		if y < 0 || y > 9999 {
+			return b, fmt.Errorf("crlwriter: time %v cannot be encoded (year outside 0000–9999)", t)
+		}
+		c.valid, c.day, c.year = true, day, y
+		copy(c.ymd[0:], twoDigits(y/100))
+		copy(c.ymd[2:], twoDigits(y%100))
+		copy(c.ymd[4:], twoDigits(int(m)))
+		copy(c.ymd[6:], twoDigits(d))
+	}
+	if !generalized && c.year >= 1950 && c.year < 2050 {
 		b = append(b, tagUTCTime, 13)
-		b = appendDigits(b, y%100, 2)
-		return appendClock(b, t), nil
+		b = append(b, c.ymd[2:]...)
+	} else {
+		b = append(b, tagGeneralizedTime, 15)
+		b = append(b, c.ymd[:]...)
 	}
-	return appendGeneralizedTime(b, t)
+	sod := int(secs - day*86400)
+	b = append(b, twoDigits(sod/3600)...)
+	b = append(b, twoDigits(sod/60%60)...)
+	b = append(b, twoDigits(sod%60)...)
+	return append(b, 'Z'), nil
 }
 
-func appendGeneralizedTime(b []byte, t time.Time) ([]byte, error) {
-	t = t.UTC()
-	y := t.Year()
-	if y < 0 || y > 9999 {
-		return b, fmt.Errorf("crlwriter: time %v cannot be encoded (year outside 0000–9999)", t)
-	}
-	b = append(b, tagGeneralizedTime, 15)
-	b = appendDigits(b, y, 4)
-	return appendClock(b, t), nil
-}
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
-func appendClock(b []byte, t time.Time) []byte {
-	b = appendDigits(b, int(t.Month()), 2)
-	b = appendDigits(b, t.Day(), 2)
-	b = appendDigits(b, t.Hour(), 2)
-	b = appendDigits(b, t.Minute(), 2)
-	b = appendDigits(b, t.Second(), 2)
-	return append(b, 'Z')
-}
-
-func appendDigits(b []byte, v, n int) []byte {
-	var d [4]byte
-	for i := n - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(b, d[:n]...)
-}
+// twoDigits returns the two decimal digits of 0 <= v < 100.
+func twoDigits(v int) string { return digitPairs[2*v : 2*v+2] }
 
 // appendHeader appends a DER tag and definite length.
 func appendHeader(b []byte, tag byte, n int64) []byte {

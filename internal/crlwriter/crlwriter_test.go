@@ -152,7 +152,8 @@ func TestMatchesCreateRevocationList(t *testing.T) {
 	ca, _ := cas(t)
 	many := make([]Entry, 0, 300)
 	for i := range 300 {
-		e := Entry{Serial: big.NewInt(int64(i)*7919 + 1), RevokedAt: base.Add(time.Duration(i) * time.Minute), Reason: NoReason}
+		// Seven hours apart: consecutive entries share a day or cross midnight.
+		e := Entry{Serial: big.NewInt(int64(i)*7919 + 1), RevokedAt: base.Add(time.Duration(i) * 7 * time.Hour), Reason: NoReason}
 		if i%3 != 0 {
 			e.Reason = []int{1, 2, 3, 4, 5, 6, 8, 9, 10}[i%9]
 		}
