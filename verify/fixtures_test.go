@@ -49,8 +49,7 @@ type fixture struct {
 	signPhoneCA, authPhoneCA *x509.Certificate
 	signResponder, authResp  *x509.Certificate // delegated OCSP responders of taro's CAs
 	own                      *ownCA
-	ownSignDER, ownAuthDER   []byte // good certificates of the own CA
-	ownLeafKey               *rsa.PrivateKey
+	ownSignDER, ownAuthDER   []byte            // good certificates of the own CA
 	expiredOwnRoot           *x509.Certificate // own root's key under a certificate that ended before at
 	knownTBS                 map[[32]byte]bool // every certificate a trusted key signed, by SHA-256 of its TBS
 	signature, authSignature []byte            // taro's signatures over challenge, by the sign and auth keys

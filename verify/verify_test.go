@@ -280,6 +280,8 @@ func TestCertificateProfile(t *testing.T) {
 
 		{"own root not valid at At", f.ownSignDER, verify.Options{Roots: roots(f.expiredOwnRoot), At: at, Purpose: verify.PurposeIdentity}, verify.ReasonChainInvalid},
 		{"own root valid again", f.ownSignDER, verify.Options{Roots: roots(f.expiredOwnRoot, ca.cert), At: at, Purpose: verify.PurposeIdentity}, 0},
+		{"expired leaf under an expired root", f.ownSignDER,
+			verify.Options{Roots: roots(f.expiredOwnRoot), At: mustParse(t, f.ownSignDER).NotAfter.Add(time.Second), Purpose: verify.PurposeIdentity}, verify.ReasonExpired},
 
 		{"CA flag", sign(20, func(c *x509.Certificate) { c.BasicConstraintsValid, c.IsCA = true, true }), identity, verify.ReasonProfile},
 		{"keyCertSign", sign(21, func(c *x509.Certificate) { c.KeyUsage |= x509.KeyUsageCertSign }), identity, verify.ReasonProfile},
