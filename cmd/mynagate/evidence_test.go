@@ -15,6 +15,7 @@ import (
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/evidence/evidencetest"
 	"github.com/mynagate/mynagate/evidence/memory"
+	"github.com/mynagate/mynagate/store"
 )
 
 // TestEvidenceScripts runs the evidence command scenarios in testdata/evidence against files
@@ -83,6 +84,29 @@ func writeEvidenceFixtures(t testing.TB, dir string) error {
 	}
 	other, err := evidence.GenerateKeys(rand.Reader, evidence.DefaultOrigin)
 	if err != nil {
+		return err
+	}
+	// A platform database with 30 entries of two tenants, with the keys in data/evidence as the
+	// platform keeps them.
+	keys, err := evidence.LoadKeys(filepath.Join(dir, "data", "evidence"), evidence.DefaultOrigin, rand.Reader)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "platform.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	pl, err := evidence.New(st, keys)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < 30; i++ {
+		if _, err := pl.Append(ctx, evidencetest.Entry(i, []string{"t_a", "t_b"}[i%2])); err != nil {
+			return err
+		}
+	}
+	if _, err := pl.Publish(ctx); err != nil {
 		return err
 	}
 	var pretty bytes.Buffer

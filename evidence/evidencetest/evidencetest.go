@@ -101,7 +101,10 @@ func Run(t *testing.T, open Open) {
 		{"TwoNodes", testTwoNodes},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.f(t, open) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.f(t, open)
+		})
 	}
 }
 
