@@ -337,8 +337,12 @@ func (l *Log) integrateBatch(ctx context.Context, pend []Pending) error {
 	if err := l.store.Integrate(ctx, in); err != nil {
 		return fmt.Errorf("evidence: integrate %d entries at size %d: %w", len(ids), from, err)
 	}
+	// Tiles above the leaves, once full, are read by every proof: cache them now. Leaf tiles
+	// are cached when a proof reads them.
 	for _, tile := range in.Tiles {
-		l.nodes.cache.put(tile.TileID, tile.Hashes[:len(tile.Hashes):len(tile.Hashes)])
+		if tile.Level > 0 && len(tile.Hashes) == fullTile {
+			l.nodes.cache.put(tile.TileID, tile.Hashes[:len(tile.Hashes):len(tile.Hashes)])
+		}
 	}
 	return nil
 }

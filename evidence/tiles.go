@@ -2,7 +2,9 @@ package evidence
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"math/bits"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -40,33 +42,70 @@ func tileOf(id compact.NodeID) (TileID, int, int) {
 	return TileID{Level: level, Index: first / tileWidth}, int(first % tileWidth), 1 << h
 }
 
-// tileCache keeps full tiles, which never change. Partial tiles are read every time.
+// tileData is a tile as the node reader holds it: its hashes and, for a full tile, all 511
+// nodes of its eight levels (256 + 128 + … + 1), so that the nodes inside a full tile are looked
+// up rather than recomputed.
+type tileData struct {
+	raw      []byte
+	expanded []byte
+}
+
+// expand computes every node of a full tile, level by level.
+func expand(raw []byte) []byte {
+	out := make([]byte, 0, (2*tileWidth-1)*hashSize)
+	out = append(out, raw...)
+	var buf [1 + 2*hashSize]byte
+	buf[0] = 1 // RFC 6962 node prefix
+	for start, n := 0, tileWidth; n > 1; start, n = start+n, n/2 {
+		for i := 0; i < n/2; i++ {
+			copy(buf[1:], out[(start+2*i)*hashSize:(start+2*i+2)*hashSize])
+			h := sha256.Sum256(buf[:])
+			out = append(out, h[:]...)
+		}
+	}
+	return out
+}
+
+// node returns the root of the subtree over the n hashes from pos.
+func (t *tileData) node(pos, n int) []byte {
+	if t.expanded == nil {
+		return subtreeHash(t.raw[pos*hashSize : (pos+n)*hashSize])
+	}
+	h := bits.TrailingZeros(uint(n))
+	i := 2*tileWidth - (2*tileWidth)>>h + pos>>h
+	return t.expanded[i*hashSize : (i+1)*hashSize : (i+1)*hashSize]
+}
+
+// tileCache keeps full tiles, expanded; they never change. Partial tiles are read every time.
 type tileCache struct {
 	mu    sync.Mutex
 	max   int
-	tiles map[TileID][]byte
+	tiles map[TileID]*tileData
 	order []TileID // FIFO eviction of level-0 tiles; upper levels are few and always kept
 }
 
 func newTileCache(max int) *tileCache {
-	return &tileCache{max: max, tiles: map[TileID][]byte{}}
+	return &tileCache{max: max, tiles: map[TileID]*tileData{}}
 }
 
-func (c *tileCache) get(id TileID) ([]byte, bool) {
+func (c *tileCache) get(id TileID) (*tileData, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, ok := c.tiles[id]
 	return t, ok
 }
 
-func (c *tileCache) put(id TileID, t []byte) {
-	if len(t) != fullTile {
-		return
+// put caches a full tile, expanding it, and returns it; a partial tile is returned unexpanded
+// and not cached.
+func (c *tileCache) put(id TileID, raw []byte) *tileData {
+	if len(raw) != fullTile {
+		return &tileData{raw: raw}
 	}
+	t := &tileData{raw: raw, expanded: expand(raw)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.tiles[id]; ok {
-		return
+	if old, ok := c.tiles[id]; ok {
+		return old
 	}
 	c.tiles[id] = t
 	if id.Level == 0 {
@@ -76,6 +115,7 @@ func (c *tileCache) put(id TileID, t []byte) {
 			c.order = c.order[1:]
 		}
 	}
+	return t
 }
 
 // nodeReader computes node hashes from stored tiles.
@@ -87,15 +127,15 @@ type nodeReader struct {
 // hashes returns the hashes of nodes ids, all of which MUST be complete subtrees of the
 // integrated tree. Tiles are fetched in one Storage call.
 func (r *nodeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	tiles := map[TileID][]byte{}
+	tiles := map[TileID]*tileData{}
 	var missing []TileID
 	for _, id := range ids {
 		t, _, _ := tileOf(id)
 		if _, ok := tiles[t]; ok {
 			continue
 		}
-		if b, ok := r.cache.get(t); ok {
-			tiles[t] = b
+		if d, ok := r.cache.get(t); ok {
+			tiles[t] = d
 			continue
 		}
 		tiles[t] = nil
@@ -113,41 +153,45 @@ func (r *nodeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte
 			if len(got[i])%hashSize != 0 || len(got[i]) > fullTile {
 				return nil, fmt.Errorf("%w: tile %s has %d bytes", ErrCorrupt, t, len(got[i]))
 			}
-			tiles[t] = got[i]
-			r.cache.put(t, got[i])
+			tiles[t] = r.cache.put(t, got[i])
 		}
 	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		t, pos, n := tileOf(id)
-		b := tiles[t]
-		if len(b) < (pos+n)*hashSize {
-			return nil, fmt.Errorf("%w: tile %s has %d hashes, node (level %d, index %d) needs %d", ErrCorrupt, t, len(b)/hashSize, id.Level, id.Index, pos+n)
+		d := tiles[t]
+		if len(d.raw) < (pos+n)*hashSize {
+			return nil, fmt.Errorf("%w: tile %s has %d hashes, node (level %d, index %d) needs %d", ErrCorrupt, t, len(d.raw)/hashSize, id.Level, id.Index, pos+n)
 		}
-		out[i] = subtreeHash(b[pos*hashSize : (pos+n)*hashSize])
+		out[i] = d.node(pos, n)
 	}
 	return out, nil
 }
 
-// subtreeHash returns the root of the perfect subtree over a power-of-two number of
-// concatenated hashes.
+// subtreeHash returns the root of the perfect subtree over a power-of-two number (at most 128)
+// of concatenated hashes. It hashes in place with sha256.Sum256, without allocating: an inclusion
+// proof recomputes up to about 500 nodes from its tiles, so the per-hash cost matters.
 func subtreeHash(hs []byte) []byte {
 	n := len(hs) / hashSize
 	if n == 1 {
 		return hs[:hashSize:hashSize]
 	}
-	level := make([][]byte, n)
-	for i := range level {
-		level[i] = hs[i*hashSize : (i+1)*hashSize]
+	var level [tileWidth / 2][hashSize]byte
+	var buf [1 + 2*hashSize]byte
+	buf[0] = 1 // RFC 6962 node prefix
+	for i := 0; i < n/2; i++ {
+		copy(buf[1:], hs[2*i*hashSize:(2*i+2)*hashSize])
+		level[i] = sha256.Sum256(buf[:])
 	}
-	for len(level) > 1 {
-		next := level[:len(level)/2]
-		for i := range next {
-			next[i] = hashChildren(level[2*i], level[2*i+1])
+	for m := n / 2; m > 1; m /= 2 {
+		for i := 0; i < m/2; i++ {
+			copy(buf[1:], level[2*i][:])
+			copy(buf[1+hashSize:], level[2*i+1][:])
+			level[i] = sha256.Sum256(buf[:])
 		}
-		level = next
 	}
-	return level[0]
+	out := level[0]
+	return out[:]
 }
 
 // String formats a tile id as its C2SP tlog-tiles path, e.g. "tile/0/x001/234".
