@@ -130,6 +130,15 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("store: sqlite: directory of %s does not exist", path)
 	}
+	// The database holds personal data (basic 4 facts, certificates): create it readable by its
+	// owner only. SQLite gives the -wal and -shm files the mode of the database file.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("store: sqlite: %w", err)
+	}
 	if o.maxConns == 0 {
 		o.maxConns = 4
 	}

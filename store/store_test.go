@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -842,6 +844,19 @@ func testReopen(t *testing.T, e env) {
 }
 
 // --- outside the suite ----------------------------------------------------------------------
+
+func TestSQLiteFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mynagate.db")
+	s := open(t, "sqlite:"+path)
+	must(t, s.CreateTenant(context.Background(), tenant("t1", t0)))
+	for _, f := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(f)
+		must(t, err)
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600: it holds personal data", filepath.Base(f), fi.Mode().Perm())
+		}
+	}
+}
 
 func TestOpenRejects(t *testing.T) {
 	dir := t.TempDir()
