@@ -18,7 +18,9 @@
 //     PhoneRoots) whose subject is byte-identical to the certificate's issuer
 //     ([ReasonChainInvalid]). JPKI chains are one level deep (leaf under root). Trust is pinned
 //     to the root certificates given, never to names: J-LIS's own CA generations share one DN
-//     with different keys, and a lookalike CA with the same DN and another key fails;
+//     with different keys, and a lookalike CA with the same DN and another key fails. Roots
+//     whose subjectKeyIdentifier matches the certificate's authorityKeyIdentifier are tried
+//     first, so several generations cost one RSA verification, not one each;
 //  4. validity at [Options].At, inclusive at both ends ([ReasonNotYetValid], [ReasonExpired]),
 //     then the root's expiry: a root that has expired at At fails the chain
 //     ([ReasonChainInvalid]) unless another trusted root with the same key verifies. A root's

@@ -182,40 +182,49 @@ func parse(der []byte) (*x509.Certificate, *Error) {
 }
 
 // chain is step 3: the certificate is signed by the key of a trusted root of the same name.
-// Roots are matched by name first (a byte compare) only to avoid needless RSA operations; the
-// signature decides. A root that has expired at opts.At is used only when no other root fits,
-// and is returned as expired: Certificate rejects it after the leaf's own validity check, so
-// that an expired leaf is reported as expired.
+// Roots are matched by name (a byte compare), and tried first where the certificate's
+// authorityKeyIdentifier equals the root's subjectKeyIdentifier, only to avoid needless RSA
+// operations when several generations of a CA share one DN; the signature decides, and roots
+// whose key identifier differs are still tried when no other verifies. A root that has expired
+// at opts.At is used only when no other root fits, and is returned as expired: Certificate
+// rejects it after the leaf's own validity check, so that an expired leaf is reported as expired.
 //
 // A root's notBefore is not checked. RFC 5280 §6.1.1 (d) makes the trust anchor a name and a
-// key, not a certificate with a validity; and J-LIS backdates leaves to 00:00 JST of their issue
-// day, so leaves issued on a CA's first day start before the CA's own certificate does.
+// key, not a certificate with a validity; and J-LIS dates leaves from 00:00 JST of the issue
+// day, which on a CA's first day is before the CA's own certificate starts.
 func chain(cert *x509.Certificate, opts Options) (*x509.Certificate, bool, bool, *Error) {
 	named := 0
 	var lastErr error
-	var root *x509.Certificate // an expired root that verifies, the fallback
-	var phone bool
-	for i, set := range [][]*x509.Certificate{opts.Roots, opts.PhoneRoots} {
-		for _, r := range set {
-			if !bytes.Equal(r.RawSubject, cert.RawIssuer) {
-				continue
-			}
-			named++
-			if err := cert.CheckSignatureFrom(r); err != nil {
-				lastErr = err
-				continue
-			}
-			if opts.At.After(r.NotAfter) {
-				if root == nil {
-					root, phone = r, i == 1
+	var expired *x509.Certificate // a root that verifies but has expired: the fallback
+	var expiredPhone bool
+	for pass := range 2 {
+		for i, set := range [][]*x509.Certificate{opts.Roots, opts.PhoneRoots} {
+			for _, r := range set {
+				if !bytes.Equal(r.RawSubject, cert.RawIssuer) {
+					continue
 				}
-				continue
+				keyIDMatch := len(cert.AuthorityKeyId) == 0 || len(r.SubjectKeyId) == 0 ||
+					bytes.Equal(cert.AuthorityKeyId, r.SubjectKeyId)
+				if keyIDMatch != (pass == 0) {
+					continue
+				}
+				named++
+				if err := cert.CheckSignatureFrom(r); err != nil {
+					lastErr = err
+					continue
+				}
+				if opts.At.After(r.NotAfter) {
+					if expired == nil {
+						expired, expiredPhone = r, i == 1
+					}
+					continue
+				}
+				return r, i == 1, false, nil
 			}
-			return r, i == 1, false, nil
 		}
 	}
-	if root != nil {
-		return root, phone, true, nil
+	if expired != nil {
+		return expired, expiredPhone, true, nil
 	}
 	if named == 0 {
 		return nil, false, false, reject(ReasonChainInvalid, cert, "issuer %s is not a trusted root for %v", cert.Issuer, opts.Purpose)

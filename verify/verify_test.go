@@ -280,6 +280,9 @@ func TestCertificateProfile(t *testing.T) {
 
 		{"own root not valid at At", f.ownSignDER, verify.Options{Roots: roots(f.expiredOwnRoot), At: at, Purpose: verify.PurposeIdentity}, verify.ReasonChainInvalid},
 		{"own root valid again", f.ownSignDER, verify.Options{Roots: roots(f.expiredOwnRoot, ca.cert), At: at, Purpose: verify.PurposeIdentity}, 0},
+		{"authorityKeyIdentifier naming another key", sign(5, func(c *x509.Certificate) {
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 35}, Value: []byte{0x30, 0x06, 0x80, 0x04, 1, 2, 3, 4}})
+		}), verify.Options{Roots: roots(f.expiredOwnRoot, ca.cert), At: at, Purpose: verify.PurposeIdentity}, 0},
 		{"expired leaf under an expired root", f.ownSignDER,
 			verify.Options{Roots: roots(f.expiredOwnRoot), At: mustParse(t, f.ownSignDER).NotAfter.Add(time.Second), Purpose: verify.PurposeIdentity}, verify.ReasonExpired},
 
