@@ -121,6 +121,9 @@ type Answer struct {
 	Signature   []byte // RSASSA-PKCS1-v1_5 SHA-256 over Session.Challenge()
 	// PreferOCSP asks for an OCSP check instead of the CRL.
 	PreferOCSP bool
+	// Consent lists the scopes the holder grants the tenant with this verification (identity
+	// only; see ConsentScopes). They take effect with the accepted verification.
+	Consent []string
 }
 
 // Complete runs the verification pipeline on the holder's answer and records its outcome: DER
@@ -143,6 +146,9 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 	if !now.Before(s.ExpiresAt) {
 		return nil, newError(KindGone, "challenge-expired", "the challenge of session %s expired at %s", id, s.ExpiresAt.Format(time.RFC3339))
 	}
+	if err := p.checkConsent(s, a.Consent); err != nil {
+		return nil, err
+	}
 	vid, err := p.newID("v_")
 	if err != nil {
 		return nil, err
@@ -164,6 +170,9 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 		return nil, err
 	}
 	v.Decision, v.PersonID = DecisionAccepted, personID
+	if err := p.recordConsent(ctx, &v, a.Consent); err != nil {
+		return nil, err
+	}
 	if err := p.record(ctx, &v, certs, tenant); err != nil {
 		return nil, err
 	}
@@ -172,9 +181,14 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 
 // check runs the pipeline; it fills v's certificate and revocation fields as it learns them.
 func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Time, v *Verification) (*verify.Result, *Error) {
-	var roots []*x509.Certificate
+	var roots, phoneRoots []*x509.Certificate
 	for _, ca := range p.cas {
-		if ca.Purpose == s.Purpose {
+		if ca.Purpose != s.Purpose {
+			continue
+		}
+		if strings.HasSuffix(ca.Name, "-phone") {
+			phoneRoots = append(phoneRoots, ca.Cert)
+		} else {
 			roots = append(roots, ca.Cert)
 		}
 	}
@@ -182,7 +196,7 @@ func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Tim
 	if s.Purpose == PurposeLogin {
 		purpose = verify.PurposeLogin
 	}
-	res, err := verify.Certificate(a.Certificate, verify.Options{Roots: roots, At: now, Purpose: purpose})
+	res, err := verify.Certificate(a.Certificate, verify.Options{Roots: roots, PhoneRoots: phoneRoots, At: now, Purpose: purpose})
 	if err != nil {
 		return nil, rejection(err)
 	}
