@@ -23,8 +23,9 @@
 // Times are stored as UTC unix nanoseconds (BIGINT) in both dialects: exact round trips, one
 // query text, no driver-specific time conversion. See README.md for the schema.
 //
-// Store does not own: what the rows mean (package platform decides when a session is expired or
-// a verification accepted), webhook delivery (it only writes the outbox), or the evidence log.
+// Store also keeps the evidence log's rows (evidence.go, migration 00002), whose protocol is
+// package evidence's. It does not own what the rows mean (package platform decides when a
+// session is expired or a verification accepted) or webhook delivery (it writes the outbox).
 package store
 
 import (
