@@ -1,0 +1,322 @@
+package platform
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/verify"
+)
+
+// Consent scopes a holder may grant a tenant.
+const (
+	// ScopeBasic4Updates: after a revocation for a change of the basic 4 facts (a move, a new
+	// name), the platform asks J-LIS for the latest facts on the holder's behalf and sends the
+	// tenant those it may see (person.basic4_updated).
+	ScopeBasic4Updates = "basic4_updates"
+)
+
+// ConsentScopes lists every scope.
+var ConsentScopes = []string{ScopeBasic4Updates}
+
+// Consent is a holder's consent to a tenant, given with an identity verification.
+type Consent struct {
+	ID             string // "c_" + 16 hex digits; the consent reference given to J-LIS
+	TenantID       string
+	VerificationID string // the verification it was given with; it takes effect with it
+	Scope          string
+	GrantedAt      time.Time
+	RevokedAt      *time.Time // nil while in force
+}
+
+// ConsentStorage is the optional storage capability behind consents (STYLE rule 4). package store
+// implements it.
+type ConsentStorage interface {
+	// RecordConsent stores a consent for a verification that is about to be recorded. It MUST
+	// take effect only once that verification exists and is accepted: every reader joins on it,
+	// so a consent whose verification never committed is inert. A second consent for the same
+	// verification and scope is ignored.
+	RecordConsent(ctx context.Context, c Consent) error
+	// PersonConsents returns the consents given with accepted verifications of a person, revoked
+	// ones included, oldest first.
+	PersonConsents(ctx context.Context, personID string) ([]Consent, error)
+	// RevokeConsents revokes, at `at`, every consent in force that the person gave the tenant
+	// for scope, and returns how many.
+	RevokeConsents(ctx context.Context, personID, tenantID, scope string, at time.Time) (int, error)
+}
+
+// checkConsent refuses scopes that cannot be granted with this session, before anything is
+// verified (so a bad request does not spend the challenge).
+func (p *Platform) checkConsent(s *Session, scopes []string) error {
+	if len(scopes) == 0 {
+		return nil
+	}
+	if _, ok := p.store.(ConsentStorage); !ok {
+		return newError(KindInvalid, "invalid-request", "this platform does not record consent")
+	}
+	if s.Purpose != PurposeIdentity {
+		return newError(KindInvalid, "invalid-request", "consent is given with an identity verification, not a %s one", s.Purpose)
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(ConsentScopes, sc) {
+			return newError(KindInvalid, "invalid-request", "consent scope %q is not one of %v", sc, ConsentScopes)
+		}
+	}
+	return nil
+}
+
+// recordConsent writes the holder's consents for an accepted verification just before the
+// verification itself. Storage.CompleteSession is one transaction that this file cannot join
+// without widening the core interface or duplicating it; instead a consent names its
+// verification and is effective only through it (ConsentStorage.RecordConsent), which gives the
+// same all-or-nothing outcome: if the verification does not commit, the consent is inert.
+func (p *Platform) recordConsent(ctx context.Context, v *Verification, scopes []string) error {
+	if len(scopes) == 0 || v.Decision != DecisionAccepted {
+		return nil
+	}
+	cs := p.store.(ConsentStorage) // checked by checkConsent
+	for _, sc := range slices.Compact(slices.Sorted(slices.Values(scopes))) {
+		id, err := p.newID("c_")
+		if err != nil {
+			return err
+		}
+		c := Consent{ID: id, TenantID: v.TenantID, VerificationID: v.ID, Scope: sc, GrantedAt: v.CreatedAt}
+		if err := cs.RecordConsent(ctx, c); err != nil {
+			return internal(fmt.Errorf("record consent: %w", err))
+		}
+	}
+	return nil
+}
+
+// The holder's own requests about consents (list, revoke) are proved with the card's
+// authentication key, like a login, over a stateless platform challenge:
+//
+//	challenge = expiry (8 bytes, unix seconds) || nonce (16) || HMAC-SHA256(k, expiry || nonce)[:16]
+//	signed    = "mynagate-holder/v1" 0x00 action 0x00 tenant 0x00 scope 0x00 challenge
+//
+// with k derived from the master secret. A challenge is not single-use: both actions are
+// idempotent (listing, and revoking what is revoked already), so a replay within the five minutes
+// gains nothing that the original did not.
+const holderDomain = "mynagate-holder/v1"
+
+// Holder actions.
+const (
+	HolderListConsents  = "consents.list"
+	HolderRevokeConsent = "consents.revoke"
+)
+
+// HolderMessage returns the exact bytes the holder signs for an action.
+func HolderMessage(action, tenantID, scope string, challenge []byte) []byte {
+	var b bytes.Buffer
+	for _, s := range []string{holderDomain, action, tenantID, scope} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	b.Write(challenge)
+	return b.Bytes()
+}
+
+const holderChallengeSize = 8 + 16 + 16
+
+func (p *Platform) holderMAC(head []byte) []byte {
+	km := hmac.New(sha256.New, p.master)
+	io.WriteString(km, "mynagate holder challenge v1")
+	m := hmac.New(sha256.New, km.Sum(nil))
+	m.Write(head)
+	return m.Sum(nil)[:16]
+}
+
+// HolderChallenge returns a challenge for the holder's consent requests and its expiry.
+func (p *Platform) HolderChallenge() ([]byte, time.Time, error) {
+	if len(p.master) < 32 {
+		return nil, time.Time{}, internal(errors.New("platform: holder challenges need the master secret"))
+	}
+	exp := p.clk.Now().UTC().Add(p.sessionTTL).Truncate(time.Second)
+	nonce, err := p.randomBytes(16)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	head := binary.BigEndian.AppendUint64(nil, uint64(exp.Unix()))
+	head = append(head, nonce...)
+	return append(head, p.holderMAC(head)...), exp, nil
+}
+
+// HolderProof is a holder's signed request: the authentication certificate and its signature
+// over HolderMessage(action, tenant, scope, Challenge).
+type HolderProof struct {
+	Certificate []byte // DER authentication certificate
+	Signature   []byte // RSASSA-PKCS1-v1_5 SHA-256
+	Challenge   []byte // from HolderChallenge
+}
+
+// holderPerson checks a proof and returns the person it proves; "" when the certificate is
+// valid but belongs to no person the platform knows.
+func (p *Platform) holderPerson(ctx context.Context, proof HolderProof, action, tenantID, scope string) (string, error) {
+	if !p.canVerify() {
+		return "", internal(errors.New("platform: not configured for verifications"))
+	}
+	c := proof.Challenge
+	if len(c) != holderChallengeSize || !hmac.Equal(c[24:], p.holderMAC(c[:24])) {
+		return "", newError(KindInvalid, "invalid-request", "the challenge is not one this platform issued")
+	}
+	now := p.clk.Now().UTC()
+	if exp := time.Unix(int64(binary.BigEndian.Uint64(c[:8])), 0); !now.Before(exp) {
+		return "", newError(KindGone, "challenge-expired", "the challenge expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	var roots, phoneRoots []*x509.Certificate
+	for _, ca := range p.cas {
+		switch {
+		case ca.Purpose != PurposeLogin:
+		case strings.HasSuffix(ca.Name, "-phone"):
+			phoneRoots = append(phoneRoots, ca.Cert)
+		default:
+			roots = append(roots, ca.Cert)
+		}
+	}
+	res, err := verify.Certificate(proof.Certificate, verify.Options{Roots: roots, PhoneRoots: phoneRoots, At: now, Purpose: verify.PurposeLogin})
+	if err != nil {
+		return "", rejection(err)
+	}
+	rs, err := p.revocation.Status(ctx, res.Cert, res.Issuer, RevocationOptions{})
+	if err != nil {
+		return "", &Error{Kind: KindUnavailable, Type: "revocation-unavailable", Detail: "the revocation status of the certificate cannot be established now; retry later", Err: err}
+	}
+	if rs.Revoked {
+		return "", newError(KindRejected, "cert-revoked", "the certificate was revoked at %s", rs.RevokedAt.Format(time.RFC3339))
+	}
+	if err := verify.Signature(res.Cert, HolderMessage(action, tenantID, scope, c), proof.Signature); err != nil {
+		return "", rejection(err)
+	}
+	return p.knownPerson(ctx, res)
+}
+
+// knownPerson finds the person of a verified certificate without creating one: the certificate's
+// own link, else those of the certificates J-LIS relates to it (the other certificate of the
+// card, the predecessors).
+func (p *Platform) knownPerson(ctx context.Context, res *verify.Result) (string, error) {
+	person, err := p.store.PersonByCert(ctx, CAKey(res.Issuer), SerialHex(res.Cert.SerialNumber))
+	if err == nil {
+		return person, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return "", internal(err)
+	}
+	name := p.caName(res.Issuer.SubjectKeyId)
+	if name == "" || !res.Cert.SerialNumber.IsInt64() {
+		return "", nil
+	}
+	info, err := p.links.Links(ctx, jlisapi.CertRef{CA: name, Serial: res.Cert.SerialNumber.Int64()})
+	if errors.Is(err, jlisapi.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", &Error{Kind: KindUnavailable, Type: "jlis-unavailable", Detail: "the renewal-link service of J-LIS cannot be reached; retry later", Err: err}
+	}
+	var related []jlisapi.CertRef
+	if info.Counterpart != nil {
+		related = append(related, *info.Counterpart)
+	}
+	for _, l := range info.Previous {
+		related = append(related, l.Old)
+	}
+	for _, r := range related {
+		key := p.caKeyByName(r.CA)
+		if key == "" {
+			continue
+		}
+		person, err := p.store.PersonByCert(ctx, key, fmt.Sprintf("%X", r.Serial))
+		if err == nil {
+			return person, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return "", internal(err)
+		}
+	}
+	return "", nil
+}
+
+// HolderConsent is a consent as its holder sees it.
+type HolderConsent struct {
+	TenantID   string
+	TenantName string
+	Scope      string
+	GrantedAt  time.Time  // the latest grant
+	RevokedAt  *time.Time // nil while in force
+}
+
+// HolderConsents returns the consents the proving holder gave, one per tenant and scope (the
+// latest grant), oldest first. A holder the platform does not know has none.
+func (p *Platform) HolderConsents(ctx context.Context, proof HolderProof) ([]HolderConsent, error) {
+	cs, ok := p.store.(ConsentStorage)
+	if !ok {
+		return nil, internal(errors.New("platform: the store does not record consent"))
+	}
+	person, err := p.holderPerson(ctx, proof, HolderListConsents, "", "")
+	if err != nil || person == "" {
+		return []HolderConsent{}, err
+	}
+	all, err := cs.PersonConsents(ctx, person)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := []HolderConsent{}
+	index := map[[2]string]int{}
+	for _, c := range all {
+		k := [2]string{c.TenantID, c.Scope}
+		i, seen := index[k]
+		if !seen {
+			t, err := p.store.Tenant(ctx, c.TenantID)
+			if err != nil {
+				return nil, internal(err)
+			}
+			index[k] = len(out)
+			out = append(out, HolderConsent{TenantID: c.TenantID, TenantName: t.Name, Scope: c.Scope, GrantedAt: c.GrantedAt, RevokedAt: c.RevokedAt})
+			continue
+		}
+		// A later grant supersedes; the consent is in force if any grant is.
+		h := &out[i]
+		if c.GrantedAt.After(h.GrantedAt) {
+			h.GrantedAt = c.GrantedAt
+		}
+		if c.RevokedAt == nil || h.RevokedAt == nil {
+			h.RevokedAt = nil
+		} else if c.RevokedAt.After(*h.RevokedAt) {
+			h.RevokedAt = c.RevokedAt
+		}
+	}
+	return out, nil
+}
+
+// RevokeHolderConsent revokes the proving holder's consent to a tenant for a scope, and returns
+// how many grants it ended (0 when none was in force: revoking is idempotent).
+func (p *Platform) RevokeHolderConsent(ctx context.Context, proof HolderProof, tenantID, scope string) (int, error) {
+	cs, ok := p.store.(ConsentStorage)
+	if !ok {
+		return 0, internal(errors.New("platform: the store does not record consent"))
+	}
+	if !slices.Contains(ConsentScopes, scope) || tenantID == "" {
+		return 0, newError(KindInvalid, "invalid-request", "a tenant and a scope (one of %v) are required", ConsentScopes)
+	}
+	person, err := p.holderPerson(ctx, proof, HolderRevokeConsent, tenantID, scope)
+	if err != nil {
+		return 0, err
+	}
+	if person == "" {
+		return 0, nil
+	}
+	n, err := cs.RevokeConsents(ctx, person, tenantID, scope, p.clk.Now().UTC())
+	if err != nil {
+		return 0, internal(err)
+	}
+	return n, nil
+}
