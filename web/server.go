@@ -80,6 +80,7 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m.HandleFunc("GET /v1/usage", s.tenant(s.usage))
 	m.HandleFunc("GET /v1/holder/sessions/{id}", s.holderGet)
 	m.HandleFunc("POST /v1/holder/sessions/{id}", s.holderPost)
+	s.notifyRoutes(m) // webhooks.go
 	for _, f := range s.extraMu {
 		f(m)
 	}
@@ -397,6 +398,9 @@ type HolderAnswer struct {
 	Certificate []byte `json:"certificate"` // DER, base64 in JSON
 	Signature   []byte `json:"signature"`   // base64 in JSON
 	PreferOCSP  bool   `json:"prefer_ocsp,omitempty"`
+	// Consent lists the scopes the holder grants the tenant with this verification, e.g.
+	// ["basic4_updates"] (identity only).
+	Consent []string `json:"consent,omitempty"`
 }
 
 // HolderResult is the answer to the holder.
@@ -420,7 +424,7 @@ func (s *Server) holderPost(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, invalid("certificate and signature are required (base64)"), "")
 		return
 	}
-	v, err := s.p.Complete(r.Context(), r.PathValue("id"), a.Token, platform.Answer{Certificate: a.Certificate, Signature: a.Signature, PreferOCSP: a.PreferOCSP})
+	v, err := s.p.Complete(r.Context(), r.PathValue("id"), a.Token, platform.Answer{Certificate: a.Certificate, Signature: a.Signature, PreferOCSP: a.PreferOCSP, Consent: a.Consent})
 	if v != nil {
 		s.verifs.WithLabelValues(string(v.Purpose), string(v.Decision), v.Reason).Inc()
 	}
