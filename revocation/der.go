@@ -54,6 +54,18 @@ func lookupSigAlg(ai []byte) (x509.SignatureAlgorithm, crypto.Hash, bool) {
 	return x509.UnknownSignatureAlgorithm, 0, false
 }
 
+// readASN1 is cryptobyte's ReadASN1 with the common case inlined: a one-octet tag and a
+// short-form length (under 128 octets, always minimal in DER), which is every element of a
+// typical CRL entry. Anything else goes to cryptobyte, so both accept exactly the same.
+func readASN1(s *cryptobyte.String, out *cryptobyte.String, tag cbasn1.Tag) bool {
+	if b := *s; len(b) >= 2 && b[0] == byte(tag) && b[1] < 0x80 && int(b[1]) <= len(b)-2 {
+		*out = b[2 : 2+int(b[1])]
+		*s = b[2+int(b[1]):]
+		return true
+	}
+	return s.ReadASN1(out, tag)
+}
+
 // minimalInteger reports whether b is the content of a DER INTEGER: at least one octet, and no
 // redundant leading 0x00 or 0xFF (X.690 §8.3.2).
 func minimalInteger(b []byte) bool {
@@ -88,12 +100,12 @@ func (m *dateMemo) readTime(s *cryptobyte.String) (int64, bool) {
 	var date, clock []byte
 	switch {
 	case s.PeekASN1Tag(cbasn1.UTCTime):
-		if !s.ReadASN1(&b, cbasn1.UTCTime) || len(b) != 13 || b[12] != 'Z' {
+		if !readASN1(s, &b, cbasn1.UTCTime) || len(b) != 13 || b[12] != 'Z' {
 			return 0, false
 		}
 		date, clock = b[0:6], b[6:12]
 	case s.PeekASN1Tag(cbasn1.GeneralizedTime):
-		if !s.ReadASN1(&b, cbasn1.GeneralizedTime) || len(b) != 15 || b[14] != 'Z' {
+		if !readASN1(s, &b, cbasn1.GeneralizedTime) || len(b) != 15 || b[14] != 'Z' {
 			return 0, false
 		}
 		date, clock = b[0:8], b[8:14]

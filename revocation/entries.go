@@ -174,10 +174,10 @@ func (f *frame) fill(ix *Index, tables map[int]*longTable, sg segment) error {
 	for ; len(s) > stop; n++ {
 		at := s
 		var e, ser cryptobyte.String
-		if !s.ReadASN1(&e, cbasn1.SEQUENCE) {
+		if !readASN1(&s, &e, cbasn1.SEQUENCE) {
 			return f.malformed(at, "entry %d: not a SEQUENCE", n)
 		}
-		if !e.ReadASN1(&ser, cbasn1.INTEGER) || !minimalInteger(ser) {
+		if !readASN1(&e, &ser, cbasn1.INTEGER) || !minimalInteger(ser) {
 			return f.malformed(at, "entry %d: bad serial number", n)
 		}
 		when, ok := dates.readTime(&e)
@@ -223,7 +223,7 @@ func (f *frame) fill(ix *Index, tables map[int]*longTable, sg segment) error {
 // entryExtensions reads crlEntryExtensions and returns the reason code (0xff for none).
 func (f *frame) entryExtensions(at []byte, n int, e cryptobyte.String, dates *dateMemo) (uint8, error) {
 	var exts cryptobyte.String
-	if !e.ReadASN1(&exts, cbasn1.SEQUENCE) || !e.Empty() || exts.Empty() {
+	if !readASN1(&e, &exts, cbasn1.SEQUENCE) || !e.Empty() || exts.Empty() {
 		return 0, f.malformed(at, "entry %d: bad crlEntryExtensions", n)
 	}
 	reason := uint8(0xff)
