@@ -1,0 +1,925 @@
+package e2e
+
+// The API contract: api/openapi.yaml is checked as an OpenAPI 3.1 document, against the routes
+// package web registers, and against real traffic — every request the public client sends and
+// every response the server writes in the flows below goes through a validating transport, and
+// the flows must reach every status each operation declares and every problem type.
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mynagate/mynagate/api"
+	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/verify"
+	"github.com/mynagate/mynagate/web"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
+	vderrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+)
+
+// spec is the parsed contract.
+type spec struct {
+	doc   libopenapi.Document
+	model *v3.Document
+	// ops maps "METHOD /template" to the response codes the operation declares.
+	ops map[string][]string
+	// templates are the path templates, e.g. /v1/sessions/{id}.
+	templates []string
+}
+
+func loadSpec(t *testing.T) *spec {
+	t.Helper()
+	doc, err := libopenapi.NewDocument(api.Spec)
+	if err != nil {
+		t.Fatalf("parse api/openapi.yaml: %v", err)
+	}
+	m, err := doc.BuildV3Model()
+	if err != nil {
+		t.Fatalf("build the model of api/openapi.yaml: %v", err)
+	}
+	s := &spec{doc: doc, model: &m.Model, ops: map[string][]string{}}
+	for p := m.Model.Paths.PathItems.First(); p != nil; p = p.Next() {
+		s.templates = append(s.templates, p.Key())
+		for o := p.Value().GetOperations().First(); o != nil; o = o.Next() {
+			var codes []string
+			for c := o.Value().Responses.Codes.First(); c != nil; c = c.Next() {
+				codes = append(codes, c.Key())
+			}
+			s.ops[strings.ToUpper(o.Key())+" "+p.Key()] = codes
+		}
+	}
+	return s
+}
+
+// template returns the path template matching path, or "".
+func (s *spec) template(path string) string {
+	segs := strings.Split(path, "/")
+	for _, tpl := range s.templates {
+		ts := strings.Split(tpl, "/")
+		if len(ts) != len(segs) {
+			continue
+		}
+		ok := true
+		for i := range ts {
+			if ts[i] != segs[i] && !(strings.HasPrefix(ts[i], "{") && strings.HasSuffix(ts[i], "}") && segs[i] != "") {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return tpl
+		}
+	}
+	return ""
+}
+
+func (s *spec) schema(t *testing.T, name string) *base.Schema {
+	t.Helper()
+	sp := s.model.Components.Schemas.GetOrZero(name)
+	if sp == nil {
+		t.Fatalf("api/openapi.yaml has no schema %s", name)
+	}
+	return sp.Schema()
+}
+
+// enum returns the enum values of a component schema.
+func (s *spec) enum(t *testing.T, name string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range s.schema(t, name).Enum {
+		out = append(out, n.Value)
+	}
+	return out
+}
+
+// problemSlugs returns the problem types the spec lists (ProblemType), by slug.
+func (s *spec) problemSlugs(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, sp := range s.schema(t, "ProblemType").OneOf {
+		c := sp.Schema().Const
+		if c == nil || !strings.HasPrefix(c.Value, web.ProblemBase) {
+			t.Fatalf("ProblemType lists %v, not a %s… URI", c, web.ProblemBase)
+		}
+		out = append(out, strings.TrimPrefix(c.Value, web.ProblemBase))
+	}
+	return out
+}
+
+func TestOpenAPISpecIsValid31(t *testing.T) {
+	s := loadSpec(t)
+	if v := s.doc.GetVersion(); !strings.HasPrefix(v, "3.1.") {
+		t.Fatalf("openapi %s, want 3.1.x", v)
+	}
+	v, errs := validator.NewValidator(s.doc)
+	if len(errs) > 0 {
+		t.Fatalf("validator: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		t.Fatalf("api/openapi.yaml is not a valid OpenAPI 3.1 document:\n%s", describe(verrs))
+	}
+
+	// Every rejection reason of package verify, plus revocation, is a 422 problem type and a
+	// verification reason; every problem type has its status in the responses.
+	var reasons []string
+	for r := verify.Reason(1); !strings.HasPrefix(r.String(), "Reason("); r++ {
+		reasons = append(reasons, r.String())
+	}
+	reasons = append(reasons, "cert-revoked")
+	slices.Sort(reasons)
+	got := s.enum(t, "RejectionReason")
+	slices.Sort(got)
+	if !slices.Equal(got, reasons) {
+		t.Errorf("RejectionReason %v, want verify's reasons and cert-revoked %v", got, reasons)
+	}
+	slugs := s.problemSlugs(t)
+	for _, r := range reasons {
+		if !slices.Contains(slugs, r) {
+			t.Errorf("ProblemType lacks %s", r)
+		}
+	}
+	if len(slugs) != len(problemStatus) {
+		t.Errorf("ProblemType lists %d types, the test knows %d: %v", len(slugs), len(problemStatus), slugs)
+	}
+	responses := s.problemResponses(t)
+	for _, slug := range slugs {
+		want, ok := problemStatus[slug]
+		if !ok {
+			t.Errorf("ProblemType %s: the test does not know its status", slug)
+			continue
+		}
+		if len(responses[slug]) == 0 {
+			t.Errorf("no problem response admits %s", slug)
+		}
+		for _, st := range responses[slug] {
+			if st != want {
+				t.Errorf("a problem response admits %s with status %d, want %d", slug, st, want)
+			}
+		}
+	}
+	for slug := range responses {
+		if !slices.Contains(slugs, slug) {
+			t.Errorf("a problem response admits %s, which ProblemType does not list", slug)
+		}
+	}
+}
+
+// problemStatus is the status each problem type comes with (web's statusOf over platform's kinds).
+var problemStatus = map[string]int{
+	"invalid-request": 400, "unauthorized": 401, "not-found": 404, "challenge-reused": 409,
+	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413,
+	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
+	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
+	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503,
+}
+
+// problemResponses reads the problem responses of the spec: for each component response with
+// an application/problem+json body, the problem types its schema admits and the status it fixes.
+func (s *spec) problemResponses(t *testing.T) map[string][]int {
+	t.Helper()
+	out := map[string][]int{}
+	for r := s.model.Components.Responses.First(); r != nil; r = r.Next() {
+		mt := r.Value().Content.GetOrZero("application/problem+json")
+		if mt == nil {
+			continue
+		}
+		var types []string
+		status := 0
+		for _, part := range mt.Schema.Schema().AllOf {
+			props := part.Schema().Properties
+			if props == nil {
+				continue
+			}
+			if tp := props.GetOrZero("type"); tp != nil {
+				for _, n := range tp.Schema().Enum {
+					types = append(types, n.Value)
+				}
+			}
+			if st := props.GetOrZero("status"); st != nil && st.Schema().Const != nil {
+				status, _ = strconv.Atoi(st.Schema().Const.Value)
+			}
+		}
+		if len(types) == 0 || status == 0 {
+			t.Errorf("response %s: its problem schema does not narrow type and status", r.Key())
+		}
+		for _, ty := range types {
+			slug, ok := strings.CutPrefix(ty, web.ProblemBase)
+			if !ok {
+				t.Errorf("response %s admits type %s, not a %s… URI", r.Key(), ty, web.ProblemBase)
+			}
+			out[slug] = append(out[slug], status)
+		}
+	}
+	return out
+}
+
+// TestOpenAPICoversEveryRoute compares the routes web.New registers (read from package web's
+// source: ServeMux cannot list its patterns) with the operations of the spec.
+func TestOpenAPICoversEveryRoute(t *testing.T) {
+	s := loadSpec(t)
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join("..", "..", "web", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("find package web's sources: %v", err)
+	}
+	var routes []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				t.Errorf("%s: route pattern is not a literal; the contract test cannot read it", fset.Position(call.Pos()))
+				return true
+			}
+			pattern, _ := strconv.Unquote(lit.Value)
+			if pattern == "/" {
+				return true // the catch-all answers 404 not-found, which the spec states in words
+			}
+			routes = append(routes, pattern)
+			return true
+		})
+	}
+	var ops []string
+	for op := range s.ops {
+		ops = append(ops, op)
+	}
+	slices.Sort(routes)
+	slices.Sort(ops)
+	if len(routes) == 0 {
+		t.Fatal("found no routes in package web")
+	}
+	for _, r := range routes {
+		if !slices.Contains(ops, r) {
+			t.Errorf("web registers %q; api/openapi.yaml lacks it", r)
+		}
+	}
+	for _, op := range ops {
+		if !slices.Contains(routes, op) {
+			t.Errorf("api/openapi.yaml has %q; web does not register it", op)
+		}
+	}
+}
+
+// TestClientMatchesSpec checks that every JSON field the public client reads or writes is a
+// property of the spec's schema: the client ignores unknown fields, so a misspelt tag would
+// otherwise read as an empty value without any error.
+func TestClientMatchesSpec(t *testing.T) {
+	s := loadSpec(t)
+	for _, c := range []struct {
+		v      any
+		schema string
+	}{
+		{client.Session{}, "Session"},
+		{client.Verification{}, "Verification"},
+		{client.Usage{}, "Usage"},
+		{client.SessionRequest{}, "CreateSessionRequest"},
+		{client.Challenge{}, "HolderChallenge"},
+		{client.HolderResult{}, "HolderResult"},
+		{client.Problem{}, "Problem"},
+	} {
+		matchFields(t, reflect.TypeOf(c.v), s.schema(t, c.schema), c.schema)
+	}
+}
+
+func matchFields(t *testing.T, typ reflect.Type, sch *base.Schema, where string) {
+	t.Helper()
+	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+		typ = typ.Elem()
+		if sch.Items != nil && sch.Items.IsA() {
+			sch = sch.Items.A.Schema()
+		}
+	}
+	if typ.Kind() != reflect.Struct || sch.Properties == nil {
+		return
+	}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		prop := sch.Properties.GetOrZero(name)
+		if prop == nil {
+			t.Errorf("client field %s (json %q): %s has no such property", f.Name, name, where)
+			continue
+		}
+		matchFields(t, f.Type, prop.Schema(), where+"."+name)
+	}
+}
+
+// offSpecKey marks a request the test sends on purpose outside the contract (a missing API key,
+// a malformed body): the spec MUST refuse it, and the response MUST still follow it.
+type offSpecKey struct{}
+
+func offSpec() context.Context { return context.WithValue(ctx, offSpecKey{}, true) }
+
+// exchange is one request and response seen through the contract transport.
+type exchange struct {
+	op     string // "METHOD /template", or "METHOD path" for unrouted requests
+	status int
+	slug   string // problem type slug, when the response is a problem
+}
+
+// contract is an http.RoundTripper that validates every request and response against the spec.
+type contract struct {
+	t       *testing.T
+	s       *spec
+	v       validator.Validator
+	problem *base.Schema
+	mu      sync.Mutex
+	seen    []exchange
+}
+
+func newContract(t *testing.T) *contract {
+	s := loadSpec(t)
+	v, errs := validator.NewValidator(s.doc, config.WithFormatAssertions(), config.WithContentAssertions(), config.WithStrictMode())
+	if len(errs) > 0 {
+		t.Fatalf("validator: %v", errs)
+	}
+	return &contract{t: t, s: s, v: v, problem: s.schema(t, "Problem")}
+}
+
+func (c *contract) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	rbody, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(rbody))
+	c.check(req, body, resp, rbody)
+	return resp, nil
+}
+
+func (c *contract) check(req *http.Request, body []byte, resp *http.Response, rbody []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.t
+	t.Helper()
+	what := fmt.Sprintf("%s %s → %d", req.Method, req.URL.RequestURI(), resp.StatusCode)
+	clone := func() *http.Request {
+		r := req.Clone(req.Context())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return r
+	}
+	x := exchange{status: resp.StatusCode}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		var p struct{ Type string }
+		json.Unmarshal(rbody, &p)
+		x.slug = strings.TrimPrefix(p.Type, web.ProblemBase)
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("%s: no X-Request-Id", what)
+	}
+	tpl := c.s.template(req.URL.Path)
+	_, declared := c.s.ops[req.Method+" "+tpl]
+	if !declared {
+		// Not an operation of the spec: the server must answer the documented 404 problem.
+		x.op = req.Method + " " + req.URL.Path
+		if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaBytesWithVersion(c.problem, rbody, 3.1); !ok {
+			t.Errorf("%s: the answer to an undeclared operation is not a Problem:\n%s\n%s", what, describe(errs), rbody)
+		}
+		if resp.StatusCode != http.StatusNotFound || x.slug != "not-found" {
+			t.Errorf("%s: undeclared operation answered %d %s, want 404 not-found", what, resp.StatusCode, x.slug)
+		}
+		c.seen = append(c.seen, x)
+		return
+	}
+	x.op = req.Method + " " + tpl
+	off, _ := req.Context().Value(offSpecKey{}).(bool)
+	ok, errs := c.v.ValidateHttpRequest(clone())
+	switch {
+	case off && ok:
+		t.Errorf("%s: the request is meant to break the contract, but the spec accepts it", what)
+	case !off && !ok:
+		t.Errorf("%s: request does not follow the contract:\n%s\nbody: %s", what, describe(errs), clip(body))
+	}
+	r := *resp
+	r.Body = io.NopCloser(bytes.NewReader(rbody))
+	if ok, errs := c.v.ValidateHttpResponse(clone(), &r); !ok {
+		t.Errorf("%s: response does not follow the contract:\n%s\nbody: %s", what, describe(errs), clip(rbody))
+	}
+	c.seen = append(c.seen, x)
+}
+
+func clip(b []byte) string {
+	if len(b) > 600 {
+		return string(b[:600]) + "…"
+	}
+	return string(b)
+}
+
+func describe(errs []*vderrors.ValidationError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "  - %s: %s\n", e.Message, e.Reason)
+		for _, f := range e.SchemaValidationErrors {
+			fmt.Fprintf(&b, "      %s: %s (%s)\n", f.FieldPath, f.Reason, f.KeywordLocation)
+		}
+	}
+	return b.String()
+}
+
+// client returns an API client through the contract, as tenant key (or as holder when "").
+func (c *contract) client(base, key string) *client.Client {
+	opts := []client.Option{client.WithHTTPClient(&http.Client{Transport: c, Timeout: 30 * time.Second})}
+	if key != "" {
+		opts = append(opts, client.WithAPIKey(key))
+	}
+	return client.New(base, opts...)
+}
+
+// raw sends a request through the contract and returns the status, headers and body.
+func (c *contract) raw(ctx context.Context, method, url, key string, hdr http.Header, body io.Reader) (int, http.Header, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := (&http.Client{Transport: c}).Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// tenant creates a tenant and returns its API key.
+func contractTenant(t *testing.T, e *env, name string, facts []platform.Fact) string {
+	t.Helper()
+	ten, err := e.plat.CreateTenant(ctx, name, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := e.plat.CreateAPIKey(ctx, ten.ID, "contract")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// TestContract runs every flow of the API through the validating transport and checks that the
+// flows reached every response the spec declares and every problem type it lists.
+func TestContract(t *testing.T) {
+	c := newContract(t)
+	e := newEnv(t, "")
+	base := e.api.URL
+	key := contractTenant(t, e, "Example Bank", platform.AllFacts)
+	rp := c.client(base, key)
+	keyNoFacts := contractTenant(t, e, "Example Arcade", nil)
+	rpNoFacts := c.client(base, keyNoFacts)
+	anon := c.client(base, "")
+
+	taro := e.issue(testkit.Taro())
+	rc := taro.reader()
+	signer, err := rc.SignSigner(ctx, jlis.DefaultSignPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authSigner, err := rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// session starts a session and fetches its challenge as the holder.
+	type held struct {
+		s         *client.Session
+		id, token string
+		challenge []byte
+	}
+	session := func(rp *client.Client, purpose string) held {
+		t.Helper()
+		s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: purpose})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, id, tok, err := client.ParseHolderURL(s.HolderURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := anon.FetchChallenge(ctx, id, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held{s, id, tok, ch.Challenge}
+	}
+	sign := func(s crypto.Signer, msg []byte) []byte {
+		t.Helper()
+		sig, err := client.Sign(s, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+	holderURL := func(id string) string { return base + "/v1/holder/sessions/" + id }
+	jsonBody := func(v any) io.Reader {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.NewReader(b)
+	}
+	jsonHdr := http.Header{"Content-Type": {"application/json"}}
+	// rejected answers h with cert and sig and expects a recorded rejection of kind slug.
+	rejected := func(h held, cert, sig []byte, slug string) *client.Verification {
+		t.Helper()
+		_, err := anon.Answer(ctx, h.id, h.token, cert, sig)
+		expectProblem(t, err, slug)
+		p := err.(*client.Problem)
+		v, err := rp.Verification(ctx, p.VerificationID)
+		if err != nil {
+			t.Fatalf("%s: recorded verification: %v", slug, err)
+		}
+		if v.Decision != "rejected" || v.Reason != slug {
+			t.Errorf("%s: recorded %+v", slug, v)
+		}
+		return v
+	}
+
+	t.Run("operations", func(t *testing.T) {
+		for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+			if st, _, _ := c.raw(ctx, "GET", base+p, "", nil, nil); st != http.StatusOK {
+				t.Errorf("GET %s: %d", p, st)
+			}
+		}
+		_, h, _ := c.raw(ctx, "GET", base+"/healthz", "", http.Header{"X-Request-Id": {"contract-1"}}, nil)
+		if got := h.Get("X-Request-Id"); got != "contract-1" {
+			t.Errorf("X-Request-Id %q, want the caller's", got)
+		}
+		notReady := httptest.NewServer(web.New(e.plat, web.WithReadiness(func(context.Context) error { return errors.New("revocation data is stale") })))
+		defer notReady.Close()
+		if st, h, _ := c.raw(ctx, "GET", notReady.URL+"/readyz", "", nil, nil); st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+			t.Errorf("not ready: %d, Retry-After %q", st, h.Get("Retry-After"))
+		}
+	})
+
+	// The identity flow, with an idempotent create.
+	req := client.SessionRequest{Purpose: "identity", ClientRef: "order-42", IdempotencyKey: "contract-key-1"}
+	s1, err := rp.CreateSession(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := rp.CreateSession(ctx, req); err != nil || again.ID != s1.ID {
+		t.Fatalf("idempotent retry: %v, %v", again, err)
+	}
+	_, err = rp.CreateSession(ctx, client.SessionRequest{Purpose: "login", ClientRef: "order-42", IdempotencyKey: "contract-key-1"})
+	expectProblem(t, err, "idempotency-key-reused")
+	if s, err := rp.Session(ctx, s1.ID); err != nil || s.Status != "pending" {
+		t.Fatalf("pending session: %+v %v", s, err)
+	}
+	st, qh, png := c.raw(ctx, "GET", base+"/v1/sessions/"+s1.ID+"/qr.png", key, nil, nil)
+	if st != http.StatusOK || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || qh.Get("Content-Type") != "image/png" {
+		t.Errorf("qr.png: %d %s %q", st, qh.Get("Content-Type"), clip(png))
+	}
+	_, id1, tok1, _ := client.ParseHolderURL(s1.HolderURL)
+	ch1, err := anon.FetchChallenge(ctx, id1, tok1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Answer(ctx, id1, tok1, signer.Certificate().Raw, sign(signer, ch1.Challenge)); err != nil {
+		t.Fatal(err)
+	}
+	done, err := rp.Session(ctx, s1.ID)
+	if err != nil || done.Status != "verified" || done.Verification == nil || len(done.Verification.Facts) != 4 {
+		t.Fatalf("verified session: %+v %v", done, err)
+	}
+	if _, err := rp.Verification(ctx, done.Verification.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The challenge is spent.
+	_, err = anon.Answer(ctx, id1, tok1, signer.Certificate().Raw, sign(signer, ch1.Challenge))
+	expectProblem(t, err, "challenge-reused")
+
+	// Login: no facts.
+	hl := session(rp, "login")
+	if _, err := anon.Answer(ctx, hl.id, hl.token, authSigner.Certificate().Raw, sign(authSigner, hl.challenge)); err != nil {
+		t.Fatal(err)
+	}
+	// A tenant that may see no facts, answered by OCSP, with the token in the query.
+	hn := session(rpNoFacts, "identity")
+	st, _, b := c.raw(ctx, "POST", holderURL(hn.id)+"?token="+hn.token, "", jsonHdr, jsonBody(map[string]any{
+		"certificate": signer.Certificate().Raw, "signature": sign(signer, hn.challenge), "prefer_ocsp": true}))
+	if st != http.StatusOK {
+		t.Fatalf("answer with prefer_ocsp: %d %s", st, b)
+	}
+	if s, err := rpNoFacts.Session(ctx, hn.id); err != nil || s.Verification == nil || s.Verification.Revocation.Method != "ocsp" || s.Verification.Facts != nil {
+		t.Errorf("OCSP verification for a tenant without facts: %+v %v", s, err)
+	}
+
+	// Usage.
+	if u, err := rp.Usage(ctx, "", ""); err != nil || len(u.Counts) == 0 {
+		t.Errorf("usage: %+v %v", u, err)
+	}
+	if _, err := rp.Usage(ctx, "2026-01", "2026-04"); err != nil {
+		t.Error(err)
+	}
+	_, err = rp.Usage(ctx, "2026-05", "2026-04")
+	expectProblem(t, err, "invalid-request")
+	st, _, _ = c.raw(offSpec(), "GET", base+"/v1/usage?from=2026-13", key, nil, nil)
+	if st != http.StatusBadRequest {
+		t.Errorf("usage of month 13: %d", st)
+	}
+
+	t.Run("unauthorized", func(t *testing.T) {
+		nokey := c.client(base, "")
+		badkey := c.client(base, "mgk_0000000000000000_"+strings.Repeat("0", 64))
+		_, err := badkey.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+		expectProblem(t, err, "unauthorized")
+		_, err = nokey.CreateSession(offSpec(), client.SessionRequest{Purpose: "identity"})
+		expectProblem(t, err, "unauthorized")
+		_, err = badkey.Session(ctx, s1.ID)
+		expectProblem(t, err, "unauthorized")
+		_, err = nokey.Verification(offSpec(), done.Verification.ID)
+		expectProblem(t, err, "unauthorized")
+		_, err = badkey.Verification(ctx, done.Verification.ID)
+		expectProblem(t, err, "unauthorized")
+		_, err = badkey.Usage(ctx, "", "")
+		expectProblem(t, err, "unauthorized")
+		if st, _, _ := c.raw(ctx, "GET", base+"/v1/sessions/"+s1.ID+"/qr.png", "mgk_0000000000000000_"+strings.Repeat("0", 64), nil, nil); st != http.StatusUnauthorized {
+			t.Errorf("qr.png with a bad key: %d", st)
+		}
+	})
+
+	t.Run("not-found", func(t *testing.T) {
+		const noSession, noVerification = "s_0000000000000000", "v_0000000000000000"
+		_, err := rp.Session(ctx, noSession)
+		expectProblem(t, err, "not-found")
+		_, err = c.client(base, keyNoFacts).Session(ctx, s1.ID) // another tenant's
+		expectProblem(t, err, "not-found")
+		_, err = rp.Verification(ctx, noVerification)
+		expectProblem(t, err, "not-found")
+		if st, _, _ := c.raw(ctx, "GET", base+"/v1/sessions/"+noSession+"/qr.png", key, nil, nil); st != http.StatusNotFound {
+			t.Errorf("qr.png of no session: %d", st)
+		}
+		wrong := strings.Repeat("0", 48)
+		_, err = anon.FetchChallenge(ctx, s1.ID, wrong)
+		expectProblem(t, err, "not-found")
+		_, err = anon.Answer(ctx, s1.ID, wrong, signer.Certificate().Raw, []byte("sig"))
+		expectProblem(t, err, "not-found")
+		for _, u := range []struct{ method, path string }{{"GET", "/v1/nothing"}, {"DELETE", "/v1/sessions/" + s1.ID}, {"GET", "/"}} {
+			if st, _, _ := c.raw(ctx, u.method, base+u.path, key, nil, nil); st != http.StatusNotFound {
+				t.Errorf("%s %s: %d", u.method, u.path, st)
+			}
+		}
+	})
+
+	t.Run("invalid-request", func(t *testing.T) {
+		_, err := rp.CreateSession(offSpec(), client.SessionRequest{Purpose: "shopping"})
+		expectProblem(t, err, "invalid-request")
+		_, err = rp.CreateSession(offSpec(), client.SessionRequest{Purpose: "identity", ClientRef: strings.Repeat("x", 201)})
+		expectProblem(t, err, "invalid-request")
+		for _, body := range []string{`{"purpose":"identity","colour":"red"}`, `{"purpose":`, `{"purpose":"identity"} {}`, ``} {
+			if st, _, b := c.raw(offSpec(), "POST", base+"/v1/sessions", key, jsonHdr, strings.NewReader(body)); st != http.StatusBadRequest {
+				t.Errorf("create session with %q: %d %s", body, st, b)
+			}
+		}
+		h := session(rp, "identity")
+		for _, body := range []any{
+			map[string]any{"token": h.token, "certificate": signer.Certificate().Raw},
+			map[string]any{"token": h.token, "signature": []byte("sig")},
+			map[string]any{"token": h.token, "certificate": "not base64!", "signature": []byte("sig")},
+		} {
+			if st, _, b := c.raw(offSpec(), "POST", holderURL(h.id), "", jsonHdr, jsonBody(body)); st != http.StatusBadRequest {
+				t.Errorf("answer %v: %d %s", body, st, b)
+			}
+		}
+	})
+
+	t.Run("body-too-large", func(t *testing.T) {
+		big := `{"purpose":"identity","client_ref":"` + strings.Repeat("x", web.MaxBody) + `"}`
+		// With a Content-Length the server refuses before routing; without one (chunked), while
+		// decoding.
+		for _, chunked := range []bool{false, true} {
+			var body io.Reader = strings.NewReader(big)
+			if chunked {
+				body = io.MultiReader(strings.NewReader(big))
+			}
+			if st, _, b := c.raw(offSpec(), "POST", base+"/v1/sessions", key, jsonHdr, body); st != http.StatusRequestEntityTooLarge {
+				t.Errorf("big session request (chunked %v): %d %s", chunked, st, b)
+			}
+		}
+		h := session(rp, "login")
+		bigAnswer := map[string]any{"token": h.token, "certificate": bytes.Repeat([]byte{1}, web.MaxBody), "signature": []byte("sig")}
+		// The answer itself follows the schema; only its size breaks the limit.
+		if st, _, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(bigAnswer)); st != http.StatusRequestEntityTooLarge {
+			t.Errorf("big answer: %d %s", st, b)
+		}
+	})
+
+	t.Run("rejections", func(t *testing.T) {
+		fake, _, _ := testkit.Simulator(t)
+		fakeCard := testkit.Issue(t, fake, testkit.Taro()).Card
+		root, err := e.sim.CACertificate("sign")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := session(rp, "identity")
+		v := rejected(h, authSigner.Certificate().Raw, sign(authSigner, h.challenge), "wrong-certificate-kind")
+		if v.Cert != nil || v.Revocation.Method != "none" {
+			t.Errorf("wrong kind recorded %+v", v)
+		}
+		h = session(rp, "identity")
+		v = rejected(h, signer.Certificate().Raw, sign(signer, []byte("other bytes")), "signature-invalid")
+		if v.Cert == nil || v.Revocation.Method != "crl" {
+			t.Errorf("bad signature recorded %+v", v)
+		}
+		h = session(rp, "identity")
+		rejected(h, fakeCard.Sign.Cert, bytes.Repeat([]byte{1}, 256), "chain-invalid")
+		h = session(rp, "login")
+		rejected(h, []byte("garbage"), []byte("sig"), "malformed-certificate")
+		h = session(rp, "identity")
+		rejected(h, root.Raw, bytes.Repeat([]byte{1}, 256), "profile-invalid")
+	})
+
+	// An expired challenge; the tenant sees the session as expired.
+	he := session(rp, "identity")
+	e.clk.Advance(6 * time.Minute)
+	_, err = anon.Answer(ctx, he.id, he.token, signer.Certificate().Raw, sign(signer, he.challenge))
+	expectProblem(t, err, "challenge-expired")
+	if s, err := rp.Session(ctx, he.id); err != nil || s.Status != "expired" {
+		t.Errorf("expired session: %+v %v", s, err)
+	}
+	if ch, err := anon.FetchChallenge(ctx, he.id, he.token); err != nil || ch.Status != "pending" {
+		t.Errorf("holder's view of an expired session: %+v %v", ch, err)
+	}
+
+	// A certificate not yet valid: issued tomorrow (valid from tomorrow 00:00 JST), presented
+	// tonight.
+	e.clk.Advance(24 * time.Hour)
+	hanako := e.issue(testkit.Hanako())
+	hanakoSigner, err := hanako.reader().SignSigner(ctx, jlis.DefaultSignPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(-11 * time.Hour)
+	h := session(rp, "identity")
+	rejected(h, hanakoSigner.Certificate().Raw, sign(hanakoSigner, h.challenge), "cert-not-yet-valid")
+	e.clk.Advance(11 * time.Hour)
+
+	// Revoked.
+	cf, err := jpki.LoadCardFile(taro.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sim.RevokeCard(ctx, cf, jlis.CauseLost, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Minute)
+	if err := e.fetcher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h = session(rp, "identity")
+	v := rejected(h, signer.Certificate().Raw, sign(signer, h.challenge), "cert-revoked")
+	if v.Cert == nil || v.Revocation.Method != "crl" || !strings.HasPrefix(v.Revocation.Ref, "crl:") {
+		t.Errorf("revoked recorded %+v", v)
+	}
+
+	// J-LIS goes away: a new person cannot be resolved, and OCSP cannot answer.
+	jiro := testkit.Hanako()
+	jiro.Name, jiro.Sex = "鈴木　次郎", jpki.SexMale
+	jiroSigner, err := e.issue(jiro).reader().SignSigner(ctx, jlis.DefaultSignPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.jlisSrv.Close()
+	h = session(rp, "identity")
+	_, err = anon.Answer(ctx, h.id, h.token, hanakoSigner.Certificate().Raw, sign(hanakoSigner, h.challenge))
+	expectProblem(t, err, "jlis-unavailable")
+	h = session(rp, "identity")
+	st, hdr, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(map[string]any{
+		"token": h.token, "certificate": jiroSigner.Certificate().Raw, "signature": sign(jiroSigner, h.challenge), "prefer_ocsp": true}))
+	if st != http.StatusServiceUnavailable || !strings.Contains(string(b), "revocation-unavailable") || hdr.Get("Retry-After") == "" {
+		t.Errorf("OCSP unreachable: %d %s", st, b)
+	}
+
+	// Expired: six years on.
+	e.clk.Advance(6 * 365 * 24 * time.Hour)
+	h = session(rp, "login")
+	rejected(h, authSigner.Certificate().Raw, sign(authSigner, h.challenge), "cert-expired")
+
+	t.Run("internal", func(t *testing.T) {
+		// A platform on a closed store, and not configured for verifications: every call fails
+		// inside, and must still answer the documented 500.
+		st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "closed.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		p, err := platform.New(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		broken := httptest.NewServer(web.New(p))
+		defer broken.Close()
+		bc := c.client(broken.URL, key)
+		_, err = bc.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+		expectProblem(t, err, "internal")
+		_, err = bc.Session(ctx, s1.ID)
+		expectProblem(t, err, "internal")
+		_, err = bc.Verification(ctx, done.Verification.ID)
+		expectProblem(t, err, "internal")
+		_, err = bc.Usage(ctx, "", "")
+		expectProblem(t, err, "internal")
+		if code, _, _ := c.raw(ctx, "GET", broken.URL+"/v1/sessions/"+s1.ID+"/qr.png", key, nil, nil); code != http.StatusInternalServerError {
+			t.Errorf("qr.png on a broken store: %d", code)
+		}
+		_, err = c.client(broken.URL, "").FetchChallenge(ctx, id1, tok1)
+		expectProblem(t, err, "internal")
+		_, err = c.client(broken.URL, "").Answer(ctx, id1, tok1, signer.Certificate().Raw, []byte("sig"))
+		expectProblem(t, err, "internal")
+	})
+
+	// Coverage: every declared response of every operation, and every problem type.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	got := map[string]bool{}
+	slugs := map[string]bool{}
+	for _, x := range c.seen {
+		got[x.op+" "+strconv.Itoa(x.status)] = true
+		if x.slug != "" {
+			slugs[x.slug] = true
+		}
+	}
+	var missing []string
+	for op, codes := range c.s.ops {
+		for _, code := range codes {
+			if !got[op+" "+code] {
+				missing = append(missing, op+" "+code)
+			}
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("the flows never produced these declared responses:\n  %s", strings.Join(missing, "\n  "))
+	}
+	for _, slug := range c.s.problemSlugs(t) {
+		if !slugs[slug] {
+			t.Errorf("the flows never produced problem type %s", slug)
+		}
+	}
+	t.Logf("%d exchanges validated", len(c.seen))
+}
