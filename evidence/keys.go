@@ -70,14 +70,14 @@ func LoadKeys(dir, origin string, rand io.Reader) (*Keys, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("evidence: key directory: %w", err)
 	}
-	skey, err := readOrCreate(filepath.Join(dir, SigningKeyFile), func() ([]byte, error) {
+	skey, err := readOrCreate(filepath.Join(dir, SigningKeyFile), 0o600, func() ([]byte, error) {
 		s, _, err := note.GenerateKey(rand, origin)
 		return []byte(s + "\n"), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	master, err := readOrCreate(filepath.Join(dir, MasterKeyFile), func() ([]byte, error) {
+	master, err := readOrCreate(filepath.Join(dir, MasterKeyFile), 0o600, func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := io.ReadFull(rand, b)
 		return b, err
@@ -93,24 +93,20 @@ func LoadKeys(dir, origin string, rand io.Reader) (*Keys, error) {
 		return nil, fmt.Errorf("evidence: %s is the key of log %q, not %q", filepath.Join(dir, SigningKeyFile), k.Public.Origin(), origin)
 	}
 	pubPath := filepath.Join(dir, PublicKeyFile)
-	pub, err := os.ReadFile(pubPath)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := os.WriteFile(pubPath, []byte(k.Public.String()+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("evidence: write public key: %w", err)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("evidence: read public key: %w", err)
-	case strings.TrimSpace(string(pub)) != k.Public.String():
+	pub, err := readOrCreate(pubPath, 0o644, func() ([]byte, error) { return []byte(k.Public.String() + "\n"), nil })
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(string(pub)) != k.Public.String() {
 		return nil, fmt.Errorf("evidence: %s does not match %s", pubPath, SigningKeyFile)
 	}
 	return k, nil
 }
 
-// readOrCreate returns the content of path, creating it with gen() if it does not exist. The
-// new file is written in full under a temporary name and then linked into place, which fails if
-// another process created it first; then that process's file is read.
-func readOrCreate(path string, gen func() ([]byte, error)) ([]byte, error) {
+// readOrCreate returns the content of path, creating it with gen() and mode if it does not
+// exist. The new file is written in full under a temporary name and then linked into place,
+// which fails if another process created it first; then that process's file is read.
+func readOrCreate(path string, mode os.FileMode, gen func() ([]byte, error)) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		return b, nil
@@ -130,6 +126,10 @@ func readOrCreate(path string, gen func() ([]byte, error)) ([]byte, error) {
 	if _, err := tmp.Write(content); err != nil {
 		tmp.Close()
 		return nil, fmt.Errorf("evidence: write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("evidence: create %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()

@@ -90,6 +90,9 @@ func TestLoadKeysConcurrentFirstStart(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if keys[0] == nil {
+		t.Fatal("the first node has no keys")
+	}
 	for _, k := range keys[1:] {
 		if k == nil || k.Public.String() != keys[0].Public.String() || k.Wrap.CurrentID() != keys[0].Wrap.CurrentID() {
 			t.Fatal("nodes starting together ended up with different keys")

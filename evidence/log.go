@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -242,10 +243,13 @@ func (l *Log) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("evidence: read tile %s: %w", id, err)
 		}
-		if len(got) != 1 || uint64(len(got[0])) != (n%tileWidth)*hashSize {
+		// The tile may hold more: another node may have integrated since the tree state was
+		// read. Its first hashes are final; the guarded Integrate catches the moved tree.
+		want := (n % tileWidth) * hashSize
+		if len(got) != 1 || uint64(len(got[0])) < want {
 			return fmt.Errorf("%w: tile %s does not hold the %d hashes of a tree of size %d", ErrCorrupt, id, n%tileWidth, ts.Size)
 		}
-		t.edges[level] = &edgeTile{index: id.Index, hashes: append(make([]byte, 0, fullTile), got[0]...)}
+		t.edges[level] = &edgeTile{index: id.Index, hashes: append(make([]byte, 0, fullTile), got[0][:want]...)}
 	}
 	l.tree = t
 	return nil
@@ -337,12 +341,10 @@ func (l *Log) integrateBatch(ctx context.Context, pend []Pending) error {
 	if err := l.store.Integrate(ctx, in); err != nil {
 		return fmt.Errorf("evidence: integrate %d entries at size %d: %w", len(ids), from, err)
 	}
-	// Tiles above the leaves, once full, are read by every proof: cache them now. Leaf tiles
-	// are cached when a proof reads them.
+	// The tiles just written are the ones proofs for recent entries read (and the upper and
+	// edge tiles every proof reads): cache them.
 	for _, tile := range in.Tiles {
-		if tile.Level > 0 && len(tile.Hashes) == fullTile {
-			l.nodes.cache.put(tile.TileID, tile.Hashes[:len(tile.Hashes):len(tile.Hashes)])
-		}
+		l.nodes.cache.put(tile.TileID, bytes.Clone(tile.Hashes))
 	}
 	return nil
 }

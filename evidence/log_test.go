@@ -399,12 +399,6 @@ func TestIntegrateRefusesCorruptTiles(t *testing.T) {
 			}
 			return b
 		}},
-		{"edge tile too long", func(id evidence.TileID, b []byte) []byte {
-			if id == (evidence.TileID{Level: 0, Index: 1}) {
-				return append(b, make([]byte, 32)...)
-			}
-			return b
-		}},
 		{"missing upper tile", func(id evidence.TileID, b []byte) []byte {
 			if id == (evidence.TileID{Level: 1, Index: 0}) {
 				return nil

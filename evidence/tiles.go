@@ -42,41 +42,46 @@ func tileOf(id compact.NodeID) (TileID, int, int) {
 	return TileID{Level: level, Index: first / tileWidth}, int(first % tileWidth), 1 << h
 }
 
-// tileData is a tile as the node reader holds it: its hashes and, for a full tile, all 511
-// nodes of its eight levels (256 + 128 + … + 1), so that the nodes inside a full tile are looked
-// up rather than recomputed.
+// tileData is a tile as the node reader holds it: its hashes and every node of its eight levels
+// that they complete (for a full tile 256 + 128 + … + 1 = 511), so that nodes are looked up
+// rather than recomputed.
 type tileData struct {
 	raw      []byte
-	expanded []byte
+	expanded []byte // level h starts at node 512 − 512>>h; nodes the width does not complete are zero
 }
 
-// expand computes every node of a full tile, level by level.
+// expand computes every node the hashes of a tile complete, level by level.
 func expand(raw []byte) []byte {
-	out := make([]byte, 0, (2*tileWidth-1)*hashSize)
-	out = append(out, raw...)
+	out := make([]byte, (2*tileWidth-1)*hashSize)
+	copy(out, raw)
 	var buf [1 + 2*hashSize]byte
 	buf[0] = 1 // RFC 6962 node prefix
+	width := len(raw) / hashSize
 	for start, n := 0, tileWidth; n > 1; start, n = start+n, n/2 {
-		for i := 0; i < n/2; i++ {
+		for i := 0; i < width/2; i++ {
 			copy(buf[1:], out[(start+2*i)*hashSize:(start+2*i+2)*hashSize])
 			h := sha256.Sum256(buf[:])
-			out = append(out, h[:]...)
+			copy(out[(start+n+i)*hashSize:], h[:])
 		}
+		width /= 2
 	}
 	return out
 }
 
-// node returns the root of the subtree over the n hashes from pos.
+// width returns how many hashes the tile holds.
+func (t *tileData) width() int { return len(t.raw) / hashSize }
+
+// node returns the root of the subtree over the n hashes from pos; pos+n MUST be within the
+// tile's width.
 func (t *tileData) node(pos, n int) []byte {
-	if t.expanded == nil {
-		return subtreeHash(t.raw[pos*hashSize : (pos+n)*hashSize])
-	}
 	h := bits.TrailingZeros(uint(n))
 	i := 2*tileWidth - (2*tileWidth)>>h + pos>>h
 	return t.expanded[i*hashSize : (i+1)*hashSize : (i+1)*hashSize]
 }
 
-// tileCache keeps full tiles, expanded; they never change. Partial tiles are read every time.
+// tileCache keeps tiles, expanded. A tile only grows and every hash in it is final, so a cached
+// tile serves every node within its width, whatever the tree's size now; a node beyond it makes
+// the reader fetch the tile again.
 type tileCache struct {
 	mu    sync.Mutex
 	max   int
@@ -88,27 +93,28 @@ func newTileCache(max int) *tileCache {
 	return &tileCache{max: max, tiles: map[TileID]*tileData{}}
 }
 
-func (c *tileCache) get(id TileID) (*tileData, bool) {
+// get returns the cached tile if it holds at least width hashes.
+func (c *tileCache) get(id TileID, width int) (*tileData, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, ok := c.tiles[id]
-	return t, ok
+	if !ok || t.width() < width {
+		return nil, false
+	}
+	return t, true
 }
 
-// put caches a full tile, expanding it, and returns it; a partial tile is returned unexpanded
-// and not cached.
+// put expands a tile, caches it unless a wider version is cached, and returns the widest.
 func (c *tileCache) put(id TileID, raw []byte) *tileData {
-	if len(raw) != fullTile {
-		return &tileData{raw: raw}
-	}
 	t := &tileData{raw: raw, expanded: expand(raw)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.tiles[id]; ok {
+	old, ok := c.tiles[id]
+	if ok && old.width() >= t.width() {
 		return old
 	}
 	c.tiles[id] = t
-	if id.Level == 0 {
+	if id.Level == 0 && !ok {
 		c.order = append(c.order, id)
 		for len(c.order) > c.max {
 			delete(c.tiles, c.order[0])
@@ -125,21 +131,21 @@ type nodeReader struct {
 }
 
 // hashes returns the hashes of nodes ids, all of which MUST be complete subtrees of the
-// integrated tree. Tiles are fetched in one Storage call.
+// integrated tree. Tiles not cached wide enough are fetched in one Storage call.
 func (r *nodeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	need := map[TileID]int{}
+	for _, id := range ids {
+		t, pos, n := tileOf(id)
+		need[t] = max(need[t], pos+n)
+	}
 	tiles := map[TileID]*tileData{}
 	var missing []TileID
-	for _, id := range ids {
-		t, _, _ := tileOf(id)
-		if _, ok := tiles[t]; ok {
-			continue
-		}
-		if d, ok := r.cache.get(t); ok {
+	for t, w := range need {
+		if d, ok := r.cache.get(t, w); ok {
 			tiles[t] = d
-			continue
+		} else {
+			missing = append(missing, t)
 		}
-		tiles[t] = nil
-		missing = append(missing, t)
 	}
 	if len(missing) > 0 {
 		got, err := r.store.Tiles(ctx, missing)
@@ -153,45 +159,18 @@ func (r *nodeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte
 			if len(got[i])%hashSize != 0 || len(got[i]) > fullTile {
 				return nil, fmt.Errorf("%w: tile %s has %d bytes", ErrCorrupt, t, len(got[i]))
 			}
+			if len(got[i]) < need[t]*hashSize {
+				return nil, fmt.Errorf("%w: tile %s has %d hashes, the tree needs %d", ErrCorrupt, t, len(got[i])/hashSize, need[t])
+			}
 			tiles[t] = r.cache.put(t, got[i])
 		}
 	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		t, pos, n := tileOf(id)
-		d := tiles[t]
-		if len(d.raw) < (pos+n)*hashSize {
-			return nil, fmt.Errorf("%w: tile %s has %d hashes, node (level %d, index %d) needs %d", ErrCorrupt, t, len(d.raw)/hashSize, id.Level, id.Index, pos+n)
-		}
-		out[i] = d.node(pos, n)
+		out[i] = tiles[t].node(pos, n)
 	}
 	return out, nil
-}
-
-// subtreeHash returns the root of the perfect subtree over a power-of-two number (at most 128)
-// of concatenated hashes. It hashes in place with sha256.Sum256, without allocating: an inclusion
-// proof recomputes up to about 500 nodes from its tiles, so the per-hash cost matters.
-func subtreeHash(hs []byte) []byte {
-	n := len(hs) / hashSize
-	if n == 1 {
-		return hs[:hashSize:hashSize]
-	}
-	var level [tileWidth / 2][hashSize]byte
-	var buf [1 + 2*hashSize]byte
-	buf[0] = 1 // RFC 6962 node prefix
-	for i := 0; i < n/2; i++ {
-		copy(buf[1:], hs[2*i*hashSize:(2*i+2)*hashSize])
-		level[i] = sha256.Sum256(buf[:])
-	}
-	for m := n / 2; m > 1; m /= 2 {
-		for i := 0; i < m/2; i++ {
-			copy(buf[1:], level[2*i][:])
-			copy(buf[1+hashSize:], level[2*i+1][:])
-			level[i] = sha256.Sum256(buf[:])
-		}
-	}
-	out := level[0]
-	return out[:]
 }
 
 // String formats a tile id as its C2SP tlog-tiles path, e.g. "tile/0/x001/234".
