@@ -115,6 +115,19 @@ func TestTilePath(t *testing.T) {
 		if got := evidence.TilePath(tt.id, tt.width); got != tt.want {
 			t.Errorf("TilePath(%v, %d) = %q, want %q", tt.id, tt.width, got, tt.want)
 		}
+		id, w, err := evidence.ParseTilePath(tt.want)
+		if tt.width == 0 {
+			tt.width = 256
+		}
+		if err != nil || id != tt.id || w != tt.width {
+			t.Errorf("ParseTilePath(%q) = %v, %d, %v", tt.want, id, w, err)
+		}
+	}
+	for _, bad := range []string{"", "tile/0", "tile/0/1", "tile/0/0001", "tile/00/000", "tile/9/000", "tile/0/001/002", "tile/0/x000/002",
+		"tile/0/000.p/0", "tile/0/000.p/256", "tile/0/000.p/07", "tile/entries/000", "tile/0/-01", "tile/0/x1000/000"} {
+		if _, _, err := evidence.ParseTilePath(bad); !errors.Is(err, evidence.ErrNotFound) {
+			t.Errorf("ParseTilePath(%q) = %v, want ErrNotFound", bad, err)
+		}
 	}
 }
 

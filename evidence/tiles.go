@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -193,4 +195,49 @@ func tileIndexPath(n uint64) string {
 		s = fmt.Sprintf("x%03d/", n%1000) + s
 	}
 	return s
+}
+
+// ParseTilePath parses a C2SP tlog-tiles tile path as TilePath writes it ("tile/0/x001/234",
+// "tile/1/005.p/17") and returns the tile and its width (256 for a full tile). It refuses
+// non-canonical paths, so one tile has one path.
+func ParseTilePath(p string) (TileID, int, error) {
+	bad := fmt.Errorf("evidence: %q is not a tile path: %w", p, ErrNotFound)
+	rest, ok := strings.CutPrefix(p, "tile/")
+	if !ok {
+		return TileID{}, 0, bad
+	}
+	levelStr, rest, ok := strings.Cut(rest, "/")
+	level, err := strconv.ParseUint(levelStr, 10, 8)
+	if !ok || err != nil || strconv.FormatUint(level, 10) != levelStr || level > 8 {
+		return TileID{}, 0, bad
+	}
+	width := tileWidth
+	if i := strings.Index(rest, ".p/"); i >= 0 {
+		w, err := strconv.Atoi(rest[i+3:])
+		if err != nil || w < 1 || w >= tileWidth || strconv.Itoa(w) != rest[i+3:] {
+			return TileID{}, 0, bad
+		}
+		width, rest = w, rest[:i]
+	}
+	var index uint64
+	parts := strings.Split(rest, "/")
+	for i, part := range parts {
+		last := i == len(parts)-1
+		if !last {
+			var found bool
+			if part, found = strings.CutPrefix(part, "x"); !found {
+				return TileID{}, 0, bad
+			}
+		}
+		if len(part) != 3 || strings.Trim(part, "0123456789") != "" || index > (1<<63)/1000 {
+			return TileID{}, 0, bad
+		}
+		n, _ := strconv.ParseUint(part, 10, 64)
+		index = index*1000 + n
+	}
+	id := TileID{Level: level, Index: index}
+	if TilePath(id, width) != p {
+		return TileID{}, 0, bad
+	}
+	return id, width, nil
 }
