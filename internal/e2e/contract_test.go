@@ -36,6 +36,7 @@ import (
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/verify"
 	"github.com/mynagate/mynagate/web"
+	"github.com/mynagate/mynagate/webhook"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
@@ -199,6 +200,7 @@ var problemStatus = map[string]int{
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
 	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503,
+	"already-disabled": 409,
 }
 
 // problemResponses reads the problem responses of the spec: for each component response with
@@ -318,6 +320,11 @@ func TestClientMatchesSpec(t *testing.T) {
 		{client.Challenge{}, "HolderChallenge"},
 		{client.HolderResult{}, "HolderResult"},
 		{client.Problem{}, "Problem"},
+		{client.EndpointRequest{}, "EndpointRequest"},
+		{client.Endpoint{}, "Endpoint"},
+		{client.Delivery{}, "Delivery"},
+		{client.Watch{}, "Watch"},
+		{client.Consent{}, "HolderConsent"},
 	} {
 		matchFields(t, reflect.TypeOf(c.v), s.schema(t, c.schema), c.schema)
 	}
@@ -523,6 +530,81 @@ func contractTenant(t *testing.T, e *env, name string, facts []platform.Fact) st
 	return key
 }
 
+// receiver is a relying party's webhook endpoint: it keeps what it is sent and answers status.
+type receiver struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []message
+}
+
+type message struct {
+	header http.Header
+	body   []byte
+}
+
+func newReceiver(t *testing.T, status int) *receiver {
+	r := &receiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, message{req.Header.Clone(), b})
+		r.mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) messages() []message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// checkWebhooks validates webhook messages against the spec's webhooks (the body schema of the
+// event's type and the three Standard Webhooks headers) and checks their signatures.
+func (c *contract) checkWebhooks(t *testing.T, msgs []message, now time.Time, secret string) {
+	t.Helper()
+	v, err := webhook.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := schema_validation.NewSchemaValidator(config.WithFormatAssertions())
+	for _, m := range msgs {
+		var ev struct{ Type string }
+		if err := json.Unmarshal(m.body, &ev); err != nil {
+			t.Errorf("webhook body %s: %v", m.body, err)
+			continue
+		}
+		hook := c.s.model.Webhooks.GetOrZero(ev.Type)
+		if hook == nil || hook.Post == nil {
+			t.Errorf("webhook of type %q: the spec has no such webhook", ev.Type)
+			continue
+		}
+		sch := hook.Post.RequestBody.Content.GetOrZero("application/json").Schema.Schema()
+		if ok, errs := sv.ValidateSchemaBytesWithVersion(sch, m.body, 3.1); !ok {
+			t.Errorf("webhook %s does not follow the contract:\n%s\nbody: %s", ev.Type, describe(errs), m.body)
+		}
+		for _, p := range hook.Post.Parameters {
+			val := m.header.Get(p.Name)
+			if val == "" {
+				t.Errorf("webhook %s lacks header %s", ev.Type, p.Name)
+				continue
+			}
+			var x any = val
+			if n, err := strconv.ParseInt(val, 10, 64); err == nil && slices.Contains(p.Schema.Schema().Type, "integer") {
+				x = n
+			}
+			if ok, errs := sv.ValidateSchemaObjectWithVersion(p.Schema.Schema(), x, 3.1); !ok {
+				t.Errorf("webhook %s header %s: %q does not follow the contract:\n%s", ev.Type, p.Name, val, describe(errs))
+			}
+		}
+		if _, err := v.Verify(m.header, m.body, now); err != nil {
+			t.Errorf("webhook %s: %v", ev.Type, err)
+		}
+	}
+}
+
 // TestContract runs every flow of the API through the validating transport and checks that the
 // flows reached every response the spec declares and every problem type it lists.
 func TestContract(t *testing.T) {
@@ -684,6 +766,164 @@ func TestContract(t *testing.T) {
 		t.Errorf("usage of month 13: %d", st)
 	}
 
+	// Revocation notification: webhook endpoints, deliveries, watches and the holder's consents.
+	recv := newReceiver(t, http.StatusOK)
+	failing := newReceiver(t, http.StatusServiceUnavailable)
+	var ep1, ep2 *client.Endpoint
+	var secret1 string
+	t.Run("notifications", func(t *testing.T) {
+		var err error
+		ep1, secret1, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: recv.URL + "/hooks", Description: "verifications", EventTypes: []string{"verification.completed"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ep2, _, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: failing.URL}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: "ftp://example.com/"})
+		expectProblem(t, err, "invalid-request")
+		_, _, err = rp.CreateEndpoint(offSpec(), client.EndpointRequest{URL: recv.URL, EventTypes: []string{"person.moved"}})
+		expectProblem(t, err, "invalid-request")
+		if es, err := rp.Endpoints(ctx); err != nil || len(es) != 2 {
+			t.Errorf("endpoints: %+v %v", es, err)
+		}
+		if st, _, b := c.raw(ctx, "GET", base+"/v1/webhooks/endpoints/"+ep1.ID, key, nil, nil); st != http.StatusOK {
+			t.Errorf("get endpoint: %d %s", st, b)
+		}
+		const noEndpoint = "we_0000000000000000"
+		if st, _, _ := c.raw(ctx, "GET", base+"/v1/webhooks/endpoints/"+noEndpoint, key, nil, nil); st != http.StatusNotFound {
+			t.Errorf("get no endpoint: %d", st)
+		}
+
+		// Deliver what the flows so far emitted: to the first endpoint, delivered; to the
+		// second, which answers 503, pending a retry.
+		d, err := platform.NewDeliverer(e.plat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			n, err := d.Cycle(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		msgs := recv.messages()
+		if len(msgs) == 0 {
+			t.Fatal("no webhook message was delivered")
+		}
+		c.checkWebhooks(t, msgs, e.clk.Now(), secret1)
+		delivered, err := rp.Deliveries(ctx, client.DeliveryQuery{State: "delivered", EndpointID: ep1.ID, Limit: 10})
+		if err != nil || len(delivered) == 0 {
+			t.Fatalf("delivered: %+v %v", delivered, err)
+		}
+		if pending, err := rp.Deliveries(ctx, client.DeliveryQuery{State: "pending", EndpointID: ep2.ID}); err != nil || len(pending) == 0 || pending[0].LastStatus != http.StatusServiceUnavailable {
+			t.Errorf("pending: %+v %v", pending, err)
+		}
+		_, err = rp.Deliveries(offSpec(), client.DeliveryQuery{State: "lost"})
+		expectProblem(t, err, "invalid-request")
+		if st, _, _ := c.raw(offSpec(), "GET", base+"/v1/webhooks/deliveries?limit=1000", key, nil, nil); st != http.StatusBadRequest {
+			t.Errorf("deliveries?limit=1000: %d", st)
+		}
+		if n, err := rp.RedeliverEvent(ctx, delivered[0].EventID, ep1.ID); err != nil || n != 1 {
+			t.Errorf("redeliver event: %d %v", n, err)
+		}
+		_, err = rp.RedeliverEvent(ctx, "evt_0000000000000000", "")
+		expectProblem(t, err, "not-found")
+		if _, err := rp.RedeliverDead(ctx, ep1.ID); err != nil {
+			t.Error(err)
+		}
+		_, err = rp.RedeliverDead(ctx, noEndpoint)
+		expectProblem(t, err, "not-found")
+
+		if _, _, err := rp.RotateSecret(ctx, ep1.ID, time.Hour); err != nil {
+			t.Error(err)
+		}
+		if st, _, b := c.raw(ctx, "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, nil, nil); st != http.StatusOK {
+			t.Errorf("rotate without a body: %d %s", st, b)
+		}
+		if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, jsonHdr, strings.NewReader(`{"grace_seconds":31536000}`)); st != http.StatusBadRequest {
+			t.Errorf("rotate with a year of grace: %d", st)
+		}
+		_, _, err = rp.RotateSecret(ctx, noEndpoint, 0)
+		expectProblem(t, err, "not-found")
+		big := `{"grace_seconds":1,"x":"` + strings.Repeat("x", web.MaxBody) + `"}`
+		if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, jsonHdr, strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
+			t.Errorf("rotate with a big body: %d", st)
+		}
+		big = `{"url":"` + recv.URL + `/` + strings.Repeat("x", web.MaxBody) + `"}`
+		if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints", key, jsonHdr, strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
+			t.Errorf("create endpoint with a big body: %d", st)
+		}
+		if err := rp.DisableEndpoint(ctx, ep2.ID); err != nil {
+			t.Error(err)
+		}
+		expectProblem(t, rp.DisableEndpoint(ctx, ep2.ID), "already-disabled")
+		expectProblem(t, rp.DisableEndpoint(ctx, noEndpoint), "not-found")
+
+		// Consent given with an identity verification, seen by the tenant's watch and by the
+		// holder, who revokes it.
+		h := session(rp, "identity")
+		if _, err := anon.AnswerWithConsent(ctx, h.id, h.token, signer.Certificate().Raw, sign(signer, h.challenge), []string{"basic4_updates"}); err != nil {
+			t.Fatal(err)
+		}
+		hl := session(rp, "login")
+		_, err = anon.AnswerWithConsent(ctx, hl.id, hl.token, authSigner.Certificate().Raw, sign(authSigner, hl.challenge), []string{"basic4_updates"})
+		expectProblem(t, err, "invalid-request")
+		sub := done.Verification.Sub
+		if w, err := rp.Watch(ctx, sub); err != nil || !w.Watching || len(w.Consents) != 1 {
+			t.Errorf("watch with consent: %+v %v", w, err)
+		}
+		cs, err := anon.Consents(ctx, authSigner.Certificate().Raw, authSigner)
+		if err != nil || len(cs) != 1 || cs[0].Scope != "basic4_updates" {
+			t.Fatalf("holder's consents: %+v %v", cs, err)
+		}
+		if n, err := anon.RevokeConsent(ctx, authSigner.Certificate().Raw, authSigner, cs[0].TenantID, "basic4_updates"); err != nil || n != 1 {
+			t.Errorf("revoke consent: %d %v", n, err)
+		}
+		if err := rp.StopWatching(ctx, sub); err != nil {
+			t.Error(err)
+		}
+		if w, err := rp.Watch(ctx, sub); err != nil || w.Watching {
+			t.Errorf("stopped watch: %+v %v", w, err)
+		}
+		noSub := strings.Repeat("A", 43)
+		_, err = rp.Watch(ctx, noSub)
+		expectProblem(t, err, "not-found")
+		expectProblem(t, rp.StopWatching(ctx, noSub), "not-found")
+
+		// The holder's proofs refused.
+		_, err = anon.Consents(ctx, signer.Certificate().Raw, signer)
+		expectProblem(t, err, "wrong-certificate-kind")
+		_, err = anon.RevokeConsent(ctx, signer.Certificate().Raw, signer, cs[0].TenantID, "basic4_updates")
+		expectProblem(t, err, "wrong-certificate-kind")
+		proof := func(tenant, scope string, challenge []byte) map[string]any {
+			m := map[string]any{"certificate": authSigner.Certificate().Raw, "challenge": challenge,
+				"signature": sign(authSigner, client.HolderMessage("consents.list", tenant, scope, challenge))}
+			if tenant != "" {
+				m["tenant_id"], m["scope"] = tenant, scope
+			}
+			return m
+		}
+		if st, _, b := c.raw(ctx, "POST", base+"/v1/holder/consents/query", "", jsonHdr, jsonBody(proof("", "", bytes.Repeat([]byte{7}, 40)))); st != http.StatusBadRequest {
+			t.Errorf("a challenge the platform did not issue: %d %s", st, b)
+		}
+		if st, _, b := c.raw(offSpec(), "POST", base+"/v1/holder/consents/query", "", jsonHdr, jsonBody(map[string]any{"certificate": authSigner.Certificate().Raw})); st != http.StatusBadRequest {
+			t.Errorf("a proof without signature: %d %s", st, b)
+		}
+		if st, _, b := c.raw(offSpec(), "POST", base+"/v1/holder/consents/revoke", "", jsonHdr, jsonBody(proof(cs[0].TenantID, "everything", []byte("c")))); st != http.StatusBadRequest {
+			t.Errorf("revoke an unknown scope: %d %s", st, b)
+		}
+		bigProof := proof(cs[0].TenantID, "basic4_updates", bytes.Repeat([]byte{7}, web.MaxBody))
+		for _, path := range []string{"query", "revoke"} {
+			if st, _, _ := c.raw(ctx, "POST", base+"/v1/holder/consents/"+path, "", jsonHdr, jsonBody(bigProof)); st != http.StatusRequestEntityTooLarge {
+				t.Errorf("%s with a big body: %d", path, st)
+			}
+		}
+	})
+
 	t.Run("unauthorized", func(t *testing.T) {
 		nokey := c.client(base, "")
 		badkey := c.client(base, "mgk_0000000000000000_"+strings.Repeat("0", 64))
@@ -699,8 +939,23 @@ func TestContract(t *testing.T) {
 		expectProblem(t, err, "unauthorized")
 		_, err = badkey.Usage(ctx, "", "")
 		expectProblem(t, err, "unauthorized")
-		if st, _, _ := c.raw(ctx, "GET", base+"/v1/sessions/"+s1.ID+"/qr.png", "mgk_0000000000000000_"+strings.Repeat("0", 64), nil, nil); st != http.StatusUnauthorized {
-			t.Errorf("qr.png with a bad key: %d", st)
+		bad := "mgk_0000000000000000_" + strings.Repeat("0", 64)
+		for _, r := range []struct{ method, path string }{
+			{"GET", "/v1/sessions/" + s1.ID + "/qr.png"},
+			{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
+			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
+			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
+			{"POST", "/v1/events/evt_0000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
+			{"DELETE", "/v1/watches/" + done.Verification.Sub},
+		} {
+			var body io.Reader
+			var hdr http.Header
+			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
+				body, hdr = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`), http.Header{"Content-Type": {"application/json"}}
+			}
+			if st, _, b := c.raw(ctx, r.method, base+r.path, bad, hdr, body); st != http.StatusUnauthorized {
+				t.Errorf("%s %s with a bad key: %d %s", r.method, r.path, st, b)
+			}
 		}
 	})
 
@@ -797,7 +1052,26 @@ func TestContract(t *testing.T) {
 
 	// An expired challenge; the tenant sees the session as expired.
 	he := session(rp, "identity")
+	st, _, b = c.raw(ctx, "POST", base+"/v1/holder/consents/challenge", "", nil, nil)
+	var consentCh struct{ Challenge []byte }
+	if err := json.Unmarshal(b, &consentCh); st != http.StatusOK || err != nil {
+		t.Fatalf("consent challenge: %d %s", st, b)
+	}
 	e.clk.Advance(6 * time.Minute)
+	for _, path := range []string{"query", "revoke"} {
+		action, tenant, scope := "consents.list", "", ""
+		if path == "revoke" {
+			action, tenant, scope = "consents.revoke", "t_0000000000000000", "basic4_updates"
+		}
+		body := map[string]any{"certificate": authSigner.Certificate().Raw, "challenge": consentCh.Challenge,
+			"signature": sign(authSigner, client.HolderMessage(action, tenant, scope, consentCh.Challenge))}
+		if tenant != "" {
+			body["tenant_id"], body["scope"] = tenant, scope
+		}
+		if st, _, b := c.raw(ctx, "POST", base+"/v1/holder/consents/"+path, "", jsonHdr, jsonBody(body)); st != http.StatusGone {
+			t.Errorf("consent %s with an expired challenge: %d %s", path, st, b)
+		}
+	}
 	_, err = anon.Answer(ctx, he.id, he.token, signer.Certificate().Raw, sign(signer, he.challenge))
 	expectProblem(t, err, "challenge-expired")
 	if s, err := rp.Session(ctx, he.id); err != nil || s.Status != "expired" {
@@ -811,7 +1085,12 @@ func TestContract(t *testing.T) {
 	// tonight.
 	e.clk.Advance(24 * time.Hour)
 	hanako := e.issue(testkit.Hanako())
-	hanakoSigner, err := hanako.reader().SignSigner(ctx, jlis.DefaultSignPassword)
+	hanakoReader := hanako.reader()
+	hanakoSigner, err := hanakoReader.SignSigner(ctx, jlis.DefaultSignPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hanakoAuth, err := hanakoReader.AuthSigner(ctx, jlis.DefaultAuthPIN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -848,6 +1127,11 @@ func TestContract(t *testing.T) {
 	e.jlisSrv.Close()
 	h = session(rp, "identity")
 	_, err = anon.Answer(ctx, h.id, h.token, hanakoSigner.Certificate().Raw, sign(hanakoSigner, h.challenge))
+	expectProblem(t, err, "jlis-unavailable")
+	// The holder's consent requests of a certificate the platform never saw need J-LIS too.
+	_, err = anon.Consents(ctx, hanakoAuth.Certificate().Raw, hanakoAuth)
+	expectProblem(t, err, "jlis-unavailable")
+	_, err = anon.RevokeConsent(ctx, hanakoAuth.Certificate().Raw, hanakoAuth, "t_0000000000000000", "basic4_updates")
 	expectProblem(t, err, "jlis-unavailable")
 	h = session(rp, "identity")
 	st, hdr, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(map[string]any{
@@ -891,6 +1175,36 @@ func TestContract(t *testing.T) {
 		expectProblem(t, err, "internal")
 		_, err = c.client(broken.URL, "").Answer(ctx, id1, tok1, signer.Certificate().Raw, []byte("sig"))
 		expectProblem(t, err, "internal")
+		for _, r := range []struct{ method, path string }{
+			{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
+			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
+			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
+			{"POST", "/v1/events/evt_0000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
+			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"POST", "/v1/holder/consents/challenge"},
+		} {
+			var body io.Reader
+			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
+				body = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`)
+			}
+			var hdr http.Header
+			if body != nil {
+				hdr = jsonHdr
+			}
+			if code, _, b := c.raw(ctx, r.method, broken.URL+r.path, key, hdr, body); code != http.StatusInternalServerError {
+				t.Errorf("%s %s on a broken platform: %d %s", r.method, r.path, code, b)
+			}
+		}
+		for _, path := range []string{"query", "revoke"} {
+			proof := map[string]any{"certificate": authSigner.Certificate().Raw, "signature": []byte("sig"), "challenge": []byte("challenge"),
+				"tenant_id": "t_0000000000000000", "scope": "basic4_updates"}
+			if path == "query" {
+				delete(proof, "tenant_id")
+				delete(proof, "scope")
+			}
+			if code, _, b := c.raw(ctx, "POST", broken.URL+"/v1/holder/consents/"+path, "", jsonHdr, jsonBody(proof)); code != http.StatusInternalServerError {
+				t.Errorf("consents %s on a broken platform: %d %s", path, code, b)
+			}
+		}
 	})
 
 	// Coverage: every declared response of every operation, and every problem type.
