@@ -16,7 +16,10 @@ import (
 // AnswerWithConsent is Answer for an identity session in which the holder also grants the tenant
 // consents, e.g. []string{"basic4_updates"}: to be sent the latest basic 4 facts after a move.
 func (c *Client) AnswerWithConsent(ctx context.Context, id, token string, cert, sig []byte, consent []string) (*HolderResult, error) {
-	body := map[string]any{"token": token, "certificate": cert, "signature": sig, "consent": consent}
+	body := map[string]any{"token": token, "certificate": cert, "signature": sig}
+	if len(consent) > 0 {
+		body["consent"] = consent
+	}
 	var r HolderResult
 	if _, err := c.do(ctx, "POST", "/v1/holder/sessions/"+url.PathEscape(id), nil, body, &r); err != nil {
 		return nil, err

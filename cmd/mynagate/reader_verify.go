@@ -14,7 +14,8 @@ import (
 // for — the signing key (password) for identity, the authentication key (PIN) for login — and
 // send the certificate and signature to the platform.
 func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
-	return &cobra.Command{
+	var consent []string
+	cmd := &cobra.Command{
 		Use:   "verify SESSION-URL",
 		Short: "Complete a platform verification session with the card (the holder's side)",
 		Args:  cobra.ExactArgs(1),
@@ -33,6 +34,9 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			if ch.Status != "pending" {
 				return fmt.Errorf("session %s is %s; ask the service for a new one", id, ch.Status)
 			}
+			if len(consent) > 0 && ch.Purpose != "identity" {
+				return fmt.Errorf("consent is given with an identity verification; session %s is for %s", id, ch.Purpose)
+			}
 			s, err := f.open(ctx)
 			if err != nil {
 				return err
@@ -43,6 +47,9 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 				which, what = reader.PINSign, "prove your identity (name, date of birth, sex, address) to"
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s asks you to %s it with your card.\n", ch.TenantName, what)
+			for _, c := range consent {
+				fmt.Fprintf(cmd.ErrOrStderr(), "You also consent to %s: %s (revoke it with mynagate reader consent revoke).\n", c, consentText(c))
+			}
 			pin, err := f.pin(ctx, cmd, s, which)
 			if err != nil {
 				return err
@@ -60,7 +67,7 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := hc.Answer(ctx, id, token, signer.Certificate().Raw, sig)
+			res, err := hc.AnswerWithConsent(ctx, id, token, signer.Certificate().Raw, sig, consent)
 			if err != nil {
 				return err
 			}
@@ -69,4 +76,14 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringSliceVar(&consent, "consent", nil, "consents to give the service with an identity verification: basic4_updates")
+	return cmd
+}
+
+// consentText says what a consent scope lets the service have.
+func consentText(scope string) string {
+	if scope == "basic4_updates" {
+		return "when you move or change your name, the service is told your new facts (those it may see)"
+	}
+	return "unknown to this program; the platform will refuse it"
 }

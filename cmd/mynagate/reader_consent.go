@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/reader"
+	"github.com/spf13/cobra"
+)
+
+// newReaderConsentCmd is the holder's view of the consents given to tenants with identity
+// verifications (reader verify --consent basic4_updates): list them, and revoke one. Each request
+// is signed with the card's authentication key (PIN), over a challenge of the platform, so only
+// the holder of the card can see or change them.
+func newReaderConsentCmd(f *readerFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "consent",
+		Short: "List or revoke the consents you gave services (signed with the authentication key)",
+	}
+	var platformURL, tenant, scope string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the consents you gave, per service",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			cert, signer, closeCard, err := f.authSigner(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer closeCard()
+			cs, err := client.New(platformURL).Consents(ctx, cert, signer)
+			if err != nil {
+				return err
+			}
+			return f.output(cmd, cs, func(w io.Writer) {
+				if len(cs) == 0 {
+					fmt.Fprintln(w, "no consents")
+				}
+				for _, c := range cs {
+					state := "in force"
+					if c.RevokedAt != nil {
+						state = "revoked " + c.RevokedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(w, "%s (%s): %s, given %s, %s\n", c.TenantName, c.TenantID, c.Scope, c.GrantedAt.Format(time.RFC3339), state)
+				}
+			})
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke --tenant ID",
+		Short: "Revoke a consent you gave a service",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			cert, signer, closeCard, err := f.authSigner(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer closeCard()
+			n, err := client.New(platformURL).RevokeConsent(ctx, cert, signer, tenant, scope)
+			if err != nil {
+				return err
+			}
+			return f.output(cmd, map[string]int{"revoked": n}, func(w io.Writer) {
+				if n == 0 {
+					fmt.Fprintf(w, "no consent to %s for %s was in force\n", tenant, scope)
+					return
+				}
+				fmt.Fprintf(w, "revoked your consent to %s for %s\n", tenant, scope)
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{list, revoke} {
+		c.Flags().StringVar(&platformURL, "platform", "http://127.0.0.1:8080", "base URL of the platform")
+	}
+	revoke.Flags().StringVar(&tenant, "tenant", "", "the service's tenant id (t_…), as consent list shows it")
+	revoke.Flags().StringVar(&scope, "scope", "basic4_updates", "the consent to revoke")
+	cmd.AddCommand(list, revoke)
+	return cmd
+}
+
+// authSigner opens the card and returns its authentication certificate and a signer with the
+// PIN entered; closeCard ends the session.
+func (f *readerFlags) authSigner(ctx context.Context, cmd *cobra.Command) ([]byte, *reader.Signer, func(), error) {
+	s, err := f.open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pin, err := f.pin(ctx, cmd, s, reader.PINAuth)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	signer, err := s.AuthSigner(ctx, pin)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return signer.Certificate().Raw, signer, func() { s.Close() }, nil
+}
