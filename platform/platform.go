@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mynagate/mynagate/evidence"
 	"io"
 	"time"
 
@@ -81,6 +82,7 @@ type Platform struct {
 	links      LinkSource
 	sessionTTL time.Duration
 	holderBase string
+	evidence   *evidence.Log
 }
 
 // Option configures a Platform.
@@ -110,6 +112,13 @@ func WithCAs(cas ...CA) Option { return func(p *Platform) { p.cas = cas } }
 // WithRevocation sets the revocation checker. Required for verifications.
 func WithRevocation(r RevocationChecker) Option { return func(p *Platform) { p.revocation = r } }
 
+// WithEvidence records every verification attempt, accepted or rejected, in the evidence log,
+// in the transaction that records the verification (the store must implement EvidenceStorage).
+func WithEvidence(l *evidence.Log) Option { return func(p *Platform) { p.evidence = l } }
+
+// Evidence returns the evidence log, or nil when the platform keeps none.
+func (p *Platform) Evidence() *evidence.Log { return p.evidence }
+
 // WithLinks sets the renewal-link source. Required for verifications.
 func WithLinks(l LinkSource) Option { return func(p *Platform) { p.links = l } }
 
@@ -127,6 +136,9 @@ func New(store Storage, opts ...Option) (*Platform, error) {
 	verifying := p.master != nil || len(p.cas) > 0 || p.revocation != nil || p.links != nil
 	if verifying && (len(p.master) < 32 || len(p.cas) == 0 || p.revocation == nil || p.links == nil) {
 		return nil, errors.New("platform: verifications need a master secret of at least 32 bytes, trusted CAs, a revocation checker and a link source")
+	}
+	if _, ok := store.(EvidenceStorage); p.evidence != nil && !ok {
+		return nil, errors.New("platform: the evidence log needs a store that records evidence in the verification's transaction")
 	}
 	for _, ca := range p.cas {
 		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || !ca.Purpose.Valid() {

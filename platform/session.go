@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mynagate/mynagate/evidence"
 	"log/slog"
 	"math/big"
 	"strings"
@@ -154,13 +155,14 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 		return nil, err
 	}
 	v := Verification{ID: vid, TenantID: s.TenantID, SessionID: s.ID, Purpose: s.Purpose, Cert: a.Certificate, Method: MethodNone, CreatedAt: now}
-	res, rej := p.check(ctx, s, a, now, &v)
+	var crlThisUpdate time.Time
+	res, rej := p.check(ctx, s, a, now, &v, &crlThisUpdate)
 	if rej != nil {
 		if rej.Kind != KindRejected {
 			return nil, rej // not the holder's answer at fault: record nothing, let them retry
 		}
 		v.Decision, v.Reason, v.Detail = DecisionRejected, rej.Type, rej.Detail
-		if err := p.record(ctx, &v, nil, tenant); err != nil {
+		if err := p.record(ctx, &v, nil, tenant, s, a, crlThisUpdate); err != nil {
 			return nil, err
 		}
 		return &v, rej
@@ -173,14 +175,14 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 	if err := p.recordConsent(ctx, &v, a.Consent); err != nil {
 		return nil, err
 	}
-	if err := p.record(ctx, &v, certs, tenant); err != nil {
+	if err := p.record(ctx, &v, certs, tenant, s, a, crlThisUpdate); err != nil {
 		return nil, err
 	}
 	return &v, nil
 }
 
 // check runs the pipeline; it fills v's certificate and revocation fields as it learns them.
-func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Time, v *Verification) (*verify.Result, *Error) {
+func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Time, v *Verification, crlThisUpdate *time.Time) (*verify.Result, *Error) {
 	var roots, phoneRoots []*x509.Certificate
 	for _, ca := range p.cas {
 		if ca.Purpose != s.Purpose {
@@ -210,6 +212,7 @@ func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Tim
 	v.RevocationEvidence = rs.OCSPResponse
 	if rs.Method == MethodCRL {
 		v.RevocationRef = "crl:" + rs.CRLNumber
+		*crlThisUpdate = rs.CRLThisUpdate
 	} else {
 		v.RevocationRef = "ocsp"
 	}
@@ -232,8 +235,9 @@ func rejection(err error) *Error {
 	return internal(err)
 }
 
-// record stores the end of the session with its person links, usage and event.
-func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCert, tenant *Tenant) error {
+// record stores the end of the session with its person links, usage, event and — with an
+// evidence log — its evidence entry, all in one transaction.
+func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCert, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) error {
 	evID, err := p.newID("evt_")
 	if err != nil {
 		return err
@@ -249,7 +253,19 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 		return internal(err)
 	}
 	ev := Event{ID: evID, TenantID: tenant.ID, Type: "verification.completed", Payload: body, CreatedAt: v.CreatedAt}
-	err = p.store.CompleteSession(ctx, *v, certs, []Event{ev})
+	if p.evidence == nil {
+		err = p.store.CompleteSession(ctx, *v, certs, []Event{ev})
+	} else {
+		var rec *evidence.Record
+		rec, err = p.evidence.Prepare(p.evidenceEntry(v, tenant, s, a, crlThisUpdate))
+		if err != nil {
+			return internal(fmt.Errorf("prepare evidence of %s: %w", v.ID, err))
+		}
+		err = p.store.(EvidenceStorage).CompleteSessionWithEvidence(ctx, *v, certs, []Event{ev}, rec)
+		if err == nil {
+			p.evidence.Notify()
+		}
+	}
 	if errors.Is(err, ErrSessionClosed) {
 		return newError(KindConflict, "challenge-reused", "the challenge of session %s was already answered", v.SessionID)
 	}
@@ -328,3 +344,32 @@ func (p *Platform) Now() time.Time { return p.clk.Now() }
 
 // Month is the accounting month (JST) of a time.
 func Month(t time.Time) string { return t.In(jpki.JST).Format("2006-01") }
+
+// evidenceEntry is the evidence log's entry for a verification attempt: the public header (ids,
+// purpose, time, decision, challenge, revocation reference) and the sealed personal part (the
+// certificate and signature presented, the OCSP response, the pairwise id and the facts the
+// tenant received).
+func (p *Platform) evidenceEntry(v *Verification, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) evidence.Entry {
+	e := evidence.Entry{Header: evidence.Header{ID: v.ID, SessionID: v.SessionID, TenantID: v.TenantID, Purpose: string(v.Purpose),
+		Time: v.CreatedAt, Decision: evidence.Accepted, Reason: v.Reason, Challenge: s.Challenge()}}
+	if v.Decision == DecisionRejected {
+		e.Decision = evidence.Rejected
+	}
+	switch v.Method {
+	case MethodCRL:
+		e.Method, e.CRLNumber, e.CRLThisUpdate = evidence.MethodCRL, strings.TrimPrefix(v.RevocationRef, "crl:"), crlThisUpdate
+	case MethodOCSP:
+		e.Method, e.Personal.OCSPResponse = evidence.MethodOCSP, v.RevocationEvidence
+	}
+	e.Personal.Certificate, e.Personal.Signature, e.Personal.Detail = a.Certificate, a.Signature, v.Detail
+	if v.Decision == DecisionAccepted {
+		e.Personal.Subject = p.PairwiseID(v.TenantID, v.PersonID)
+		if v.Purpose == PurposeIdentity {
+			e.Personal.Facts = map[string]string{}
+			for f, val := range Facts(tenant, v.Basic4) {
+				e.Personal.Facts[string(f)] = val
+			}
+		}
+	}
+	return e
+}

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"github.com/mynagate/mynagate/evidence"
 	"time"
 )
 
@@ -74,4 +75,13 @@ type PersonCert struct {
 	Serial   string // hex serial number, upper case, no leading zeros
 	Kind     string // "sign" or "auth"
 	LinkedAt time.Time
+}
+
+// EvidenceStorage is the optional capability of a Storage to record a verification together
+// with its evidence entry (証跡) in ONE transaction. A platform built WithEvidence requires it,
+// so that no verification result exists without its evidence record.
+type EvidenceStorage interface {
+	// CompleteSessionWithEvidence is CompleteSession plus rec, the entry evidence.Log.Prepare
+	// made for the verification, added in the same transaction.
+	CompleteSessionWithEvidence(ctx context.Context, v Verification, certs []PersonCert, events []Event, rec *evidence.Record) error
 }

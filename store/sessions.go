@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mynagate/mynagate/evidence"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -125,6 +126,21 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 // (session, person, certificates sorted by CA and serial, counter), so concurrent completions
 // for one person cannot deadlock on PostgreSQL.
 func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event) error {
+	return s.completeSession(ctx, v, certs, events, nil)
+}
+
+// CompleteSessionWithEvidence is CompleteSession that also adds the verification's evidence
+// entry (evidence.Log.Prepare) in the same transaction, so that no verification exists without
+// its evidence (platform.EvidenceStorage). The record must carry the verification's id and
+// tenant; a record whose id is already in the log is ErrConflict.
+func (s *Store) CompleteSessionWithEvidence(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
+	if rec == nil || rec.ID != v.ID || rec.TenantID != v.TenantID {
+		return validate("CompleteSessionWithEvidence").check("rec", false, "must be the evidence of verification "+v.ID).done()
+	}
+	return s.completeSession(ctx, v, certs, events, rec)
+}
+
+func (s *Store) completeSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
 	if err := validateCompletion(v, certs, events); err != nil {
 		return err
 	}
@@ -183,6 +199,15 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 		}
 		if err != nil {
 			return fmt.Errorf("store: complete session %s: insert verification %s: %w", v.SessionID, v.ID, err)
+		}
+		if rec != nil {
+			err := AddEvidenceTx(ctx, tx, []evidence.Record{*rec})
+			if errors.Is(err, evidence.ErrDuplicate) {
+				return fmt.Errorf("store: complete session %s: evidence %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
+			}
+			if err != nil {
+				return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
+			}
 		}
 
 		for _, c := range certs {

@@ -80,6 +80,7 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m.HandleFunc("GET /v1/usage", s.tenant(s.usage))
 	m.HandleFunc("GET /v1/holder/sessions/{id}", s.holderGet)
 	m.HandleFunc("POST /v1/holder/sessions/{id}", s.holderPost)
+	s.evidenceRoutes(m)
 	s.notifyRoutes(m) // webhooks.go
 	for _, f := range s.extraMu {
 		f(m)

@@ -121,6 +121,7 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr string, once
 		return err
 	}
 	defer n.store.Close()
+	defer n.stopLog()
 	_, tenant, err := demoTenant(ctx, n.plat, filepath.Join(data, "demo-api-key.txt"))
 	if err != nil {
 		return err

@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/wiring"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -40,27 +41,14 @@ type platformConfig struct {
 
 // node is a running platform: its parts, for the serve command, the demo and tests.
 type node struct {
-	store   *store.Store
-	plat    *platform.Platform
-	fetcher *revocation.Fetcher
-	handler http.Handler
-}
-
-// revocationAdapter lets revocation.Checker serve as platform.RevocationChecker; the two
-// packages stay independent of each other.
-type revocationAdapter struct{ c *revocation.Checker }
-
-func (a revocationAdapter) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
-	s, err := a.c.Status(ctx, cert, issuer, o.PreferOCSP)
-	if err != nil {
-		return nil, err
-	}
-	out := &platform.RevocationStatus{Revoked: s.Revoked, RevokedAt: s.RevokedAt, Reason: s.Reason, Method: platform.RevocationMethod(s.Method),
-		CRLThisUpdate: s.CRLThisUpdate, OCSPResponse: s.OCSPResponse}
-	if s.CRLNumber != nil {
-		out.CRLNumber = s.CRLNumber.String()
-	}
-	return out, nil
+	store    *store.Store
+	plat     *platform.Platform
+	fetcher  *revocation.Fetcher
+	evidence *evidence.Log
+	handler  http.Handler
+	// stopLog ends the evidence log's background work after the HTTP server has stopped (its
+	// shutdown protocol) and waits for its last checkpoint.
+	stopLog func()
 }
 
 // loadMaster reads the platform's master secret from DIR/master.key, creating it on first use.
@@ -142,10 +130,30 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		slog.Warn("first CRL fetch failed; verifications fall back to OCSP until it succeeds", "err", err)
 	}
 	go f.Run(ctx, cfg.crlInterval)
-	p, err := platform.New(st, platform.WithMaster(master), platform.WithCAs(cas...),
-		platform.WithRevocation(revocationAdapter{revocation.NewChecker(f)}), platform.WithLinks(jc),
-		platform.WithHolderBaseURL(cfg.publicURL))
+	keys, err := evidence.LoadKeys(filepath.Join(cfg.dataDir, "evidence"), evidence.DefaultOrigin, rand.Reader)
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	log, err := evidence.New(st, keys)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	logCtx, cancelLog := context.WithCancel(context.WithoutCancel(ctx))
+	logDone := make(chan struct{})
+	go func() {
+		if err := log.Run(logCtx); err != nil && logCtx.Err() == nil {
+			slog.Error("evidence log stopped", "err", err)
+		}
+		close(logDone)
+	}()
+	stopLog := func() { cancelLog(); <-logDone }
+	p, err := platform.New(st, platform.WithMaster(master), platform.WithCAs(cas...),
+		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc),
+		platform.WithHolderBaseURL(cfg.publicURL), platform.WithEvidence(log))
+	if err != nil {
+		stopLog()
 		st.Close()
 		return nil, err
 	}
@@ -158,7 +166,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		return f.Ready()
 	}
 	h := web.New(p, web.WithReadiness(ready), web.WithCollectors(f.Collectors()...))
-	return &node{store: st, plat: p, fetcher: f, handler: h}, nil
+	return &node{store: st, plat: p, fetcher: f, evidence: log, handler: h, stopLog: stopLog}, nil
 }
 
 func newServeCmd() *cobra.Command {
@@ -192,7 +200,8 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			defer n.store.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "mynagate platform on http://%s (store %s, J-LIS %s)\n", ln.Addr(), n.store.Dialect(), cfg.jlisURL)
+			defer n.stopLog() // after the server: the log's shutdown protocol
+			fmt.Fprintf(cmd.OutOrStdout(), "mynagate platform on http://%s (store %s, J-LIS %s, evidence log %s)\n", ln.Addr(), n.store.Dialect(), cfg.jlisURL, n.evidence.Origin())
 			return serveUntilDone(ctx, ln, n.handler)
 		},
 	}

@@ -59,6 +59,7 @@ func TestImportDirection(t *testing.T) {
 		{"jlis", ours("platform", "web", "store", "card", "reader", "revocation")},
 		{"jpki", ours("jlis", "card", "reader", "platform", "store", "web", "verify", "apdu")},
 		{"apdu", ours("jpki", "jlis", "card", "reader", "platform")},
+		{"evidence", append(ours("jlis", "card", "reader", "store", "platform", "web", "revocation", "verify"), sql...)},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"github.com/mynagate/mynagate/internal/wiring"
 	"net"
 	"net/http"
 	"os"
@@ -49,20 +50,6 @@ func (w *World) Close() {
 	for i := len(w.closers) - 1; i >= 0; i-- {
 		w.closers[i]()
 	}
-}
-
-type revAdapter struct{ c *revocation.Checker }
-
-func (a revAdapter) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
-	s, err := a.c.Status(ctx, cert, issuer, o.PreferOCSP)
-	if err != nil {
-		return nil, err
-	}
-	out := &platform.RevocationStatus{Revoked: s.Revoked, RevokedAt: s.RevokedAt, Reason: s.Reason, Method: platform.RevocationMethod(s.Method), OCSPResponse: s.OCSPResponse}
-	if s.CRLNumber != nil {
-		out.CRLNumber = s.CRLNumber.String()
-	}
-	return out, nil
 }
 
 func serve(h http.Handler) (string, func(), error) {
@@ -138,7 +125,7 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	w.closers = append(w.closers, stop)
 	w.APIURL = api
 	w.Plat, err = platform.New(st, platform.WithMaster(bytes.Repeat([]byte{1}, 32)), platform.WithCAs(cas...),
-		platform.WithRevocation(revAdapter{revocation.NewChecker(f)}), platform.WithLinks(jc), platform.WithHolderBaseURL(api),
+		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc), platform.WithHolderBaseURL(api),
 		platform.WithSessionTTL(time.Hour))
 	if err != nil {
 		return fail(err)

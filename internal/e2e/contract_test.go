@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mynagate/mynagate/evidence"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -83,6 +84,9 @@ func loadSpec(t *testing.T) *spec {
 // template returns the path template matching path, or "".
 func (s *spec) template(path string) string {
 	segs := strings.Split(path, "/")
+	// A literal segment beats a parameter (as in net/http's ServeMux): /v1/evidence/key is not
+	// /v1/evidence/{id}.
+	best, bestParams := "", -1
 	for _, tpl := range s.templates {
 		ts := strings.Split(tpl, "/")
 		if len(ts) != len(segs) {
@@ -95,11 +99,11 @@ func (s *spec) template(path string) string {
 				break
 			}
 		}
-		if ok {
-			return tpl
+		if params := strings.Count(tpl, "{"); ok && (bestParams < 0 || params < bestParams) {
+			best, bestParams = tpl, params
 		}
 	}
-	return ""
+	return best
 }
 
 func (s *spec) schema(t *testing.T, name string) *base.Schema {
@@ -199,7 +203,7 @@ var problemStatus = map[string]int{
 	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413,
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
-	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503,
+	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503, "evidence-pending": 503,
 	"already-disabled": 409,
 }
 
@@ -1117,6 +1121,61 @@ func TestContract(t *testing.T) {
 		t.Errorf("revoked recorded %+v", v)
 	}
 
+	t.Run("evidence", func(t *testing.T) {
+		// A card issued now: the flows above moved the clock past the first card's validity.
+		fresh, err := e.issue(testkit.Hanako()).reader().AuthSigner(ctx, jlis.DefaultAuthPIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := session(rp, "login")
+		sig, err := client.Sign(fresh, h.challenge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := anon.Answer(ctx, h.id, h.token, fresh.Certificate().Raw, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var code int
+		var body []byte
+		for i := 0; i < 200; i++ {
+			if code, _, body = c.raw(ctx, "GET", base+"/v1/evidence/"+res.VerificationID, key, nil, nil); code != http.StatusServiceUnavailable {
+				break
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		if code != http.StatusOK {
+			t.Fatalf("evidence bundle: %d %s", code, body)
+		}
+		if _, err := evidence.VerifyBundle(body, e.evidence.PublicKey()); err != nil {
+			t.Errorf("bundle from the API does not verify: %v", err)
+		}
+		off := context.WithValue(ctx, offSpecKey{}, true)
+		if code, _, _ := c.raw(off, "GET", base+"/v1/evidence/"+res.VerificationID, "", nil, nil); code != http.StatusUnauthorized {
+			t.Errorf("bundle without key: %d", code)
+		}
+		if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/"+res.VerificationID, keyNoFacts, nil, nil); code != http.StatusNotFound {
+			t.Errorf("another tenant's bundle: %d", code)
+		}
+		code, _, note := c.raw(ctx, "GET", base+"/v1/evidence/checkpoint", "", nil, nil)
+		lines := strings.Split(string(note), "\n")
+		if code != http.StatusOK || len(lines) < 3 {
+			t.Fatalf("checkpoint: %d %q", code, note)
+		}
+		if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/consistency?from="+lines[1], "", nil, nil); code != http.StatusOK {
+			t.Errorf("consistency from the latest size: %d", code)
+		}
+		if code, _, _ := c.raw(off, "GET", base+"/v1/evidence/consistency?from=x", "", nil, nil); code != http.StatusBadRequest {
+			t.Errorf("consistency from=x: %d", code)
+		}
+		if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/consistency?from=999999999", "", nil, nil); code != http.StatusNotFound {
+			t.Errorf("consistency from an unknown size: %d", code)
+		}
+		if code, _, k := c.raw(ctx, "GET", base+"/v1/evidence/key", "", nil, nil); code != http.StatusOK || !strings.HasPrefix(string(k), evidence.DefaultOrigin+"+") {
+			t.Errorf("key: %d %q", code, k)
+		}
+	})
+
 	// J-LIS goes away: a new person cannot be resolved, and OCSP cannot answer.
 	jiro := testkit.Hanako()
 	jiro.Name, jiro.Sex = "鈴木　次郎", jpki.SexMale
@@ -1218,10 +1277,13 @@ func TestContract(t *testing.T) {
 			slugs[x.slug] = true
 		}
 	}
+	// Not provoked on purpose: an entry waits for its index only for the ~100 ms until the
+	// integrator runs, so the evidence flow may or may not see 503 evidence-pending first.
+	timing := map[string]bool{"GET /v1/evidence/{id} 503": true}
 	var missing []string
 	for op, codes := range c.s.ops {
 		for _, code := range codes {
-			if !got[op+" "+code] {
+			if !got[op+" "+code] && !timing[op+" "+code] {
 				missing = append(missing, op+" "+code)
 			}
 		}
@@ -1231,7 +1293,7 @@ func TestContract(t *testing.T) {
 		t.Errorf("the flows never produced these declared responses:\n  %s", strings.Join(missing, "\n  "))
 	}
 	for _, slug := range c.s.problemSlugs(t) {
-		if !slugs[slug] {
+		if !slugs[slug] && slug != "evidence-pending" {
 			t.Errorf("the flows never produced problem type %s", slug)
 		}
 	}

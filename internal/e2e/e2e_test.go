@@ -6,8 +6,11 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
+	"crypto/rand"
 	"errors"
+	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/wiring"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -46,20 +49,8 @@ type env struct {
 	st       *store.Store
 	rp, rp2  *client.Client // two tenants
 	tenantID string
-}
-
-type revAdapter struct{ c *revocation.Checker }
-
-func (a revAdapter) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
-	s, err := a.c.Status(ctx, cert, issuer, o.PreferOCSP)
-	if err != nil {
-		return nil, err
-	}
-	out := &platform.RevocationStatus{Revoked: s.Revoked, RevokedAt: s.RevokedAt, Reason: s.Reason, Method: platform.RevocationMethod(s.Method), OCSPResponse: s.OCSPResponse}
-	if s.CRLNumber != nil {
-		out.CRLNumber = s.CRLNumber.String()
-	}
-	return out, nil
+	evidence *evidence.Log
+	apiKey   string // the first tenant's
 }
 
 func newEnv(t *testing.T, dsn string) *env {
@@ -99,8 +90,20 @@ func newEnv(t *testing.T, dsn string) *env {
 	var h http.Handler
 	e.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.api.Close)
-	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
-		platform.WithRevocation(revAdapter{revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc))
+	keys, err := evidence.GenerateKeys(rand.Reader, evidence.DefaultOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.evidence, err = evidence.New(st, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logCtx, stopLog := context.WithCancel(ctx)
+	logDone := make(chan struct{})
+	go func() { e.evidence.Run(logCtx); close(logDone) }()
+	t.Cleanup(func() { stopLog(); <-logDone })
+	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
+		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +121,9 @@ func (e *env) tenant(name string, facts []platform.Fact) (*client.Client, string
 	key, _, err := e.plat.CreateAPIKey(ctx, ten.ID, "test")
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if e.apiKey == "" {
+		e.apiKey = key
 	}
 	return client.New(e.api.URL, client.WithAPIKey(key)), ten.ID
 }
@@ -523,3 +529,91 @@ func TestRejections(t *testing.T) {
 		t.Errorf("oversized body: HTTP %d, want 413", resp.StatusCode)
 	}
 }
+
+// fetchBundle downloads the evidence bundle of a verification as the tenant, waiting for the log
+// to integrate the entry.
+func (e *env) fetchBundle(t *testing.T, id string) []byte {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		req, _ := http.NewRequest("GET", e.api.URL+"/v1/evidence/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+e.apiKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return body
+		case http.StatusServiceUnavailable:
+			time.Sleep(50 * time.Millisecond)
+		default:
+			t.Fatalf("GET evidence %s: HTTP %d %s", id, resp.StatusCode, body)
+		}
+	}
+	t.Fatalf("evidence of %s never integrated", id)
+	return nil
+}
+
+// TestEvidence checks that every verification attempt, accepted or rejected, has its entry in
+// the evidence log, that the tenant's bundle verifies offline with the log's public key alone,
+// and that a flipped byte or another key is detected.
+func TestEvidence(t *testing.T) {
+	e := newEnv(t, "")
+	taro := e.issue(testkit.Taro())
+	v := e.verify(e.rp, taro, "identity").Verification
+	bundle := e.fetchBundle(t, v.ID)
+	got, err := evidence.VerifyBundle(bundle, e.evidence.PublicKey())
+	if err != nil {
+		t.Fatalf("bundle does not verify: %v", err)
+	}
+	if got.Leaf.ID != v.ID || got.Leaf.Decision != evidence.Accepted || got.Leaf.Purpose != "identity" || got.Leaf.Method != evidence.MethodCRL || got.Leaf.CRLNumber == "" {
+		t.Errorf("leaf %+v", got.Leaf.Header)
+	}
+	if got.Personal == nil || got.Personal.Subject != v.Sub || got.Personal.Facts["address"] != v.Facts["address"] || len(got.Personal.Certificate) == 0 || len(got.Personal.Signature) != 256 {
+		t.Errorf("disclosed personal data %+v", got.Personal)
+	}
+	// Another tenant cannot read it.
+	req, _ := http.NewRequest("GET", e.api.URL+"/v1/evidence/"+v.ID, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bundle without API key: %v %v", resp.StatusCode, err)
+	}
+	// Any flipped byte, or another log's key, is detected.
+	for _, i := range []int{0, len(bundle) / 3, len(bundle) / 2, len(bundle) - 2} {
+		bad := bytes.Clone(bundle)
+		bad[i] ^= 0x01
+		if _, err := evidence.VerifyBundle(bad, e.evidence.PublicKey()); err == nil {
+			t.Errorf("bundle with byte %d flipped verifies", i)
+		}
+	}
+	other, _ := evidence.GenerateKeys(rand.Reader, evidence.DefaultOrigin)
+	if _, err := evidence.VerifyBundle(bundle, other.Public); err == nil {
+		t.Error("bundle verifies under another log's key")
+	}
+	// A rejected attempt has its entry too.
+	s, _ := e.rp.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+	base, id, tok, _ := client.ParseHolderURL(s.HolderURL)
+	_, err = client.New(base).Answer(ctx, id, tok, []byte("garbage"), []byte("sig"))
+	p, ok := err.(*client.Problem)
+	if !ok || p.VerificationID == "" {
+		t.Fatalf("rejection: %v", err)
+	}
+	rej, err := evidence.VerifyBundle(e.fetchBundle(t, p.VerificationID), e.evidence.PublicKey())
+	if err != nil || rej.Leaf.Decision != evidence.Rejected || rej.Leaf.Reason != "malformed-certificate" {
+		t.Errorf("rejected entry %+v %v", rej, err)
+	}
+	// The public checkpoint covers both.
+	resp, err := http.Get(e.api.URL + "/v1/evidence/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(note), evidence.DefaultOrigin+"\n") {
+		t.Errorf("checkpoint %q", note)
+	}
+}
+
+// revAdapter is the platform's revocation checker as the tests build it.
+type revAdapter = wiring.Revocation
