@@ -58,6 +58,8 @@ type Deliverer struct {
 
 	wakeMu sync.Mutex
 	wakeCh chan struct{}
+	// dispatching lets one worker of the node dispatch at a time; the others go on claiming.
+	dispatching sync.Mutex
 
 	attempts *prometheus.CounterVec
 	dispatch prometheus.Counter
@@ -176,11 +178,14 @@ func (d *Deliverer) work(ctx context.Context) {
 // calls it in a loop; tests and benchmarks call it directly.
 func (d *Deliverer) Cycle(ctx context.Context) (int, error) {
 	now := d.p.clk.Now().UTC()
-	n, err := d.st.DispatchEvents(ctx, now, 256)
-	if err != nil {
-		return 0, fmt.Errorf("platform: dispatch events: %w", err)
+	if d.dispatching.TryLock() {
+		n, err := d.st.DispatchEvents(ctx, now, 256)
+		d.dispatching.Unlock()
+		if err != nil {
+			return 0, fmt.Errorf("platform: dispatch events: %w", err)
+		}
+		d.dispatch.Add(float64(n))
 	}
-	d.dispatch.Add(float64(n))
 	claim, err := d.p.randomBytes(12)
 	if err != nil {
 		return 0, err

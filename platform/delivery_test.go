@@ -52,17 +52,26 @@ func (noLinks) Links(context.Context, jlisapi.CertRef) (*jlisapi.LinkInfo, error
 
 // world is a platform on a store of one dialect, with one tenant and a receiver.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	p      *platform.Platform
 	st     *store.Store
-	clk    *clockwork.FakeClock
+	clk    *clockwork.FakeClock // nil on the real clock
+	clock  clockwork.Clock
 	tenant *platform.Tenant
 	recv   *receiver
 }
 
-func newWorld(t *testing.T, dialect string) *world {
+func newWorld(t testing.TB, dialect string) *world {
 	t.Helper()
 	clk := clockwork.NewFakeClockAt(time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC))
+	w := newWorldOn(t, dialect, clk)
+	w.clk = clk
+	return w
+}
+
+// newWorldOn is newWorld on any clock (the benchmark runs on the real one).
+func newWorldOn(t testing.TB, dialect string, clk clockwork.Clock) *world {
+	t.Helper()
 	st := storetest.Open(t, dialect)
 	p, err := platform.New(st, platform.WithClock(clk), platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
 		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
@@ -74,7 +83,7 @@ func newWorld(t *testing.T, dialect string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, p: p, st: st, clk: clk, tenant: ten}
+	w := &world{t: t, p: p, st: st, clock: clk, tenant: ten}
 	w.recv = newReceiver(t, clk)
 	return w
 }
@@ -82,7 +91,7 @@ func newWorld(t *testing.T, dialect string) *world {
 // person records an accepted verification of a person by the tenant and returns the person id.
 func (w *world) person(name string) string {
 	w.t.Helper()
-	at := w.clk.Now().UTC()
+	at := w.clock.Now().UTC()
 	sid, vid, pid := "s_"+name, "v_"+name, "p_"+name
 	if _, _, err := w.st.CreateSession(ctx, platform.Session{ID: sid, TenantID: w.tenant.ID, Purpose: platform.PurposeIdentity,
 		Nonce: []byte("n"), HolderToken: "h", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}, ""); err != nil {
@@ -99,7 +108,7 @@ func (w *world) person(name string) string {
 // events appends n events about person, in order, as revocation notices do; it returns their ids.
 func (w *world) events(person string, n int) []string {
 	w.t.Helper()
-	at := w.clk.Now().UTC()
+	at := w.clock.Now().UTC()
 	var notices []platform.RevocationNotice
 	var ids []string
 	for i := range n {
@@ -120,7 +129,7 @@ func (w *world) events(person string, n int) []string {
 // receiver is a tenant's webhook endpoint that verifies every message against its secrets on
 // the test clock, and can be told to fail or to hold requests.
 type receiver struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	clk clockwork.Clock
 
@@ -140,7 +149,7 @@ type message struct {
 	Serial string
 }
 
-func newReceiver(t *testing.T, clk clockwork.Clock) *receiver {
+func newReceiver(t testing.TB, clk clockwork.Clock) *receiver {
 	r := &receiver{t: t, clk: clk, attempts: map[string]int{}}
 	r.srv = httptest.NewServer(r)
 	t.Cleanup(r.srv.Close)
