@@ -118,7 +118,7 @@ func (w *recorder) WriteHeader(code int) { w.status = code; w.ResponseWriter.Wri
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 64 {
+	if id == "" || len(id) > 64 || strings.Trim(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") != "" {
 		b := make([]byte, 8)
 		rand.Read(b)
 		id = hex.EncodeToString(b)
@@ -294,6 +294,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, t *platfo
 	if !created {
 		status = http.StatusOK
 	}
+	w.Header().Set("Cache-Control", "no-store") // the holder URL carries the holder's token
 	w.Header().Set("Location", "/v1/sessions/"+sess.ID)
 	writeJSON(w, status, v)
 }
@@ -309,6 +310,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request, t *platform.
 		writeProblem(w, r, err, "")
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store") // the holder URL carries the holder's token
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -387,6 +389,10 @@ func (s *Server) holderGet(w http.ResponseWriter, r *http.Request) {
 	}
 	h := HolderChallenge{ID: sess.ID, Purpose: sess.Purpose, TenantName: t.Name, Challenge: base64.StdEncoding.EncodeToString(sess.Challenge()),
 		ExpiresAt: sess.ExpiresAt, Status: string(sess.Status)}
+	if sess.Status == platform.SessionPending && !sess.ExpiresAt.After(s.p.Now()) {
+		h.Status = "expired" // as the tenant's view says; answering would only earn a 410
+	}
+	w.Header().Set("Cache-Control", "no-store")
 	if sess.Purpose == platform.PurposeIdentity {
 		h.Facts = t.Facts
 	}
