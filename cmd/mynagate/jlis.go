@@ -52,6 +52,22 @@ func (f *simFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.ocspURL, "ocsp-url", "", "base URL of this simulator to write into certificates' authorityInfoAccess (e.g. http://127.0.0.1:8470)")
 }
 
+// openWithCard loads the card file named by --card and opens the simulator.
+func (f *simFlags) openWithCard(ctx context.Context, card string) (*jlis.Simulator, *jpki.CardFile, error) {
+	if card == "" {
+		return nil, nil, errors.New("--card CARD.json is required")
+	}
+	cf, err := jpki.LoadCardFile(card)
+	if err != nil {
+		return nil, nil, err
+	}
+	sim, err := f.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sim, cf, nil
+}
+
 func (f *simFlags) open(ctx context.Context) (*jlis.Simulator, error) {
 	if f.data == "" {
 		return nil, errors.New("--data DIR is required")
@@ -211,14 +227,7 @@ func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx conte
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if card == "" {
-				return errors.New("--card CARD.json is required")
-			}
-			cf, err := jpki.LoadCardFile(card)
-			if err != nil {
-				return err
-			}
-			sim, err := f.open(cmd.Context())
+			sim, cf, err := f.openWithCard(cmd.Context(), card)
 			if err != nil {
 				return err
 			}
@@ -591,14 +600,7 @@ func newJLISStatusCmd() *cobra.Command {
 		Short: "Show the status and renewal links of a card's certificates (JSON)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if card == "" {
-				return errors.New("--card CARD.json is required")
-			}
-			cf, err := jpki.LoadCardFile(card)
-			if err != nil {
-				return err
-			}
-			sim, err := f.open(cmd.Context())
+			sim, cf, err := f.openWithCard(cmd.Context(), card)
 			if err != nil {
 				return err
 			}
