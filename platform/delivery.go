@@ -185,6 +185,9 @@ func (d *Deliverer) Cycle(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("platform: dispatch events: %w", err)
 		}
 		d.dispatch.Add(float64(n))
+		if n > 0 {
+			d.Wake() // idle workers: there are deliveries to claim
+		}
 	}
 	claim, err := d.p.randomBytes(12)
 	if err != nil {
