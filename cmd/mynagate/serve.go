@@ -187,6 +187,9 @@ func newServeCmd() *cobra.Command {
 				}
 				cfg.jlisToken = strings.TrimSpace(string(b))
 			}
+			if cfg.db == "" || cfg.jlisURL == "" {
+				return errors.New("--db (sqlite:PATH or postgres://...) and --jlis URL are required")
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
