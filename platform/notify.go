@@ -152,6 +152,8 @@ type Notifier struct {
 	poll      time.Duration
 	batch     int
 
+	inline    bool
+
 	mu    sync.Mutex
 	retry []retryWork
 }
@@ -181,6 +183,11 @@ func WithFollowUpPolicy(maxTries int, lease time.Duration) NotifierOption {
 	return func(n *Notifier) { n.maxTries, n.lease = maxTries, lease }
 }
 
+// WithInlineFollowUp sets whether CertificatesRevoked and Reconcile run the follow-ups they made
+// due before they return (default true: one fetch cycle carries a move all the way to
+// person.basic4_updated). Without, Run does them at its next poll.
+func WithInlineFollowUp(on bool) NotifierOption { return func(n *Notifier) { n.inline = on } }
+
 // WithNotifierPoll sets how often Run looks for due follow-ups and retries (default 10 s).
 func WithNotifierPoll(d time.Duration) NotifierOption { return func(n *Notifier) { n.poll = d } }
 
@@ -194,7 +201,7 @@ func NewNotifier(p *Platform, opts ...NotifierOption) (*Notifier, error) {
 	if !p.canVerify() {
 		return nil, errors.New("platform: revocation notification needs a platform configured for verifications")
 	}
-	n := &Notifier{p: p, st: st, requester: "mynagate", wake: func() {}, lease: 2 * time.Minute, maxTries: 20, poll: 10 * time.Second, batch: 500}
+	n := &Notifier{p: p, st: st, requester: "mynagate", wake: func() {}, lease: 2 * time.Minute, maxTries: 20, poll: 10 * time.Second, batch: 500, inline: true}
 	for _, o := range opts {
 		o(n)
 	}
@@ -338,6 +345,9 @@ func (n *Notifier) afterNotices(ctx context.Context, stored int) {
 		return
 	}
 	n.wake()
+	if !n.inline {
+		return
+	}
 	if _, err := n.FollowUp(ctx); err != nil {
 		slog.WarnContext(ctx, "platform: revocation follow-up failed; it is retried", "err", err)
 	}
