@@ -152,7 +152,7 @@ type Notifier struct {
 	poll      time.Duration
 	batch     int
 
-	inline    bool
+	inline bool
 
 	mu    sync.Mutex
 	retry []retryWork
