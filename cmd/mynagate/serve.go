@@ -125,11 +125,8 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		st.Close()
 		return nil, err
 	}
-	f := revocation.NewFetcher(sources, revocation.WithTempDir(spool))
-	if err := f.Refresh(ctx); err != nil {
-		slog.Warn("first CRL fetch failed; verifications fall back to OCSP until it succeeds", "err", err)
-	}
-	go f.Run(ctx, cfg.crlInterval)
+	hook := &crlHook{} // bound to the notifier below, before the first CRL is read (notify.go)
+	f := revocation.NewFetcher(sources, revocation.WithTempDir(spool), revocation.WithOnUpdate(hook.update))
 	keys, err := evidence.LoadKeys(filepath.Join(cfg.dataDir, "evidence"), evidence.DefaultOrigin, rand.Reader)
 	if err != nil {
 		st.Close()
@@ -157,6 +154,18 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		st.Close()
 		return nil, err
 	}
+	nt, err := startNotification(ctx, p, jc, hook)
+	if err != nil {
+		stopLog()
+		st.Close()
+		return nil, err
+	}
+	stopEvidence := stopLog
+	stopLog = func() { nt.stop(); stopEvidence() } // the deliverer's shutdown first, then the log's
+	if err := f.Refresh(ctx); err != nil {
+		slog.Warn("first CRL fetch failed; verifications fall back to OCSP until it succeeds", "err", err)
+	}
+	go f.Run(ctx, cfg.crlInterval)
 	ready := func(ctx context.Context) error {
 		if pinger, ok := any(st).(interface{ Ping(context.Context) error }); ok {
 			if err := pinger.Ping(ctx); err != nil {
@@ -165,7 +174,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		}
 		return f.Ready()
 	}
-	h := web.New(p, web.WithReadiness(ready), web.WithCollectors(f.Collectors()...))
+	h := web.New(p, web.WithReadiness(ready), web.WithCollectors(append(f.Collectors(), nt.collectors()...)...))
 	return &node{store: st, plat: p, fetcher: f, evidence: log, handler: h, stopLog: stopLog}, nil
 }
 
