@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/mynagate/mynagate/internal/revnotify"
+	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/revocation"
@@ -52,7 +52,7 @@ func startNotification(ctx context.Context, p *platform.Platform, jc *jlisapi.Cl
 		return nil, err
 	}
 	hook.mu.Lock()
-	hook.f = revnotify.OnUpdate(n.notifier)
+	hook.f = wiring.OnCRLUpdate(n.notifier)
 	hook.mu.Unlock()
 	// Both stop with ctx; stop (after the HTTP server has stopped) waits for them, so that the
 	// deliveries in flight are recorded as interrupted before the process exits.

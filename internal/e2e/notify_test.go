@@ -29,8 +29,8 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/internal/crlwriter"
-	"github.com/mynagate/mynagate/internal/revnotify"
 	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
@@ -44,22 +44,6 @@ import (
 )
 
 var notifyMaster = bytes.Repeat([]byte{7}, 32)
-
-// nRevocation lets the fetcher's checker serve the platform (as cmd/mynagate wires it).
-type nRevocation struct{ c *revocation.Checker }
-
-func (a nRevocation) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
-	s, err := a.c.Status(ctx, cert, issuer, o.PreferOCSP)
-	if err != nil {
-		return nil, err
-	}
-	out := &platform.RevocationStatus{Revoked: s.Revoked, RevokedAt: s.RevokedAt, Reason: s.Reason, Method: platform.RevocationMethod(s.Method),
-		CRLThisUpdate: s.CRLThisUpdate, OCSPResponse: s.OCSPResponse}
-	if s.CRLNumber != nil {
-		out.CRLNumber = s.CRLNumber.String()
-	}
-	return out, nil
-}
 
 // nenv is env with revocation notification: the fetcher feeds the notifier, a deliverer sends
 // the outbox, and J-LIS's CRLs pass through a proxy that can tamper with them.
@@ -109,14 +93,14 @@ func newNotifyEnv(t *testing.T, dsn string) *nenv {
 			onUpdate(ctx, src, prev, next)
 		}))
 	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithMaster(notifyMaster), platform.WithCAs(cas...),
-		platform.WithRevocation(nRevocation{revocation.NewChecker(e.fetcher)}), platform.WithLinks(n.jc))
+		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(n.jc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n.notifier, err = platform.NewNotifier(e.plat, platform.WithBasic4Source(n.jc)); err != nil {
 		t.Fatal(err)
 	}
-	onUpdate = revnotify.OnUpdate(n.notifier)
+	onUpdate = wiring.OnCRLUpdate(n.notifier)
 	if err := e.fetcher.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -462,7 +446,7 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f2 := revocation.NewFetcher(n.srcs, revocation.WithClock(n.clk), revocation.WithTempDir(t.TempDir()), revocation.WithOnUpdate(revnotify.OnUpdate(restarted)))
+			f2 := revocation.NewFetcher(n.srcs, revocation.WithClock(n.clk), revocation.WithTempDir(t.TempDir()), revocation.WithOnUpdate(wiring.OnCRLUpdate(restarted)))
 			if err := f2.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -802,7 +786,7 @@ func TestDeliveryWorkerChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := platform.New(st, platform.WithMaster(notifyMaster), platform.WithCAs(platform.CA{Name: "sign", Cert: childCA(t), Purpose: platform.PurposeIdentity}),
-		platform.WithRevocation(nRevocation{}), platform.WithLinks(jlisapi.New("http://127.0.0.1:1")))
+		platform.WithRevocation(wiring.Revocation{}), platform.WithLinks(jlisapi.New("http://127.0.0.1:1")))
 	if err != nil {
 		t.Fatal(err)
 	}

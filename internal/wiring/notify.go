@@ -1,7 +1,7 @@
-// Package revnotify connects the CRL fetcher of package revocation to the revocation
-// notification of package platform, which do not import each other (the platform declares what
-// it needs in its own terms). It is wiring, shared by the serve command and the end-to-end tests.
-package revnotify
+package wiring
+
+// Revocation notification: the CRL fetcher of package revocation feeds the notifier of package
+// platform, which do not import each other.
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"github.com/mynagate/mynagate/revocation"
 )
 
-// OnUpdate returns the fetcher hook that feeds each new CRL to n: the entries it added since the
+// OnCRLUpdate returns the fetcher hook that feeds each new CRL to n: the entries it added since the
 // previous CRL of its CA, or — on the first CRL a process reads, or when the two cannot be diffed
 // — the whole CRL checked against every watched certificate (Notifier.Reconcile). Certificates
 // noticed before are never noticed again, so the choice only costs time, never a duplicate.
 // Failures are logged; the notifier keeps failed work and retries it.
-func OnUpdate(n *platform.Notifier) revocation.UpdateFunc {
+func OnCRLUpdate(n *platform.Notifier) revocation.UpdateFunc {
 	return func(ctx context.Context, src revocation.Source, prev, next *revocation.Index) {
 		crl := platform.CRLRef{CA: platform.CAKey(src.Issuer), Name: src.Name, Number: next.Metadata().Number.String()}
 		if prev != nil {
@@ -28,18 +28,18 @@ func OnUpdate(n *platform.Notifier) revocation.UpdateFunc {
 					out[i] = platform.RevokedCert{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: int(r.Reason)}
 				}
 				if _, err := n.CertificatesRevoked(ctx, crl, out); err != nil {
-					slog.WarnContext(ctx, "revnotify: revocations not noticed yet; retrying", "crl", crl.String(), "err", err)
+					slog.WarnContext(ctx, "wiring: revocations not noticed yet; retrying", "crl", crl.String(), "err", err)
 				}
 				return
 			}
-			slog.WarnContext(ctx, "revnotify: cannot diff consecutive CRLs; checking every watched certificate", "crl", crl.String(), "err", err)
+			slog.WarnContext(ctx, "wiring: cannot diff consecutive CRLs; checking every watched certificate", "crl", crl.String(), "err", err)
 		}
 		lookup := func(serial string) (bool, time.Time, int) {
 			ok, at, r := next.LookupText(serial)
 			return ok, at, int(r)
 		}
 		if _, err := n.Reconcile(ctx, crl, lookup); err != nil {
-			slog.WarnContext(ctx, "revnotify: reconcile failed; retrying", "crl", crl.String(), "err", err)
+			slog.WarnContext(ctx, "wiring: reconcile failed; retrying", "crl", crl.String(), "err", err)
 		}
 	}
 }
