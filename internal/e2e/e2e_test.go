@@ -614,6 +614,3 @@ func TestEvidence(t *testing.T) {
 		t.Errorf("checkpoint %q", note)
 	}
 }
-
-// revAdapter is the platform's revocation checker as the tests build it.
-type revAdapter = wiring.Revocation
