@@ -421,3 +421,40 @@ func TestLinksPreviousAndCounterpart(t *testing.T) {
 		t.Errorf("counterpart of the auth cert = %v, want the new signing cert %v", a.Counterpart, sign1)
 	}
 }
+
+func mustParse(tb testing.TB, der []byte) *x509.Certificate {
+	tb.Helper()
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// appendNonce adds an RFC 8954 nonce extension to a DER OCSP request made by x/crypto/ocsp
+// (which writes none): TBSRequest gains requestExtensions [2].
+func appendNonce(tb testing.TB, req []byte) []byte {
+	tb.Helper()
+	in := cryptobyte.String(req)
+	var outer, tbs cryptobyte.String
+	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		tb.Fatal("malformed request")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(tbs)
+			b.AddASN1(cbasn1.Tag(2).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1ObjectIdentifier(asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2})
+						b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+							b.AddASN1OctetString([]byte("0123456789abcdef"))
+						})
+					})
+				})
+			})
+		})
+	})
+	return b.BytesOrPanic()
+}
