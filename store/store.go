@@ -61,6 +61,10 @@ type Store struct {
 	w *sql.DB
 	// r runs plain reads. On SQLite it is a separate read-only pool; on PostgreSQL it is w.
 	r *sql.DB
+	// writes, quit and stopped run the group committer of SQLite (group.go); nil on PostgreSQL.
+	writes  chan *writeReq
+	quit    chan struct{}
+	stopped chan struct{}
 }
 
 // Option configures [Open].
@@ -70,8 +74,13 @@ type options struct {
 	maxConns    int
 	busyTimeout time.Duration
 	relaxedSync bool
+	noGroup     bool
 	logger      *slog.Logger
 }
+
+// WithoutGroupCommit makes every SQLite write transaction commit on its own instead of sharing a
+// commit with the transactions queued beside it (group.go). For measuring what grouping buys.
+func WithoutGroupCommit() Option { return func(o *options) { o.noGroup = true } }
 
 // WithMaxConns sets the size of the connection pool: on PostgreSQL the whole pool (default 10),
 // on SQLite the read-only pool (default 4; writes always use their one connection).
@@ -188,6 +197,9 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: %s: %w", path, err)
 	}
+	if !o.noGroup {
+		s.startGroupCommit()
+	}
 	return s, nil
 }
 
@@ -235,6 +247,14 @@ func redact(dsn string) string {
 
 // Close closes the database. Calls in flight finish first; later calls fail.
 func (s *Store) Close() error {
+	if s.quit != nil {
+		select {
+		case <-s.quit:
+		default:
+			close(s.quit)
+		}
+		<-s.stopped
+	}
 	if s.r == s.w {
 		return s.w.Close()
 	}
@@ -245,7 +265,16 @@ func (s *Store) Close() error {
 func (s *Store) Dialect() string { return s.dialect }
 
 // inTx runs f in a write transaction, committing when f returns nil and rolling back otherwise.
+// On SQLite, concurrent transactions share one commit (group.go).
 func (s *Store) inTx(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
+	if s.writes != nil {
+		return s.grouped(ctx, op, f)
+	}
+	return s.directTx(ctx, op, f)
+}
+
+// directTx runs f in a transaction of its own.
+func (s *Store) directTx(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %s: begin: %w", op, err)
