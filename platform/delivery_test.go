@@ -169,6 +169,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		select {
 		case <-hold:
 		case <-req.Context().Done():
+			r.mu.Lock()
+			r.holding-- // the deliverer gave up this request (shutdown)
+			r.mu.Unlock()
 			return
 		}
 	}
@@ -444,6 +447,9 @@ func TestDeliveryShutdownAndCrash(t *testing.T) {
 				t.Errorf("after shutdown: %+v", dl)
 			}
 		}
+		// The interrupted requests must be gone on the receiver's side too before it is
+		// released, or a late one would be counted as a delivery below.
+		waitFor(t, func() bool { w.recv.mu.Lock(); defer w.recv.mu.Unlock(); return w.recv.holding == 0 })
 		// A crash: a worker claims and dies without a word.
 		w.recv.mu.Lock()
 		w.recv.hold = nil
