@@ -111,9 +111,7 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr string, once
 	jsrv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go jsrv.Serve(jln)
 	defer jsrv.Close()
-	refreshed := make(chan struct{})
-	go func() { refreshCRLs(ctx, sim); close(refreshed) }()
-	defer func() { cancel(); <-refreshed }() // stop using the simulator before it is closed
+	defer startCRLRefresh(ctx, sim)() // stops before the simulator is closed
 
 	db := "sqlite:" + filepath.Join(data, "platform.db")
 	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second})

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -106,25 +105,24 @@ func newJLISServeCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			srv := &http.Server{Handler: sim.Handler(opts...), ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(cmd.OutOrStdout(), "J-LIS simulator on http://%s (data %s, naming %s, CAs %v)\n", ln.Addr(), f.data, sim.Naming(), sim.CANames())
-			go refreshCRLs(ctx, sim)
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			return srv.Shutdown(shut)
+			defer startCRLRefresh(ctx, sim)()
+			return serveUntilDone(ctx, ln, sim.Handler(opts...))
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8470", "listen address")
 	cmd.Flags().StringVar(&tokenFile, "platform-token-file", "", "file with the bearer token platforms must present for status, links and basic 4 (default: open)")
 	return cmd
+}
+
+// startCRLRefresh regenerates each CA's CRL in the background, and returns the function that
+// stops it and waits until it no longer uses the simulator (call it before closing sim).
+func startCRLRefresh(ctx context.Context, sim *jlis.Simulator) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { refreshCRLs(ctx, sim); close(done) }()
+	return func() { cancel(); <-done }
 }
 
 // refreshCRLs regenerates each CA's CRL when it changed or is due, once a minute.
