@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -73,5 +74,5 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error, verificatio
 
 // invalid is a shorthand for a 400 problem.
 func invalid(format string, a ...any) error {
-	return &platform.Error{Kind: platform.KindInvalid, Type: "invalid-request", Detail: sprintf(format, a...)}
+	return &platform.Error{Kind: platform.KindInvalid, Type: "invalid-request", Detail: fmt.Sprintf(format, a...)}
 }

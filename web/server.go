@@ -32,14 +32,14 @@ const MaxBody = 64 << 10
 
 // Server serves the HTTP interface.
 type Server struct {
-	p       *platform.Platform
-	mux     *http.ServeMux
-	ready   func(context.Context) error
-	reg     *prometheus.Registry
-	reqs    *prometheus.CounterVec
-	dur     *prometheus.HistogramVec
-	verifs  *prometheus.CounterVec
-	extraMu []func(*http.ServeMux)
+	p           *platform.Platform
+	mux         *http.ServeMux
+	ready       func(context.Context) error
+	reg         *prometheus.Registry
+	reqs        *prometheus.CounterVec
+	dur         *prometheus.HistogramVec
+	verifs      *prometheus.CounterVec
+	extraRoutes []func(*http.ServeMux)
 }
 
 // Option configures a Server.
@@ -56,7 +56,7 @@ func WithCollectors(cs ...prometheus.Collector) Option {
 
 // WithRoutes lets other packages (the OIDC provider, the console) add routes.
 func WithRoutes(f func(*http.ServeMux)) Option {
-	return func(s *Server) { s.extraMu = append(s.extraMu, f) }
+	return func(s *Server) { s.extraRoutes = append(s.extraRoutes, f) }
 }
 
 // New returns the server for a platform.
@@ -82,7 +82,7 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m.HandleFunc("POST /v1/holder/sessions/{id}", s.holderPost)
 	s.evidenceRoutes(m)
 	s.notifyRoutes(m) // webhooks.go
-	for _, f := range s.extraMu {
+	for _, f := range s.extraRoutes {
 		f(m)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -168,8 +168,6 @@ func (s *Server) tenant(next func(http.ResponseWriter, *http.Request, *platform.
 		next(w, r, t)
 	}
 }
-
-func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
 // decode reads a JSON body strictly: one object, no unknown fields, within MaxBody.
 func decode(r *http.Request, v any) error {
