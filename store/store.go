@@ -160,7 +160,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	// BEGIN IMMEDIATE (txlock) takes the write lock when a transaction starts, so a transaction
 	// never fails half-way with SQLITE_BUSY_SNAPSHOT when another process wrote in between.
 	writeDSN := path + "?" + busy + "&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(" + sync + ")&_txlock=immediate"
+		"&_pragma=synchronous(" + sync + ")&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	readDSN := path + "?" + busy + "&_pragma=query_only(1)&_pragma=foreign_keys(1)"
 
 	// Migrate on a pool of its own, so that goose's connection handling cannot contend with the
@@ -177,7 +177,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		return nil, err
 	}
 
-	w, err := sql.Open("sqlite", writeDSN)
+	w, err := openCachingSQLite(writeDSN)
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
 	}
@@ -185,7 +185,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", readDSN)
+	r, err := openCachingSQLite(readDSN)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
