@@ -204,7 +204,7 @@ func (p *Platform) holderPerson(ctx context.Context, proof HolderProof, action, 
 // own link, else those of the certificates J-LIS relates to it (the other certificate of the
 // card, the predecessors).
 func (p *Platform) knownPerson(ctx context.Context, res *verify.Result) (string, error) {
-	person, err := p.store.PersonByCert(ctx, CAKey(res.Issuer), SerialHex(res.Cert.SerialNumber))
+	person, err := p.personByCert(ctx, CAKey(res.Issuer), SerialHex(res.Cert.SerialNumber))
 	if err == nil {
 		return person, nil
 	}
@@ -234,7 +234,7 @@ func (p *Platform) knownPerson(ctx context.Context, res *verify.Result) (string,
 		if key == "" {
 			continue
 		}
-		person, err := p.store.PersonByCert(ctx, key, fmt.Sprintf("%X", r.Serial))
+		person, err := p.personByCert(ctx, key, fmt.Sprintf("%X", r.Serial))
 		if err == nil {
 			return person, nil
 		}
@@ -275,7 +275,7 @@ func (p *Platform) HolderConsents(ctx context.Context, proof HolderProof) ([]Hol
 		k := [2]string{c.TenantID, c.Scope}
 		i, seen := index[k]
 		if !seen {
-			t, err := p.store.Tenant(ctx, c.TenantID)
+			t, err := p.tenant(ctx, c.TenantID)
 			if err != nil {
 				return nil, internal(err)
 			}

@@ -554,7 +554,7 @@ func (n *Notifier) basic4Event(ctx context.Context, ref jlisapi.CertRef, nt *Rev
 			latest = &pc
 		}
 	}
-	t, err := n.p.store.Tenant(ctx, w.TenantID)
+	t, err := n.p.tenant(ctx, w.TenantID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("platform: tenant %s: %w", w.TenantID, err)
 	}

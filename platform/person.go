@@ -20,7 +20,7 @@ const maxLinkLookups = 32
 // are then linked to that person. When none is, the certificate starts a new person.
 func (p *Platform) resolvePerson(ctx context.Context, res *verify.Result) ([]PersonCert, string, error) {
 	ca, serial := CAKey(res.Issuer), SerialHex(res.Cert.SerialNumber)
-	person, err := p.store.PersonByCert(ctx, ca, serial)
+	person, err := p.personByCert(ctx, ca, serial)
 	if err == nil {
 		return nil, person, nil
 	}
@@ -61,7 +61,7 @@ func (p *Platform) resolvePerson(ctx context.Context, res *verify.Result) ([]Per
 				}
 				pc := PersonCert{CA: key, Serial: fmt.Sprintf("%X", r.Serial), Kind: kindOfCA(r.CA), LinkedAt: now}
 				found = append(found, pc)
-				pid, err := p.store.PersonByCert(ctx, pc.CA, pc.Serial)
+				pid, err := p.personByCert(ctx, pc.CA, pc.Serial)
 				if err == nil {
 					person = pid
 					break

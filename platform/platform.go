@@ -83,6 +83,7 @@ type Platform struct {
 	sessionTTL time.Duration
 	holderBase string
 	evidence   *evidence.Log
+	cache      caches
 }
 
 // Option configures a Platform.
@@ -129,7 +130,7 @@ func New(store Storage, opts ...Option) (*Platform, error) {
 	if store == nil {
 		return nil, errors.New("platform: a store is required")
 	}
-	p := &Platform{store: store, clk: clockwork.NewRealClock(), rand: rand.Reader, sessionTTL: 5 * time.Minute, holderBase: "http://127.0.0.1:8080"}
+	p := &Platform{store: store, clk: clockwork.NewRealClock(), rand: rand.Reader, sessionTTL: 5 * time.Minute, holderBase: "http://127.0.0.1:8080", cache: newCaches()}
 	for _, o := range opts {
 		o(p)
 	}

@@ -40,7 +40,7 @@ func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact) 
 
 // Tenant returns a tenant.
 func (p *Platform) Tenant(ctx context.Context, id string) (*Tenant, error) {
-	t, err := p.store.Tenant(ctx, id)
+	t, err := p.tenant(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, newError(KindNotFound, "not-found", "tenant %s does not exist", id)
 	}
@@ -134,7 +134,7 @@ func (p *Platform) Authenticate(ctx context.Context, key string) (*Tenant, error
 	if subtle.ConstantTimeCompare(sum[:], k.SecretHash) != 1 || k.RevokedAt != nil {
 		return nil, deny
 	}
-	t, err := p.store.Tenant(ctx, k.TenantID)
+	t, err := p.tenant(ctx, k.TenantID)
 	if err != nil {
 		return nil, internal(err)
 	}

@@ -1,0 +1,75 @@
+package platform
+
+import (
+	"context"
+	"slices"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// Caches of what never changes once stored, so that the verification path does not read it
+// from the database every time:
+//
+//   - tenants: a tenant's record (name, facts) is written once at creation and never updated or
+//     deleted, so a cached copy can never be stale;
+//   - certificate → person links: a link is inserted once (ON CONFLICT DO NOTHING) and never
+//     changed or removed, so a link read from the store stays true. Only links read back from the
+//     store are cached — never ones merely proposed by a verification that is still to commit.
+//
+// Both are bounded LRUs, per node; nodes sharing a PostgreSQL database stay correct because
+// nothing cached can change underneath. API keys are not cached: a revocation must take effect
+// at once.
+const (
+	tenantCacheSize = 4096
+	personCacheSize = 1 << 17 // ~100 bytes each
+)
+
+type caches struct {
+	tenants *lru.Cache[string, *Tenant]
+	persons *lru.Cache[string, string] // CA key + "/" + serial → person id
+}
+
+func newCaches() caches {
+	t, err := lru.New[string, *Tenant](tenantCacheSize)
+	if err != nil {
+		panic(err) // only for a non-positive size
+	}
+	pc, err := lru.New[string, string](personCacheSize)
+	if err != nil {
+		panic(err)
+	}
+	return caches{tenants: t, persons: pc}
+}
+
+// tenant returns the stored tenant (a copy the caller may change) through the cache.
+func (p *Platform) tenant(ctx context.Context, id string) (*Tenant, error) {
+	if t, ok := p.cache.tenants.Get(id); ok {
+		return cloneTenant(t), nil
+	}
+	t, err := p.store.Tenant(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p.cache.tenants.Add(id, cloneTenant(t))
+	return t, nil
+}
+
+func cloneTenant(t *Tenant) *Tenant {
+	c := *t
+	c.Facts = slices.Clone(t.Facts)
+	return &c
+}
+
+// personByCert returns the person a certificate is linked to through the cache.
+func (p *Platform) personByCert(ctx context.Context, ca, serial string) (string, error) {
+	key := ca + "/" + serial
+	if id, ok := p.cache.persons.Get(key); ok {
+		return id, nil
+	}
+	id, err := p.store.PersonByCert(ctx, ca, serial)
+	if err != nil {
+		return "", err
+	}
+	p.cache.persons.Add(key, id)
+	return id, nil
+}
