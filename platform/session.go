@@ -54,7 +54,7 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 	if len(req.ClientRef) > 200 || len(req.IdempotencyKey) > 200 {
 		return nil, false, newError(KindInvalid, "invalid-request", "client_ref and Idempotency-Key are at most 200 characters")
 	}
-	id, err := p.newID("s_")
+	id, err := p.newOrderedID("s_")
 	if err != nil {
 		return nil, false, err
 	}
@@ -109,7 +109,7 @@ func (p *Platform) HolderSession(ctx context.Context, id, token string) (*Sessio
 	if subtle.ConstantTimeCompare([]byte(token), []byte(s.HolderToken)) != 1 {
 		return nil, nil, notFound
 	}
-	t, err := p.store.Tenant(ctx, s.TenantID)
+	t, err := p.tenant(ctx, s.TenantID)
 	if err != nil {
 		return nil, nil, internal(err)
 	}
@@ -150,7 +150,7 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 	if err := p.checkConsent(s, a.Consent); err != nil {
 		return nil, err
 	}
-	vid, err := p.newID("v_")
+	vid, err := p.newOrderedID("v_")
 	if err != nil {
 		return nil, err
 	}
@@ -235,20 +235,38 @@ func rejection(err error) *Error {
 	return internal(err)
 }
 
+// completedMessage is the verification.completed event as sent (fields in the order the API
+// documents: alphabetical).
+type completedMessage struct {
+	Data      completedData `json:"data"`
+	Timestamp time.Time     `json:"timestamp"`
+	Type      string        `json:"type"`
+}
+
+type completedData struct {
+	Decision       Decision `json:"decision"`
+	Purpose        Purpose  `json:"purpose"`
+	Reason         string   `json:"reason,omitempty"` // rejected only
+	SessionID      string   `json:"session_id"`
+	Sub            string   `json:"sub,omitempty"` // accepted only: the pairwise id
+	VerificationID string   `json:"verification_id"`
+}
+
 // record stores the end of the session with its person links, usage, event and — with an
 // evidence log — its evidence entry, all in one transaction.
 func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCert, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) error {
-	evID, err := p.newID("evt_")
+	evID, err := p.newOrderedID("evt_")
 	if err != nil {
 		return err
 	}
-	payload := map[string]any{"verification_id": v.ID, "session_id": v.SessionID, "purpose": v.Purpose, "decision": v.Decision}
+	msg := completedMessage{Type: EventVerificationCompleted, Timestamp: v.CreatedAt, Data: completedData{
+		Decision: v.Decision, Purpose: v.Purpose, SessionID: v.SessionID, VerificationID: v.ID}}
 	if v.Decision == DecisionAccepted {
-		payload["sub"] = p.PairwiseID(v.TenantID, v.PersonID)
+		msg.Data.Sub = p.PairwiseID(v.TenantID, v.PersonID)
 	} else {
-		payload["reason"] = v.Reason
+		msg.Data.Reason = v.Reason
 	}
-	body, err := json.Marshal(map[string]any{"type": "verification.completed", "timestamp": v.CreatedAt, "data": payload})
+	body, err := json.Marshal(msg)
 	if err != nil {
 		return internal(err)
 	}

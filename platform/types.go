@@ -65,7 +65,7 @@ const (
 
 // Session is one verification a tenant asked for: a single-use challenge for the holder to sign.
 type Session struct {
-	ID          string        // "s_" + 16 hex digits
+	ID          string        // "s_" + 32 hex digits, time-ordered (see newOrderedID)
 	TenantID    string        // the tenant that created it
 	Purpose     Purpose       // identity or login
 	Nonce       []byte        // 32 random bytes; the challenge the holder signs is Challenge()
@@ -100,7 +100,7 @@ const (
 
 // Verification is the record of one completed verification attempt.
 type Verification struct {
-	ID        string   // "v_" + 16 hex digits
+	ID        string   // "v_" + 32 hex digits, time-ordered
 	TenantID  string   // tenant
 	SessionID string   // session it completed
 	Purpose   Purpose  // identity or login
@@ -132,7 +132,7 @@ type Usage struct {
 
 // Event is an outbox event for a tenant (delivered as a webhook).
 type Event struct {
-	ID        string    // "evt_" + 16 hex digits; stable across redeliveries
+	ID        string    // "evt_" + 32 hex digits; stable across redeliveries
 	TenantID  string    // recipient
 	Type      string    // e.g. "verification.completed"
 	Payload   []byte    // JSON

@@ -441,7 +441,7 @@ func (s *Server) holderPost(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, err, vid)
 		return
 	}
-	_, t, _ := s.p.HolderSession(r.Context(), v.SessionID, a.Token)
+	t, _ := s.p.Tenant(r.Context(), v.TenantID) // cached: no second read of the session
 	name := ""
 	if t != nil {
 		name = t.Name

@@ -834,7 +834,7 @@ func TestContract(t *testing.T) {
 		if n, err := rp.RedeliverEvent(ctx, delivered[0].EventID, ep1.ID); err != nil || n != 1 {
 			t.Errorf("redeliver event: %d %v", n, err)
 		}
-		_, err = rp.RedeliverEvent(ctx, "evt_0000000000000000", "")
+		_, err = rp.RedeliverEvent(ctx, "evt_00000000000000000000000000000000", "")
 		expectProblem(t, err, "not-found")
 		if _, err := rp.RedeliverDead(ctx, ep1.ID); err != nil {
 			t.Error(err)
@@ -949,7 +949,7 @@ func TestContract(t *testing.T) {
 			{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
 			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
 			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
-			{"POST", "/v1/events/evt_0000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
+			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
 			{"DELETE", "/v1/watches/" + done.Verification.Sub},
 		} {
 			var body io.Reader
@@ -964,7 +964,7 @@ func TestContract(t *testing.T) {
 	})
 
 	t.Run("not-found", func(t *testing.T) {
-		const noSession, noVerification = "s_0000000000000000", "v_0000000000000000"
+		const noSession, noVerification = "s_00000000000000000000000000000000", "v_00000000000000000000000000000000"
 		_, err := rp.Session(ctx, noSession)
 		expectProblem(t, err, "not-found")
 		_, err = c.client(base, keyNoFacts).Session(ctx, s1.ID) // another tenant's
@@ -1238,7 +1238,7 @@ func TestContract(t *testing.T) {
 			{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
 			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
 			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
-			{"POST", "/v1/events/evt_0000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
+			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
 			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"POST", "/v1/holder/consents/challenge"},
 		} {
 			var body io.Reader
