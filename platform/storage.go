@@ -51,8 +51,9 @@ type Storage interface {
 	// CompleteSession records the end of a session in ONE transaction: the session moves from
 	// pending to the verification's decision (ErrSessionClosed if it is not pending any more, and
 	// then nothing is written); the verification row is inserted; for an accepted verification
-	// the person is created if new and each certificate in certs is linked to it (existing links
-	// are kept); the usage counter of (tenant, month, purpose, method) is incremented; the events
+	// with certs the person is created if new and each certificate in certs is linked to it
+	// (existing links are kept) — without certs the person MUST exist already (a person comes
+	// into being with its first link); the usage counter of (tenant, month, purpose, method) is incremented; the events
 	// are appended to the outbox.
 	CompleteSession(ctx context.Context, v Verification, certs []PersonCert, events []Event) error
 	// Verification returns a verification of a tenant. ErrNotFound if unknown or another

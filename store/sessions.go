@@ -178,7 +178,7 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 			return whyNotPending(ctx, tx, v)
 		}
 
-		if v.Decision == platform.DecisionAccepted {
+		if len(certs) > 0 { // new links: the person may be new too; a known person comes without links
 			_, err := tx.ExecContext(ctx,
 				`INSERT INTO persons (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 				v.PersonID, nanos(v.CreatedAt))
@@ -194,8 +194,12 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 			v.ID, v.TenantID, v.SessionID, string(v.Purpose), string(v.Decision), v.Reason, v.Detail,
 			nullString(v.PersonID), v.CertCA, v.CertSerial, nullBytes(v.Cert), basic4, string(v.Method),
 			v.RevocationRef, nullBytes(v.RevocationEvidence), nanos(v.CreatedAt))
-		if violated(err) == uniqueViolation {
+		switch violated(err) {
+		case uniqueViolation:
 			return fmt.Errorf("store: complete session %s: verification %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
+		case foreignKeyViolation:
+			return fmt.Errorf("store: complete session %s: person %s does not exist (a new person needs its certificate links): %w",
+				v.SessionID, v.PersonID, platform.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("store: complete session %s: insert verification %s: %w", v.SessionID, v.ID, err)

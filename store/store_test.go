@@ -400,7 +400,7 @@ func testSessionIdempotency(t *testing.T, e env) {
 		t.Errorf("other tenant's key: created = %v, %v; want true", created, err)
 	}
 	// A completed session is still what its key returns.
-	must(t, s.CompleteSession(ctx, accepted("v1", "t1", "s1", "p1", "01"), nil, nil))
+	must(t, s.CompleteSession(ctx, accepted("v1", "t1", "s1", "p1", "01"), []platform.PersonCert{link("p1", "01", "sign")}, nil))
 	again, created, err = s.CreateSession(ctx, session("s4", "t1", platform.PurposeIdentity), "key-1")
 	if err != nil || created || again.ID != "s1" || again.Status != platform.SessionVerified || again.VerificationID != "v1" {
 		t.Errorf("retry after completion = %+v, %v, %v; want s1 verified by v1", again, created, err)
@@ -668,7 +668,9 @@ func testCompleteFailureWritesNothing(t *testing.T, e env) {
 		})
 	}
 	// After the failures the session can still be completed.
-	must(t, s.CompleteSession(ctx, accepted("v2", "t1", "s2", "p2", "02"), nil, []platform.Event{event("e2", "t1")}))
+	// An accepted verification without links must name a known person.
+	wantErr(t, "unknown person without links", s.CompleteSession(ctx, accepted("v2", "t1", "s2", "p2", "02"), nil, nil), platform.ErrNotFound)
+	must(t, s.CompleteSession(ctx, accepted("v2", "t1", "s2", "p2", "02"), []platform.PersonCert{link("p2", "02", "sign")}, []platform.Event{event("e2", "t1")}))
 }
 
 func testPersonLinks(t *testing.T, e env) {
