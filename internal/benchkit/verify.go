@@ -21,8 +21,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mynagate/mynagate/client"
@@ -37,11 +39,14 @@ import (
 
 // World is a running platform with its J-LIS, one tenant and a few issued cards.
 type World struct {
-	Plat    *platform.Platform
-	Tenant  *platform.Tenant
-	APIURL  string
-	APIKey  string
-	Cards   []*jpki.CardFile
+	Plat   *platform.Platform
+	Tenant *platform.Tenant
+	APIURL string
+	APIKey string
+	Cards  []*jpki.CardFile
+	// Profile, when set, is the path prefix of a CPU profile of each measurement:
+	// Profile + ".<measurement>.prof".
+	Profile string
 	closers []func()
 }
 
@@ -158,17 +163,44 @@ func (w *World) Prepare(ctx context.Context, n int) ([]prepared, error) {
 		keys[i] = k.(*rsa.PrivateKey)
 	}
 	out := make([]prepared, n)
-	for i := range out {
-		s, _, err := w.Plat.CreateSession(ctx, w.Tenant, platform.SessionRequest{Purpose: platform.PurposeLogin})
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(s.Challenge())
-		sig, err := rsa.SignPKCS1v15(rand.Reader, keys[i%len(keys)], crypto.SHA256, sum[:])
-		if err != nil {
-			return nil, err
-		}
-		out[i] = prepared{id: s.ID, token: s.HolderToken, cert: w.Cards[i%len(keys)].Auth.Cert, sig: sig}
+	// Sessions are created and signed concurrently (the store groups the inserts), only so that
+	// setting up large runs does not take longer than measuring them.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, Workers())
+	for range Workers() * 8 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				s, _, err := w.Plat.CreateSession(ctx, w.Tenant, platform.SessionRequest{Purpose: platform.PurposeLogin})
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+				sum := sha256.Sum256(s.Challenge())
+				sig, err := rsa.SignPKCS1v15(rand.Reader, keys[i%len(keys)], crypto.SHA256, sum[:])
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+				out[i] = prepared{id: s.ID, token: s.HolderToken, cert: w.Cards[i%len(keys)].Auth.Cert, sig: sig}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
 	}
 	return out, nil
 }
@@ -179,17 +211,43 @@ type Result struct {
 	N       int
 	Elapsed time.Duration
 	Workers int
+	CPU     time.Duration // CPU time of the whole process during the run (user + system)
+}
+
+// CPUPerOp is the process's CPU time per operation; with Elapsed it tells whether a run was
+// bound by the CPU or by waiting (for the disk, or for one serial stage).
+func (r Result) CPUPerOp() time.Duration { return r.CPU / time.Duration(max(r.N, 1)) }
+
+// processCPU is the CPU time this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // PerSecond is the rate.
 func (r Result) PerSecond() float64 { return float64(r.N) / r.Elapsed.Seconds() }
 
-// run answers the prepared sessions with workers goroutines through f.
-func run(name string, ps []prepared, workers int, f func(p prepared) error) (Result, error) {
+// run answers the prepared sessions with workers goroutines through f, profiling the run when
+// w.Profile is set.
+func (w *World) run(name string, ps []prepared, workers int, f func(p prepared) error) (Result, error) {
+	if w.Profile != "" {
+		out, err := os.Create(w.Profile + "." + name + ".prof")
+		if err != nil {
+			return Result{}, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return Result{}, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -207,17 +265,17 @@ func run(name string, ps []prepared, workers int, f func(p prepared) error) (Res
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
+	el, used := time.Since(start), processCPU()-cpu
 	close(errs)
 	if err := <-errs; err != nil {
 		return Result{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return Result{Name: name, N: len(ps), Elapsed: el, Workers: workers}, nil
+	return Result{Name: name, N: len(ps), Elapsed: el, Workers: workers, CPU: used}, nil
 }
 
 // InProcess measures platform.Complete called directly.
 func (w *World) InProcess(ctx context.Context, ps []prepared, workers int) (Result, error) {
-	return run("in-process", ps, workers, func(p prepared) error {
+	return w.run("in-process", ps, workers, func(p prepared) error {
 		v, err := w.Plat.Complete(ctx, p.id, p.token, platform.Answer{Certificate: p.cert, Signature: p.sig})
 		if err == nil && v.Decision != platform.DecisionAccepted {
 			err = fmt.Errorf("verification %s rejected: %s", v.ID, v.Reason)
@@ -231,7 +289,7 @@ func (w *World) HTTP(ctx context.Context, ps []prepared, workers int) (Result, e
 	tr := &http.Transport{MaxIdleConnsPerHost: workers}
 	defer tr.CloseIdleConnections()
 	c := client.New(w.APIURL, client.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}))
-	return run("http", ps, workers, func(p prepared) error {
+	return w.run("http", ps, workers, func(p prepared) error {
 		r, err := c.Answer(ctx, p.id, p.token, p.cert, p.sig)
 		if err == nil && r.Decision != "accepted" {
 			err = fmt.Errorf("verification %s rejected", r.VerificationID)
@@ -276,5 +334,11 @@ func RawVerify(d time.Duration, workers int) (Result, error) {
 	return Result{Name: "raw RSA-2048 verify", N: int(total.Load()), Elapsed: time.Since(start), Workers: workers}, nil
 }
 
-// Workers is the default concurrency: one per core.
+// Workers is one per core, the concurrency of the raw baseline.
 func Workers() int { return runtime.GOMAXPROCS(0) }
+
+// Concurrency is the default number of verifications in flight: 32 per core. A verification
+// waits for its commit to reach the disk, so a platform under load has many in flight — that is
+// what lets the store share commits — and a benchmark with one per core would measure the
+// disk's latency rather than the platform's throughput.
+func Concurrency() int { return 32 * runtime.GOMAXPROCS(0) }

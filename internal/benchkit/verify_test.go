@@ -2,9 +2,12 @@ package benchkit
 
 import (
 	"context"
-	"github.com/mynagate/mynagate/store"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mynagate/mynagate/store"
 )
 
 // BenchmarkVerify reports verifications per second in-process and through HTTP on SQLite, and
@@ -26,9 +29,9 @@ func BenchmarkVerify(b *testing.B) {
 			b.ResetTimer()
 			var r Result
 			if mode == "http" {
-				r, err = w.HTTP(ctx, ps, Workers())
+				r, err = w.HTTP(ctx, ps, Concurrency())
 			} else {
-				r, err = w.InProcess(ctx, ps, Workers())
+				r, err = w.InProcess(ctx, ps, Concurrency())
 			}
 			b.StopTimer()
 			if err != nil {
@@ -42,5 +45,41 @@ func BenchmarkVerify(b *testing.B) {
 			b.ReportMetric(r.PerSecond(), "verif/s")
 			b.ReportMetric(r.PerSecond()/bound, "of-bound")
 		})
+	}
+}
+
+// TestWorldMeasures runs the measurements the benchmark and `mynagate bench verify` make, small:
+// every prepared answer must be accepted, in-process and through HTTP, and each result must
+// account for its verifications and the CPU they used.
+func TestWorldMeasures(t *testing.T) {
+	ctx := context.Background()
+	w, err := NewWorld(ctx, "", 2, store.WithRelaxedSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Profile = filepath.Join(t.TempDir(), "p")
+	for _, m := range []struct {
+		name string
+		run  func(context.Context, []prepared, int) (Result, error)
+	}{{"in-process", w.InProcess}, {"http", w.HTTP}} {
+		ps, err := w.Prepare(ctx, 40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.run(ctx, ps, 8)
+		if err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if r.N != 40 || r.Elapsed <= 0 || r.PerSecond() <= 0 || r.CPU <= 0 {
+			t.Errorf("%s: result %+v", m.name, r)
+		}
+		if fi, err := os.Stat(w.Profile + "." + m.name + ".prof"); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: no CPU profile written: %v", m.name, err)
+		}
+		// A prepared answer is single-use: answering the same sessions again is refused.
+		if _, err := m.run(ctx, ps[:1], 1); err == nil {
+			t.Errorf("%s: a second answer to a completed session was accepted", m.name)
+		}
 	}
 }
