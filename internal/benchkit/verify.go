@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
@@ -129,9 +130,23 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	}
 	w.closers = append(w.closers, stop)
 	w.APIURL = api
+	// The evidence log as `serve` runs it: every verification adds its sealed entry in its own
+	// transaction, and the integrator sequences entries into the tree beside the verifications.
+	keys, err := evidence.LoadKeys(filepath.Join(dir, "evidence"), evidence.DefaultOrigin, rand.Reader)
+	if err != nil {
+		return fail(err)
+	}
+	log, err := evidence.New(st, keys)
+	if err != nil {
+		return fail(err)
+	}
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	logDone := make(chan struct{})
+	go func() { log.Run(logCtx); close(logDone) }()
+	w.closers = append(w.closers, func() { stopLog(); <-logDone })
 	w.Plat, err = platform.New(st, platform.WithMaster(bytes.Repeat([]byte{1}, 32)), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc), platform.WithHolderBaseURL(api),
-		platform.WithSessionTTL(time.Hour))
+		platform.WithSessionTTL(time.Hour), platform.WithEvidence(log))
 	if err != nil {
 		return fail(err)
 	}
