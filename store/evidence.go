@@ -44,38 +44,46 @@ func AddEvidenceTx(ctx context.Context, tx *sql.Tx, recs []evidence.Record) erro
 }
 
 func insertEvidence(ctx context.Context, tx *sql.Tx, recs []evidence.Record) error {
-	entry, err := tx.PrepareContext(ctx, `
-		INSERT INTO evidence_entries (id, tenant_id, created_at, leaf, leaf_hash) VALUES ($1, $2, $3, $4, $5)
-		RETURNING seq`)
-	if err != nil {
-		return fmt.Errorf("store: add evidence: %w", err)
-	}
-	defer entry.Close()
-	var sealed *sql.Stmt
+	return execSteps(ctx, tx, evidenceSteps(recs), nil)
+}
+
+// evidenceSteps are the inserts of records: each entry row, then its sealed data keyed by the
+// entry's seq (found by id, so that no step needs another's result).
+func evidenceSteps(recs []evidence.Record) []step {
+	var steps []step
 	for _, r := range recs {
-		var seq int64
-		err := entry.QueryRowContext(ctx, r.ID, r.TenantID, nanos(r.Time), r.LeafData, r.LeafHash[:]).Scan(&seq)
-		if violated(err) == uniqueViolation {
-			return fmt.Errorf("store: evidence entry %s exists: %w", r.ID, evidence.ErrDuplicate)
-		}
-		if err != nil {
-			return fmt.Errorf("store: add evidence entry %s: %w", r.ID, err)
-		}
+		steps = append(steps, step{
+			query: `INSERT INTO evidence_entries (id, tenant_id, created_at, leaf, leaf_hash) VALUES ($1, $2, $3, $4, $5)`,
+			args:  []any{r.ID, r.TenantID, nanos(r.Time), r.LeafData, r.LeafHash[:]},
+			check: func(_ int64, err error) error {
+				if violated(err) == uniqueViolation {
+					return fmt.Errorf("store: evidence entry %s exists: %w", r.ID, evidence.ErrDuplicate)
+				}
+				if err != nil {
+					return fmt.Errorf("store: add evidence entry %s: %w", r.ID, err)
+				}
+				return nil
+			},
+		})
 		if len(r.Sealed) == 0 {
 			continue
 		}
-		if sealed == nil {
-			if sealed, err = tx.PrepareContext(ctx, `
-				INSERT INTO evidence_sealed (seq, sealed, wrapped_key, shred_after) VALUES ($1, $2, $3, $4)`); err != nil {
-				return fmt.Errorf("store: add evidence: %w", err)
-			}
-			defer sealed.Close()
-		}
-		if _, err := sealed.ExecContext(ctx, seq, r.Sealed, r.WrappedKey, nanos(r.ShredAfter)); err != nil {
-			return fmt.Errorf("store: add sealed data of evidence entry %s: %w", r.ID, err)
-		}
+		steps = append(steps, step{
+			query: `INSERT INTO evidence_sealed (seq, sealed, wrapped_key, shred_after)
+				SELECT seq, $2, $3, $4 FROM evidence_entries WHERE id = $1`,
+			args: []any{r.ID, r.Sealed, r.WrappedKey, nanos(r.ShredAfter)},
+			check: func(n int64, err error) error {
+				if err == nil && n != 1 {
+					err = fmt.Errorf("%d rows written", n)
+				}
+				if err != nil {
+					return fmt.Errorf("store: add sealed data of evidence entry %s: %w", r.ID, err)
+				}
+				return nil
+			},
+		})
 	}
-	return nil
+	return steps
 }
 
 // AddEntries implements evidence.Storage: the records in one transaction.

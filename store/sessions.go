@@ -162,99 +162,132 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 	})
 	month := v.CreatedAt.In(jpki.JST).Format("2006-01") // usage months are counted in JST
 
-	return s.inTx(ctx, "CompleteSession", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE sessions SET status = $1, verification_id = $2
+	steps := []step{{
+		query: `UPDATE sessions SET status = $1, verification_id = $2
 			WHERE id = $3 AND tenant_id = $4 AND purpose = $5 AND status = 'pending'`,
-			string(status), v.ID, v.SessionID, v.TenantID, string(v.Purpose))
-		if err != nil {
-			return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
-		}
-		if n != 1 {
-			return whyNotPending(ctx, tx, v)
-		}
-
-		if len(certs) > 0 { // new links: the person may be new too; a known person comes without links
-			_, err := tx.ExecContext(ctx,
-				`INSERT INTO persons (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-				v.PersonID, nanos(v.CreatedAt))
-			if err != nil {
-				return fmt.Errorf("store: complete session %s: create person: %w", v.SessionID, err)
-			}
-		}
-
-		_, err = tx.ExecContext(ctx, `
-			INSERT INTO verifications (id, tenant_id, session_id, purpose, decision, reason, detail, person_id,
-				cert_ca, cert_serial, cert, basic4, method, revocation_ref, revocation_evidence, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			v.ID, v.TenantID, v.SessionID, string(v.Purpose), string(v.Decision), v.Reason, v.Detail,
-			nullString(v.PersonID), v.CertCA, v.CertSerial, nullBytes(v.Cert), basic4, string(v.Method),
-			v.RevocationRef, nullBytes(v.RevocationEvidence), nanos(v.CreatedAt))
-		switch violated(err) {
-		case uniqueViolation:
-			return fmt.Errorf("store: complete session %s: verification %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
-		case foreignKeyViolation:
-			return fmt.Errorf("store: complete session %s: person %s does not exist (a new person needs its certificate links): %w",
-				v.SessionID, v.PersonID, platform.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("store: complete session %s: insert verification %s: %w", v.SessionID, v.ID, err)
-		}
-		if rec != nil {
-			err := AddEvidenceTx(ctx, tx, []evidence.Record{*rec})
-			if errors.Is(err, evidence.ErrDuplicate) {
-				return fmt.Errorf("store: complete session %s: evidence %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
-			}
+		args: []any{string(status), v.ID, v.SessionID, v.TenantID, string(v.Purpose)},
+		check: func(n int64, err error) error {
 			if err != nil {
 				return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
 			}
-		}
-
-		for _, c := range certs {
-			_, err := tx.ExecContext(ctx, `
-				INSERT INTO person_certs (ca, serial, person_id, kind, linked_at) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (ca, serial) DO NOTHING`,
-				c.CA, c.Serial, c.PersonID, c.Kind, nanos(c.LinkedAt))
-			if err != nil {
-				return fmt.Errorf("store: complete session %s: link certificate %s/%s: %w", v.SessionID, c.CA, c.Serial, err)
+			if n != 1 {
+				return errNotPending
 			}
-		}
-
-		for _, e := range events {
-			_, err := tx.ExecContext(ctx, `
-				INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at)
-				VALUES ($1, $2, $3, $4, $5, $5)`,
-				e.ID, e.TenantID, e.Type, e.Payload, nanos(e.CreatedAt))
+			return nil
+		},
+	}}
+	if len(certs) > 0 { // new links: the person may be new too; a known person comes without links
+		steps = append(steps, step{
+			query: `INSERT INTO persons (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+			args:  []any{v.PersonID, nanos(v.CreatedAt)},
+			check: func(_ int64, err error) error {
+				if err != nil {
+					return fmt.Errorf("store: complete session %s: create person: %w", v.SessionID, err)
+				}
+				return nil
+			},
+		})
+	}
+	steps = append(steps, step{
+		query: `
+			INSERT INTO verifications (id, tenant_id, session_id, purpose, decision, reason, detail, person_id,
+				cert_ca, cert_serial, cert, basic4, method, revocation_ref, revocation_evidence, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		args: []any{v.ID, v.TenantID, v.SessionID, string(v.Purpose), string(v.Decision), v.Reason, v.Detail,
+			nullString(v.PersonID), v.CertCA, v.CertSerial, nullBytes(v.Cert), basic4, string(v.Method),
+			v.RevocationRef, nullBytes(v.RevocationEvidence), nanos(v.CreatedAt)},
+		check: func(_ int64, err error) error {
 			switch violated(err) {
 			case uniqueViolation:
-				return fmt.Errorf("store: complete session %s: event %s exists: %w", v.SessionID, e.ID, platform.ErrConflict)
+				return fmt.Errorf("store: complete session %s: verification %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
 			case foreignKeyViolation:
-				return fmt.Errorf("store: complete session %s: event %s: tenant %s: %w", v.SessionID, e.ID, e.TenantID, platform.ErrNotFound)
+				return fmt.Errorf("store: complete session %s: person %s does not exist (a new person needs its certificate links): %w",
+					v.SessionID, v.PersonID, platform.ErrNotFound)
 			}
 			if err != nil {
-				return fmt.Errorf("store: complete session %s: append event %s: %w", v.SessionID, e.ID, err)
+				return fmt.Errorf("store: complete session %s: insert verification %s: %w", v.SessionID, v.ID, err)
 			}
+			return nil
+		},
+	})
+	if rec != nil {
+		for _, st := range evidenceSteps([]evidence.Record{*rec}) {
+			check := st.check
+			st.check = func(n int64, err error) error {
+				err = check(n, err)
+				if errors.Is(err, evidence.ErrDuplicate) {
+					return fmt.Errorf("store: complete session %s: evidence %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
+				}
+				if err != nil {
+					return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
+				}
+				return nil
+			}
+			steps = append(steps, st)
 		}
-
-		_, err = tx.ExecContext(ctx, `
+	}
+	for _, c := range certs {
+		steps = append(steps, step{
+			query: `
+				INSERT INTO person_certs (ca, serial, person_id, kind, linked_at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (ca, serial) DO NOTHING`,
+			args: []any{c.CA, c.Serial, c.PersonID, c.Kind, nanos(c.LinkedAt)},
+			check: func(_ int64, err error) error {
+				if err != nil {
+					return fmt.Errorf("store: complete session %s: link certificate %s/%s: %w", v.SessionID, c.CA, c.Serial, err)
+				}
+				return nil
+			},
+		})
+	}
+	for _, e := range events {
+		steps = append(steps, step{
+			query: `
+				INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at)
+				VALUES ($1, $2, $3, $4, $5, $5)`,
+			args: []any{e.ID, e.TenantID, e.Type, e.Payload, nanos(e.CreatedAt)},
+			check: func(_ int64, err error) error {
+				switch violated(err) {
+				case uniqueViolation:
+					return fmt.Errorf("store: complete session %s: event %s exists: %w", v.SessionID, e.ID, platform.ErrConflict)
+				case foreignKeyViolation:
+					return fmt.Errorf("store: complete session %s: event %s: tenant %s: %w", v.SessionID, e.ID, e.TenantID, platform.ErrNotFound)
+				}
+				if err != nil {
+					return fmt.Errorf("store: complete session %s: append event %s: %w", v.SessionID, e.ID, err)
+				}
+				return nil
+			},
+		})
+	}
+	steps = append(steps, step{
+		query: `
 			INSERT INTO usage_counters (tenant_id, month, purpose, method, shard, count) VALUES ($1, $2, $3, $4, $5, 1)
 			ON CONFLICT (tenant_id, month, purpose, method, shard) DO UPDATE SET count = usage_counters.count + 1`,
-			v.TenantID, month, string(v.Purpose), string(v.Method), usageShard(v.ID))
-		if err != nil {
-			return fmt.Errorf("store: complete session %s: count usage: %w", v.SessionID, err)
+		args: []any{v.TenantID, month, string(v.Purpose), string(v.Method), usageShard(v.ID)},
+		check: func(_ int64, err error) error {
+			if err != nil {
+				return fmt.Errorf("store: complete session %s: count usage: %w", v.SessionID, err)
+			}
+			return nil
+		},
+	})
+	return s.runSteps(ctx, "CompleteSession", steps, func(ctx context.Context, q querier, refused error) error {
+		if errors.Is(refused, errNotPending) {
+			return whyNotPending(ctx, q, v)
 		}
-		return nil
+		return refused
 	})
 }
 
-// whyNotPending explains, inside the transaction, why the guarded update matched no session.
-func whyNotPending(ctx context.Context, tx *sql.Tx, v platform.Verification) error {
+// errNotPending: the guarded update of CompleteSession matched no session (whyNotPending says why).
+var errNotPending = errors.New("store: session not pending")
+
+// whyNotPending explains why the guarded update matched no session (see explainFunc for where
+// it reads).
+func whyNotPending(ctx context.Context, q querier, v platform.Verification) error {
 	var status, purpose string
-	err := tx.QueryRowContext(ctx, `SELECT status, purpose FROM sessions WHERE id = $1 AND tenant_id = $2`,
+	err := q.QueryRowContext(ctx, `SELECT status, purpose FROM sessions WHERE id = $1 AND tenant_id = $2`,
 		v.SessionID, v.TenantID).Scan(&status, &purpose)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

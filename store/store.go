@@ -9,7 +9,9 @@
 //
 // Both dialects share every query (written with $1 placeholders, which SQLite accepts too) and
 // differ only in their migration files (migrations/sqlite, migrations/postgres, applied by
-// github.com/pressly/goose/v3 at [Open]) and in how connections are pooled:
+// github.com/pressly/goose/v3 at [Open]), in how connections are pooled, and in how a
+// verification's transaction is sent (one statement at a time on SQLite, pipelined on
+// PostgreSQL: steps.go):
 //
 //   - SQLite allows one writer at a time. Store keeps one pool with a single connection for all
 //     writes, whose transactions start with BEGIN IMMEDIATE, and a separate read-only pool for

@@ -103,10 +103,6 @@ func (s *Store) WebhookEndpoints(ctx context.Context, tenantID string) ([]platfo
 	return s.endpoints(ctx, s.r, `WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 func (s *Store) endpoints(ctx context.Context, q querier, where string, args ...any) ([]platform.WebhookEndpoint, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints `+where, args...)
 	if err != nil {
