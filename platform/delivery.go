@@ -69,7 +69,8 @@ type Deliverer struct {
 type DeliveryOption func(*Deliverer)
 
 // WithDeliveryHTTPClient sets the HTTP client (default: 10 s timeout, redirects not followed —
-// a redirect is a failed attempt). The claim lease is the client's timeout plus 50 s.
+// a redirect is a failed attempt — and the egress policy of egress.go, which a client given
+// here replaces). The claim lease is the client's timeout plus 50 s.
 func WithDeliveryHTTPClient(hc *http.Client) DeliveryOption {
 	return func(d *Deliverer) { d.hc = hc }
 }
@@ -100,7 +101,7 @@ func NewDeliverer(p *Platform, opts ...DeliveryOption) (*Deliverer, error) {
 		return nil, err
 	}
 	d := &Deliverer{p: p, st: st, workers: 4, batch: 8, poll: time.Second, policy: DefaultRetryPolicy, wakeCh: make(chan struct{})}
-	d.hc = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	d.hc = p.deliveryClient()
 	for _, o := range opts {
 		o(d)
 	}

@@ -73,7 +73,7 @@ func newWorld(t testing.TB, dialect string) *world {
 func newWorldOn(t testing.TB, dialect string, clk clockwork.Clock) *world {
 	t.Helper()
 	st := storetest.Open(t, dialect)
-	p, err := platform.New(st, platform.WithClock(clk), platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
+	p, err := platform.New(st, platform.WithClock(clk), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
 		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
 		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{}))
 	if err != nil {

@@ -84,6 +84,8 @@ type Platform struct {
 	holderBase string
 	evidence   *evidence.Log
 	cache      caches
+	// privateTargets lifts the webhook egress policy (egress.go).
+	privateTargets bool
 }
 
 // Option configures a Platform.

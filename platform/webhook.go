@@ -179,6 +179,15 @@ type WebhookEndpointRequest struct {
 	EventTypes  []string // empty: every type
 }
 
+// endpointHost is the host of a URL validEndpoint accepted, without port.
+func endpointHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
 func validEndpoint(req WebhookEndpointRequest) (WebhookEndpointRequest, error) {
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" || len(req.URL) > 2000 {
@@ -209,6 +218,9 @@ func (p *Platform) CreateWebhookEndpoint(ctx context.Context, tenant *Tenant, re
 	}
 	req, err = validEndpoint(req)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := p.checkEndpointHost(endpointHost(req.URL)); err != nil {
 		return nil, "", err
 	}
 	id, err := p.newID("we_")

@@ -114,7 +114,8 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr string, once
 	defer startCRLRefresh(ctx, sim)() // stops before the simulator is closed
 
 	db := "sqlite:" + filepath.Join(data, "platform.db")
-	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second})
+	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second,
+		privateWebhooks: true}) // the demo's receivers (mynagate webhook listen) run on this machine
 	if err != nil {
 		return err
 	}

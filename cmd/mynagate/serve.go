@@ -37,6 +37,9 @@ type platformConfig struct {
 	dataDir     string        // holds master.key and spooled CRLs
 	publicURL   string        // base URL holders reach
 	crlInterval time.Duration // CRL refresh interval
+	// privateWebhooks lets tenants' webhook endpoints be on loopback and private networks
+	// (platform.WithPrivateWebhookTargets).
+	privateWebhooks bool
 }
 
 // node is a running platform: its parts, for the serve command, the demo and tests.
@@ -146,9 +149,13 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		close(logDone)
 	}()
 	stopLog := func() { cancelLog(); <-logDone }
-	p, err := platform.New(st, platform.WithMaster(master), platform.WithCAs(cas...),
+	opts := []platform.Option{platform.WithMaster(master), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc),
-		platform.WithHolderBaseURL(cfg.publicURL), platform.WithEvidence(log))
+		platform.WithHolderBaseURL(cfg.publicURL), platform.WithEvidence(log)}
+	if cfg.privateWebhooks {
+		opts = append(opts, platform.WithPrivateWebhookTargets())
+	}
+	p, err := platform.New(st, opts...)
 	if err != nil {
 		stopLog()
 		st.Close()
@@ -225,6 +232,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&cfg.dataDir, "data", "mynagate-data", "directory for the master key (shared by all nodes) and spooled CRLs")
 	fl.StringVar(&cfg.publicURL, "public-url", "", "base URL holders reach this platform at (default http://ADDR)")
 	fl.DurationVar(&cfg.crlInterval, "crl-interval", time.Minute, "how often CRLs are fetched (conditional GET)")
+	fl.BoolVar(&cfg.privateWebhooks, "webhook-private-targets", false, "let webhook endpoints be on loopback and private networks (default: public addresses only)")
 	return cmd
 }
 

@@ -102,7 +102,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	logDone := make(chan struct{})
 	go func() { e.evidence.Run(logCtx); close(logDone) }()
 	t.Cleanup(func() { stopLog(); <-logDone })
-	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
+	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc))
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func newNotifyEnv(t *testing.T, dsn string) *nenv {
 		revocation.WithOnUpdate(func(ctx context.Context, src revocation.Source, prev, next *revocation.Index) {
 			onUpdate(ctx, src, prev, next)
 		}))
-	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithMaster(notifyMaster), platform.WithCAs(cas...),
+	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithPrivateWebhookTargets(), platform.WithMaster(notifyMaster), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(n.jc))
 	if err != nil {
 		t.Fatal(err)
@@ -785,7 +785,7 @@ func TestDeliveryWorkerChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := platform.New(st, platform.WithMaster(notifyMaster), platform.WithCAs(platform.CA{Name: "sign", Cert: childCA(t), Purpose: platform.PurposeIdentity}),
+	p, err := platform.New(st, platform.WithPrivateWebhookTargets(), platform.WithMaster(notifyMaster), platform.WithCAs(platform.CA{Name: "sign", Cert: childCA(t), Purpose: platform.PurposeIdentity}),
 		platform.WithRevocation(wiring.Revocation{}), platform.WithLinks(jlisapi.New("http://127.0.0.1:1")))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,40 @@
+package platform_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/store/storetest"
+)
+
+// Under the default egress policy a tenant cannot point a webhook at this machine or a private
+// network, and nothing is stored for the refused endpoint.
+func TestWebhookEndpointEgressPolicy(t *testing.T) {
+	p, err := platform.New(storetest.Open(t, store.DialectSQLite), platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
+		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
+		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, err := p.CreateTenant(ctx, "Example Bank", platform.AllFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://127.0.0.1:9/hook", "http://localhost:8080/hook", "https://[::1]/hook",
+		"http://169.254.169.254/latest/meta-data/", "https://10.0.0.8/hook"} {
+		_, _, err := p.CreateWebhookEndpoint(ctx, ten, platform.WebhookEndpointRequest{URL: u})
+		if kindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), "public addresses only") {
+			t.Errorf("%s: %v, want invalid-request naming the egress rule", u, err)
+		}
+	}
+	if _, _, err := p.CreateWebhookEndpoint(ctx, ten, platform.WebhookEndpointRequest{URL: "https://hooks.example.com/mynagate"}); err != nil {
+		t.Fatalf("public endpoint: %v", err)
+	}
+	eps, err := p.WebhookEndpoints(ctx, ten)
+	if err != nil || len(eps) != 1 || eps[0].URL != "https://hooks.example.com/mynagate" {
+		t.Fatalf("endpoints %+v, %v; want only the public one", eps, err)
+	}
+}
