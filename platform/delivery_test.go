@@ -69,16 +69,25 @@ func newWorld(t testing.TB, dialect string) *world {
 	return w
 }
 
+// newVerifying is a platform configured for verifications with the stub CA and no revocation
+// or links, plus opts.
+func newVerifying(t testing.TB, st platform.Storage, opts ...platform.Option) *platform.Platform {
+	t.Helper()
+	p, err := platform.New(st, append([]platform.Option{platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
+		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
+		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{})}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // newWorldOn is newWorld on any clock (the benchmark runs on the real one).
 func newWorldOn(t testing.TB, dialect string, clk clockwork.Clock) *world {
 	t.Helper()
 	st := storetest.Open(t, dialect)
-	p, err := platform.New(st, platform.WithClock(clk), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
-		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
-		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The receivers of these tests listen on loopback.
+	p := newVerifying(t, st, platform.WithClock(clk), platform.WithPrivateWebhookTargets())
 	ten, err := p.CreateTenant(ctx, "Example Bank", platform.AllFacts)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package platform_test
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -13,12 +12,7 @@ import (
 // Under the default egress policy a tenant cannot point a webhook at this machine or a private
 // network, and nothing is stored for the refused endpoint.
 func TestWebhookEndpointEgressPolicy(t *testing.T) {
-	p, err := platform.New(storetest.Open(t, store.DialectSQLite), platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
-		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
-		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newVerifying(t, storetest.Open(t, store.DialectSQLite)) // the default egress policy
 	ten, err := p.CreateTenant(ctx, "Example Bank", platform.AllFacts)
 	if err != nil {
 		t.Fatal(err)
