@@ -279,7 +279,9 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 		if err != nil {
 			return internal(fmt.Errorf("prepare evidence of %s: %w", v.ID, err))
 		}
-		err = p.store.(EvidenceStorage).CompleteSessionWithEvidence(ctx, *v, certs, []Event{ev}, rec)
+		stored := *v
+		stored.Cert, stored.RevocationEvidence = nil, nil // kept once, sealed in the entry
+		err = p.store.(EvidenceStorage).CompleteSessionWithEvidence(ctx, stored, certs, []Event{ev}, rec)
 		if err == nil {
 			p.evidence.Notify()
 		}

@@ -83,6 +83,7 @@ type PersonCert struct {
 // so that no verification result exists without its evidence record.
 type EvidenceStorage interface {
 	// CompleteSessionWithEvidence is CompleteSession plus rec, the entry evidence.Log.Prepare
-	// made for the verification, added in the same transaction.
+	// made for the verification, added in the same transaction. The verification may then come
+	// without its certificate and OCSP response: the entry holds them, sealed.
 	CompleteSessionWithEvidence(ctx context.Context, v Verification, certs []PersonCert, events []Event, rec *evidence.Record) error
 }

@@ -112,9 +112,12 @@ type Verification struct {
 	PersonID string
 	// CertCA is the hex subject key identifier of the issuing CA, CertSerial the hex serial.
 	CertCA, CertSerial string
-	Cert               []byte       // the DER certificate presented
-	Basic4             *jpki.Basic4 // identity only, as decoded from the certificate
-	Method             RevocationMethod
+	// Cert is the DER certificate presented. With an evidence log it is stored once, sealed in
+	// the verification's evidence entry (crypto-shreddable), not also in the verification row;
+	// RevocationEvidence likewise.
+	Cert   []byte
+	Basic4 *jpki.Basic4 // identity only, as decoded from the certificate
+	Method RevocationMethod
 	// RevocationRef is the CRL number, or "ocsp"; RevocationEvidence the raw OCSP response.
 	RevocationRef      string
 	RevocationEvidence []byte

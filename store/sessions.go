@@ -141,7 +141,7 @@ func (s *Store) CompleteSessionWithEvidence(ctx context.Context, v platform.Veri
 }
 
 func (s *Store) completeSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
-	if err := validateCompletion(v, certs, events); err != nil {
+	if err := validateCompletion(v, certs, events, rec != nil); err != nil {
 		return err
 	}
 	status := platform.SessionFailed
@@ -302,7 +302,9 @@ func whyNotPending(ctx context.Context, q querier, v platform.Verification) erro
 	}
 }
 
-func validateCompletion(v platform.Verification, certs []platform.PersonCert, events []platform.Event) error {
+// validateCompletion checks a completion's inputs; with evidence the certificate may be absent
+// (the evidence entry holds it).
+func validateCompletion(v platform.Verification, certs []platform.PersonCert, events []platform.Event, withEvidence bool) error {
 	accepted := v.Decision == platform.DecisionAccepted
 	val := validate("CompleteSession").str("Verification.ID", v.ID).str("Verification.TenantID", v.TenantID).
 		str("Verification.SessionID", v.SessionID).purpose("Verification.Purpose", v.Purpose).
@@ -311,7 +313,8 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 		time("Verification.CreatedAt", v.CreatedAt)
 	if accepted {
 		val.str("Verification.PersonID", v.PersonID).str("Verification.CertCA", v.CertCA).
-			str("Verification.CertSerial", v.CertSerial).bytes("Verification.Cert", v.Cert).
+			str("Verification.CertSerial", v.CertSerial).
+			check("Verification.Cert", withEvidence || len(v.Cert) > 0, "is empty").
 			check("Verification.Basic4", v.Purpose != platform.PurposeIdentity || v.Basic4 != nil, "is missing on an accepted identity verification")
 	} else {
 		val.str("Verification.Reason", v.Reason).

@@ -572,7 +572,21 @@ func TestEvidence(t *testing.T) {
 		t.Errorf("leaf %+v", got.Leaf.Header)
 	}
 	if got.Personal == nil || got.Personal.Subject != v.Sub || got.Personal.Facts["address"] != v.Facts["address"] || len(got.Personal.Certificate) == 0 || len(got.Personal.Signature) != 256 {
-		t.Errorf("disclosed personal data %+v", got.Personal)
+		t.Fatalf("disclosed personal data %+v", got.Personal)
+	}
+	// The certificate is kept once: sealed in the entry (the one the card holds), not also in
+	// clear in the verification row.
+	cf, err := jpki.LoadCardFile(taro.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Personal.Certificate, cf.Sign.Cert) {
+		t.Error("the bundle's certificate is not the one the card presented")
+	}
+	row, err := e.st.Verification(ctx, e.tenantID, v.ID)
+	if err != nil || len(row.Cert) != 0 || len(row.RevocationEvidence) != 0 {
+		t.Errorf("verification row keeps %d bytes of certificate, %d of OCSP response (%v); want none beside the evidence entry",
+			len(row.Cert), len(row.RevocationEvidence), err)
 	}
 	// Another tenant cannot read it.
 	req, _ := http.NewRequest("GET", e.api.URL+"/v1/evidence/"+v.ID, nil)
