@@ -11,15 +11,16 @@ type Kind int
 
 // Error kinds.
 const (
-	KindInternal     Kind = iota // 500; the detail is logged, never sent
-	KindInvalid                  // 400: the request is malformed
-	KindUnauthorized             // 401: missing or invalid API key
-	KindNotFound                 // 404
-	KindConflict                 // 409: the state forbids it (challenge already answered)
-	KindGone                     // 410: expired (challenge)
-	KindRejected                 // 422: a verification was carried out and rejected
-	KindUnavailable              // 503: a dependency (J-LIS, revocation data) is unavailable
-	KindTooLarge                 // 413: body too large
+	KindInternal         Kind = iota // 500; the detail is logged, never sent
+	KindInvalid                      // 400: the request is malformed
+	KindUnauthorized                 // 401: missing or invalid API key
+	KindNotFound                     // 404
+	KindConflict                     // 409: the state forbids it (challenge already answered)
+	KindGone                         // 410: expired (challenge)
+	KindRejected                     // 422: a verification was carried out and rejected
+	KindUnavailable                  // 503: a dependency (J-LIS, revocation data) is unavailable
+	KindTooLarge                     // 413: body too large
+	KindMethodNotAllowed             // 405: a known path, another method
 )
 
 // Error is the platform's error across the API boundary. Type is the stable problem type slug

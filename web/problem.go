@@ -44,6 +44,8 @@ func statusOf(k platform.Kind) int {
 		return http.StatusServiceUnavailable
 	case platform.KindTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case platform.KindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	}
 	return http.StatusInternalServerError
 }

@@ -86,9 +86,30 @@ func New(p *platform.Platform, opts ...Option) *Server {
 		f(m)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, r, &platform.Error{Kind: platform.KindMethodNotAllowed, Type: "method-not-allowed",
+				Detail: fmt.Sprintf("%s does not take %s; it takes %s", r.URL.Path, r.Method, strings.Join(allow, ", "))}, "")
+			return
+		}
 		writeProblem(w, r, &platform.Error{Kind: platform.KindNotFound, Type: "not-found", Detail: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)}, "")
 	})
 	return s
+}
+
+// allowed lists the methods the request's path takes, for a 405's Allow header; none when no
+// route has the path. (The catch-all "/" matches every method, so ServeMux's own 405 never
+// comes.)
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := *r
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); m != r.Method && pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 type ctxKey int

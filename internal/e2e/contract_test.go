@@ -199,7 +199,7 @@ func TestOpenAPISpecIsValid31(t *testing.T) {
 
 // problemStatus is the status each problem type comes with (web's statusOf over platform's kinds).
 var problemStatus = map[string]int{
-	"invalid-request": 400, "unauthorized": 401, "not-found": 404, "challenge-reused": 409,
+	"invalid-request": 400, "unauthorized": 401, "not-found": 404, "method-not-allowed": 405, "challenge-reused": 409,
 	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413,
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
@@ -443,12 +443,24 @@ func (c *contract) check(req *http.Request, body []byte, resp *http.Response, rb
 	tpl := c.s.template(req.URL.Path)
 	_, declared := c.s.ops[req.Method+" "+tpl]
 	if !declared {
-		// Not an operation of the spec: the server must answer the documented 404 problem.
+		// Not an operation of the spec: the server must answer the documented problem — 405 with
+		// the path's methods in Allow when the spec has the path, else 404.
 		x.op = req.Method + " " + req.URL.Path
 		if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaBytesWithVersion(c.problem, rbody, 3.1); !ok {
 			t.Errorf("%s: the answer to an undeclared operation is not a Problem:\n%s\n%s", what, describe(errs), rbody)
 		}
-		if resp.StatusCode != http.StatusNotFound || x.slug != "not-found" {
+		var allow []string
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+			if _, ok := c.s.ops[m+" "+tpl]; ok && tpl != "" || m == "HEAD" && slices.Contains(allow, "GET") {
+				allow = append(allow, m)
+			}
+		}
+		switch {
+		case len(allow) > 0 && (resp.StatusCode != http.StatusMethodNotAllowed || x.slug != "method-not-allowed"):
+			t.Errorf("%s: %s is a path of the spec, taking %v; answered %d %s, want 405 method-not-allowed", what, tpl, allow, resp.StatusCode, x.slug)
+		case len(allow) > 0 && resp.Header.Get("Allow") != strings.Join(allow, ", "):
+			t.Errorf("%s: Allow %q, want %q", what, resp.Header.Get("Allow"), strings.Join(allow, ", "))
+		case len(allow) == 0 && (resp.StatusCode != http.StatusNotFound || x.slug != "not-found"):
 			t.Errorf("%s: undeclared operation answered %d %s, want 404 not-found", what, resp.StatusCode, x.slug)
 		}
 		c.seen = append(c.seen, x)
@@ -979,9 +991,13 @@ func TestContract(t *testing.T) {
 		expectProblem(t, err, "not-found")
 		_, err = anon.Answer(ctx, s1.ID, wrong, signer.Certificate().Raw, []byte("sig"))
 		expectProblem(t, err, "not-found")
-		for _, u := range []struct{ method, path string }{{"GET", "/v1/nothing"}, {"DELETE", "/v1/sessions/" + s1.ID}, {"GET", "/"}} {
-			if st, _, _ := c.raw(ctx, u.method, base+u.path, key, nil, nil); st != http.StatusNotFound {
-				t.Errorf("%s %s: %d", u.method, u.path, st)
+		for _, u := range []struct {
+			method, path string
+			want         int
+		}{{"GET", "/v1/nothing", 404}, {"GET", "/", 404}, {"DELETE", "/v1/sessions/" + s1.ID, 405}, {"PUT", "/v1/sessions", 405},
+			{"POST", "/v1/verifications/" + noVerification, 405}} {
+			if st, _, _ := c.raw(ctx, u.method, base+u.path, key, nil, nil); st != u.want {
+				t.Errorf("%s %s: %d, want %d", u.method, u.path, st, u.want)
 			}
 		}
 	})
