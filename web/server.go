@@ -40,6 +40,8 @@ type Server struct {
 	dur         *prometheus.HistogramVec
 	verifs      *prometheus.CounterVec
 	extraRoutes []func(*http.ServeMux)
+	// metricsApart: /metrics is not on the API; the operator serves Metrics() elsewhere.
+	metricsApart bool
 }
 
 // Option configures a Server.
@@ -53,6 +55,14 @@ func WithReadiness(f func(context.Context) error) Option { return func(s *Server
 func WithCollectors(cs ...prometheus.Collector) Option {
 	return func(s *Server) { s.reg.MustRegister(cs...) }
 }
+
+// WithoutMetricsRoute leaves /metrics off the API, for an operator who serves Metrics() on a
+// listener of its own (mynagate serve --metrics-addr): the API's counters then stay off the
+// network the relying parties and holders reach.
+func WithoutMetricsRoute() Option { return func(s *Server) { s.metricsApart = true } }
+
+// Metrics is the Prometheus handler of the server's registry.
+func (s *Server) Metrics() http.Handler { return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}) }
 
 // WithRoutes lets other packages (the OIDC provider, the console) add routes.
 func WithRoutes(f func(*http.ServeMux)) Option {
@@ -72,7 +82,9 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	if !s.metricsApart {
+		m.Handle("GET /metrics", s.Metrics())
+	}
 	m.HandleFunc("POST /v1/sessions", s.tenant(s.createSession))
 	m.HandleFunc("GET /v1/sessions/{id}", s.tenant(s.getSession))
 	m.HandleFunc("GET /v1/sessions/{id}/qr.png", s.tenant(s.sessionQR))

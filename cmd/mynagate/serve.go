@@ -40,6 +40,8 @@ type platformConfig struct {
 	// privateWebhooks lets tenants' webhook endpoints be on loopback and private networks
 	// (platform.WithPrivateWebhookTargets).
 	privateWebhooks bool
+	// metricsApart leaves /metrics off the API handler (serve --metrics-addr serves it apart).
+	metricsApart bool
 }
 
 // node is a running platform: its parts, for the serve command, the demo and tests.
@@ -49,6 +51,7 @@ type node struct {
 	fetcher  *revocation.Fetcher
 	evidence *evidence.Log
 	handler  http.Handler
+	metrics  http.Handler // the Prometheus handler, also on handler unless metricsApart
 	// stopLog ends the evidence log's background work after the HTTP server has stopped (its
 	// shutdown protocol) and waits for its last checkpoint.
 	stopLog func()
@@ -181,13 +184,17 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		}
 		return f.Ready()
 	}
-	h := web.New(p, web.WithReadiness(ready), web.WithCollectors(append(f.Collectors(), nt.collectors()...)...))
-	return &node{store: st, plat: p, fetcher: f, evidence: log, handler: h, stopLog: stopLog}, nil
+	wopts := []web.Option{web.WithReadiness(ready), web.WithCollectors(append(f.Collectors(), nt.collectors()...)...)}
+	if cfg.metricsApart {
+		wopts = append(wopts, web.WithoutMetricsRoute())
+	}
+	h := web.New(p, wopts...)
+	return &node{store: st, plat: p, fetcher: f, evidence: log, handler: h, metrics: h.Metrics(), stopLog: stopLog}, nil
 }
 
 func newServeCmd() *cobra.Command {
 	var cfg platformConfig
-	var addr, tokenFile string
+	var addr, metricsAddr, tokenFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the platform API (/v1) for relying parties and holders",
@@ -213,20 +220,38 @@ func newServeCmd() *cobra.Command {
 			if cfg.publicURL == "" {
 				cfg.publicURL = "http://" + ln.Addr().String()
 			}
+			var mln net.Listener
+			if metricsAddr != "" {
+				if mln, err = net.Listen("tcp", metricsAddr); err != nil {
+					ln.Close()
+					return fmt.Errorf("listen on --metrics-addr %s: %w", metricsAddr, err)
+				}
+				cfg.metricsApart = true
+			}
 			n, err := startNode(ctx, cfg)
 			if err != nil {
 				ln.Close()
+				if mln != nil {
+					mln.Close()
+				}
 				return err
 			}
 			defer n.store.Close()
 			defer n.stopLog() // after the server: the log's shutdown protocol
 			fmt.Fprintf(cmd.OutOrStdout(), "mynagate platform on http://%s (store %s, J-LIS %s, evidence log %s)\n", ln.Addr(), n.store.Dialect(), cfg.jlisURL, n.evidence.Origin())
+			if mln != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "metrics on http://%s/metrics\n", mln.Addr())
+				mux := http.NewServeMux()
+				mux.Handle("GET /metrics", n.metrics)
+				go serveUntilDone(ctx, mln, mux)
+			}
 			return serveUntilDone(ctx, ln, n.handler)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.db, "db", "", "store: sqlite:PATH or postgres://user@host:port/db")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of on the API (e.g. an internal interface)")
 	fl.StringVar(&cfg.jlisURL, "jlis", "", "base URL of J-LIS (the simulator: mynagate jlis serve)")
 	fl.StringVar(&tokenFile, "jlis-token-file", "", "file with the platform's bearer token for J-LIS")
 	fl.StringVar(&cfg.dataDir, "data", "mynagate-data", "directory for the master key (shared by all nodes) and spooled CRLs")

@@ -44,10 +44,7 @@ func TestServerKilledUnderLoad(t *testing.T) {
 		t.Skip("builds the binary and kills it 20 times; runs unless -short, and always under CI")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mynagate")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mynagate/mynagate/cmd/mynagate").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildMynagate(t)
 	// J-LIS on the real clock: the server checks CRL and OCSP freshness against it.
 	sim, _, _ := testkit.Simulator(t, jlis.WithClock(clockwork.NewRealClock()))
 	jsrv := httptest.NewServer(sim.Handler())
