@@ -57,6 +57,18 @@ func printJSON(cmd *cobra.Command, v any) error {
 	return enc.Encode(v)
 }
 
+// tenantJSON is a tenant as the CLI prints it with --json, in the API's snake_case.
+type tenantJSON struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Facts     []platform.Fact `json:"facts"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func tenantOut(t platform.Tenant) tenantJSON {
+	return tenantJSON{ID: t.ID, Name: t.Name, Facts: t.Facts, CreatedAt: t.CreatedAt}
+}
+
 func newTenantCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tenant", Short: "Manage relying parties (tenants) of the platform"}
 	var db, name, facts string
@@ -76,7 +88,7 @@ func newTenantCmd() *cobra.Command {
 					return err
 				}
 				if asJSON {
-					return printJSON(cmd, t)
+					return printJSON(cmd, tenantOut(*t))
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "tenant %s (%s), may receive: %v\n", t.ID, t.Name, t.Facts)
 				return nil
@@ -98,7 +110,11 @@ func newTenantCmd() *cobra.Command {
 					return err
 				}
 				if asJSON {
-					return printJSON(cmd, ts)
+					out := make([]tenantJSON, 0, len(ts))
+					for _, t := range ts {
+						out = append(out, tenantOut(t))
+					}
+					return printJSON(cmd, out)
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tNAME\tFACTS\tCREATED")
