@@ -69,13 +69,19 @@ func newWorld(t testing.TB, dialect string) *world {
 	return w
 }
 
+// verifyingOptions configure a platform for verifications with the stub CA and no revocation
+// or links (a later WithMaster overrides the master secret).
+func verifyingOptions() []platform.Option {
+	return []platform.Option{platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
+		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
+		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{})}
+}
+
 // newVerifying is a platform configured for verifications with the stub CA and no revocation
 // or links, plus opts.
 func newVerifying(t testing.TB, st platform.Storage, opts ...platform.Option) *platform.Platform {
 	t.Helper()
-	p, err := platform.New(st, append([]platform.Option{platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
-		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
-		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{})}, opts...)...)
+	p, err := platform.New(st, append(verifyingOptions(), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestTenantsAndAPIKeys(t *testing.T) {
 }
 
 func TestSessionsAndChallenges(t *testing.T) {
-	p, clk := newPlatform(t, platform.WithSessionTTL(time.Minute), platform.WithHolderBaseURL("https://verify.example/"))
+	p, clk := newPlatform(t, append(verifyingOptions(), platform.WithSessionTTL(time.Minute), platform.WithHolderBaseURL("https://verify.example/"))...)
 	a, _ := p.CreateTenant(ctx, "A", nil)
 	b, _ := p.CreateTenant(ctx, "B", nil)
 	s1, created, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeIdentity, IdempotencyKey: "k1"})
@@ -123,6 +123,54 @@ func TestSessionsAndChallenges(t *testing.T) {
 	clk.Advance(2 * time.Minute)
 	if _, _, err := p.HolderSession(ctx, s1.ID, s1.HolderToken); err != nil {
 		t.Errorf("an expired session can still be read: %v", err)
+	}
+}
+
+// TestHolderTokens checks that holder tokens are derived, never stored: the tenant's view still
+// gives the holder URL, the store holds no token, another master derives another token, and a
+// session stored with a random token (before tokens were derived) keeps working with it.
+func TestHolderTokens(t *testing.T) {
+	st := storetest.Open(t, store.DialectSQLite)
+	p := newVerifying(t, st)
+	ten, _ := p.CreateTenant(ctx, "A", nil)
+	s, _, err := p.CreateSession(ctx, ten, platform.SessionRequest{Purpose: platform.PurposeLogin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.HolderToken) != 48 || strings.Trim(s.HolderToken, "0123456789abcdef") != "" {
+		t.Fatalf("holder token %q, want 48 hex digits", s.HolderToken)
+	}
+	stored, err := st.Session(ctx, s.ID)
+	if err != nil || stored.HolderToken != "" {
+		t.Fatalf("the store keeps holder token %q (%v), want none", stored.HolderToken, err)
+	}
+	view, err := p.Session(ctx, ten, s.ID)
+	if err != nil || p.HolderURL(view) != p.HolderURL(s) {
+		t.Fatalf("tenant's view gives holder URL %q, creation gave %q (%v)", p.HolderURL(view), p.HolderURL(s), err)
+	}
+	if _, _, err := p.HolderSession(ctx, s.ID, s.HolderToken); err != nil {
+		t.Fatalf("the derived token is refused: %v", err)
+	}
+	other := newVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{4}, 32)))
+	if _, _, err := other.HolderSession(ctx, s.ID, s.HolderToken); kindOf(err) != platform.KindNotFound {
+		t.Errorf("a platform with another master accepts the token: %v", err)
+	}
+	// A session stored with its token, as earlier versions did.
+	legacy := platform.Session{ID: "s_legacy", TenantID: ten.ID, Purpose: platform.PurposeLogin, Nonce: bytes.Repeat([]byte{9}, 32),
+		HolderToken: strings.Repeat("ab", 24), Status: platform.SessionPending, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+	if _, _, err := st.CreateSession(ctx, legacy, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.HolderSession(ctx, "s_legacy", legacy.HolderToken); err != nil {
+		t.Errorf("a stored token of an earlier version is refused: %v", err)
+	}
+	if _, _, err := p.HolderSession(ctx, "s_legacy", strings.Repeat("cd", 24)); kindOf(err) != platform.KindNotFound {
+		t.Errorf("a legacy session accepts another token: %v", err)
+	}
+	// Without a master secret a platform cannot hand out sessions.
+	op, _ := platform.New(st)
+	if _, _, err := op.CreateSession(ctx, ten, platform.SessionRequest{Purpose: platform.PurposeLogin}); err == nil {
+		t.Error("a platform without a master secret created a session")
 	}
 }
 

@@ -3,6 +3,8 @@ package platform
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
@@ -62,21 +64,42 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 	if err != nil {
 		return nil, false, err
 	}
-	tok, err := p.randomBytes(24)
-	if err != nil {
-		return nil, false, err
+	if len(p.master) == 0 {
+		return nil, false, internal(errors.New("platform: sessions need the master secret (their holder tokens derive from it)"))
 	}
 	now := p.clk.Now().UTC()
-	s := Session{ID: id, TenantID: tenant.ID, Purpose: req.Purpose, Nonce: nonce, HolderToken: hex.EncodeToString(tok),
+	// The holder token is not stored: it is derived from the session id (holderToken).
+	s := Session{ID: id, TenantID: tenant.ID, Purpose: req.Purpose, Nonce: nonce,
 		Status: SessionPending, CreatedAt: now, ExpiresAt: now.Add(p.sessionTTL), ClientRef: req.ClientRef}
 	stored, created, err := p.store.CreateSession(ctx, s, req.IdempotencyKey)
 	if err != nil {
 		return nil, false, internal(err)
 	}
+	p.withHolderToken(stored)
 	if !created && (stored.TenantID != tenant.ID || stored.Purpose != req.Purpose || stored.ClientRef != req.ClientRef) {
 		return nil, false, newError(KindConflict, "idempotency-key-reused", "Idempotency-Key was used for a different request")
 	}
 	return stored, created, nil
+}
+
+// holderToken is the secret of a session's holder URL: the first 24 bytes of
+// HMAC-SHA256(HMAC-SHA256(master, "holder-token"), session id), in hex. It is derived rather
+// than stored, so that the database holds nothing that lets a reader of it answer (or spend) a
+// holder's challenge, while the tenant's session view can still give the holder URL.
+func (p *Platform) holderToken(sessionID string) string {
+	k := hmac.New(sha256.New, p.master)
+	k.Write([]byte("holder-token"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte(sessionID))
+	return hex.EncodeToString(m.Sum(nil)[:24])
+}
+
+// withHolderToken fills in the session's holder token. Sessions stored before tokens were
+// derived keep the random token stored with them.
+func (p *Platform) withHolderToken(s *Session) {
+	if s.HolderToken == "" && len(p.master) > 0 {
+		s.HolderToken = p.holderToken(s.ID)
+	}
 }
 
 // HolderURL is the URL the holder's app opens (and the QR code carries) for a session.
@@ -93,6 +116,7 @@ func (p *Platform) Session(ctx context.Context, tenant *Tenant, id string) (*Ses
 	if err != nil {
 		return nil, internal(err)
 	}
+	p.withHolderToken(s)
 	return s, nil
 }
 
@@ -106,7 +130,8 @@ func (p *Platform) HolderSession(ctx context.Context, id, token string) (*Sessio
 	if err != nil {
 		return nil, nil, internal(err)
 	}
-	if subtle.ConstantTimeCompare([]byte(token), []byte(s.HolderToken)) != 1 {
+	p.withHolderToken(s)
+	if s.HolderToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.HolderToken)) != 1 {
 		return nil, nil, notFound
 	}
 	t, err := p.tenant(ctx, s.TenantID)

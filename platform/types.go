@@ -65,11 +65,14 @@ const (
 
 // Session is one verification a tenant asked for: a single-use challenge for the holder to sign.
 type Session struct {
-	ID          string        // "s_" + 32 hex digits, time-ordered (see newOrderedID)
-	TenantID    string        // the tenant that created it
-	Purpose     Purpose       // identity or login
-	Nonce       []byte        // 32 random bytes; the challenge the holder signs is Challenge()
-	HolderToken string        // secret in the holder URL; lets the holder's app fetch and answer
+	ID       string  // "s_" + 32 hex digits, time-ordered (see newOrderedID)
+	TenantID string  // the tenant that created it
+	Purpose  Purpose // identity or login
+	Nonce    []byte  // 32 random bytes; the challenge the holder signs is Challenge()
+	// HolderToken is the secret in the holder URL; it lets the holder's app fetch and answer.
+	// The platform derives it from the master secret and the id and never stores it (empty in
+	// the store; sessions stored by earlier versions carry their random token).
+	HolderToken string
 	Status      SessionStatus // pending, verified or failed
 	CreatedAt   time.Time     // creation time
 	ExpiresAt   time.Time     // the challenge is refused after this time

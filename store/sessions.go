@@ -25,7 +25,6 @@ import (
 func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempotencyKey string) (*platform.Session, bool, error) {
 	err := validate("CreateSession").str("Session.ID", sess.ID).str("Session.TenantID", sess.TenantID).
 		purpose("Session.Purpose", sess.Purpose).bytes("Session.Nonce", sess.Nonce).
-		str("Session.HolderToken", sess.HolderToken).
 		check("Session.Status", sess.Status == "" || sess.Status == platform.SessionPending, "is not pending").
 		check("Session.VerificationID", sess.VerificationID == "", "is set on a new session").
 		time("Session.CreatedAt", sess.CreatedAt).time("Session.ExpiresAt", sess.ExpiresAt).
