@@ -50,6 +50,9 @@ type SessionRequest struct {
 // CreateSession starts a verification session for a tenant: a fresh 32-byte nonce, a holder
 // token, and an expiry.
 func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req SessionRequest) (*Session, bool, error) {
+	if len(p.master) == 0 {
+		return nil, false, internal(errors.New("platform: sessions need the master secret (their holder tokens derive from it)"))
+	}
 	if !req.Purpose.Valid() {
 		return nil, false, newError(KindInvalid, "invalid-request", "purpose %q is not identity or login", req.Purpose)
 	}
@@ -63,9 +66,6 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 	nonce, err := p.randomBytes(32)
 	if err != nil {
 		return nil, false, err
-	}
-	if len(p.master) == 0 {
-		return nil, false, internal(errors.New("platform: sessions need the master secret (their holder tokens derive from it)"))
 	}
 	now := p.clk.Now().UTC()
 	// The holder token is not stored: it is derived from the session id (holderToken).
