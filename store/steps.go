@@ -80,12 +80,26 @@ func (s *Store) runSteps(ctx context.Context, op string, steps []step, explain e
 	if s.dialect != DialectPostgres {
 		return s.inTx(ctx, op, func(tx *sql.Tx) error { return execSteps(ctx, tx, steps, explain) })
 	}
+	refused, err := s.pipeline(ctx, op, steps)
+	if refused != nil {
+		if explain != nil {
+			return explain(ctx, s.w, refused)
+		}
+		return refused
+	}
+	return err
+}
+
+// pipeline sends steps as one PostgreSQL transaction (see above) on a connection of the pool,
+// which it gives back before returning: the caller may need the pool again to explain a
+// refusal, and with every connection held that would wait for ever. It returns the first
+// step's refusal, or the error of the round trips.
+func (s *Store) pipeline(ctx context.Context, op string, steps []step) (refused, err error) {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
+		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	defer conn.Close()
-	var refused error // a step's verdict: returned as it is
 	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -125,14 +139,8 @@ func (s *Store) runSteps(ctx context.Context, op string, steps []step, explain e
 		}
 		return err
 	})
-	if refused != nil {
-		if explain != nil {
-			return explain(ctx, s.w, refused)
-		}
-		return refused
+	if err != nil && refused == nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	if err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	return nil
+	return refused, nil
 }

@@ -941,3 +941,33 @@ func TestSQLiteSharedFile(t *testing.T) {
 		t.Errorf("Usage = %+v, want one counter of %d", usage, 2*n)
 	}
 }
+
+// TestRefusedCompletionLeavesConnectionClean runs completions that a step refuses — late (a
+// duplicate event, after the other statements ran) and early (the session is no longer
+// pending) — on a store with ONE connection: the next transaction and read on that connection
+// must work, so a refusal never leaves it inside an aborted transaction (on PostgreSQL the
+// statements are pipelined and rolled back after the refusal).
+func TestRefusedCompletionLeavesConnectionClean(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			// A refusal that waited for a second connection would wait for ever: bound it.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s := storetest.Open(t, d, store.WithMaxConns(1))
+			setup(t, s, "s1", "s2")
+			must(t, s.CompleteSession(ctx, accepted("v1", "t1", "s1", "p1", "01"), []platform.PersonCert{link("p1", "01", "sign")}, []platform.Event{event("e1", "t1")}))
+			for i := range 3 {
+				err := s.CompleteSession(ctx, accepted("v2", "t1", "s2", "p2", "02"), []platform.PersonCert{link("p2", "02", "sign")},
+					[]platform.Event{event("e2", "t1"), event("e1", "t1")})
+				wantErr(t, fmt.Sprintf("duplicate event, try %d", i), err, platform.ErrConflict)
+				err = s.CompleteSession(ctx, accepted("v3", "t1", "s1", "p1", "01"), nil, nil)
+				wantErr(t, fmt.Sprintf("closed session, try %d", i), err, platform.ErrSessionClosed)
+			}
+			must(t, s.CompleteSession(ctx, accepted("v2", "t1", "s2", "p2", "02"), []platform.PersonCert{link("p2", "02", "sign")}, []platform.Event{event("e2", "t1")}))
+			sess, err := s.Session(ctx, "s2")
+			if err != nil || sess.Status != platform.SessionVerified || sess.VerificationID != "v2" {
+				t.Fatalf("s2 after the refusals and its completion: %+v, %v", sess, err)
+			}
+		})
+	}
+}
