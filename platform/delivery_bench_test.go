@@ -57,7 +57,7 @@ func benchDeliveries(b *testing.B, dialect string) {
 	}
 
 	// Baseline: the bare transport, same receiver, same payload size, same concurrency.
-	key, _ := webhook.ParseSecret(w.recv.secrets[0])
+	key, _ := webhook.ParseSecret(w.recv.Secrets()[0])
 	body := []byte(`{"type":"certificate.revoked","data":{"serial":"b000000","n":0}}`)
 	var posted sync.WaitGroup
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers * benchBatch}}
@@ -66,7 +66,7 @@ func benchDeliveries(b *testing.B, dialect string) {
 	for range benchWorkers * benchBatch {
 		posted.Go(func() {
 			for i := range jobs {
-				req, _ := http.NewRequest("POST", w.recv.srv.URL+"/hooks", bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", w.recv.URL()+"/hooks", bytes.NewReader(body))
 				webhook.SetHeaders(req.Header, [][]byte{key}, fmt.Sprintf("base_%d", i), time.Now(), body)
 				resp, err := hc.Do(req)
 				if err != nil {
@@ -84,23 +84,21 @@ func benchDeliveries(b *testing.B, dialect string) {
 	close(jobs)
 	posted.Wait()
 	base := time.Since(baseStart)
-	w.recv.mu.Lock()
-	w.recv.got = nil
-	w.recv.mu.Unlock()
+	w.recv.Forget()
 
 	b.ResetTimer()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
-	for len(w.recv.messages()) < n {
+	for len(w.recv.Messages()) < n {
 		time.Sleep(2 * time.Millisecond)
 	}
 	b.StopTimer()
 	elapsed := b.Elapsed()
 	cancel()
 	<-done
-	if w.recv.refused != 0 {
-		b.Fatalf("%d messages refused", w.recv.refused)
+	if w.recv.Refused() != 0 {
+		b.Fatalf("%d messages refused", w.recv.Refused())
 	}
 	perSec, basePerSec := float64(n)/elapsed.Seconds(), float64(n)/base.Seconds()
 	b.ReportMetric(perSec, "deliveries/s")

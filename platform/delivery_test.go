@@ -10,21 +10,18 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/store/storetest"
-	"github.com/mynagate/mynagate/webhook"
 )
 
 // stubCA is a CA certificate with a key identifier: enough for a platform configured for
@@ -58,7 +55,7 @@ type world struct {
 	clk    *clockwork.FakeClock // nil on the real clock
 	clock  clockwork.Clock
 	tenant *platform.Tenant
-	recv   *receiver
+	recv   *testkit.HookReceiver
 }
 
 func newWorld(t testing.TB, dialect string) *world {
@@ -99,7 +96,7 @@ func newWorldOn(t testing.TB, dialect string, clk clockwork.Clock) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, p: p, st: st, clock: clk, tenant: ten}
-	w.recv = newReceiver(t, clk)
+	w.recv = testkit.NewHookReceiver(t, clk)
 	return w
 }
 
@@ -141,90 +138,9 @@ func (w *world) events(person string, n int) []string {
 	return ids
 }
 
-// receiver is a tenant's webhook endpoint that verifies every message against its secrets on
-// the test clock, and can be told to fail or to hold requests.
-type receiver struct {
-	t   testing.TB
-	srv *httptest.Server
-	clk clockwork.Clock
-
-	mu       sync.Mutex
-	secrets  []string
-	failNext int           // answer this many requests with 503
-	hold     chan struct{} // when set, requests wait on it
-	holding  int
-	got      []message // accepted messages, in arrival order
-	attempts map[string]int
-	refused  int
-}
-
-type message struct {
-	ID     string
-	Body   []byte
-	Serial string
-}
-
-func newReceiver(t testing.TB, clk clockwork.Clock) *receiver {
-	r := &receiver{t: t, clk: clk, attempts: map[string]int{}}
-	r.srv = httptest.NewServer(r)
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	r.attempts[req.Header.Get(webhook.HeaderID)]++
-	hold := r.hold
-	if hold != nil {
-		r.holding++
-	}
-	r.mu.Unlock()
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-req.Context().Done():
-			r.mu.Lock()
-			r.holding-- // the deliverer gave up this request (shutdown)
-			r.mu.Unlock()
-			return
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	v, err := webhook.NewVerifier(r.secrets...)
-	if err != nil {
-		r.t.Error(err)
-		return
-	}
-	m, err := v.Verify(req.Header, body, r.clk.Now())
-	if err != nil {
-		r.refused++
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if r.failNext > 0 {
-		r.failNext--
-		http.Error(w, "down", http.StatusServiceUnavailable)
-		return
-	}
-	var ev struct {
-		Data struct{ Serial string } `json:"data"`
-	}
-	json.Unmarshal(body, &ev)
-	r.got = append(r.got, message{ID: m.ID, Body: body, Serial: ev.Data.Serial})
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (r *receiver) messages() []message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]message(nil), r.got...)
-}
-
 func (w *world) endpoint(opts ...func(*platform.WebhookEndpointRequest)) *platform.WebhookEndpoint {
 	w.t.Helper()
-	req := platform.WebhookEndpointRequest{URL: w.recv.srv.URL + "/hooks"}
+	req := platform.WebhookEndpointRequest{URL: w.recv.URL() + "/hooks"}
 	for _, o := range opts {
 		o(&req)
 	}
@@ -232,9 +148,7 @@ func (w *world) endpoint(opts ...func(*platform.WebhookEndpointRequest)) *platfo
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.recv.mu.Lock()
-	w.recv.secrets = append(w.recv.secrets, secret)
-	w.recv.mu.Unlock()
+	w.recv.AddSecret(secret)
 	return ep
 }
 
@@ -276,9 +190,9 @@ func TestDeliveryInOrderAndSigned(t *testing.T) {
 			t.Fatal(err)
 		}
 		drain(t, d)
-		got := w.recv.messages()
-		if len(got) != 8 || w.recv.refused != 0 {
-			t.Fatalf("received %d messages (%d refused), want 8", len(got), w.recv.refused)
+		got := w.recv.Messages()
+		if len(got) != 8 || w.recv.Refused() != 0 {
+			t.Fatalf("received %d messages (%d refused), want 8", len(got), w.recv.Refused())
 		}
 		// One person's events arrive in the order they were written.
 		for _, ids := range [][]string{idsA, idsB} {
@@ -312,7 +226,7 @@ func TestDeliveryRetriesThenDeadLetter(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The receiver is down for the first two attempts of the first event.
-		w.recv.failNext = 2
+		w.recv.FailNext(2)
 		if n := drain(t, d); n != 1 {
 			t.Fatalf("first cycle attempted %d, want 1: the second event waits behind the first", n)
 		}
@@ -330,18 +244,18 @@ func TestDeliveryRetriesThenDeadLetter(t *testing.T) {
 			w.clk.Advance(time.Second)
 			drain(t, d)
 		}
-		got := w.recv.messages()
+		got := w.recv.Messages()
 		if len(got) != 2 || got[0].ID != ids[0] || got[1].ID != ids[1] {
 			t.Fatalf("after the outage: %+v", got)
 		}
-		if w.recv.attempts[ids[0]] != 3 {
-			t.Errorf("event 1 was attempted %d times with its id, want 3", w.recv.attempts[ids[0]])
+		if w.recv.Attempts()[ids[0]] != 3 {
+			t.Errorf("event 1 was attempted %d times with its id, want 3", w.recv.Attempts()[ids[0]])
 		}
 
 		// A receiver that stays down: the delivery dies after the last attempt, and is
 		// redelivered, with the same id, once it is back.
 		late := w.events(w.person("ddd"), 1)[0]
-		w.recv.failNext = 1 << 30
+		w.recv.FailNext(1 << 30)
 		for range policy.MaxAttempts {
 			drain(t, d)
 			w.clk.Advance(policy.Max)
@@ -350,7 +264,7 @@ func TestDeliveryRetriesThenDeadLetter(t *testing.T) {
 		if len(dead) != 1 || dead[0].EventID != late || dead[0].Attempts != policy.MaxAttempts || dead[0].LastError != "HTTP 503" {
 			t.Fatalf("dead letters %+v", dead)
 		}
-		w.recv.failNext = 0
+		w.recv.FailNext(0)
 		if n := drain(t, d); n != 0 {
 			t.Fatalf("a dead letter was attempted again by itself (%d)", n)
 		}
@@ -359,7 +273,7 @@ func TestDeliveryRetriesThenDeadLetter(t *testing.T) {
 			t.Fatalf("RedeliverDead = %d, %v", n, err)
 		}
 		drain(t, d)
-		got = w.recv.messages()
+		got = w.recv.Messages()
 		if last := got[len(got)-1]; last.ID != late {
 			t.Errorf("redelivered %s, want %s", last.ID, late)
 		}
@@ -368,7 +282,7 @@ func TestDeliveryRetriesThenDeadLetter(t *testing.T) {
 			t.Fatalf("RedeliverEvent = %d, %v", n, err)
 		}
 		drain(t, d)
-		if got := w.recv.messages(); got[len(got)-1].ID != ids[0] {
+		if got := w.recv.Messages(); got[len(got)-1].ID != ids[0] {
 			t.Errorf("redelivery carried id %s, want %s", got[len(got)-1].ID, ids[0])
 		}
 		if _, err := w.p.RedeliverEvent(ctx, w.tenant, "evt_nope", ""); kindOf(err) != platform.KindNotFound {
@@ -380,7 +294,7 @@ func TestDeliveryRetriesThenDeadLetter(t *testing.T) {
 func TestSecretRotation(t *testing.T) {
 	w := newWorld(t, store.DialectSQLite)
 	ep := w.endpoint()
-	oldSecret := w.recv.secrets[0]
+	oldSecret := w.recv.Secrets()[0]
 	d, err := platform.NewDeliverer(w.p)
 	if err != nil {
 		t.Fatal(err)
@@ -398,19 +312,16 @@ func TestSecretRotation(t *testing.T) {
 	}{{oldSecret, 0, true}, {newSecret, 0, true}, {oldSecret, 2 * time.Hour, false}, {newSecret, 0, true}} {
 		i++
 		w.clk.Advance(step.advance)
-		w.recv.mu.Lock()
-		w.recv.secrets, w.recv.refused, w.recv.got = []string{step.secret}, 0, nil
-		w.recv.mu.Unlock()
+		w.recv.SetSecrets(step.secret)
+		w.recv.Forget()
 		w.events(w.person(fmt.Sprintf("r%d", i)), 1)
 		d.Cycle(ctx)
-		if ok := len(w.recv.messages()) == 1; ok != step.ok {
-			t.Errorf("secret %s… after %s: delivered %v, want %v (refused %d)", step.secret[:10], step.advance, ok, step.ok, w.recv.refused)
+		if ok := len(w.recv.Messages()) == 1; ok != step.ok {
+			t.Errorf("secret %s… after %s: delivered %v, want %v (refused %d)", step.secret[:10], step.advance, ok, step.ok, w.recv.Refused())
 		}
 		if !step.ok {
 			// Let the failed delivery go: disable nothing, just mark the receiver happy again.
-			w.recv.mu.Lock()
-			w.recv.secrets = []string{newSecret}
-			w.recv.mu.Unlock()
+			w.recv.SetSecrets(newSecret)
 			w.clk.Advance(time.Hour)
 			drain(t, d)
 		}
@@ -437,9 +348,7 @@ func TestDeliveryShutdownAndCrash(t *testing.T) {
 			ids = append(ids, w.events(w.person(fmt.Sprintf("s%d", i)), 1)...)
 		}
 		hold := make(chan struct{})
-		w.recv.mu.Lock()
-		w.recv.hold = hold
-		w.recv.mu.Unlock()
+		w.recv.Hold(hold)
 		d, err := platform.NewDeliverer(w.p, platform.WithDeliveryWorkers(2, 2), platform.WithLease(time.Minute),
 			platform.WithDeliveryHTTPClient(&http.Client{Timeout: 30 * time.Second}))
 		if err != nil {
@@ -449,7 +358,7 @@ func TestDeliveryShutdownAndCrash(t *testing.T) {
 		done := make(chan struct{})
 		go func() { d.Run(runCtx); close(done) }()
 		d.Wake()
-		waitFor(t, func() bool { w.recv.mu.Lock(); defer w.recv.mu.Unlock(); return w.recv.holding == 4 })
+		waitFor(t, func() bool { return w.recv.Holding() == 4 })
 		cancel()
 		select {
 		case <-done:
@@ -464,11 +373,9 @@ func TestDeliveryShutdownAndCrash(t *testing.T) {
 		}
 		// The interrupted requests must be gone on the receiver's side too before it is
 		// released, or a late one would be counted as a delivery below.
-		waitFor(t, func() bool { w.recv.mu.Lock(); defer w.recv.mu.Unlock(); return w.recv.holding == 0 })
+		waitFor(t, func() bool { return w.recv.Holding() == 0 })
 		// A crash: a worker claims and dies without a word.
-		w.recv.mu.Lock()
-		w.recv.hold = nil
-		w.recv.mu.Unlock()
+		w.recv.Hold(nil)
 		close(hold)
 		now := w.clk.Now()
 		claimed, err := w.st.ClaimDeliveries(ctx, now, now.Add(time.Minute), "crashed-worker", 2)
@@ -477,13 +384,13 @@ func TestDeliveryShutdownAndCrash(t *testing.T) {
 		}
 		d2, _ := platform.NewDeliverer(w.p, platform.WithLease(time.Minute))
 		drain(t, d2)
-		if got := len(w.recv.messages()); got != 2 {
+		if got := len(w.recv.Messages()); got != 2 {
 			t.Fatalf("before the lease ends %d delivered, want the 2 not held by the dead worker", got)
 		}
 		w.clk.Advance(time.Minute)
 		drain(t, d2)
 		got := map[string]bool{}
-		for _, m := range w.recv.messages() {
+		for _, m := range w.recv.Messages() {
 			got[m.ID] = true
 		}
 		for _, id := range ids {
@@ -491,7 +398,7 @@ func TestDeliveryShutdownAndCrash(t *testing.T) {
 				t.Errorf("event %s never arrived", id)
 			}
 		}
-		for id, n := range w.recv.attempts {
+		for id, n := range w.recv.Attempts() {
 			if n < 2 && got[id] {
 				t.Errorf("event %s: %d attempts; the interrupted one and the final one should share its id", id, n)
 			}

@@ -26,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/internal/crlwriter"
 	"github.com/mynagate/mynagate/internal/testkit"
@@ -40,7 +39,6 @@ import (
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/store/storetest"
 	"github.com/mynagate/mynagate/web"
-	"github.com/mynagate/mynagate/webhook"
 )
 
 var notifyMaster = bytes.Repeat([]byte{7}, 32)
@@ -145,18 +143,14 @@ func (n *nenv) drain() {
 
 // receiver registers a webhook endpoint for the tenant of rp, through the API, and returns the
 // receiver behind it.
-func (n *nenv) receiver(rp *client.Client) *hookReceiver {
+func (n *nenv) receiver(rp *client.Client) *testkit.HookReceiver {
 	n.t.Helper()
-	r := &hookReceiver{t: n.t, clk: n.clk, attempts: map[string]int{}}
-	r.srv = httptest.NewServer(r)
-	n.t.Cleanup(r.srv.Close)
-	_, secret, err := rp.CreateEndpoint(ctx, client.EndpointRequest{URL: r.srv.URL + "/mynagate", Description: "test"})
+	r := testkit.NewHookReceiver(n.t, n.clk)
+	_, secret, err := rp.CreateEndpoint(ctx, client.EndpointRequest{URL: r.URL() + "/mynagate", Description: "test"})
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	if r.v, err = webhook.NewVerifier(secret); err != nil {
-		n.t.Fatal(err)
-	}
+	r.SetSecrets(secret)
 	return r
 }
 
@@ -233,91 +227,6 @@ func serialOf(t *testing.T, der []byte) string {
 	return platform.SerialHex(c.SerialNumber)
 }
 
-// hookReceiver is a tenant's webhook endpoint: it verifies every message on the test clock and
-// records what it accepted; it can be down.
-type hookReceiver struct {
-	t   *testing.T
-	srv *httptest.Server
-	clk clockwork.Clock
-	v   *webhook.Verifier
-
-	mu       sync.Mutex
-	down     bool
-	hold     chan struct{}
-	holding  int
-	got      []hookMessage
-	attempts map[string]int // webhook-id → attempts seen
-	refused  int
-}
-
-type hookMessage struct {
-	ID   string
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
-}
-
-func (r *hookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	r.attempts[req.Header.Get(webhook.HeaderID)]++
-	hold := r.hold
-	if hold != nil {
-		r.holding++
-	}
-	r.mu.Unlock()
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-req.Context().Done():
-			return
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, err := r.v.Verify(req.Header, body, r.clk.Now())
-	if err != nil {
-		r.refused++
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if r.down {
-		http.Error(w, "maintenance", http.StatusServiceUnavailable)
-		return
-	}
-	msg := hookMessage{ID: m.ID}
-	if err := json.Unmarshal(body, &msg); err != nil {
-		r.t.Errorf("webhook body %s: %v", body, err)
-	}
-	r.got = append(r.got, msg)
-	w.WriteHeader(http.StatusOK)
-}
-
-// since returns the messages accepted after the first skip ones, of the given types (all when
-// none are given).
-func (r *hookReceiver) since(skip int, types ...string) []hookMessage {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []hookMessage
-	for _, m := range r.got[min(skip, len(r.got)):] {
-		if len(types) == 0 || slices.Contains(types, m.Type) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (r *hookReceiver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.got)
-}
-
-func (r *hookReceiver) setDown(down bool) {
-	r.mu.Lock()
-	r.down = down
-	r.mu.Unlock()
-}
-
 type revokedData struct {
 	Sub         string `json:"sub"`
 	Reason      string `json:"reason"`
@@ -335,7 +244,7 @@ type basic4Data struct {
 	Deceased bool              `json:"deceased"`
 }
 
-func decodeData[T any](t *testing.T, m hookMessage) T {
+func decodeData[T any](t *testing.T, m testkit.HookMessage) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(m.Data, &v); err != nil {
@@ -344,7 +253,7 @@ func decodeData[T any](t *testing.T, m hookMessage) T {
 	return v
 }
 
-func types(ms []hookMessage) []string {
+func types(ms []testkit.HookMessage) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.Type)
@@ -366,7 +275,7 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			taroAtTickets := n.verifyWith(n.rp2, taro)
 			hanakoAtBank := n.verifyWith(n.rp, hanako, platform.ScopeBasic4Updates)
 			n.drain()
-			if got := types(bank.since(0)); !slices.Equal(got, []string{"verification.completed", "verification.completed"}) {
+			if got := types(bank.Since(0)); !slices.Equal(got, []string{"verification.completed", "verification.completed"}) {
 				t.Fatalf("bank got %v", got)
 			}
 			if w, err := n.rp.Watch(ctx, taroAtBank.Sub); err != nil || !w.Watching || !slices.Equal(w.Consents, []string{"basic4_updates"}) {
@@ -378,13 +287,13 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 
 			// A move, then one fetch cycle.
 			const osaka = "大阪府大阪市北区梅田１丁目１番"
-			bankSeen, ticketsSeen := bank.count(), tickets.count()
+			bankSeen, ticketsSeen := bank.Count(), tickets.Count()
 			oldSerial, newSerial := n.move(taro, osaka)
 			if err := n.fetcher.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
 			n.drain()
-			got := bank.since(bankSeen)
+			got := bank.Since(bankSeen)
 			if !slices.Equal(types(got), []string{"certificate.revoked", "person.basic4_updated"}) {
 				t.Fatalf("after the move the bank got %v, want the revocation, then the update", types(got))
 			}
@@ -397,7 +306,7 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			if upd.Sub != taroAtBank.Sub || upd.Facts["address"] != osaka || upd.Facts["name"] != "山田　太郎" || upd.Deceased {
 				t.Errorf("person.basic4_updated %+v", upd)
 			}
-			got = tickets.since(ticketsSeen)
+			got = tickets.Since(ticketsSeen)
 			if !slices.Equal(types(got), []string{"certificate.revoked"}) {
 				t.Fatalf("after the move the tenant without consent got %v, want only the revocation", types(got))
 			}
@@ -413,7 +322,7 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			}
 
 			// A lost card: both certificates revoked (keyCompromise), no basic-4 update.
-			bankSeen = bank.count()
+			bankSeen = bank.Count()
 			cf, err := jpki.LoadCardFile(hanako.path)
 			if err != nil {
 				t.Fatal(err)
@@ -428,7 +337,7 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			n.drain()
 			// (The verification.completed of taro's new verification belongs to no person's order,
 			// so it may come before or after.)
-			got = bank.since(bankSeen, "certificate.revoked", "person.basic4_updated")
+			got = bank.Since(bankSeen, "certificate.revoked", "person.basic4_updated")
 			if !slices.Equal(types(got), []string{"certificate.revoked", "certificate.revoked"}) {
 				t.Fatalf("after the lost card the bank got %v", types(got))
 			}
@@ -450,13 +359,13 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			if err := f2.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
-			bankSeen = bank.count()
+			bankSeen = bank.Count()
 			n.drain()
 			if after := n.deliveries(); after != before {
 				t.Errorf("re-reading the CRLs after a restart made %d more deliveries", after-before)
 			}
-			if extra := bank.since(bankSeen); len(extra) != 0 || bank.refused != 0 || tickets.refused != 0 {
-				t.Errorf("after the restart: %v more messages, %d+%d refused", types(extra), bank.refused, tickets.refused)
+			if extra := bank.Since(bankSeen); len(extra) != 0 || bank.Refused() != 0 || tickets.Refused() != 0 {
+				t.Errorf("after the restart: %v more messages, %d+%d refused", types(extra), bank.Refused(), tickets.Refused())
 			}
 		})
 	}
@@ -520,16 +429,16 @@ func TestConsentRevokedAndWatchStopped(t *testing.T) {
 	err = n.rp2.StopWatching(ctx, "not-a-sub")
 	expectProblem(t, err, "not-found")
 	n.drain()
-	bankSeen, ticketsSeen := bank.count(), tickets.count()
+	bankSeen, ticketsSeen := bank.Count(), tickets.Count()
 	n.move(taro, "大阪府大阪市北区梅田１丁目１番")
 	if err := n.fetcher.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	n.drain()
-	if got := types(bank.since(bankSeen)); !slices.Equal(got, []string{"certificate.revoked"}) {
+	if got := types(bank.Since(bankSeen)); !slices.Equal(got, []string{"certificate.revoked"}) {
 		t.Errorf("after the consent was revoked the bank got %v, want only the revocation", got)
 	}
-	if got := tickets.since(ticketsSeen); len(got) != 0 {
+	if got := tickets.Since(ticketsSeen); len(got) != 0 {
 		t.Errorf("a tenant that stopped watching got %v", types(got))
 	}
 	if w, _ := n.rp.Watch(ctx, atBank.Sub); len(w.Consents) != 0 {
@@ -631,7 +540,7 @@ func TestRefusedCRLsEmitNothing(t *testing.T) {
 	st, _ := n.fetcher.State("sign")
 	inForce := st.Index.Metadata().Number.Int64()
 	deliveries := n.deliveries()
-	seen := bank.count()
+	seen := bank.Count()
 	n.move(taro, "大阪府大阪市北区梅田１丁目１番")
 	onlySign := func(f func([]byte) []byte) func(string, []byte) []byte {
 		return func(path string, b []byte) []byte {
@@ -667,7 +576,7 @@ func TestRefusedCRLsEmitNothing(t *testing.T) {
 			if got := n.deliveries(); got != deliveries {
 				t.Errorf("a refused CRL made %d deliveries", got-deliveries)
 			}
-			if got := bank.since(seen); len(got) != 0 {
+			if got := bank.Since(seen); len(got) != 0 {
 				t.Errorf("a refused CRL sent %v", types(got))
 			}
 		})
@@ -677,7 +586,7 @@ func TestRefusedCRLsEmitNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.drain()
-	if got := types(bank.since(seen)); !slices.Equal(got, []string{"certificate.revoked", "person.basic4_updated"}) {
+	if got := types(bank.Since(seen)); !slices.Equal(got, []string{"certificate.revoked", "person.basic4_updated"}) {
 		t.Errorf("the genuine CRL brought %v", got)
 	}
 }
@@ -729,8 +638,8 @@ func TestReceiverOutage(t *testing.T) {
 	taro := n.issue(testkit.Taro())
 	n.verifyWith(n.rp, taro, platform.ScopeBasic4Updates)
 	n.drain()
-	seen := bank.count()
-	bank.setDown(true)
+	seen := bank.Count()
+	bank.SetDown(true)
 	n.move(taro, "大阪府大阪市北区梅田１丁目１番")
 	if err := n.fetcher.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -748,17 +657,17 @@ func TestReceiverOutage(t *testing.T) {
 		ds[0].EventType != "person.basic4_updated" || ds[0].Attempts != 0 {
 		t.Fatalf("while down: %+v", ds)
 	}
-	bank.setDown(false)
+	bank.SetDown(false)
 	n.clk.Advance(time.Hour)
 	n.drain()
-	got := bank.since(seen)
+	got := bank.Since(seen)
 	if !slices.Equal(types(got), []string{"certificate.revoked", "person.basic4_updated"}) {
 		t.Fatalf("after the outage: %v", types(got))
 	}
-	if n := bank.attempts[got[0].ID]; n != 4 {
+	if n := bank.Attempts()[got[0].ID]; n != 4 {
 		t.Errorf("the revocation was attempted %d times under its id, want 3 failures and the delivery", n)
 	}
-	if n := bank.attempts[got[1].ID]; n != 1 {
+	if n := bank.Attempts()[got[1].ID]; n != 1 {
 		t.Errorf("the update was attempted %d times, want once, after the revocation got through", n)
 	}
 	queued, err := n.rp.RedeliverEvent(ctx, got[0].ID, "")
@@ -766,7 +675,7 @@ func TestReceiverOutage(t *testing.T) {
 		t.Fatalf("RedeliverEvent = %d, %v", queued, err)
 	}
 	n.drain()
-	if again := bank.since(seen + 2); len(again) != 1 || again[0].ID != got[0].ID {
+	if again := bank.Since(seen + 2); len(again) != 1 || again[0].ID != got[0].ID {
 		t.Errorf("redelivery: %+v", again)
 	}
 }
@@ -830,9 +739,7 @@ func TestDeliveryWorkerKilled(t *testing.T) {
 			}
 			// The receiver holds every request, so the child's attempts stay in flight.
 			hold := make(chan struct{})
-			bank.mu.Lock()
-			bank.hold = hold
-			bank.mu.Unlock()
+			bank.Hold(hold)
 
 			cmd := exec.Command(os.Args[0], "-test.run=^TestDeliveryWorkerChild$", "-test.v")
 			cmd.Env = append(os.Environ(), childEnv+"="+dsn, childEnv+"_CA="+hex.EncodeToString(n.signCA.Raw))
@@ -844,10 +751,7 @@ func TestDeliveryWorkerKilled(t *testing.T) {
 			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 			deadline := time.Now().Add(60 * time.Second)
 			for {
-				bank.mu.Lock()
-				holding := bank.holding
-				bank.mu.Unlock()
-				if holding >= 4 {
+				if bank.Holding() >= 4 {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -859,13 +763,11 @@ func TestDeliveryWorkerKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd.Wait()
-			bank.mu.Lock()
-			bank.hold = nil
+			bank.Hold(nil)
 			inFlight := map[string]bool{}
-			for id := range bank.attempts {
+			for id := range bank.Attempts() {
 				inFlight[id] = true
 			}
-			bank.mu.Unlock()
 			// The held handlers of the dead child's requests are left to end with their
 			// connections (never released, so none of them is counted as received).
 
@@ -889,7 +791,7 @@ func TestDeliveryWorkerKilled(t *testing.T) {
 			}
 			n.drain()
 			got := map[string]int{}
-			for _, m := range bank.since(0) {
+			for _, m := range bank.Since(0) {
 				got[m.ID]++
 			}
 			for _, id := range want {
@@ -899,12 +801,12 @@ func TestDeliveryWorkerKilled(t *testing.T) {
 				if !inFlight[id] {
 					t.Errorf("event %s was not among the attempts in flight when the child died", id)
 				}
-				if bank.attempts[id] != 2 {
-					t.Errorf("event %s: %d attempts under its id, want the killed one and the last", id, bank.attempts[id])
+				if bank.Attempts()[id] != 2 {
+					t.Errorf("event %s: %d attempts under its id, want the killed one and the last", id, bank.Attempts()[id])
 				}
 			}
-			if bank.refused != 0 {
-				t.Errorf("%d messages refused", bank.refused)
+			if bank.Refused() != 0 {
+				t.Errorf("%d messages refused", bank.Refused())
 			}
 		})
 	}
