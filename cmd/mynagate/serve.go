@@ -106,25 +106,13 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		return nil, err
 	}
 	jc := jlisapi.New(cfg.jlisURL, jlisapi.WithToken(cfg.jlisToken))
-	base := strings.TrimRight(cfg.jlisURL, "/")
-	var cas []platform.CA
-	var sources []revocation.Source
-	for _, name := range []string{"sign", "auth", "sign-phone", "auth-phone"} {
-		cert, err := jc.CACertificate(ctx, name)
-		if errors.Is(err, jlisapi.ErrNotFound) && strings.HasSuffix(name, "-phone") {
-			continue // no separate phone CAs
-		}
-		if err != nil {
-			st.Close()
-			return nil, fmt.Errorf("fetch CA %s from J-LIS: %w", name, err)
-		}
-		purpose := platform.PurposeLogin
-		if strings.HasPrefix(name, "sign") {
-			purpose = platform.PurposeIdentity
-		}
-		cas = append(cas, platform.CA{Name: name, Cert: cert, Purpose: purpose})
-		sources = append(sources, revocation.Source{Name: name, CRLURL: base + "/crl/" + name + ".crl", OCSPURL: base + "/ocsp/" + name, Issuer: cert})
-		slog.Info("trusting J-LIS CA", "ca", name, "subject", cert.Subject.String(), "key_id", platform.CAKey(cert))
+	cas, sources, err := wiring.Trust(ctx, jc, cfg.jlisURL)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, ca := range cas {
+		slog.Info("trusting J-LIS CA", "ca", ca.Name, "subject", ca.Cert.Subject.String(), "key_id", platform.CAKey(ca.Cert))
 	}
 	spool := filepath.Join(cfg.dataDir, "spool")
 	if err := os.MkdirAll(spool, 0o700); err != nil {

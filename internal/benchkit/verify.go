@@ -97,19 +97,9 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 		w.Cards = append(w.Cards, iss.Card)
 	}
 	jc := jlisapi.New(jurl)
-	var cas []platform.CA
-	var srcs []revocation.Source
-	for _, name := range []string{"sign", "auth"} {
-		c, err := jc.CACertificate(ctx, name)
-		if err != nil {
-			return fail(err)
-		}
-		purpose := platform.PurposeLogin
-		if name == "sign" {
-			purpose = platform.PurposeIdentity
-		}
-		cas = append(cas, platform.CA{Name: name, Cert: c, Purpose: purpose})
-		srcs = append(srcs, revocation.Source{Name: name, CRLURL: jurl + "/crl/" + name + ".crl", OCSPURL: jurl + "/ocsp/" + name, Issuer: c})
+	cas, srcs, err := wiring.Trust(ctx, jc, jurl)
+	if err != nil {
+		return fail(err)
 	}
 	f := revocation.NewFetcher(srcs, revocation.WithTempDir(dir))
 	if err := f.Refresh(ctx); err != nil {

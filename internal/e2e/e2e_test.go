@@ -60,19 +60,9 @@ func newEnv(t *testing.T, dsn string) *env {
 	e.jlisSrv = httptest.NewServer(sim.Handler())
 	t.Cleanup(e.jlisSrv.Close)
 	jc := jlisapi.New(e.jlisSrv.URL)
-	var cas []platform.CA
-	var srcs []revocation.Source
-	for _, name := range []string{"sign", "auth"} {
-		c, err := jc.CACertificate(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		purpose := platform.PurposeLogin
-		if name == "sign" {
-			purpose = platform.PurposeIdentity
-		}
-		cas = append(cas, platform.CA{Name: name, Cert: c, Purpose: purpose})
-		srcs = append(srcs, revocation.Source{Name: name, CRLURL: e.jlisSrv.URL + "/crl/" + name + ".crl", OCSPURL: e.jlisSrv.URL + "/ocsp/" + name, Issuer: c})
+	cas, srcs, err := wiring.Trust(ctx, jc, e.jlisSrv.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
 	e.fetcher = revocation.NewFetcher(srcs, revocation.WithClock(clk), revocation.WithTempDir(t.TempDir()))
 	if err := e.fetcher.Refresh(ctx); err != nil {

@@ -63,19 +63,11 @@ func newNotifyEnv(t *testing.T, dsn string) *nenv {
 	e.jlisSrv = httptest.NewServer(n.proxy)
 	t.Cleanup(e.jlisSrv.Close)
 	n.jc = jlisapi.New(e.jlisSrv.URL)
-	var cas []platform.CA
-	for _, name := range []string{"sign", "auth"} {
-		c, err := n.jc.CACertificate(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		purpose := platform.PurposeLogin
-		if name == "sign" {
-			purpose, n.signCA = platform.PurposeIdentity, c
-		}
-		cas = append(cas, platform.CA{Name: name, Cert: c, Purpose: purpose})
-		n.srcs = append(n.srcs, revocation.Source{Name: name, CRLURL: e.jlisSrv.URL + "/crl/" + name + ".crl", OCSPURL: e.jlisSrv.URL + "/ocsp/" + name, Issuer: c})
+	cas, srcs, err := wiring.Trust(ctx, n.jc, e.jlisSrv.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
+	n.srcs, n.signCA = srcs, cas[0].Cert // sign comes first
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
