@@ -179,12 +179,7 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 		steps = append(steps, step{
 			query: `INSERT INTO persons (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 			args:  []any{v.PersonID, nanos(v.CreatedAt)},
-			check: func(_ int64, err error) error {
-				if err != nil {
-					return fmt.Errorf("store: complete session %s: create person: %w", v.SessionID, err)
-				}
-				return nil
-			},
+			check: failsWith("store: complete session %s: create person", v.SessionID),
 		})
 	}
 	steps = append(steps, step{
@@ -230,13 +225,8 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 			query: `
 				INSERT INTO person_certs (ca, serial, person_id, kind, linked_at) VALUES ($1, $2, $3, $4, $5)
 				ON CONFLICT (ca, serial) DO NOTHING`,
-			args: []any{c.CA, c.Serial, c.PersonID, c.Kind, nanos(c.LinkedAt)},
-			check: func(_ int64, err error) error {
-				if err != nil {
-					return fmt.Errorf("store: complete session %s: link certificate %s/%s: %w", v.SessionID, c.CA, c.Serial, err)
-				}
-				return nil
-			},
+			args:  []any{c.CA, c.Serial, c.PersonID, c.Kind, nanos(c.LinkedAt)},
+			check: failsWith("store: complete session %s: link certificate %s/%s", v.SessionID, c.CA, c.Serial),
 		})
 	}
 	for _, e := range events {
@@ -263,13 +253,8 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 		query: `
 			INSERT INTO usage_counters (tenant_id, month, purpose, method, shard, count) VALUES ($1, $2, $3, $4, $5, 1)
 			ON CONFLICT (tenant_id, month, purpose, method, shard) DO UPDATE SET count = usage_counters.count + 1`,
-		args: []any{v.TenantID, month, string(v.Purpose), string(v.Method), usageShard(v.ID)},
-		check: func(_ int64, err error) error {
-			if err != nil {
-				return fmt.Errorf("store: complete session %s: count usage: %w", v.SessionID, err)
-			}
-			return nil
-		},
+		args:  []any{v.TenantID, month, string(v.Purpose), string(v.Method), usageShard(v.ID)},
+		check: failsWith("store: complete session %s: count usage", v.SessionID),
 	})
 	return s.runSteps(ctx, "CompleteSession", steps, func(ctx context.Context, q querier, refused error) error {
 		if errors.Is(refused, errNotPending) {

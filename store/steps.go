@@ -33,15 +33,19 @@ type step struct {
 	query string
 	args  []any
 	// check judges the statement's outcome — rows affected, or its error — and returns the
-	// transaction's error, or nil to go on. nil check: any error fails the transaction.
+	// transaction's error, or nil to go on.
 	check func(n int64, err error) error
 }
 
-func (st step) judge(n int64, err error) error {
-	if st.check != nil {
-		return st.check(n, err)
+// failsWith is the check of a statement whose only failure is an error: wrapped, it fails the
+// transaction with what was being done (format and a).
+func failsWith(format string, a ...any) func(int64, error) error {
+	return func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf(format+": %w", append(a, err)...)
+		}
+		return nil
 	}
-	return err
 }
 
 // querier reads, in a transaction (*sql.Tx) or not (*sql.DB).
@@ -65,7 +69,7 @@ func execSteps(ctx context.Context, tx *sql.Tx, steps []step, explain explainFun
 				return err
 			}
 		}
-		if err := st.judge(n, err); err != nil {
+		if err := st.check(n, err); err != nil {
 			if explain != nil {
 				return explain(ctx, tx, err)
 			}
@@ -116,7 +120,7 @@ func (s *Store) pipeline(ctx context.Context, op string, steps []step) (refused,
 		if err == nil {
 			for _, st := range steps {
 				tag, err := br.Exec()
-				if refused = st.judge(tag.RowsAffected(), err); refused != nil {
+				if refused = st.check(tag.RowsAffected(), err); refused != nil {
 					break
 				}
 			}
