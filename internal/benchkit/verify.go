@@ -170,44 +170,48 @@ func (w *World) Prepare(ctx context.Context, n int) ([]prepared, error) {
 	out := make([]prepared, n)
 	// Sessions are created and signed concurrently (the store groups the inserts), only so that
 	// setting up large runs does not take longer than measuring them.
+	err := forEach(n, Workers()*8, func(i int) error {
+		s, _, err := w.Plat.CreateSession(ctx, w.Tenant, platform.SessionRequest{Purpose: platform.PurposeLogin})
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(s.Challenge())
+		sig, err := rsa.SignPKCS1v15(rand.Reader, keys[i%len(keys)], crypto.SHA256, sum[:])
+		if err != nil {
+			return err
+		}
+		out[i] = prepared{id: s.ID, token: s.HolderToken, cert: w.Cards[i%len(keys)].Auth.Cert, sig: sig}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// forEach calls f(0) … f(n-1) on workers goroutines; the first error stops each worker that
+// meets one, and is returned once all have stopped.
+func forEach(n, workers int, f func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make(chan error, Workers())
-	for range Workers() * 8 {
+	errs := make(chan error, workers)
+	for range workers {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					return
 				}
-				s, _, err := w.Plat.CreateSession(ctx, w.Tenant, platform.SessionRequest{Purpose: platform.PurposeLogin})
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
+				if err := f(i); err != nil {
+					errs <- err
 					return
 				}
-				sum := sha256.Sum256(s.Challenge())
-				sig, err := rsa.SignPKCS1v15(rand.Reader, keys[i%len(keys)], crypto.SHA256, sum[:])
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-				out[i] = prepared{id: s.ID, token: s.HolderToken, cert: w.Cards[i%len(keys)].Auth.Cert, sig: sig}
 			}
 		})
 	}
 	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, err
-	default:
-	}
-	return out, nil
+	close(errs)
+	return <-errs
 }
 
 // Result is one measured rate.
@@ -249,30 +253,10 @@ func (w *World) run(name string, ps []prepared, workers int, f func(p prepared) 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
 	start, cpu := time.Now(), processCPU()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(ps)) {
-					return
-				}
-				if err := f(ps[i]); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	err := forEach(len(ps), workers, func(i int) error { return f(ps[i]) })
 	el, used := time.Since(start), processCPU()-cpu
-	close(errs)
-	if err := <-errs; err != nil {
+	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return Result{Name: name, N: len(ps), Elapsed: el, Workers: workers, CPU: used}, nil
