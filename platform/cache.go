@@ -19,14 +19,29 @@ import (
 // Both are bounded LRUs, per node; nodes sharing a PostgreSQL database stay correct because
 // nothing cached can change underneath. API keys are not cached: a revocation must take effect
 // at once.
+//
+// A third cache holds the sessions this node created while they are pending, for the holder's
+// side only (the challenge fetch and the answer), which otherwise reads the session from the
+// database twice per verification. A session's fields are fixed at creation but for its status,
+// which changes once, when the session is completed — and completing goes through the store's
+// guarded update (status = 'pending'), which stays the one judge of single use:
+//
+//   - this node drops a session from the cache when it completes it (or tries and fails), so
+//     its later holder requests read the store and see the session closed;
+//   - a session completed by another node sharing the database still looks pending here, so a
+//     replay sent to this node is verified once more before the guarded update refuses it — with
+//     the same problem (challenge-reused) as when it is refused up front;
+//   - the tenant's view of its sessions (polling) never reads this cache.
 const (
-	tenantCacheSize = 4096
-	personCacheSize = 1 << 17 // ~100 bytes each
+	tenantCacheSize  = 4096
+	personCacheSize  = 1 << 17 // ~100 bytes each
+	sessionCacheSize = 1 << 16 // ~300 bytes each; sessions live minutes
 )
 
 type caches struct {
-	tenants *lru.Cache[string, *Tenant]
-	persons *lru.Cache[string, string] // CA key + "/" + serial → person id
+	tenants  *lru.Cache[string, *Tenant]
+	persons  *lru.Cache[string, string] // CA key + "/" + serial → person id
+	sessions *lru.Cache[string, *Session]
 }
 
 func newCaches() caches {
@@ -38,7 +53,21 @@ func newCaches() caches {
 	if err != nil {
 		panic(err)
 	}
-	return caches{tenants: t, persons: pc}
+	sc, err := lru.New[string, *Session](sessionCacheSize)
+	if err != nil {
+		panic(err)
+	}
+	return caches{tenants: t, persons: pc, sessions: sc}
+}
+
+// holderSession returns a session for the holder's side: the pending copy this node cached when
+// it created the session, or else the stored one.
+func (p *Platform) holderSession(ctx context.Context, id string) (*Session, error) {
+	if s, ok := p.cache.sessions.Get(id); ok {
+		c := *s
+		return &c, nil
+	}
+	return p.store.Session(ctx, id)
 }
 
 // tenant returns the stored tenant (a copy the caller may change) through the cache.

@@ -1,6 +1,7 @@
 package platform_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"testing"
@@ -10,10 +11,15 @@ import (
 	"github.com/mynagate/mynagate/store/storetest"
 )
 
-// countingStorage counts the tenant reads that reach the store.
+// countingStorage counts the tenant and session reads that reach the store.
 type countingStorage struct {
 	platform.Storage
-	tenantReads int
+	tenantReads, sessionReads int
+}
+
+func (c *countingStorage) Session(ctx context.Context, id string) (*platform.Session, error) {
+	c.sessionReads++
+	return c.Storage.Session(ctx, id)
 }
 
 func (c *countingStorage) Tenant(ctx context.Context, id string) (*platform.Tenant, error) {
@@ -56,5 +62,43 @@ func TestTenantCache(t *testing.T) {
 	}
 	if cs.tenantReads != 3 {
 		t.Errorf("%d tenant reads, want 3 (a miss is not remembered)", cs.tenantReads)
+	}
+}
+
+// TestPendingSessionCache: the holder's side of a session this node created reads no session
+// from the store, and gets a copy it may change; a session another node created is read from the
+// store.
+func TestPendingSessionCache(t *testing.T) {
+	cs := &countingStorage{Storage: storetest.Open(t, store.DialectSQLite)}
+	p, other := newVerifying(t, cs), newVerifying(t, cs)
+	ten, err := p.CreateTenant(ctx, "Example Bank", platform.AllFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := p.CreateSession(ctx, ten, platform.SessionRequest{Purpose: platform.PurposeLogin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, _, err := p.HolderSession(ctx, s.ID, s.HolderToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != s.ID || !bytes.Equal(got.Nonce, s.Nonce) || got.Status != platform.SessionPending {
+			t.Fatalf("holder session %+v, want %+v", got, s)
+		}
+		got.Status = platform.SessionVerified // the caller's copy
+	}
+	if _, _, err := p.HolderSession(ctx, s.ID, "wrong"); kindOf(err) != platform.KindNotFound {
+		t.Errorf("a wrong token on a cached session: %v", err)
+	}
+	if cs.sessionReads != 0 {
+		t.Errorf("%d session reads reached the store for a session this node created, want 0", cs.sessionReads)
+	}
+	if got, _, err := other.HolderSession(ctx, s.ID, s.HolderToken); err != nil || got.Status != platform.SessionPending {
+		t.Fatalf("the other node: %+v %v", got, err)
+	}
+	if cs.sessionReads != 1 {
+		t.Errorf("%d session reads for a session another node created, want 1", cs.sessionReads)
 	}
 }

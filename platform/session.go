@@ -76,6 +76,10 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 		return nil, false, internal(err)
 	}
 	p.withHolderToken(stored)
+	if created {
+		c := *stored
+		p.cache.sessions.Add(c.ID, &c)
+	}
 	if !created && (stored.TenantID != tenant.ID || stored.Purpose != req.Purpose || stored.ClientRef != req.ClientRef) {
 		return nil, false, newError(KindConflict, "idempotency-key-reused", "Idempotency-Key was used for a different request")
 	}
@@ -123,7 +127,7 @@ func (p *Platform) Session(ctx context.Context, tenant *Tenant, id string) (*Ses
 // HolderSession returns a session for the holder's app, authenticated by the holder token.
 func (p *Platform) HolderSession(ctx context.Context, id, token string) (*Session, *Tenant, error) {
 	notFound := newError(KindNotFound, "not-found", "session %s does not exist or the token is wrong", id)
-	s, err := p.store.Session(ctx, id)
+	s, err := p.holderSession(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, notFound
 	}
@@ -311,6 +315,8 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 			p.evidence.Notify()
 		}
 	}
+	// Completed, refused as closed, or unknown after an error: from now on the store says.
+	p.cache.sessions.Remove(v.SessionID)
 	if errors.Is(err, ErrSessionClosed) {
 		return newError(KindConflict, "challenge-reused", "the challenge of session %s was already answered", v.SessionID)
 	}

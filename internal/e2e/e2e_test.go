@@ -51,6 +51,7 @@ type env struct {
 	tenantID string
 	evidence *evidence.Log
 	apiKey   string // the first tenant's
+	platOpts []platform.Option
 }
 
 func newEnv(t *testing.T, dsn string) *env {
@@ -92,15 +93,24 @@ func newEnv(t *testing.T, dsn string) *env {
 	logDone := make(chan struct{})
 	go func() { e.evidence.Run(logCtx); close(logDone) }()
 	t.Cleanup(func() { stopLog(); <-logDone })
-	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
-		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.platOpts = []platform.Option{platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
+		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc)}
+	e.plat = e.node()
 	h = web.New(e.plat)
 	e.rp, e.tenantID = e.tenant("Example Bank", platform.AllFacts)
 	e.rp2, _ = e.tenant("Example Tickets", []platform.Fact{platform.FactBirth})
 	return e
+}
+
+// node is another platform node on the same store, configured as the first (as nodes sharing a
+// database are): its caches are its own.
+func (e *env) node() *platform.Platform {
+	e.t.Helper()
+	p, err := platform.New(e.st, e.platOpts...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 func (e *env) tenant(name string, facts []platform.Fact) (*client.Client, string) {
@@ -361,6 +371,66 @@ func expectProblem(t *testing.T, err error, slug string) {
 	}
 	if p.Slug() != slug {
 		t.Fatalf("problem %s (%s), want %s", p.Slug(), p.Detail, slug)
+	}
+}
+
+// TestSessionCompletedOnAnotherNode: two platform nodes share a database. The node that created
+// a session keeps it cached for the holder's side; when another node completes it, an answer sent
+// to the first node is still refused as a reused challenge and stores nothing, and once the
+// first node has been refused it reports the session closed.
+func TestSessionCompletedOnAnotherNode(t *testing.T) {
+	e := newEnv(t, "")
+	signer, err := e.issue(testkit.Taro()).reader().SignSigner(ctx, jlis.DefaultSignPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.rp.CreateSession(ctx, client.SessionRequest{Purpose: "identity"}) // on node A
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, id, tok, _ := client.ParseHolderURL(s.HolderURL)
+	hc := client.New(base)
+	ch, err := hc.FetchChallenge(ctx, id, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := client.Sign(signer, ch.Challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.node().Complete(ctx, id, tok, platform.Answer{Certificate: signer.Certificate().Raw, Signature: sig}) // on node B
+	if err != nil || v.Decision != platform.DecisionAccepted {
+		t.Fatalf("node B: %+v %v", v, err)
+	}
+	usage := func() int64 {
+		u, err := e.rp.Usage(ctx, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, c := range u.Counts {
+			n += c.Count
+		}
+		return n
+	}
+	before := usage()
+	_, err = hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig) // the same answer, to node A
+	expectProblem(t, err, "challenge-reused")
+	if p := err.(*client.Problem); p.VerificationID != "" {
+		t.Errorf("the refused replay recorded verification %s", p.VerificationID)
+	}
+	got, err := e.rp.Session(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "verified" || got.Verification == nil || got.Verification.ID != v.ID {
+		t.Errorf("session after the replay: %+v; want verified by %s", got, v.ID)
+	}
+	if after := usage(); after != before {
+		t.Errorf("usage went from %d to %d on a refused replay", before, after)
+	}
+	if ch, err := hc.FetchChallenge(ctx, id, tok); err != nil || ch.Status != "verified" {
+		t.Errorf("node A's holder view after the refusal: %+v %v, want verified", ch, err)
 	}
 }
 
