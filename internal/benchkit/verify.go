@@ -47,8 +47,10 @@ type World struct {
 	Cards  []*jpki.CardFile
 	// Profile, when set, is the path prefix of a CPU profile of each measurement:
 	// Profile + ".<measurement>.prof".
-	Profile string
-	closers []func()
+	Profile  string
+	st       *store.Store
+	platOpts []platform.Option
+	closers  []func()
 }
 
 // Close stops the servers and removes the temporary state.
@@ -134,9 +136,11 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	logDone := make(chan struct{})
 	go func() { log.Run(logCtx); close(logDone) }()
 	w.closers = append(w.closers, func() { stopLog(); <-logDone })
-	w.Plat, err = platform.New(st, platform.WithMaster(bytes.Repeat([]byte{1}, 32)), platform.WithCAs(cas...),
+	w.st = st
+	w.platOpts = []platform.Option{platform.WithMaster(bytes.Repeat([]byte{1}, 32)), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc), platform.WithHolderBaseURL(api),
-		platform.WithSessionTTL(time.Hour), platform.WithEvidence(log))
+		platform.WithSessionTTL(time.Hour), platform.WithEvidence(log)}
+	w.Plat, err = platform.New(st, w.platOpts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -159,6 +163,10 @@ type prepared struct {
 // Prepare creates n login sessions and signs their challenges with the cards' authentication
 // keys (round robin). This is the holder's work and is not part of what is measured.
 func (w *World) Prepare(ctx context.Context, n int) ([]prepared, error) {
+	return w.prepareOn(ctx, w.Plat, n)
+}
+
+func (w *World) prepareOn(ctx context.Context, p *platform.Platform, n int) ([]prepared, error) {
 	keys := make([]*rsa.PrivateKey, len(w.Cards))
 	for i, c := range w.Cards {
 		k, err := x509.ParsePKCS8PrivateKey(c.Auth.Key)
@@ -171,7 +179,7 @@ func (w *World) Prepare(ctx context.Context, n int) ([]prepared, error) {
 	// Sessions are created and signed concurrently (the store groups the inserts), only so that
 	// setting up large runs does not take longer than measuring them.
 	err := forEach(n, Workers()*8, func(i int) error {
-		s, _, err := w.Plat.CreateSession(ctx, w.Tenant, platform.SessionRequest{Purpose: platform.PurposeLogin})
+		s, _, err := p.CreateSession(ctx, w.Tenant, platform.SessionRequest{Purpose: platform.PurposeLogin})
 		if err != nil {
 			return err
 		}
@@ -242,6 +250,11 @@ func (r Result) PerSecond() float64 { return float64(r.N) / r.Elapsed.Seconds() 
 // run answers the prepared sessions with workers goroutines through f, profiling the run when
 // w.Profile is set.
 func (w *World) run(name string, ps []prepared, workers int, f func(p prepared) error) (Result, error) {
+	return w.runN(name, len(ps), workers, func(i int) error { return f(ps[i]) })
+}
+
+// runN measures f(0) … f(n-1) on workers goroutines, profiling the run when w.Profile is set.
+func (w *World) runN(name string, n, workers int, f func(i int) error) (Result, error) {
 	if w.Profile != "" {
 		out, err := os.Create(w.Profile + "." + name + ".prof")
 		if err != nil {
@@ -254,23 +267,84 @@ func (w *World) run(name string, ps []prepared, workers int, f func(p prepared) 
 		defer pprof.StopCPUProfile()
 	}
 	start, cpu := time.Now(), processCPU()
-	err := forEach(len(ps), workers, func(i int) error { return f(ps[i]) })
+	err := forEach(n, workers, f)
 	el, used := time.Since(start), processCPU()-cpu
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return Result{Name: name, N: len(ps), Elapsed: el, Workers: workers, CPU: used}, nil
+	return Result{Name: name, N: n, Elapsed: el, Workers: workers, CPU: used}, nil
 }
 
 // InProcess measures platform.Complete called directly.
 func (w *World) InProcess(ctx context.Context, ps []prepared, workers int) (Result, error) {
 	return w.run("in-process", ps, workers, func(p prepared) error {
-		v, err := w.Plat.Complete(ctx, p.id, p.token, platform.Answer{Certificate: p.cert, Signature: p.sig})
-		if err == nil && v.Decision != platform.DecisionAccepted {
-			err = fmt.Errorf("verification %s rejected: %s", v.ID, v.Reason)
-		}
-		return err
+		return accepted(w.Plat.Complete(ctx, p.id, p.token, platform.Answer{Certificate: p.cert, Signature: p.sig}))
 	})
+}
+
+// Split measures the two halves of an in-process verification apart, n verifications each, to
+// show which one bounds the whole:
+//
+//   - pipeline: platform.Complete on a second node of the same platform whose storage holds back
+//     the completion it is handed (the verification, its links, event and sealed evidence
+//     record) instead of writing it — everything but the store's writes;
+//   - writes: exactly those held-back completions, then written to the store by as many
+//     goroutines — the store's writes alone, with the evidence log integrating behind them.
+//
+// Its sessions are created on the second node, so that its caches are as warm as the first's.
+func (w *World) Split(ctx context.Context, n, workers int) (pipeline, writes Result, err error) {
+	h := &holding{Store: w.st}
+	node, err := platform.New(h, w.platOpts...)
+	if err != nil {
+		return Result{}, Result{}, err
+	}
+	ps, err := w.prepareOn(ctx, node, n)
+	if err != nil {
+		return Result{}, Result{}, err
+	}
+	pipeline, err = w.run("pipeline", ps, workers, func(p prepared) error {
+		return accepted(node.Complete(ctx, p.id, p.token, platform.Answer{Certificate: p.cert, Signature: p.sig}))
+	})
+	if err != nil {
+		return Result{}, Result{}, err
+	}
+	if len(h.held) != n {
+		return Result{}, Result{}, fmt.Errorf("split: %d completions held back, want %d", len(h.held), n)
+	}
+	writes, err = w.runN("writes", n, workers, func(i int) error {
+		c := h.held[i]
+		return w.st.CompleteSessionWithEvidence(ctx, c.v, c.certs, c.events, c.rec)
+	})
+	return pipeline, writes, err
+}
+
+// holding is platform storage that holds back completions instead of writing them (Split).
+type holding struct {
+	*store.Store
+	mu   sync.Mutex
+	held []completion
+}
+
+type completion struct {
+	v      platform.Verification
+	certs  []platform.PersonCert
+	events []platform.Event
+	rec    *evidence.Record
+}
+
+func (h *holding) CompleteSessionWithEvidence(_ context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held = append(h.held, completion{v, certs, events, rec})
+	return nil
+}
+
+// accepted is the outcome of a Complete call that was expected to accept.
+func accepted(v *platform.Verification, err error) error {
+	if err == nil && v.Decision != platform.DecisionAccepted {
+		err = fmt.Errorf("verification %s rejected: %s", v.ID, v.Reason)
+	}
+	return err
 }
 
 // HTTP measures the holder's POST through the API on loopback.

@@ -82,4 +82,32 @@ func TestWorldMeasures(t *testing.T) {
 			t.Errorf("%s: a second answer to a completed session was accepted", m.name)
 		}
 	}
+	// The halves: the pipeline holds its writes back, and they are then all made to the store.
+	before := usage(t, w)
+	pipe, writes, err := w.Split(ctx, 40, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Result{pipe, writes} {
+		if r.N != 40 || r.Elapsed <= 0 || r.CPU <= 0 {
+			t.Errorf("%s: result %+v", r.Name, r)
+		}
+	}
+	if got := usage(t, w) - before; got != 40 {
+		t.Errorf("the split stored %d verifications, want 40", got)
+	}
+}
+
+// usage is the number of verifications counted for the world's tenant this month.
+func usage(t *testing.T, w *World) int64 {
+	t.Helper()
+	us, _, _, err := w.Plat.Usage(context.Background(), w.Tenant, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, u := range us {
+		n += u.Count
+	}
+	return n
 }
