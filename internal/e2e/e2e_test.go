@@ -102,6 +102,23 @@ func newEnv(t *testing.T, dsn string) *env {
 	return e
 }
 
+// newSession creates a session as rp and fetches its challenge as the holder, returning the
+// holder's client, the session id, its holder token and the challenge.
+func (e *env) newSession(rp *client.Client, purpose string) (*client.Client, string, string, []byte) {
+	e.t.Helper()
+	s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: purpose})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	base, id, tok, _ := client.ParseHolderURL(s.HolderURL)
+	hc := client.New(base)
+	ch, err := hc.FetchChallenge(ctx, id, tok)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return hc, id, tok, ch.Challenge
+}
+
 // node is another platform node on the same store, configured as the first (as nodes sharing a
 // database are): its caches are its own.
 func (e *env) node() *platform.Platform {
@@ -384,17 +401,8 @@ func TestSessionCompletedOnAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.rp.CreateSession(ctx, client.SessionRequest{Purpose: "identity"}) // on node A
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, id, tok, _ := client.ParseHolderURL(s.HolderURL)
-	hc := client.New(base)
-	ch, err := hc.FetchChallenge(ctx, id, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := client.Sign(signer, ch.Challenge)
+	hc, id, tok, challenge := e.newSession(e.rp, "identity") // on node A
+	sig, err := client.Sign(signer, challenge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,20 +458,7 @@ func TestRejections(t *testing.T) {
 	fake, _, _ := testkit.Simulator(t)
 	fakeCard := testkit.Issue(t, fake, testkit.Taro()).Card
 
-	newSession := func(rp *client.Client, purpose string) (*client.Client, string, string, []byte) {
-		t.Helper()
-		s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: purpose})
-		if err != nil {
-			t.Fatal(err)
-		}
-		base, id, tok, _ := client.ParseHolderURL(s.HolderURL)
-		hc := client.New(base)
-		ch, err := hc.FetchChallenge(ctx, id, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return hc, id, tok, ch.Challenge
-	}
+	newSession := e.newSession
 
 	tests := []struct {
 		name string
