@@ -292,6 +292,8 @@ func (w *World) InProcess(ctx context.Context, ps []prepared, workers int) (Resu
 //     goroutines — the store's writes alone, with the evidence log integrating behind them.
 //
 // Its sessions are created on the second node, so that its caches are as warm as the first's.
+// Run it after InProcess: a held-back completion links no certificate, so a card that no
+// measurement has linked yet would be taken for a new person on each of its verifications.
 func (w *World) Split(ctx context.Context, n, workers int) (pipeline, writes Result, err error) {
 	h := &holding{Store: w.st}
 	node, err := platform.New(h, w.platOpts...)
