@@ -276,12 +276,7 @@ func (c *Client) FetchChallenge(ctx context.Context, id, token string) (*Challen
 
 // Answer sends the certificate and the signature over the challenge (holder).
 func (c *Client) Answer(ctx context.Context, id, token string, cert, sig []byte) (*HolderResult, error) {
-	body := map[string]any{"token": token, "certificate": cert, "signature": sig}
-	var r HolderResult
-	if _, err := c.do(ctx, "POST", "/v1/holder/sessions/"+url.PathEscape(id), nil, body, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return c.AnswerWithConsent(ctx, id, token, cert, sig, nil)
 }
 
 // Sign signs a challenge with a card's key: SHA-256 of the exact challenge bytes, signed

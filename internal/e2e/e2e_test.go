@@ -224,37 +224,6 @@ func (h *holder) reader() *reader.Client {
 	return rc
 }
 
-// answer signs a session's challenge with the card and posts it; it returns the error of the
-// holder's POST (nil when accepted).
-func (h *holder) answer(s *client.Session) error {
-	h.e.t.Helper()
-	base, id, tok, err := client.ParseHolderURL(s.HolderURL)
-	if err != nil {
-		h.e.t.Fatal(err)
-	}
-	hc := client.New(base)
-	ch, err := hc.FetchChallenge(ctx, id, tok)
-	if err != nil {
-		h.e.t.Fatal(err)
-	}
-	rc := h.reader()
-	var signer *reader.Signer
-	if ch.Purpose == "identity" {
-		signer, err = rc.SignSigner(ctx, jlis.DefaultSignPassword)
-	} else {
-		signer, err = rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
-	}
-	if err != nil {
-		h.e.t.Fatal(err)
-	}
-	sig, err := client.Sign(signer, ch.Challenge)
-	if err != nil {
-		h.e.t.Fatal(err)
-	}
-	_, err = hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
-	return err
-}
-
 // verify runs a whole session for purpose and returns the tenant's view of it.
 func (e *env) verify(rp *client.Client, h *holder, purpose string) *client.Session {
 	e.t.Helper()
@@ -262,7 +231,7 @@ func (e *env) verify(rp *client.Client, h *holder, purpose string) *client.Sessi
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := h.answer(s); err != nil {
+	if err := answerWith(h, s, nil); err != nil {
 		e.t.Fatalf("answer %s session: %v", purpose, err)
 	}
 	done, err := rp.Session(ctx, s.ID)

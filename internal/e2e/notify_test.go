@@ -163,6 +163,9 @@ func (n *nenv) verifyWith(rp *client.Client, h *holder, consent ...string) *clie
 	return done.Verification
 }
 
+// answerWith signs a session's challenge with the holder's card (the signing key for identity,
+// the authentication key for login), grants consent with it, and posts the answer; it returns
+// the first error, of the holder's POST or before it (nil when accepted).
 func answerWith(h *holder, s *client.Session, consent []string) error {
 	base, id, tok, err := client.ParseHolderURL(s.HolderURL)
 	if err != nil {
