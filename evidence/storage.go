@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Record is an entry ready for storage: what Prepare returns. A Storage keeps it as an
-// unsequenced entry until the integrator gives it an index.
+// Record is an entry ready for storage: what Prepare returns. A Storage keeps it as an entry
+// that is not in the tree until the integrator integrates it.
 type Record struct {
 	ID       string    // the entry id (the verification id); unique
 	TenantID string    // for tenant queries and exports
@@ -25,7 +25,7 @@ type Record struct {
 // StoredEntry is a record as storage returns it.
 type StoredEntry struct {
 	Record
-	// Sequenced is true once the integrator assigned Index.
+	// Sequenced is true once the integrator integrated the entry at Index.
 	Sequenced bool
 	Index     uint64
 }
@@ -91,21 +91,25 @@ type TenantQuery struct {
 // Every method MUST be safe for concurrent use, by several processes sharing one database too.
 // Storage never interprets leaves, tiles or notes: it keeps bytes.
 type Storage interface {
-	// AddEntries stores records as unsequenced entries, all or none, in one transaction.
-	// ErrDuplicate if an id is already stored (then nothing is written). The order of recs is the
-	// order Unsequenced MUST return them in, relative to each other.
+	// AddEntries stores records as entries not yet in the tree, all or none, in one
+	// transaction. ErrDuplicate if an id is already stored (then nothing is written). The order
+	// of recs is the order Unsequenced MUST return them in, relative to each other.
 	AddEntries(ctx context.Context, recs []Record) error
 
-	// Unsequenced returns up to max entries that have no index yet, in the order they were
+	// Unsequenced returns up to max entries that are not in the tree yet, in the order they
+	// will be integrated: a Storage MAY give an entry its index when it is added (when its
+	// writes are serial, as SQLite's are, the next index is dense and in commit order) and then
+	// MUST return the entries from the tree size on, by index; otherwise in the order they were
 	// added (as far as the database can tell across concurrent transactions: any order is
 	// correct, FIFO is fair).
 	Unsequenced(ctx context.Context, max int) ([]Pending, error)
 
 	// Integrate applies one integrator batch atomically: it MUST verify that the tree size is
-	// in.From and that every id in in.IDs is stored and unsequenced, and otherwise write nothing
-	// and return ErrTreeMoved; then give each id its index, replace the content of each tile,
-	// and set the tree state to (in.To, in.Root). The size check MUST be a guarded write
-	// (UPDATE … WHERE size = from), so two integrators cannot both succeed.
+	// in.From and that in.IDs are entries not yet in the tree (and, for entries indexed when
+	// added, that they are the entries at in.From … in.To-1), and otherwise write nothing and
+	// return ErrTreeMoved; then give each id its index From+i (unless it has it), replace the
+	// content of each tile, and set the tree state to (in.To, in.Root). The size check MUST be a
+	// guarded write (UPDATE … WHERE size = from), so two integrators cannot both succeed.
 	Integrate(ctx context.Context, in Integration) error
 
 	// Tree returns the integrated tree state; a new log has size 0 (and any root: the log
@@ -115,10 +119,11 @@ type Storage interface {
 	// Tiles returns the content of each tile in ids, in order; a tile never written is nil.
 	Tiles(ctx context.Context, ids []TileID) ([][]byte, error)
 
-	// Entry returns an entry by id. ErrNotFound if unknown.
+	// Entry returns an entry by id, Sequenced once the tree includes it. ErrNotFound if
+	// unknown.
 	Entry(ctx context.Context, id string) (*StoredEntry, error)
 
-	// EntriesByIndex returns up to limit sequenced entries with index ≥ start, by ascending
+	// EntriesByIndex returns up to limit entries in the tree with index ≥ start, by ascending
 	// index.
 	EntriesByIndex(ctx context.Context, start uint64, limit int) ([]StoredEntry, error)
 

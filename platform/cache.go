@@ -23,13 +23,13 @@ import (
 // A third cache holds the sessions this node created while they are pending, for the holder's
 // side only (the challenge fetch and the answer), which otherwise reads the session from the
 // database twice per verification. A session's fields are fixed at creation but for its status,
-// which changes once, when the session is completed — and completing goes through the store's
-// guarded update (status = 'pending'), which stays the one judge of single use:
+// which changes once, when the session is completed — and completing inserts the session's
+// verification, whose UNIQUE session id in the store stays the one judge of single use:
 //
 //   - this node drops a session from the cache when it completes it (or tries and fails), so
 //     its later holder requests read the store and see the session closed;
 //   - a session completed by another node sharing the database still looks pending here, so a
-//     replay sent to this node is verified once more before the guarded update refuses it — with
+//     replay sent to this node is verified once more before the store refuses it — with
 //     the same problem (challenge-reused) as when it is refused up front;
 //   - the tenant's view of its sessions (polling) never reads this cache.
 const (

@@ -69,8 +69,16 @@ func TestTenantCache(t *testing.T) {
 // from the store, and gets a copy it may change; a session another node created is read from the
 // store.
 func TestPendingSessionCache(t *testing.T) {
-	cs := &countingStorage{Storage: storetest.Open(t, store.DialectSQLite)}
-	p, other := newVerifying(t, cs), newVerifying(t, cs)
+	st := storetest.Open(t, store.DialectSQLite)
+	cs := &countingStorage{Storage: st}
+	newNode := func() *platform.Platform {
+		p, err := platform.New(cs, verifyingOptions(t, st)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p, other := newNode(), newNode()
 	ten, err := p.CreateTenant(ctx, "Example Bank", platform.AllFacts)
 	if err != nil {
 		t.Fatal(err)

@@ -180,13 +180,24 @@ func (d *Deliverer) work(ctx context.Context) {
 func (d *Deliverer) Cycle(ctx context.Context) (int, error) {
 	now := d.p.clk.Now().UTC()
 	if d.dispatching.TryLock() {
-		n, err := d.st.DispatchEvents(ctx, now, 256)
-		d.dispatching.Unlock()
-		if err != nil {
-			return 0, fmt.Errorf("platform: dispatch events: %w", err)
+		// Dispatch until nothing waits (bounded, so that claims are not starved): events of
+		// verifications arrive at the rate of verifications, which one batch per poll would not
+		// keep up with.
+		total := 0
+		for range 64 {
+			n, err := d.st.DispatchEvents(ctx, now, 256)
+			if err != nil {
+				d.dispatching.Unlock()
+				return 0, fmt.Errorf("platform: dispatch events: %w", err)
+			}
+			total += n
+			if n == 0 {
+				break
+			}
 		}
-		d.dispatch.Add(float64(n))
-		if n > 0 {
+		d.dispatching.Unlock()
+		d.dispatch.Add(float64(total))
+		if total > 0 {
 			d.Wake() // idle workers: there are deliveries to claim
 		}
 	}

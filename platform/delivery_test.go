@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
@@ -66,19 +67,20 @@ func newWorld(t testing.TB, dialect string) *world {
 	return w
 }
 
-// verifyingOptions configure a platform for verifications with the stub CA and no revocation
-// or links (a later WithMaster overrides the master secret).
-func verifyingOptions() []platform.Option {
+// verifyingOptions configure a platform over st for verifications with the stub CA, no
+// revocation or links, and an evidence log that does not run (a later WithMaster overrides the
+// master secret).
+func verifyingOptions(t testing.TB, st evidence.Storage) []platform.Option {
 	return []platform.Option{platform.WithMaster(bytes.Repeat([]byte{7}, 32)),
 		platform.WithCAs(platform.CA{Name: "sign", Cert: stubCA, Purpose: platform.PurposeIdentity}),
-		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{})}
+		platform.WithRevocation(noRevocation{}), platform.WithLinks(noLinks{}), platform.WithEvidence(testkit.EvidenceLog(t, st))}
 }
 
 // newVerifying is a platform configured for verifications with the stub CA and no revocation
 // or links, plus opts.
-func newVerifying(t testing.TB, st platform.Storage, opts ...platform.Option) *platform.Platform {
+func newVerifying(t testing.TB, st *store.Store, opts ...platform.Option) *platform.Platform {
 	t.Helper()
-	p, err := platform.New(st, append(verifyingOptions(), opts...)...)
+	p, err := platform.New(st, append(verifyingOptions(t, st), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func (w *world) person(name string) string {
 	}
 	v := platform.Verification{ID: vid, TenantID: w.tenant.ID, SessionID: sid, Purpose: platform.PurposeIdentity, Decision: platform.DecisionAccepted,
 		PersonID: pid, CertCA: "CA", CertSerial: "1", Cert: []byte("der"), Basic4: &jpki.Basic4{Name: name}, Method: platform.MethodCRL, CreatedAt: at}
-	if err := w.st.CompleteSession(ctx, v, []platform.PersonCert{{PersonID: pid, CA: "CA", Serial: name, Kind: "sign", LinkedAt: at}}, nil); err != nil {
+	if err := storetest.Complete(ctx, w.st, v, []platform.PersonCert{{PersonID: pid, CA: "CA", Serial: name, Kind: "sign", LinkedAt: at}}, nil); err != nil {
 		w.t.Fatal(err)
 	}
 	return pid

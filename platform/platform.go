@@ -115,19 +115,21 @@ func WithCAs(cas ...CA) Option { return func(p *Platform) { p.cas = cas } }
 // WithRevocation sets the revocation checker. Required for verifications.
 func WithRevocation(r RevocationChecker) Option { return func(p *Platform) { p.revocation = r } }
 
-// WithEvidence records every verification attempt, accepted or rejected, in the evidence log,
-// in the transaction that records the verification (the store must implement EvidenceStorage).
+// WithEvidence records every verification attempt, accepted or rejected, in the evidence log:
+// the verification's entry is what the store records the verification as. Required for
+// verifications.
 func WithEvidence(l *evidence.Log) Option { return func(p *Platform) { p.evidence = l } }
 
-// Evidence returns the evidence log, or nil when the platform keeps none.
+// Evidence returns the evidence log, or nil when the platform is not configured for
+// verifications.
 func (p *Platform) Evidence() *evidence.Log { return p.evidence }
 
 // WithLinks sets the renewal-link source. Required for verifications.
 func WithLinks(l LinkSource) Option { return func(p *Platform) { p.links = l } }
 
 // New returns a platform over store. Operator functions (tenants, API keys) need nothing more;
-// verifications need WithMaster, WithCAs, WithRevocation and WithLinks, and New refuses a
-// partial set.
+// verifications need WithMaster, WithCAs, WithRevocation, WithLinks and WithEvidence, and New
+// refuses a partial set.
 func New(store Storage, opts ...Option) (*Platform, error) {
 	if store == nil {
 		return nil, errors.New("platform: a store is required")
@@ -136,12 +138,9 @@ func New(store Storage, opts ...Option) (*Platform, error) {
 	for _, o := range opts {
 		o(p)
 	}
-	verifying := p.master != nil || len(p.cas) > 0 || p.revocation != nil || p.links != nil
-	if verifying && (len(p.master) < 32 || len(p.cas) == 0 || p.revocation == nil || p.links == nil) {
-		return nil, errors.New("platform: verifications need a master secret of at least 32 bytes, trusted CAs, a revocation checker and a link source")
-	}
-	if _, ok := store.(EvidenceStorage); p.evidence != nil && !ok {
-		return nil, errors.New("platform: the evidence log needs a store that records evidence in the verification's transaction")
+	verifying := p.master != nil || len(p.cas) > 0 || p.revocation != nil || p.links != nil || p.evidence != nil
+	if verifying && (len(p.master) < 32 || len(p.cas) == 0 || p.revocation == nil || p.links == nil || p.evidence == nil) {
+		return nil, errors.New("platform: verifications need a master secret of at least 32 bytes, trusted CAs, a revocation checker, a link source and the evidence log")
 	}
 	for _, ca := range p.cas {
 		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || !ca.Purpose.Valid() {

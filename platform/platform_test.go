@@ -18,8 +18,13 @@ var ctx = context.Background()
 
 func newPlatform(t *testing.T, opts ...platform.Option) (*platform.Platform, *clockwork.FakeClock) {
 	t.Helper()
+	return newPlatformOn(t, storetest.Open(t, store.DialectSQLite), opts...)
+}
+
+func newPlatformOn(t *testing.T, st platform.Storage, opts ...platform.Option) (*platform.Platform, *clockwork.FakeClock) {
+	t.Helper()
 	clk := clockwork.NewFakeClockAt(time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC))
-	p, err := platform.New(storetest.Open(t, store.DialectSQLite), append([]platform.Option{platform.WithClock(clk)}, opts...)...)
+	p, err := platform.New(st, append([]platform.Option{platform.WithClock(clk)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +91,8 @@ func TestTenantsAndAPIKeys(t *testing.T) {
 }
 
 func TestSessionsAndChallenges(t *testing.T) {
-	p, clk := newPlatform(t, append(verifyingOptions(), platform.WithSessionTTL(time.Minute), platform.WithHolderBaseURL("https://verify.example/"))...)
+	st := storetest.Open(t, store.DialectSQLite)
+	p, clk := newPlatformOn(t, st, append(verifyingOptions(t, st), platform.WithSessionTTL(time.Minute), platform.WithHolderBaseURL("https://verify.example/"))...)
 	a, _ := p.CreateTenant(ctx, "A", nil)
 	b, _ := p.CreateTenant(ctx, "B", nil)
 	s1, created, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeIdentity, IdempotencyKey: "k1"})

@@ -281,8 +281,8 @@ type completedData struct {
 	VerificationID string   `json:"verification_id"`
 }
 
-// record stores the end of the session with its person links, usage, event and — with an
-// evidence log — its evidence entry, all in one transaction.
+// record stores the end of the session as its evidence entry, with its person links, usage
+// and event, in one transaction.
 func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCert, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) error {
 	evID, err := p.newOrderedID("evt_")
 	if err != nil {
@@ -299,21 +299,16 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 	if err != nil {
 		return internal(err)
 	}
-	ev := Event{ID: evID, TenantID: tenant.ID, Type: "verification.completed", Payload: body, CreatedAt: v.CreatedAt}
-	if p.evidence == nil {
-		err = p.store.CompleteSession(ctx, *v, certs, []Event{ev})
-	} else {
-		var rec *evidence.Record
-		rec, err = p.evidence.Prepare(p.evidenceEntry(v, tenant, s, a, crlThisUpdate))
-		if err != nil {
-			return internal(fmt.Errorf("prepare evidence of %s: %w", v.ID, err))
-		}
-		stored := *v
-		stored.Cert, stored.RevocationEvidence = nil, nil // kept once, sealed in the entry
-		err = p.store.(EvidenceStorage).CompleteSessionWithEvidence(ctx, stored, certs, []Event{ev}, rec)
-		if err == nil {
-			p.evidence.Notify()
-		}
+	ev := Event{ID: evID, TenantID: tenant.ID, Type: EventVerificationCompleted, Payload: body, CreatedAt: v.CreatedAt}
+	rec, err := p.evidence.Prepare(p.evidenceEntry(v, tenant, s, a, crlThisUpdate))
+	if err != nil {
+		return internal(fmt.Errorf("prepare evidence of %s: %w", v.ID, err))
+	}
+	stored := *v
+	stored.Cert, stored.RevocationEvidence = nil, nil // kept once, sealed in the entry
+	err = p.store.CompleteSession(ctx, stored, certs, []Event{ev}, rec)
+	if err == nil {
+		p.evidence.Notify()
 	}
 	// Completed, refused as closed, or unknown after an error: from now on the store says.
 	p.cache.sessions.Remove(v.SessionID)

@@ -48,14 +48,17 @@ type Storage interface {
 	// Session returns a session. ErrNotFound if unknown.
 	Session(ctx context.Context, id string) (*Session, error)
 
-	// CompleteSession records the end of a session in ONE transaction: the session moves from
-	// pending to the verification's decision (ErrSessionClosed if it is not pending any more, and
-	// then nothing is written); the verification row is inserted; for an accepted verification
+	// CompleteSession records the end of a session in ONE transaction, together with rec, the
+	// verification's evidence entry (証跡; evidence.Log.Prepare made it), so that no verification
+	// result exists without its evidence record: the verification is stored (ErrSessionClosed if
+	// the session has one already, and then nothing is written); for an accepted verification
 	// with certs the person is created if new and each certificate in certs is linked to it
 	// (existing links are kept) — without certs the person MUST exist already (a person comes
-	// into being with its first link); the usage counter of (tenant, month, purpose, method) is incremented; the events
-	// are appended to the outbox.
-	CompleteSession(ctx context.Context, v Verification, certs []PersonCert, events []Event) error
+	// into being with its first link); the usage counter of (tenant, month, purpose, method) is
+	// incremented; events, at most the verification's one event, is kept to be dispatched to
+	// the tenant's webhook endpoints. The verification may come without its certificate and
+	// OCSP response: rec holds them, sealed.
+	CompleteSession(ctx context.Context, v Verification, certs []PersonCert, events []Event, rec *evidence.Record) error
 	// Verification returns a verification of a tenant. ErrNotFound if unknown or another
 	// tenant's.
 	Verification(ctx context.Context, tenantID, id string) (*Verification, error)
@@ -76,14 +79,4 @@ type PersonCert struct {
 	Serial   string // hex serial number, upper case, no leading zeros
 	Kind     string // "sign" or "auth"
 	LinkedAt time.Time
-}
-
-// EvidenceStorage is the optional capability of a Storage to record a verification together
-// with its evidence entry (証跡) in ONE transaction. A platform built WithEvidence requires it,
-// so that no verification result exists without its evidence record.
-type EvidenceStorage interface {
-	// CompleteSessionWithEvidence is CompleteSession plus rec, the entry evidence.Log.Prepare
-	// made for the verification, added in the same transaction. The verification may then come
-	// without its certificate and OCSP response: the entry holds them, sealed.
-	CompleteSessionWithEvidence(ctx context.Context, v Verification, certs []PersonCert, events []Event, rec *evidence.Record) error
 }

@@ -88,7 +88,7 @@ func benchComplete(b *testing.B, s *store.Store, prefix string, workers int) {
 		id := prefix + fmt.Sprint(i)
 		v := accepted("v"+id, "t1", id, "p"+id, "S"+id)
 		v.Cert = cert
-		return s.CompleteSession(ctx, v,
+		return storetest.Complete(ctx, s, v,
 			[]platform.PersonCert{link("p"+id, "S"+id, "sign"), link("p"+id, "A"+id, "auth")},
 			[]platform.Event{event("e"+id, "t1")})
 	}

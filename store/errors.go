@@ -41,12 +41,14 @@ const (
 	noConstraint constraint = iota
 	uniqueViolation
 	foreignKeyViolation
+	notNullViolation
 )
 
 // SQLite's extended result codes for constraint failures (https://sqlite.org/rescode.html),
 // which modernc.org/sqlite reports through (*sqlite.Error).Code.
 const (
 	sqliteConstraintForeignKey = 787
+	sqliteConstraintNotNull    = 1299
 	sqliteConstraintPrimaryKey = 1555
 	sqliteConstraintUnique     = 2067
 )
@@ -60,6 +62,8 @@ func violated(err error) constraint {
 			return uniqueViolation
 		case sqliteConstraintForeignKey:
 			return foreignKeyViolation
+		case sqliteConstraintNotNull:
+			return notNullViolation
 		}
 		return noConstraint
 	}
@@ -70,6 +74,8 @@ func violated(err error) constraint {
 			return uniqueViolation
 		case "23503": // foreign_key_violation
 			return foreignKeyViolation
+		case "23502": // not_null_violation
+			return notNullViolation
 		}
 	}
 	return noConstraint

@@ -11,9 +11,21 @@ import (
 	"github.com/mynagate/mynagate/evidence"
 )
 
-// Store implements evidence.Storage (the evidence log's tables, migration 00002) in the same
-// database as the verification rows, so that an entry can be written in the transaction that
-// records its verification (AddEvidenceTx). See docs/design/evidence.md for the protocol.
+// Store implements evidence.Storage (the evidence log's tables: migrations 00002 and 00023) in
+// the same database as the rest of the platform: an entry is one row of evidence_entries, with
+// its sealed personal data, and the entry of a verification is also the verification's row
+// (CompleteSession). See docs/design/evidence.md for the protocol, and there for the one
+// difference between the dialects: when an entry gets its index.
+//
+//   - SQLite: when it is added. The one writer adds rows one transaction after the other, so the
+//     next index (MAX(idx) + 1, taken in the adding transaction) is dense and in commit order.
+//     Unsequenced returns the entries at and above the tree size, and Integrate checks that the
+//     batch is exactly those entries instead of writing each one's index.
+//   - PostgreSQL: by the integrator (Integrate writes idx of each entry, guarded by WHERE idx IS
+//     NULL), since its writers commit in parallel and out of the order they began.
+//
+// In both, an entry counts as integrated (Sequenced, in EntriesByIndex and TenantEntries) once
+// idx < the tree size.
 var _ evidence.Storage = (*Store)(nil)
 var _ evidence.TenantCounter = (*Store)(nil)
 
@@ -33,28 +45,18 @@ func validateRecords(op string, recs []evidence.Record) error {
 	return v.done()
 }
 
-// AddEvidenceTx adds evidence records in a transaction of the caller's, so that an entry is
-// committed with the row it is evidence of (CompleteSession writes the verification's entry this
-// way) and nothing else. It validates first; ErrDuplicate (evidence's) if an id exists.
-func AddEvidenceTx(ctx context.Context, tx *sql.Tx, recs []evidence.Record) error {
-	if err := validateRecords("AddEvidenceTx", recs); err != nil {
+// AddEntries implements evidence.Storage: the records in one transaction, as entries that
+// record no verification.
+func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
+	if err := validateRecords("AddEntries", recs); err != nil {
 		return err
 	}
-	return insertEvidence(ctx, tx, recs)
-}
-
-func insertEvidence(ctx context.Context, tx *sql.Tx, recs []evidence.Record) error {
-	return execSteps(ctx, tx, evidenceSteps(recs), nil)
-}
-
-// evidenceSteps are the inserts of records: each entry row, then its sealed data keyed by the
-// entry's seq (found by id, so that no step needs another's result).
-func evidenceSteps(recs []evidence.Record) []step {
-	var steps []step
-	for _, r := range recs {
-		steps = append(steps, step{
-			query: `INSERT INTO evidence_entries (id, tenant_id, created_at, leaf, leaf_hash) VALUES ($1, $2, $3, $4, $5)`,
-			args:  []any{r.ID, r.TenantID, nanos(r.Time), r.LeafData, r.LeafHash[:]},
+	steps := make([]step, len(recs))
+	for i, r := range recs {
+		steps[i] = step{
+			query: `INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after)
+				VALUES ($1, $2, $3, ` + s.indexExpr() + `, $4, $5, $6, $7, $8)`,
+			args: []any{r.ID, r.TenantID, nanos(r.Time), r.LeafData, r.LeafHash[:], nullBytes(r.Sealed), nullBytes(r.WrappedKey), sealedUntil(&r)},
 			check: func(_ int64, err error) error {
 				if violated(err) == uniqueViolation {
 					return fmt.Errorf("store: evidence entry %s exists: %w", r.ID, evidence.ErrDuplicate)
@@ -64,42 +66,24 @@ func evidenceSteps(recs []evidence.Record) []step {
 				}
 				return nil
 			},
-		})
-		if len(r.Sealed) == 0 {
-			continue
+			refuses: true,
 		}
-		steps = append(steps, step{
-			query: `INSERT INTO evidence_sealed (seq, sealed, wrapped_key, shred_after)
-				SELECT seq, $2, $3, $4 FROM evidence_entries WHERE id = $1`,
-			args: []any{r.ID, r.Sealed, r.WrappedKey, nanos(r.ShredAfter)},
-			check: func(n int64, err error) error {
-				if err == nil && n != 1 {
-					err = fmt.Errorf("%d rows written", n)
-				}
-				if err != nil {
-					return fmt.Errorf("store: add sealed data of evidence entry %s: %w", r.ID, err)
-				}
-				return nil
-			},
-		})
 	}
-	return steps
+	return s.runSteps(ctx, "AddEntries", steps, nil)
 }
 
-// AddEntries implements evidence.Storage: the records in one transaction.
-func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
-	if err := validateRecords("AddEntries", recs); err != nil {
-		return err
-	}
-	return s.inTx(ctx, "AddEntries", func(tx *sql.Tx) error { return insertEvidence(ctx, tx, recs) })
-}
-
-// Unsequenced implements evidence.Storage, in seq order (the partial index evidence_pending).
+// Unsequenced implements evidence.Storage: on SQLite the entries from the tree size on, by
+// index; on PostgreSQL the entries without one, in the order they were added (the partial index
+// evidence_pending).
 func (s *Store) Unsequenced(ctx context.Context, max int) ([]evidence.Pending, error) {
 	if err := validate("Unsequenced").check("max", max > 0, "is not positive").done(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, leaf_hash FROM evidence_entries WHERE idx IS NULL ORDER BY seq LIMIT $1`, max)
+	query := `SELECT id, leaf_hash FROM evidence_entries WHERE idx IS NULL AND leaf IS NOT NULL ORDER BY seq LIMIT $1`
+	if s.dialect == DialectSQLite {
+		query = `SELECT id, leaf_hash FROM evidence_entries WHERE idx >= (SELECT size FROM evidence_tree WHERE one = 1) ORDER BY idx LIMIT $1`
+	}
+	rows, err := s.r.QueryContext(ctx, query, max)
 	if err != nil {
 		return nil, fmt.Errorf("store: unsequenced evidence: %w", err)
 	}
@@ -121,8 +105,9 @@ func (s *Store) Unsequenced(ctx context.Context, max int) ([]evidence.Pending, e
 }
 
 // Integrate implements evidence.Storage in one transaction: the tree row is moved first with a
-// guarded UPDATE (… WHERE size = from), which also serializes integrators on PostgreSQL; each
-// entry gets its index with … WHERE idx IS NULL; then the tiles are upserted.
+// guarded UPDATE (… WHERE size = from), which also serializes integrators on PostgreSQL; then
+// the batch's entries are checked (SQLite: they are the entries at From … To-1) or given their
+// index (PostgreSQL: … WHERE idx IS NULL); then the tiles are upserted.
 func (s *Store) Integrate(ctx context.Context, in evidence.Integration) error {
 	v := validate("Integrate").check("To", in.To >= in.From && in.To <= maxIndex, "is before From or too large").
 		check("IDs", uint64(len(in.IDs)) == in.To-in.From, "do not number To-From")
@@ -142,19 +127,13 @@ func (s *Store) Integrate(ctx context.Context, in evidence.Integration) error {
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return fmt.Errorf("store: integrate evidence from size %d: the tree is at another size: %w", in.From, evidence.ErrTreeMoved)
 		}
-		st, err := tx.PrepareContext(ctx, `UPDATE evidence_entries SET idx = $1 WHERE id = $2 AND idx IS NULL`)
-		if err != nil {
-			return fmt.Errorf("store: integrate evidence: %w", err)
+		if s.dialect == DialectSQLite {
+			err = checkIndexed(ctx, tx, in)
+		} else {
+			err = assignIndexes(ctx, tx, in)
 		}
-		defer st.Close()
-		for i, id := range in.IDs {
-			res, err := st.ExecContext(ctx, int64(in.From)+int64(i), id)
-			if err != nil {
-				return fmt.Errorf("store: integrate evidence entry %s: %w", id, err)
-			}
-			if n, err := res.RowsAffected(); err != nil || n != 1 {
-				return fmt.Errorf("store: integrate evidence entry %s: unknown or already sequenced: %w", id, evidence.ErrTreeMoved)
-			}
+		if err != nil {
+			return err
 		}
 		for _, t := range in.Tiles {
 			_, err := tx.ExecContext(ctx, `
@@ -166,6 +145,50 @@ func (s *Store) Integrate(ctx context.Context, in evidence.Integration) error {
 		}
 		return nil
 	})
+}
+
+// checkIndexed checks a batch against the entries at in.From … in.To-1 (SQLite, where entries
+// carry their index from the start): as many, starting and ending with the batch's first and
+// last ids. The rows at an index never change, and the guarded tree update has already shown
+// that no other integrator went first, so the ends are enough to catch a batch that is not the
+// storage's own (Unsequenced's) without reading every entry again.
+func checkIndexed(ctx context.Context, tx *sql.Tx, in evidence.Integration) error {
+	if len(in.IDs) == 0 {
+		return nil
+	}
+	var n int64
+	var first, last string
+	err := tx.QueryRowContext(ctx, `SELECT
+			(SELECT count(*) FROM evidence_entries WHERE idx >= $1 AND idx < $2),
+			COALESCE((SELECT id FROM evidence_entries WHERE idx = $1), ''),
+			COALESCE((SELECT id FROM evidence_entries WHERE idx = $2 - 1), '')`, int64(in.From), int64(in.To)).Scan(&n, &first, &last)
+	if err != nil {
+		return fmt.Errorf("store: integrate evidence: %w", err)
+	}
+	if n != int64(len(in.IDs)) || first != in.IDs[0] || last != in.IDs[len(in.IDs)-1] {
+		return fmt.Errorf("store: integrate evidence: entries %d to %d are %d from %q to %q, not the batch's %d from %q to %q: %w",
+			in.From, in.To, n, first, last, len(in.IDs), in.IDs[0], in.IDs[len(in.IDs)-1], evidence.ErrTreeMoved)
+	}
+	return nil
+}
+
+// assignIndexes gives each entry of a batch its index (PostgreSQL).
+func assignIndexes(ctx context.Context, tx *sql.Tx, in evidence.Integration) error {
+	st, err := tx.PrepareContext(ctx, `UPDATE evidence_entries SET idx = $1 WHERE id = $2 AND idx IS NULL AND leaf IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("store: integrate evidence: %w", err)
+	}
+	defer st.Close()
+	for i, id := range in.IDs {
+		res, err := st.ExecContext(ctx, int64(in.From)+int64(i), id)
+		if err != nil {
+			return fmt.Errorf("store: integrate evidence entry %s: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("store: integrate evidence entry %s: unknown or already sequenced: %w", id, evidence.ErrTreeMoved)
+		}
+	}
+	return nil
 }
 
 // Tree implements evidence.Storage.
@@ -196,8 +219,10 @@ func (s *Store) Tiles(ctx context.Context, ids []evidence.TileID) ([][]byte, err
 	return out, nil
 }
 
-const evidenceColumns = `e.id, e.tenant_id, e.created_at, e.leaf, e.leaf_hash, s.sealed, s.wrapped_key, s.shred_after, e.idx
-	FROM evidence_entries e LEFT JOIN evidence_sealed s ON s.seq = e.seq`
+// evidenceColumns reads entries with the tree size, which says whether each is integrated yet.
+// Rows without a leaf (verifications stored before the log) are not entries.
+const evidenceColumns = `e.id, e.tenant_id, e.created_at, e.leaf, e.leaf_hash, e.sealed, e.wrapped_key, e.shred_after, e.idx, t.size
+	FROM evidence_entries e CROSS JOIN evidence_tree t WHERE t.one = 1 AND e.leaf IS NOT NULL`
 
 func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
 	defer rows.Close()
@@ -209,8 +234,9 @@ func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
 			h       []byte
 			shred   sql.NullInt64
 			idx     sql.NullInt64
+			size    int64
 		)
-		if err := rows.Scan(&e.ID, &e.TenantID, &created, &e.LeafData, &h, &e.Sealed, &e.WrappedKey, &shred, &idx); err != nil {
+		if err := rows.Scan(&e.ID, &e.TenantID, &created, &e.LeafData, &h, &e.Sealed, &e.WrappedKey, &shred, &idx, &size); err != nil {
 			return nil, fmt.Errorf("store: read evidence entry: %w", err)
 		}
 		if len(h) != 32 {
@@ -220,7 +246,9 @@ func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
 		if shred.Valid {
 			e.ShredAfter = fromNanos(shred.Int64)
 		}
-		e.Sequenced, e.Index = idx.Valid, uint64(idx.Int64)
+		if idx.Valid && idx.Int64 < size {
+			e.Sequenced, e.Index = true, uint64(idx.Int64)
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -234,7 +262,7 @@ func (s *Store) Entry(ctx context.Context, id string) (*evidence.StoredEntry, er
 	if err := validate("Entry").str("id", id).done(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+evidenceColumns+` WHERE e.id = $1`, id)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+evidenceColumns+` AND e.id = $1`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: evidence entry %s: %w", id, err)
 	}
@@ -256,7 +284,7 @@ func (s *Store) EntriesByIndex(ctx context.Context, start uint64, limit int) ([]
 	if start > maxIndex {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+evidenceColumns+` WHERE e.idx >= $1 ORDER BY e.idx LIMIT $2`, int64(start), limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+evidenceColumns+` AND e.idx >= $1 AND e.idx < t.size ORDER BY e.idx LIMIT $2`, int64(start), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: evidence entries from %d: %w", start, err)
 	}
@@ -279,7 +307,7 @@ func (s *Store) TenantEntries(ctx context.Context, q evidence.TenantQuery) ([]ev
 		return nil, nil
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+evidenceColumns+`
-		WHERE e.tenant_id = $1 AND e.idx IS NOT NULL AND e.idx >= $2 AND e.created_at >= $3 AND e.created_at < $4
+		AND e.tenant_id = $1 AND e.idx IS NOT NULL AND e.idx >= $2 AND e.idx < t.size AND e.created_at >= $3 AND e.created_at < $4
 		ORDER BY e.idx LIMIT $5`, q.TenantID, int64(q.StartIndex), nanos(q.From), nanos(q.To), q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: evidence entries of tenant %s: %w", q.TenantID, err)
@@ -294,7 +322,7 @@ func (s *Store) CountTenantEntries(ctx context.Context, q evidence.TenantQuery) 
 	}
 	var n int64
 	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM evidence_entries
-		WHERE tenant_id = $1 AND idx IS NOT NULL AND created_at >= $2 AND created_at < $3`,
+		WHERE tenant_id = $1 AND idx IS NOT NULL AND idx < (SELECT size FROM evidence_tree WHERE one = 1) AND created_at >= $2 AND created_at < $3`,
 		q.TenantID, nanos(q.From), nanos(q.To)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count evidence entries of tenant %s: %w", q.TenantID, err)
@@ -375,9 +403,9 @@ func (s *Store) Checkpoints(ctx context.Context, start uint64, limit int) ([]evi
 	return s.queryCheckpoints(ctx, `SELECT size, root, note, signed_at FROM evidence_checkpoints WHERE size >= $1 ORDER BY size LIMIT $2`, int64(start), limit)
 }
 
-// Shred implements evidence.Storage: it deletes the sealed rows that are due. On SQLite the
-// writer connection runs with secure_delete, so the deleted keys are overwritten in the file,
-// not only unlinked; on PostgreSQL the space is reclaimed by VACUUM (and old WAL segments and
+// Shred implements evidence.Storage: it clears the sealed data and wrapped key of the entries
+// that are due. On SQLite the writer connection runs with secure_delete, so the cleared keys
+// are overwritten in the file, not only unlinked; on PostgreSQL the space is reclaimed by VACUUM (and old WAL segments and
 // backups expire on their own schedule: see docs/design/evidence.md).
 func (s *Store) Shred(ctx context.Context, now time.Time, limit int) (int, error) {
 	if err := validate("Shred").time("now", now).check("limit", limit > 0, "is not positive").done(); err != nil {
@@ -390,8 +418,8 @@ func (s *Store) Shred(ctx context.Context, now time.Time, limit int) (int, error
 				return fmt.Errorf("store: shred: %w", err)
 			}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM evidence_sealed
-			WHERE seq IN (SELECT seq FROM evidence_sealed WHERE shred_after <= $1 ORDER BY shred_after LIMIT $2)`, nanos(now), limit)
+		res, err := tx.ExecContext(ctx, `UPDATE evidence_entries SET sealed = NULL, wrapped_key = NULL
+			WHERE seq IN (SELECT seq FROM evidence_entries WHERE sealed IS NOT NULL AND shred_after <= $1 ORDER BY shred_after LIMIT $2)`, nanos(now), limit)
 		if err != nil {
 			return fmt.Errorf("store: shred: %w", err)
 		}

@@ -3,6 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/pressly/goose/v3"
 )
 
 // Test hooks into the database behind a Store, for checking what the platform.Storage methods
@@ -29,4 +34,66 @@ func Exec(ctx context.Context, s *Store, query string, args ...any) error {
 // InTx runs f in one write transaction (for bulk set-up in benchmarks).
 func InTx(ctx context.Context, s *Store, f func(tx *sql.Tx) error) error {
 	return s.inTx(ctx, "test", f)
+}
+
+// MigrateTo brings the database at dsn to schema version (up or down), as a test of a
+// migration needs: data written at an older version, then migrated.
+func MigrateTo(ctx context.Context, dsn string, version int64) error {
+	var db *sql.DB
+	var dialect string
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		dialect = DialectSQLite
+		db, err = sql.Open("sqlite", strings.TrimPrefix(dsn, "sqlite:")+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
+	default:
+		dialect = DialectPostgres
+		db, err = sql.Open("pgx", dsn)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fsys, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return err
+	}
+	gd := goose.DialectSQLite3
+	if dialect == DialectPostgres {
+		gd = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(gd, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if current > version {
+		_, err = p.DownTo(ctx, version)
+	} else {
+		_, err = p.UpTo(ctx, version)
+	}
+	return err
+}
+
+// ExecRaw runs statements on the database at dsn without opening a Store (which would migrate
+// it to the newest schema).
+func ExecRaw(ctx context.Context, dsn string, stmts ...string) error {
+	driver, name := "pgx", dsn
+	if strings.HasPrefix(dsn, "sqlite:") {
+		driver, name = "sqlite", strings.TrimPrefix(dsn, "sqlite:")+"?_pragma=foreign_keys(1)"
+	}
+	db, err := sql.Open(driver, name)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }

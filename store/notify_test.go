@@ -51,7 +51,7 @@ func nVerify(t *testing.T, s *store.Store, tenantID, person string, at time.Time
 	for _, sn := range serials {
 		certs = append(certs, platform.PersonCert{PersonID: person, CA: "CA1", Serial: sn, Kind: "sign", LinkedAt: at})
 	}
-	nMust(t, s.CompleteSession(ctx, v, certs, nil))
+	nMust(t, storetest.Complete(ctx, s, v, certs, nil))
 	return vid
 }
 

@@ -34,10 +34,10 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 	}
 	sess.Status = platform.SessionPending
 	res, err := s.w.ExecContext(ctx, `
-		INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, status, created_at, expires_at, client_ref, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, created_at, expires_at, client_ref, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
-		sess.ID, sess.TenantID, string(sess.Purpose), sess.Nonce, sess.HolderToken, string(sess.Status),
+		sess.ID, sess.TenantID, string(sess.Purpose), sess.Nonce, sess.HolderToken,
 		nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.ClientRef, nullString(idempotencyKey))
 	switch violated(err) {
 	case uniqueViolation:
@@ -60,7 +60,7 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 	// The key was used before: its session is committed (a racing insert waited for it), so
 	// read it back. Sessions are never deleted.
 	stored, err := scanSession(s.w.QueryRowContext(ctx,
-		`SELECT `+sessionColumns+` FROM sessions WHERE tenant_id = $1 AND idempotency_key = $2`,
+		`SELECT `+sessionColumns+` WHERE s.tenant_id = $1 AND s.idempotency_key = $2`,
 		sess.TenantID, idempotencyKey))
 	if err != nil {
 		return nil, false, fmt.Errorf("store: CreateSession %s: read session of idempotency key: %w", sess.ID, err)
@@ -68,21 +68,32 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 	return stored, false, nil
 }
 
-const sessionColumns = `id, tenant_id, purpose, nonce, holder_token, status, created_at, expires_at, verification_id, client_ref`
+// sessionColumns reads a session with its verification, if it has one: a session's status is
+// not stored but follows from its verification's decision (migration 00023).
+const sessionColumns = `s.id, s.tenant_id, s.purpose, s.nonce, s.holder_token, s.created_at, s.expires_at, e.id, e.decision, s.client_ref
+	FROM sessions s LEFT JOIN evidence_entries e ON e.session_id = s.id`
 
 func scanSession(row scanner) (*platform.Session, error) {
 	var (
-		sess             platform.Session
-		purpose, status  string
-		created, expires int64
-		verification     sql.NullString
+		sess                   platform.Session
+		purpose                string
+		created, expires       int64
+		verification, decision sql.NullString
 	)
-	err := row.Scan(&sess.ID, &sess.TenantID, &purpose, &sess.Nonce, &sess.HolderToken, &status,
-		&created, &expires, &verification, &sess.ClientRef)
+	err := row.Scan(&sess.ID, &sess.TenantID, &purpose, &sess.Nonce, &sess.HolderToken,
+		&created, &expires, &verification, &decision, &sess.ClientRef)
 	if err != nil {
 		return nil, err
 	}
-	sess.Purpose, sess.Status = platform.Purpose(purpose), platform.SessionStatus(status)
+	sess.Purpose = platform.Purpose(purpose)
+	switch {
+	case !verification.Valid:
+		sess.Status = platform.SessionPending
+	case decision.String == string(platform.DecisionAccepted):
+		sess.Status = platform.SessionVerified
+	default:
+		sess.Status = platform.SessionFailed
+	}
 	sess.CreatedAt, sess.ExpiresAt = fromNanos(created), fromNanos(expires)
 	sess.VerificationID = verification.String
 	return &sess, nil
@@ -93,7 +104,7 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 	if err := validate("Session").str("id", id).done(); err != nil {
 		return nil, err
 	}
-	sess, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+	sess, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` WHERE s.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: session %s: %w", id, platform.ErrNotFound)
 	}
@@ -103,49 +114,38 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 	return sess, nil
 }
 
-// CompleteSession records the end of a session in one transaction:
+// CompleteSession records the end of a session in one transaction, as ONE row: the
+// verification's evidence entry rec (evidence.Log.Prepare), which also carries the verification
+// and its event (migration 00023; docs/design/throughput.md says why one row):
 //
-//  1. the session moves from pending to verified (accepted) or failed (rejected), guarded by
-//     WHERE status = 'pending' and a RowsAffected check: platform.ErrSessionClosed if it was not
-//     pending any more, platform.ErrNotFound if it is unknown or another tenant's,
-//     platform.ErrConflict if it was made for the other purpose;
-//  2. for an accepted verification the person is created if new;
-//  3. the verification row is inserted (platform.ErrConflict if its id exists);
-//  4. each certificate in certs is linked to the person; a certificate already linked keeps its
+//  1. for an accepted verification with certs, the person is created if new;
+//  2. the entry is inserted with the verification's columns, its tenant read from the session it
+//     completes (id, tenant and purpose must match; when none does, the tenant is NULL and the
+//     insert refused — one row of VALUES, so that SQLite keeps no statement journal for it, as
+//     it would for an INSERT … SELECT): platform.ErrSessionClosed if the session
+//     has a verification already (the entry's UNIQUE session_id is what makes a challenge
+//     single-use), platform.ErrNotFound if the session is unknown or another tenant's,
+//     platform.ErrConflict if it was made for the other purpose or an id exists. On SQLite the
+//     entry gets its index in the tree here (indexExpr);
+//  3. each certificate in certs is linked to the person; a certificate already linked keeps its
 //     link, whichever person it names;
-//  5. the events are appended to the outbox (platform.ErrConflict if an id exists,
-//     platform.ErrNotFound if a recipient tenant is unknown);
-//  6. the usage counter of (tenant, month in JST of v.CreatedAt, purpose, method) is
+//  4. the usage counter of (tenant, month in JST of v.CreatedAt, purpose, method) is
 //     incremented: one of its 16 shard rows, chosen by the verification id, so that concurrent
 //     completions of one tenant spread over 16 row locks; last, so that row stays locked only
 //     until the commit.
 //
+// events holds at most one event, the verification's own (verification.completed): it is kept
+// in the entry and dispatched from there once the entry is in the tree (DispatchEvents), into
+// the outbox of a tenant with an endpoint that wants it.
+//
 // Any error rolls the whole transaction back: nothing is written. Certificates are only for
-// accepted verifications, and each MUST name v.PersonID. Rows are locked in a fixed order
-// (session, person, certificates sorted by CA and serial, counter), so concurrent completions
-// for one person cannot deadlock on PostgreSQL.
-func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event) error {
-	return s.completeSession(ctx, v, certs, events, nil)
-}
-
-// CompleteSessionWithEvidence is CompleteSession that also adds the verification's evidence
-// entry (evidence.Log.Prepare) in the same transaction, so that no verification exists without
-// its evidence (platform.EvidenceStorage). The record must carry the verification's id and
-// tenant; a record whose id is already in the log is ErrConflict.
-func (s *Store) CompleteSessionWithEvidence(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
-	if rec == nil || rec.ID != v.ID || rec.TenantID != v.TenantID {
-		return validate("CompleteSessionWithEvidence").check("rec", false, "must be the evidence of verification "+v.ID).done()
-	}
-	return s.completeSession(ctx, v, certs, events, rec)
-}
-
-func (s *Store) completeSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
-	if err := validateCompletion(v, certs, events, rec != nil); err != nil {
+// accepted verifications, and each MUST name v.PersonID. The certificate and OCSP response of v
+// are not stored (rec holds them, sealed). Rows are locked in a fixed order (person,
+// certificates sorted by CA and serial, counter), so concurrent completions for one person
+// cannot deadlock on PostgreSQL.
+func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
+	if err := validateCompletion(v, certs, events, rec); err != nil {
 		return err
-	}
-	status := platform.SessionFailed
-	if v.Decision == platform.DecisionAccepted {
-		status = platform.SessionVerified
 	}
 	var basic4 any
 	if v.Basic4 != nil {
@@ -155,26 +155,17 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 		}
 		basic4 = string(b)
 	}
+	var evID, evType, evPayload any
+	if len(events) == 1 {
+		evID, evType, evPayload = events[0].ID, events[0].Type, events[0].Payload
+	}
 	certs = slices.Clone(certs)
 	slices.SortFunc(certs, func(a, b platform.PersonCert) int {
 		return cmp.Or(strings.Compare(a.CA, b.CA), strings.Compare(a.Serial, b.Serial))
 	})
 	month := v.CreatedAt.In(jpki.JST).Format("2006-01") // usage months are counted in JST
 
-	steps := []step{{
-		query: `UPDATE sessions SET status = $1, verification_id = $2
-			WHERE id = $3 AND tenant_id = $4 AND purpose = $5 AND status = 'pending'`,
-		args: []any{string(status), v.ID, v.SessionID, v.TenantID, string(v.Purpose)},
-		check: func(n int64, err error) error {
-			if err != nil {
-				return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
-			}
-			if n != 1 {
-				return errNotPending
-			}
-			return nil
-		},
-	}}
+	var steps []step
 	if len(certs) > 0 { // new links: the person may be new too; a known person comes without links
 		steps = append(steps, step{
 			query: `INSERT INTO persons (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
@@ -184,42 +175,35 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 	}
 	steps = append(steps, step{
 		query: `
-			INSERT INTO verifications (id, tenant_id, session_id, purpose, decision, reason, detail, person_id,
-				cert_ca, cert_serial, cert, basic4, method, revocation_ref, revocation_evidence, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		args: []any{v.ID, v.TenantID, v.SessionID, string(v.Purpose), string(v.Decision), v.Reason, v.Detail,
-			nullString(v.PersonID), v.CertCA, v.CertSerial, nullBytes(v.Cert), basic4, string(v.Method),
-			v.RevocationRef, nullBytes(v.RevocationEvidence), nanos(v.CreatedAt)},
-		check: func(_ int64, err error) error {
+			INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after,
+				session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial, basic4, method, revocation_ref,
+				event_id, event_type, event_payload)
+			VALUES ($1, (SELECT tenant_id FROM sessions WHERE id = $2 AND tenant_id = $3 AND purpose = $22), $4, ` + s.indexExpr() + `,
+				$5, $6, $7, $8, $9, $2, $22, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		args: []any{v.ID, v.SessionID, v.TenantID, nanos(v.CreatedAt), rec.LeafData, rec.LeafHash[:],
+			nullBytes(rec.Sealed), nullBytes(rec.WrappedKey), sealedUntil(rec),
+			string(v.Decision), v.Reason, v.Detail, nullString(v.PersonID), v.CertCA, v.CertSerial, basic4,
+			string(v.Method), v.RevocationRef, evID, evType, evPayload, string(v.Purpose)},
+		check: func(n int64, err error) error {
 			switch violated(err) {
 			case uniqueViolation:
-				return fmt.Errorf("store: complete session %s: verification %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
+				return errEntryExists
+			case notNullViolation: // the tenant_id of no session
+				return errNoSession
 			case foreignKeyViolation:
 				return fmt.Errorf("store: complete session %s: person %s does not exist (a new person needs its certificate links): %w",
 					v.SessionID, v.PersonID, platform.ErrNotFound)
+			}
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d rows inserted", n)
 			}
 			if err != nil {
 				return fmt.Errorf("store: complete session %s: insert verification %s: %w", v.SessionID, v.ID, err)
 			}
 			return nil
 		},
+		refuses: true,
 	})
-	if rec != nil {
-		for _, st := range evidenceSteps([]evidence.Record{*rec}) {
-			check := st.check
-			st.check = func(n int64, err error) error {
-				err = check(n, err)
-				if errors.Is(err, evidence.ErrDuplicate) {
-					return fmt.Errorf("store: complete session %s: evidence %s exists: %w", v.SessionID, v.ID, platform.ErrConflict)
-				}
-				if err != nil {
-					return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
-				}
-				return nil
-			}
-			steps = append(steps, st)
-		}
-	}
 	for _, c := range certs {
 		steps = append(steps, step{
 			query: `
@@ -227,26 +211,6 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 				ON CONFLICT (ca, serial) DO NOTHING`,
 			args:  []any{c.CA, c.Serial, c.PersonID, c.Kind, nanos(c.LinkedAt)},
 			check: failsWith("store: complete session %s: link certificate %s/%s", v.SessionID, c.CA, c.Serial),
-		})
-	}
-	for _, e := range events {
-		steps = append(steps, step{
-			query: `
-				INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at)
-				VALUES ($1, $2, $3, $4, $5, $5)`,
-			args: []any{e.ID, e.TenantID, e.Type, e.Payload, nanos(e.CreatedAt)},
-			check: func(_ int64, err error) error {
-				switch violated(err) {
-				case uniqueViolation:
-					return fmt.Errorf("store: complete session %s: event %s exists: %w", v.SessionID, e.ID, platform.ErrConflict)
-				case foreignKeyViolation:
-					return fmt.Errorf("store: complete session %s: event %s: tenant %s: %w", v.SessionID, e.ID, e.TenantID, platform.ErrNotFound)
-				}
-				if err != nil {
-					return fmt.Errorf("store: complete session %s: append event %s: %w", v.SessionID, e.ID, err)
-				}
-				return nil
-			},
 		})
 	}
 	steps = append(steps, step{
@@ -257,48 +221,78 @@ func (s *Store) completeSession(ctx context.Context, v platform.Verification, ce
 		check: failsWith("store: complete session %s: count usage", v.SessionID),
 	})
 	return s.runSteps(ctx, "CompleteSession", steps, func(ctx context.Context, q querier, refused error) error {
-		if errors.Is(refused, errNotPending) {
-			return whyNotPending(ctx, q, v)
+		if errors.Is(refused, errNoSession) || errors.Is(refused, errEntryExists) {
+			return whyRefused(ctx, q, v, evID)
 		}
 		return refused
 	})
 }
 
-// errNotPending: the guarded update of CompleteSession matched no session (whyNotPending says why).
-var errNotPending = errors.New("store: session not pending")
+// The entry insert of CompleteSession refused: no session matched (errNoSession), or a unique
+// column is taken (errEntryExists). whyRefused says which and why.
+var (
+	errNoSession   = errors.New("store: no session to complete")
+	errEntryExists = errors.New("store: entry exists")
+)
 
-// whyNotPending explains why the guarded update matched no session (see explainFunc for where
-// it reads).
-func whyNotPending(ctx context.Context, q querier, v platform.Verification) error {
-	var status, purpose string
-	err := q.QueryRowContext(ctx, `SELECT status, purpose FROM sessions WHERE id = $1 AND tenant_id = $2`,
-		v.SessionID, v.TenantID).Scan(&status, &purpose)
+// indexExpr is the index a new entry gets in the tree when it is inserted: on SQLite the next
+// one, which is dense and in commit order because one writer adds rows one transaction after
+// the other (MAX over the UNIQUE index on idx is one step to its end); on PostgreSQL none
+// (NULL): its integrator gives indexes (docs/design/evidence.md).
+func (s *Store) indexExpr() string {
+	if s.dialect == DialectSQLite {
+		return `(SELECT COALESCE(MAX(idx) + 1, 0) FROM evidence_entries)`
+	}
+	return `NULL`
+}
+
+// sealedUntil is the shred_after column of a record: NULL without sealed data.
+func sealedUntil(r *evidence.Record) any {
+	if len(r.Sealed) == 0 {
+		return nil
+	}
+	return nanos(r.ShredAfter)
+}
+
+// whyRefused explains a refused entry insert (see explainFunc for where it reads).
+func whyRefused(ctx context.Context, q querier, v platform.Verification, eventID any) error {
+	var purpose string
+	var verification sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT s.purpose, e.id FROM sessions s LEFT JOIN evidence_entries e ON e.session_id = s.id
+		WHERE s.id = $1 AND s.tenant_id = $2`, v.SessionID, v.TenantID).Scan(&purpose, &verification)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("store: complete session %s of tenant %s: %w", v.SessionID, v.TenantID, platform.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("store: complete session %s: %w", v.SessionID, err)
-	case status != string(platform.SessionPending):
-		return fmt.Errorf("store: complete session %s: it is %s: %w", v.SessionID, status, platform.ErrSessionClosed)
-	default:
+	case verification.Valid:
+		return fmt.Errorf("store: complete session %s: it has verification %s: %w", v.SessionID, verification.String, platform.ErrSessionClosed)
+	case purpose != string(v.Purpose):
 		return fmt.Errorf("store: complete session %s: it is for %s, the verification for %s: %w",
 			v.SessionID, purpose, v.Purpose, platform.ErrConflict)
 	}
+	return fmt.Errorf("store: complete session %s: entry %s or event %v exists: %w", v.SessionID, v.ID, eventID, platform.ErrConflict)
 }
 
-// validateCompletion checks a completion's inputs; with evidence the certificate may be absent
-// (the evidence entry holds it).
-func validateCompletion(v platform.Verification, certs []platform.PersonCert, events []platform.Event, withEvidence bool) error {
+// validateCompletion checks a completion's inputs.
+func validateCompletion(v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
 	accepted := v.Decision == platform.DecisionAccepted
 	val := validate("CompleteSession").str("Verification.ID", v.ID).str("Verification.TenantID", v.TenantID).
 		str("Verification.SessionID", v.SessionID).purpose("Verification.Purpose", v.Purpose).
 		check("Verification.Decision", accepted || v.Decision == platform.DecisionRejected, "is not a known decision").
 		check("Verification.Method", slices.Contains([]platform.RevocationMethod{platform.MethodCRL, platform.MethodOCSP, platform.MethodNone}, v.Method), "is not a known method").
-		time("Verification.CreatedAt", v.CreatedAt)
+		time("Verification.CreatedAt", v.CreatedAt).
+		check("rec", rec != nil && rec.ID == v.ID && rec.TenantID == v.TenantID, "must be the evidence of verification "+v.ID)
+	if rec != nil {
+		val.bytes("rec.LeafData", rec.LeafData).
+			check("rec.Sealed", (len(rec.Sealed) > 0) == (len(rec.WrappedKey) > 0), "and WrappedKey must be both present or both absent")
+		if len(rec.Sealed) > 0 {
+			val.time("rec.ShredAfter", rec.ShredAfter)
+		}
+	}
 	if accepted {
 		val.str("Verification.PersonID", v.PersonID).str("Verification.CertCA", v.CertCA).
 			str("Verification.CertSerial", v.CertSerial).
-			check("Verification.Cert", withEvidence || len(v.Cert) > 0, "is empty").
 			check("Verification.Basic4", v.Purpose != platform.PurposeIdentity || v.Basic4 != nil, "is missing on an accepted identity verification")
 	} else {
 		val.str("Verification.Reason", v.Reason).
@@ -312,9 +306,10 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 			check(f+"Kind", c.Kind == "sign" || c.Kind == "auth", `is not "sign" or "auth"`).
 			time(f+"LinkedAt", c.LinkedAt)
 	}
+	val.check("events", len(events) <= 1, "hold more than the verification's one event")
 	for i, e := range events {
 		f := fmt.Sprintf("events[%d].", i)
-		val.str(f+"ID", e.ID).str(f+"TenantID", e.TenantID).str(f+"Type", e.Type).
+		val.str(f+"ID", e.ID).check(f+"TenantID", e.TenantID == v.TenantID, "is not the verification's tenant").str(f+"Type", e.Type).
 			check(f+"Payload", json.Valid(e.Payload), "is not JSON").time(f+"CreatedAt", e.CreatedAt)
 	}
 	return val.done()

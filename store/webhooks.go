@@ -243,84 +243,232 @@ func (s *Store) WebhookSecrets(ctx context.Context, endpointID string, t time.Ti
 	return out, nil
 }
 
-// DispatchEvents fans undispatched outbox events out to deliveries, oldest first, and marks them
-// dispatched (outbox.delivered_at: handed to the endpoint queues), in one transaction. On
-// PostgreSQL the events are picked FOR UPDATE SKIP LOCKED, so nodes dispatching together take
-// different events; ClaimDeliveries keeps one person's events in order even then, because it
-// waits for earlier undispatched events of the person.
+// DispatchEvents fans undispatched events out to deliveries, oldest first, in one transaction:
+//
+//   - outbox events (revocation notices and their follow-ups, and verifications recorded
+//     before migration 00023) not dispatched yet, which it marks dispatched (delivered_at:
+//     handed to the endpoint queues). On PostgreSQL they are picked FOR UPDATE SKIP LOCKED, so
+//     nodes dispatching together take different events; ClaimDeliveries keeps one person's
+//     events in order even then, because it waits for earlier undispatched events of the
+//     person;
+//   - verifications' events, kept in their evidence entries: the entries from event_cursor to
+//     the tree size, in tree order (so a verification's event leaves once its evidence is in
+//     the tree). An event that some endpoint of its tenant wants is copied into the outbox,
+//     dispatched, with its deliveries; the others cost nothing more. The cursor row is locked
+//     first (FOR UPDATE on PostgreSQL), so nodes take turns.
+//
+// It returns how many events it dispatched, up to limit of each kind.
 func (s *Store) DispatchEvents(ctx context.Context, at time.Time, limit int) (int, error) {
 	if err := validate("DispatchEvents").time("at", at).check("limit", limit > 0, "is not positive").done(); err != nil {
 		return 0, err
 	}
-	type event struct {
-		seq             int64
-		id, tenant, typ string
-		orderingKey     sql.NullString
-	}
 	// Most calls find nothing to dispatch: ask the reader first, so that they cost no write
 	// transaction (on SQLite, no turn on the single writer).
-	var pending int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE delivered_at IS NULL LIMIT 1) AS x`).Scan(&pending)
+	var outboxPending, journalPending bool
+	err := s.r.QueryRowContext(ctx, `SELECT
+			EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL),
+			(SELECT next_idx FROM event_cursor WHERE one = 1) < (SELECT size FROM evidence_tree WHERE one = 1)`).
+		Scan(&outboxPending, &journalPending)
 	if err != nil {
 		return 0, fmt.Errorf("store: dispatch events: %w", err)
 	}
-	if pending == 0 {
+	if !outboxPending && !journalPending {
 		return 0, nil
 	}
 	var n int
 	err = s.inTx(ctx, "DispatchEvents", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT seq, id, tenant_id, type, ordering_key FROM outbox
-			WHERE delivered_at IS NULL ORDER BY seq LIMIT $1`+s.skipLocked(), limit)
-		if err != nil {
-			return fmt.Errorf("store: dispatch events: %w", err)
-		}
-		var events []event
-		for rows.Next() {
-			var e event
-			if err := rows.Scan(&e.seq, &e.id, &e.tenant, &e.typ, &e.orderingKey); err != nil {
-				rows.Close()
-				return fmt.Errorf("store: dispatch events: %w", err)
+		d := dispatch{s: s, tx: tx, at: at, endpoints: map[string][]platform.WebhookEndpoint{}}
+		n = 0
+		if outboxPending {
+			k, err := d.outbox(ctx, limit)
+			if err != nil {
+				return err
 			}
-			events = append(events, e)
+			n += k
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("store: dispatch events: %w", err)
+		if journalPending {
+			k, err := d.journal(ctx, limit)
+			if err != nil {
+				return err
+			}
+			n += k
 		}
-		endpoints := map[string][]platform.WebhookEndpoint{}
-		for _, e := range events {
-			eps, ok := endpoints[e.tenant]
-			if !ok {
-				if eps, err = s.endpoints(ctx, tx, `WHERE tenant_id = $1 AND disabled_at IS NULL ORDER BY created_at, id`, e.tenant); err != nil {
-					return err
-				}
-				endpoints[e.tenant] = eps
-			}
-			for _, ep := range eps {
-				if !ep.Wants(e.typ) {
-					continue
-				}
-				_, err := tx.ExecContext(ctx, `
-					INSERT INTO webhook_deliveries (event_seq, event_id, endpoint_id, tenant_id, ordering_key, state, next_attempt_at, created_at)
-					VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)
-					ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
-					e.seq, e.id, ep.ID, e.tenant, e.orderingKey, nanos(at))
-				if err != nil {
-					return fmt.Errorf("store: dispatch event %s to %s: %w", e.id, ep.ID, err)
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET delivered_at = $2 WHERE seq = $1`, e.seq, nanos(at)); err != nil {
-				return fmt.Errorf("store: dispatch event %s: %w", e.id, err)
-			}
-		}
-		n = len(events)
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// dispatch is one DispatchEvents transaction.
+type dispatch struct {
+	s         *Store
+	tx        *sql.Tx
+	at        time.Time
+	endpoints map[string][]platform.WebhookEndpoint // by tenant, enabled ones
+}
+
+// wanting returns the enabled endpoints of a tenant that want events of type typ.
+func (d *dispatch) wanting(ctx context.Context, tenantID, typ string) ([]platform.WebhookEndpoint, error) {
+	eps, ok := d.endpoints[tenantID]
+	if !ok {
+		var err error
+		if eps, err = d.s.endpoints(ctx, d.tx, `WHERE tenant_id = $1 AND disabled_at IS NULL ORDER BY created_at, id`, tenantID); err != nil {
+			return nil, err
+		}
+		d.endpoints[tenantID] = eps
+	}
+	var out []platform.WebhookEndpoint
+	for _, ep := range eps {
+		if ep.Wants(typ) {
+			out = append(out, ep)
+		}
+	}
+	return out, nil
+}
+
+// deliver queues one pending delivery of an outbox event to each endpoint.
+func (d *dispatch) deliver(ctx context.Context, seq int64, id, tenantID string, orderingKey sql.NullString, eps []platform.WebhookEndpoint) error {
+	for _, ep := range eps {
+		_, err := d.tx.ExecContext(ctx, `
+			INSERT INTO webhook_deliveries (event_seq, event_id, endpoint_id, tenant_id, ordering_key, state, next_attempt_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)
+			ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
+			seq, id, ep.ID, tenantID, orderingKey, nanos(d.at))
+		if err != nil {
+			return fmt.Errorf("store: dispatch event %s to %s: %w", id, ep.ID, err)
+		}
+	}
+	return nil
+}
+
+// outbox dispatches up to limit undispatched outbox events.
+func (d *dispatch) outbox(ctx context.Context, limit int) (int, error) {
+	type event struct {
+		seq             int64
+		id, tenant, typ string
+		orderingKey     sql.NullString
+	}
+	rows, err := d.tx.QueryContext(ctx, `SELECT seq, id, tenant_id, type, ordering_key FROM outbox
+		WHERE delivered_at IS NULL ORDER BY seq LIMIT $1`+d.s.skipLocked(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("store: dispatch events: %w", err)
+	}
+	var events []event
+	for rows.Next() {
+		var e event
+		if err := rows.Scan(&e.seq, &e.id, &e.tenant, &e.typ, &e.orderingKey); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: dispatch events: %w", err)
+		}
+		events = append(events, e)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return 0, fmt.Errorf("store: dispatch events: %w", err)
+	}
+	for _, e := range events {
+		eps, err := d.wanting(ctx, e.tenant, e.typ)
+		if err != nil {
+			return 0, err
+		}
+		if err := d.deliver(ctx, e.seq, e.id, e.tenant, e.orderingKey, eps); err != nil {
+			return 0, err
+		}
+		if _, err := d.tx.ExecContext(ctx, `UPDATE outbox SET delivered_at = $2 WHERE seq = $1`, e.seq, nanos(d.at)); err != nil {
+			return 0, fmt.Errorf("store: dispatch event %s: %w", e.id, err)
+		}
+	}
+	return len(events), nil
+}
+
+// journal dispatches the events of up to limit entries from the cursor on, and moves it.
+func (d *dispatch) journal(ctx context.Context, limit int) (int, error) {
+	var next int64
+	lock := ""
+	if d.s.dialect == DialectPostgres {
+		lock = " FOR UPDATE"
+	}
+	if err := d.tx.QueryRowContext(ctx, `SELECT next_idx FROM event_cursor WHERE one = 1`+lock).Scan(&next); err != nil {
+		return 0, fmt.Errorf("store: dispatch events: event cursor: %w", err)
+	}
+	type event struct {
+		idx             int64
+		id, tenant, typ sql.NullString
+	}
+	rows, err := d.tx.QueryContext(ctx, `SELECT idx, event_id, tenant_id, event_type FROM evidence_entries
+		WHERE idx >= $1 AND idx < (SELECT size FROM evidence_tree WHERE one = 1) ORDER BY idx LIMIT $2`, next, limit)
+	if err != nil {
+		return 0, fmt.Errorf("store: dispatch events: %w", err)
+	}
+	var entries []event
+	for rows.Next() {
+		var e event
+		if err := rows.Scan(&e.idx, &e.id, &e.tenant, &e.typ); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: dispatch events: %w", err)
+		}
+		entries = append(entries, e)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return 0, fmt.Errorf("store: dispatch events: %w", err)
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.id.Valid {
+			continue // an entry without an event
+		}
+		n++
+		eps, err := d.wanting(ctx, e.tenant.String, e.typ.String)
+		if err != nil {
+			return 0, err
+		}
+		if len(eps) == 0 {
+			continue
+		}
+		seq, err := d.s.outboxEvent(ctx, d.tx, e.id.String, e.tenant.String, d.at)
+		if err != nil {
+			return 0, err
+		}
+		if err := d.deliver(ctx, seq, e.id.String, e.tenant.String, sql.NullString{}, eps); err != nil {
+			return 0, err
+		}
+	}
+	last := entries[len(entries)-1].idx
+	if _, err := d.tx.ExecContext(ctx, `UPDATE event_cursor SET next_idx = $1 WHERE one = 1`, last+1); err != nil {
+		return 0, fmt.Errorf("store: dispatch events: move the event cursor: %w", err)
+	}
+	return n, nil
+}
+
+// outboxEvent returns the outbox seq of an event, copying a verification's event from its
+// evidence entry into the outbox (dispatched at `at`) if it is not there yet.
+// platform.ErrNotFound if the tenant has no such event in either.
+func (s *Store) outboxEvent(ctx context.Context, tx *sql.Tx, eventID, tenantID string, at time.Time) (int64, error) {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at, delivered_at)
+		SELECT event_id, tenant_id, event_type, event_payload, created_at, created_at, $3
+		FROM evidence_entries WHERE event_id = $1 AND tenant_id = $2
+		ON CONFLICT (id) DO NOTHING`, eventID, tenantID, nanos(at))
+	if err != nil {
+		return 0, fmt.Errorf("store: event %s: copy into the outbox: %w", eventID, err)
+	}
+	var seq int64
+	err = tx.QueryRowContext(ctx, `SELECT seq FROM outbox WHERE id = $1 AND tenant_id = $2`, eventID, tenantID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: event %s of %s: %w", eventID, tenantID, platform.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: event %s: %w", eventID, err)
+	}
+	return seq, nil
 }
 
 const deliveryColumns = `d.id, d.event_id, o.type, d.event_seq, o.payload, d.endpoint_id, e.url, d.tenant_id, d.state, d.attempts,
@@ -450,15 +598,16 @@ func (s *Store) RedeliverEvent(ctx context.Context, tenantID, eventID, endpointI
 	err := s.inTx(ctx, "RedeliverEvent", func(tx *sql.Tx) error {
 		n = 0
 		var (
-			seq         int64
 			typ         string
 			orderingKey sql.NullString
 		)
-		err := tx.QueryRowContext(ctx, `SELECT seq, type, ordering_key FROM outbox WHERE id = $1 AND tenant_id = $2`, eventID, tenantID).
-			Scan(&seq, &typ, &orderingKey)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: event %s of %s: %w", eventID, tenantID, platform.ErrNotFound)
+		// A verification's event that no endpoint wanted when it was dispatched is only in its
+		// evidence entry: outboxEvent copies it into the outbox first.
+		seq, err := s.outboxEvent(ctx, tx, eventID, tenantID, at)
+		if err != nil {
+			return err
 		}
+		err = tx.QueryRowContext(ctx, `SELECT type, ordering_key FROM outbox WHERE seq = $1`, seq).Scan(&typ, &orderingKey)
 		if err != nil {
 			return fmt.Errorf("store: redeliver %s: %w", eventID, err)
 		}

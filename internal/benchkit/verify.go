@@ -315,7 +315,7 @@ func (w *World) Split(ctx context.Context, n, workers int) (pipeline, writes Res
 	}
 	writes, err = w.runN("writes", n, workers, func(i int) error {
 		c := h.held[i]
-		return w.st.CompleteSessionWithEvidence(ctx, c.v, c.certs, c.events, c.rec)
+		return w.st.CompleteSession(ctx, c.v, c.certs, c.events, c.rec)
 	})
 	return pipeline, writes, err
 }
@@ -334,7 +334,7 @@ type completion struct {
 	rec    *evidence.Record
 }
 
-func (h *holding) CompleteSessionWithEvidence(_ context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
+func (h *holding) CompleteSession(_ context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.held = append(h.held, completion{v, certs, events, rec})

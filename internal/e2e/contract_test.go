@@ -811,8 +811,12 @@ func TestContract(t *testing.T) {
 			t.Errorf("get no endpoint: %d", st)
 		}
 
-		// Deliver what the flows so far emitted: to the first endpoint, delivered; to the
-		// second, which answers 503, pending a retry.
+		// Deliver what the flows so far emitted (the verifications' events, once their
+		// evidence is in the tree): to the first endpoint, delivered; to the second, which
+		// answers 503, pending a retry.
+		if _, err := e.evidence.Integrate(ctx); err != nil {
+			t.Fatal(err)
+		}
 		d, err := platform.NewDeliverer(e.plat)
 		if err != nil {
 			t.Fatal(err)

@@ -74,6 +74,7 @@ func newNotifyEnv(t *testing.T, dsn string) *nenv {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.st = st
+	e.evidence = testkit.EvidenceLog(t, st)
 	var h http.Handler
 	e.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.api.Close)
@@ -83,7 +84,8 @@ func newNotifyEnv(t *testing.T, dsn string) *nenv {
 			onUpdate(ctx, src, prev, next)
 		}))
 	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithPrivateWebhookTargets(), platform.WithMaster(notifyMaster), platform.WithCAs(cas...),
-		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(n.jc))
+		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(n.jc),
+		platform.WithEvidence(e.evidence))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +120,19 @@ func (n *nenv) deliveries() int {
 	return total
 }
 
-// drain delivers until nothing is due.
+// integrate puts the verifications recorded so far into the evidence tree, after which their
+// events are dispatched.
+func (n *nenv) integrate() {
+	n.t.Helper()
+	if _, err := n.evidence.Integrate(ctx); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// drain integrates the evidence and delivers until nothing is due.
 func (n *nenv) drain() {
 	n.t.Helper()
+	n.integrate()
 	for range 1000 {
 		k, err := n.deliverer.Cycle(ctx)
 		if err != nil {
@@ -690,7 +702,8 @@ func TestDeliveryWorkerChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := platform.New(st, platform.WithPrivateWebhookTargets(), platform.WithMaster(notifyMaster), platform.WithCAs(platform.CA{Name: "sign", Cert: childCA(t), Purpose: platform.PurposeIdentity}),
-		platform.WithRevocation(wiring.Revocation{}), platform.WithLinks(jlisapi.New("http://127.0.0.1:1")))
+		platform.WithRevocation(wiring.Revocation{}), platform.WithLinks(jlisapi.New("http://127.0.0.1:1")),
+		platform.WithEvidence(testkit.EvidenceLog(t, st)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -727,6 +740,7 @@ func TestDeliveryWorkerKilled(t *testing.T) {
 				n.verifyWith(n.rp, h, platform.ScopeBasic4Updates)
 				n.verifyWith(n.rp, h)
 			}
+			n.integrate()
 			var want []string
 			evs, err := n.rp.Deliveries(ctx, client.DeliveryQuery{})
 			if err != nil || len(evs) != 0 {

@@ -11,6 +11,7 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
+	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 )
 
@@ -140,4 +143,19 @@ func redact(dsn string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// Record returns an evidence record for store tests: a stand-in leaf and sealed data (the store
+// keeps them as bytes and never reads them), with the leaf hashed as RFC 6962 hashes leaves, so
+// that an evidence log may integrate it.
+func Record(id, tenantID string, at time.Time) *evidence.Record {
+	leaf := []byte("test leaf " + id)
+	return &evidence.Record{ID: id, TenantID: tenantID, Time: at, LeafData: leaf,
+		LeafHash: sha256.Sum256(append([]byte{0}, leaf...)),
+		Sealed:   []byte("sealed " + id), WrappedKey: []byte("key " + id), ShredAfter: at.AddDate(7, 0, 0)}
+}
+
+// Complete is CompleteSession with a Record of v.
+func Complete(ctx context.Context, s *store.Store, v platform.Verification, certs []platform.PersonCert, events []platform.Event) error {
+	return s.CompleteSession(ctx, v, certs, events, Record(v.ID, v.TenantID, v.CreatedAt))
 }

@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// groupOf runs fs as one group of the committer (they are queued before it starts) and returns
+// each one's result.
+func groupOf(t *testing.T, s *Store, fs []*writeReq) []error {
+	t.Helper()
+	group := make([]*writeReq, len(fs))
+	for i, r := range fs {
+		r.ctx, r.done = context.Background(), make(chan error, 1)
+		group[i] = r
+	}
+	s.commitGroup(group)
+	out := make([]error, len(fs))
+	for i, r := range group {
+		out[i] = <-r.done
+	}
+	return out
+}
+
+func openGroupTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "g.db"), WithoutGroupCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.w.Exec(`CREATE TABLE g (k TEXT NOT NULL PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func insertG(k string) func(tx *sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO g (k) VALUES ($1)`, k)
+		return err
+	}
+}
+
+func keysOf(t *testing.T, s *Store) map[string]bool {
+	t.Helper()
+	rows, err := s.w.Query(`SELECT k FROM g`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = true
+	}
+	return out
+}
+
+// TestBareWrites: a write without a savepoint that is refused by its one statement leaves
+// nothing and fails alone; one that fails after it wrote (errPartial) fails its whole group,
+// since nothing could undo its first statement alone.
+func TestBareWrites(t *testing.T) {
+	s := openGroupTest(t)
+	errs := groupOf(t, s, []*writeReq{
+		{op: "a", f: insertG("a"), bare: true},
+		{op: "dup", f: insertG("a"), bare: true}, // refused by the primary key
+		{op: "b", f: insertG("b")},
+	})
+	if errs[0] != nil || errs[2] != nil || violated(errs[1]) != uniqueViolation {
+		t.Fatalf("results %v, want the duplicate alone refused", errs)
+	}
+	if got := keysOf(t, s); len(got) != 2 || !got["a"] || !got["b"] {
+		t.Fatalf("rows %v, want a and b", got)
+	}
+
+	late := errors.New("second statement failed")
+	errs = groupOf(t, s, []*writeReq{
+		{op: "c", f: insertG("c"), bare: true},
+		{op: "partial", f: func(tx *sql.Tx) error {
+			if err := insertG("d")(tx); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %w", errPartial, late)
+		}, bare: true},
+		{op: "e", f: insertG("e")},
+	})
+	for i, err := range errs {
+		if !errors.Is(err, late) {
+			t.Errorf("request %d: %v, want the group failed by the partial write", i, err)
+		}
+	}
+	if got := keysOf(t, s); len(got) != 2 {
+		t.Fatalf("rows %v after the failed group, want only a and b", got)
+	}
+}
+
+// TestBareStepsRefusedInAGroup runs many racing completions of few sessions through the group
+// committer (they take the savepoint-free path): one completion per session commits, every
+// other is refused with nothing written, and none is lost.
+func TestBareStepsRefusedInAGroup(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.w.Exec(`CREATE TABLE b (k TEXT NOT NULL PRIMARY KEY, n INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	steps := func(k string, n int) []step {
+		return []step{{query: `INSERT INTO b (k, n) VALUES ($1, $2)`, args: []any{k, n}, refuses: true,
+			check: func(_ int64, err error) error { return err }}}
+	}
+	if !bare(steps("x", 0)) {
+		t.Fatal("a one-statement transaction is not bare")
+	}
+	const keys, tries = 8, 16
+	var wg sync.WaitGroup
+	results := make([]error, keys*tries)
+	for i := range keys * tries {
+		wg.Go(func() { results[i] = s.runSteps(ctx, "b", steps(fmt.Sprint(i%keys), i), nil) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			won++
+		case violated(err) != uniqueViolation:
+			t.Errorf("a refused insert failed with %v", err)
+		}
+	}
+	var rows int
+	if err := s.w.QueryRow(`SELECT count(*) FROM b`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if won != keys || rows != keys {
+		t.Errorf("%d inserts succeeded and %d rows stored, want %d of each", won, rows, keys)
+	}
+}
