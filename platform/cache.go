@@ -39,9 +39,12 @@ const (
 )
 
 type caches struct {
-	tenants  *lru.Cache[string, *Tenant]
-	persons  *lru.Cache[string, string] // CA key + "/" + serial → person id
-	sessions *lru.Cache[string, *Session]
+	tenants *lru.Cache[string, *Tenant]
+	// tenantKeys holds each tenant's pairwise key (tenantKey), which follows from the master
+	// secret and the tenant id alone.
+	tenantKeys *lru.Cache[string, []byte]
+	persons    *lru.Cache[string, string] // CA key + "/" + serial → person id
+	sessions   *lru.Cache[string, *Session]
 }
 
 func newCaches() caches {
@@ -57,7 +60,11 @@ func newCaches() caches {
 	if err != nil {
 		panic(err)
 	}
-	return caches{tenants: t, persons: pc, sessions: sc}
+	tk, err := lru.New[string, []byte](tenantCacheSize)
+	if err != nil {
+		panic(err)
+	}
+	return caches{tenants: t, tenantKeys: tk, persons: pc, sessions: sc}
 }
 
 // holderSession returns a session for the holder's side: the pending copy this node cached when

@@ -192,14 +192,28 @@ func (p *Platform) randomBytes(n int) ([]byte, error) {
 // person id)) with the tenant key HMAC-SHA256(master, "tenant:" + tenant id). Two tenants never
 // see the same id for one person, and no tenant can compute another's.
 func (p *Platform) PairwiseID(tenantID, personID string) string {
-	return Pairwise(p.master, tenantID, personID)
+	key, ok := p.cache.tenantKeys.Get(tenantID)
+	if !ok {
+		key = tenantKey(p.master, tenantID)
+		p.cache.tenantKeys.Add(tenantID, key)
+	}
+	return pairwiseWith(key, personID)
 }
 
 // Pairwise computes a pairwise id from a master secret (see Platform.PairwiseID).
 func Pairwise(master []byte, tenantID, personID string) string {
+	return pairwiseWith(tenantKey(master, tenantID), personID)
+}
+
+// tenantKey is a tenant's pairwise key, HMAC-SHA256(master, "tenant:" + tenant id).
+func tenantKey(master []byte, tenantID string) []byte {
 	km := hmac.New(sha256.New, master)
 	km.Write([]byte("tenant:" + tenantID))
-	m := hmac.New(sha256.New, km.Sum(nil))
+	return km.Sum(nil)
+}
+
+func pairwiseWith(key []byte, personID string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(personID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

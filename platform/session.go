@@ -290,8 +290,10 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 	}
 	msg := completedMessage{Type: EventVerificationCompleted, Timestamp: v.CreatedAt, Data: completedData{
 		Decision: v.Decision, Purpose: v.Purpose, SessionID: v.SessionID, VerificationID: v.ID}}
+	sub := ""
 	if v.Decision == DecisionAccepted {
-		msg.Data.Sub = p.PairwiseID(v.TenantID, v.PersonID)
+		sub = p.PairwiseID(v.TenantID, v.PersonID)
+		msg.Data.Sub = sub
 	} else {
 		msg.Data.Reason = v.Reason
 	}
@@ -300,7 +302,7 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 		return internal(err)
 	}
 	ev := Event{ID: evID, TenantID: tenant.ID, Type: EventVerificationCompleted, Payload: body, CreatedAt: v.CreatedAt}
-	rec, err := p.evidence.Prepare(p.evidenceEntry(v, tenant, s, a, crlThisUpdate))
+	rec, err := p.evidence.Prepare(p.evidenceEntry(v, sub, tenant, s, a, crlThisUpdate))
 	if err != nil {
 		return internal(fmt.Errorf("prepare evidence of %s: %w", v.ID, err))
 	}
@@ -395,7 +397,7 @@ func Month(t time.Time) string { return t.In(jpki.JST).Format("2006-01") }
 // purpose, time, decision, challenge, revocation reference) and the sealed personal part (the
 // certificate and signature presented, the OCSP response, the pairwise id and the facts the
 // tenant received).
-func (p *Platform) evidenceEntry(v *Verification, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) evidence.Entry {
+func (p *Platform) evidenceEntry(v *Verification, sub string, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) evidence.Entry {
 	e := evidence.Entry{Header: evidence.Header{ID: v.ID, SessionID: v.SessionID, TenantID: v.TenantID, Purpose: string(v.Purpose),
 		Time: v.CreatedAt, Decision: evidence.Accepted, Reason: v.Reason, Challenge: s.Challenge()}}
 	if v.Decision == DecisionRejected {
@@ -409,7 +411,7 @@ func (p *Platform) evidenceEntry(v *Verification, tenant *Tenant, s *Session, a 
 	}
 	e.Personal.Certificate, e.Personal.Signature, e.Personal.Detail = a.Certificate, a.Signature, v.Detail
 	if v.Decision == DecisionAccepted {
-		e.Personal.Subject = p.PairwiseID(v.TenantID, v.PersonID)
+		e.Personal.Subject = sub
 		if v.Purpose == PurposeIdentity {
 			e.Personal.Facts = map[string]string{}
 			for f, val := range Facts(tenant, v.Basic4) {
