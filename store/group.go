@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Group commit on SQLite.
@@ -42,6 +43,7 @@ func (s *Store) startGroupCommit() {
 	s.stopped = make(chan struct{})
 	go func() {
 		defer close(s.stopped)
+		last := 0 // the size of the previous group
 		for {
 			select {
 			case <-s.quit:
@@ -57,10 +59,38 @@ func (s *Store) startGroupCommit() {
 						break more
 					}
 				}
+				if s.linger > 0 && last > 1 && len(group) < maxGroup {
+					group = s.lingerFor(group)
+				}
+				last = len(group)
 				s.commitGroup(group)
 			}
 		}
 	}()
+}
+
+// lingerFor waits up to s.linger for more writers to join a group that is not full.
+//
+// A group holds whoever was queued when the committer came back from the last commit. Under
+// load that comes in steadily rather than in waves — requests arriving one by one over HTTP —
+// that is often one or two writers, each group paying a whole commit (the fsync, the WAL frames
+// of pages the next group rewrites). Waiting a fraction of a commit's time for company lets a
+// group fill, as MySQL's binlog_group_commit_sync_delay does. The committer lingers only when
+// the previous group had company too, so a lone writer never waits.
+func (s *Store) lingerFor(group []*writeReq) []*writeReq {
+	t := time.NewTimer(s.linger)
+	defer t.Stop()
+	for len(group) < maxGroup {
+		select {
+		case r := <-s.writes:
+			group = append(group, r)
+		case <-t.C:
+			return group
+		case <-s.quit:
+			return group
+		}
+	}
+	return group
 }
 
 // grouped hands f to the committer and waits for its result. It waits even when ctx ends
