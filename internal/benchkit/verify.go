@@ -144,6 +144,16 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	if err != nil {
 		return fail(err)
 	}
+	// The webhook deliverer as `serve` runs it: it follows the verifications' events through the
+	// evidence tree (the bench tenant has no endpoint, so it only moves its cursor).
+	d, err := platform.NewDeliverer(w.Plat)
+	if err != nil {
+		return fail(err)
+	}
+	dctx, stopDeliverer := context.WithCancel(context.WithoutCancel(ctx))
+	ddone := make(chan struct{})
+	go func() { d.Run(dctx); close(ddone) }()
+	w.closers = append(w.closers, func() { stopDeliverer(); <-ddone })
 	h = web.New(w.Plat)
 	if w.Tenant, err = w.Plat.CreateTenant(ctx, "Bench", platform.AllFacts); err != nil {
 		return fail(err)
