@@ -4,8 +4,9 @@
 // Store implements [platform.Storage]. Every method validates its required inputs before it
 // touches the database and returns an [*IncompleteError] (errors.Is(err, [ErrIncomplete])) when
 // one is missing; lookups return [platform.ErrNotFound], uniqueness and state guards
-// [platform.ErrConflict] and [platform.ErrSessionClosed]. State changes are guarded in SQL
-// (UPDATE … WHERE status = 'pending' plus a RowsAffected check), never read-then-write.
+// [platform.ErrConflict] and [platform.ErrSessionClosed]. State changes are guarded in SQL (a
+// UNIQUE column, or UPDATE … WHERE state = … plus a RowsAffected check), never read-then-write:
+// a session is completed once because its verification's session_id is UNIQUE.
 //
 // Both dialects share every query (written with $1 placeholders, which SQLite accepts too) and
 // differ only in their migration files (migrations/sqlite, migrations/postgres, applied by

@@ -132,10 +132,7 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	if err != nil {
 		return fail(err)
 	}
-	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
-	logDone := make(chan struct{})
-	go func() { log.Run(logCtx); close(logDone) }()
-	w.closers = append(w.closers, func() { stopLog(); <-logDone })
+	w.background(ctx, func(ctx context.Context) { log.Run(ctx) })
 	w.st = st
 	w.platOpts = []platform.Option{platform.WithMaster(bytes.Repeat([]byte{1}, 32)), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc), platform.WithHolderBaseURL(api),
@@ -150,10 +147,7 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	if err != nil {
 		return fail(err)
 	}
-	dctx, stopDeliverer := context.WithCancel(context.WithoutCancel(ctx))
-	ddone := make(chan struct{})
-	go func() { d.Run(dctx); close(ddone) }()
-	w.closers = append(w.closers, func() { stopDeliverer(); <-ddone })
+	w.background(ctx, d.Run)
 	h = web.New(w.Plat)
 	if w.Tenant, err = w.Plat.CreateTenant(ctx, "Bench", platform.AllFacts); err != nil {
 		return fail(err)
@@ -162,6 +156,16 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 		return fail(err)
 	}
 	return w, nil
+}
+
+// background runs f until the world closes: Close cancels its context and waits for it to
+// return (the shutdown protocol of the evidence log and the deliverer), before it closes what
+// was set up earlier.
+func (w *World) background(ctx context.Context, f func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { f(ctx); close(done) }()
+	w.closers = append(w.closers, func() { cancel(); <-done })
 }
 
 // prepared is a session whose challenge is already signed.
