@@ -58,7 +58,13 @@ func (c *evidenceStoreConfig) openLog(ctx context.Context) (*evidence.Log, func(
 	if c.db == "" {
 		return nil, nil, errors.New("--db is required (sqlite:PATH or postgres://...)")
 	}
-	keys, err := evidence.LoadKeys(evidenceKeyDir(c.dataDir), c.origin, rand.Reader)
+	// Reading a log never makes keys: a data directory without them is a wrong --data, and a
+	// fresh key would only fail every checkpoint later, as another log's.
+	dir := evidenceKeyDir(c.dataDir)
+	if _, err := os.Stat(filepath.Join(dir, evidence.SigningKeyFile)); err != nil {
+		return nil, nil, fmt.Errorf("no evidence log keys in %s: --data names the platform's data directory (serve --data), where they are kept", dir)
+	}
+	keys, err := evidence.LoadKeys(dir, c.origin, rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
