@@ -82,6 +82,33 @@ func TestBareWrites(t *testing.T) {
 		t.Fatalf("rows %v, want a and b", got)
 	}
 
+	// A foreign key refuses at the end of its statement, after the row was written: SQLite
+	// takes the row back with the statement, savepoint or not.
+	if _, err := s.w.Exec(`CREATE TABLE gp (k TEXT NOT NULL PRIMARY KEY REFERENCES g (k))`); err != nil {
+		t.Fatal(err)
+	}
+	insertGP := func(k string) func(tx *sql.Tx) error {
+		return func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO gp (k) VALUES ($1)`, k)
+			return err
+		}
+	}
+	errs = groupOf(t, s, []*writeReq{
+		{op: "gp a", f: insertGP("a"), bare: true},
+		{op: "gp none", f: insertGP("none"), bare: true}, // no such g
+		{op: "gp b", f: insertGP("b"), bare: true},
+	})
+	if errs[0] != nil || errs[2] != nil || violated(errs[1]) != foreignKeyViolation {
+		t.Fatalf("results %v, want the orphan alone refused", errs)
+	}
+	var orphans, kept int
+	if err := s.w.QueryRow(`SELECT count(*) FILTER (WHERE k = 'none'), count(*) FROM gp`).Scan(&orphans, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 || kept != 2 {
+		t.Fatalf("gp holds %d orphans and %d rows, want 0 and 2", orphans, kept)
+	}
+
 	late := errors.New("second statement failed")
 	errs = groupOf(t, s, []*writeReq{
 		{op: "c", f: insertG("c"), bare: true},
