@@ -180,24 +180,13 @@ func (d *Deliverer) work(ctx context.Context) {
 func (d *Deliverer) Cycle(ctx context.Context) (int, error) {
 	now := d.p.clk.Now().UTC()
 	if d.dispatching.TryLock() {
-		// Dispatch until nothing waits (bounded, so that claims are not starved): events of
-		// verifications arrive at the rate of verifications, which one batch per poll would not
-		// keep up with.
-		total := 0
-		for range 64 {
-			n, err := d.st.DispatchEvents(ctx, now, 256)
-			if err != nil {
-				d.dispatching.Unlock()
-				return 0, fmt.Errorf("platform: dispatch events: %w", err)
-			}
-			total += n
-			if n == 0 {
-				break
-			}
-		}
+		n, err := d.dispatchAll(ctx, now)
 		d.dispatching.Unlock()
-		d.dispatch.Add(float64(total))
-		if total > 0 {
+		d.dispatch.Add(float64(n))
+		if err != nil {
+			return 0, fmt.Errorf("platform: dispatch events: %w", err)
+		}
+		if n > 0 {
 			d.Wake() // idle workers: there are deliveries to claim
 		}
 	}
@@ -226,6 +215,21 @@ func (d *Deliverer) Cycle(ctx context.Context) (int, error) {
 		return len(ds), fmt.Errorf("platform: record %d delivery outcomes: %w", len(ds), err)
 	}
 	return len(ds), nil
+}
+
+// dispatchAll dispatches until nothing waits, in bounded rounds so that claims are not starved:
+// verifications' events arrive at the rate of verifications, which one batch per poll would not
+// keep up with. It returns how many it dispatched, also when a round fails.
+func (d *Deliverer) dispatchAll(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for range 64 {
+		n, err := d.st.DispatchEvents(ctx, now, 256)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // keys opens the valid secrets of each endpoint in a batch; an endpoint whose secrets cannot

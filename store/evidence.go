@@ -36,11 +36,7 @@ func validateRecords(op string, recs []evidence.Record) error {
 	v := validate(op).check("recs", len(recs) > 0, "is empty")
 	for i, r := range recs {
 		f := fmt.Sprintf("recs[%d].", i)
-		v.str(f+"ID", r.ID).str(f+"TenantID", r.TenantID).time(f+"Time", r.Time).bytes(f+"LeafData", r.LeafData).
-			check(f+"Sealed", (len(r.Sealed) > 0) == (len(r.WrappedKey) > 0), "and WrappedKey must be both present or both absent")
-		if len(r.Sealed) > 0 {
-			v.time(f+"ShredAfter", r.ShredAfter)
-		}
+		v.str(f+"ID", r.ID).str(f+"TenantID", r.TenantID).time(f+"Time", r.Time).record(f, &r)
 	}
 	return v.done()
 }
@@ -407,8 +403,9 @@ func (s *Store) Checkpoints(ctx context.Context, start uint64, limit int) ([]evi
 
 // Shred implements evidence.Storage: it clears the sealed data and wrapped key of the entries
 // that are due. On SQLite the writer connection runs with secure_delete, so the cleared keys
-// are overwritten in the file, not only unlinked; on PostgreSQL the space is reclaimed by VACUUM (and old WAL segments and
-// backups expire on their own schedule: see docs/design/evidence.md).
+// are overwritten in the file, not only unlinked; on PostgreSQL the space is reclaimed by
+// VACUUM (and old WAL segments and backups expire on their own schedule: see
+// docs/design/evidence.md).
 func (s *Store) Shred(ctx context.Context, now time.Time, limit int) (int, error) {
 	if err := validate("Shred").time("now", now).check("limit", limit > 0, "is not positive").done(); err != nil {
 		return 0, err

@@ -284,11 +284,7 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 		time("Verification.CreatedAt", v.CreatedAt).
 		check("rec", rec != nil && rec.ID == v.ID && rec.TenantID == v.TenantID, "must be the evidence of verification "+v.ID)
 	if rec != nil {
-		val.bytes("rec.LeafData", rec.LeafData).
-			check("rec.Sealed", (len(rec.Sealed) > 0) == (len(rec.WrappedKey) > 0), "and WrappedKey must be both present or both absent")
-		if len(rec.Sealed) > 0 {
-			val.time("rec.ShredAfter", rec.ShredAfter)
-		}
+		val.record("rec.", rec)
 	}
 	if accepted {
 		val.str("Verification.PersonID", v.PersonID).str("Verification.CertCA", v.CertCA).

@@ -3,6 +3,7 @@ package store
 import (
 	"time"
 
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/platform"
 )
 
@@ -37,6 +38,17 @@ func (v *validator) time(field string, t time.Time) *validator {
 
 func (v *validator) purpose(field string, p platform.Purpose) *validator {
 	return v.check(field, p.Valid(), "is not a known purpose")
+}
+
+// record checks what storing an evidence record needs beyond its ids: a leaf, and sealed data
+// with its wrapped key and retention end, or neither. f prefixes the field names.
+func (v *validator) record(f string, r *evidence.Record) *validator {
+	v.bytes(f+"LeafData", r.LeafData).
+		check(f+"Sealed", (len(r.Sealed) > 0) == (len(r.WrappedKey) > 0), "and WrappedKey must be both present or both absent")
+	if len(r.Sealed) > 0 {
+		v.time(f+"ShredAfter", r.ShredAfter)
+	}
+	return v
 }
 
 func (v *validator) done() error {
