@@ -102,17 +102,6 @@ func takeLock(addr, cardPath string) (string, error) {
 	return "", fmt.Errorf("card: could not take %s", path)
 }
 
-// insertedAnywhere reports the pid serving cardPath at any vpcd address, if one does.
-func insertedAnywhere(cardPath string) (int, bool) {
-	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "mynagate-card-*.pid"))
-	for _, m := range matches {
-		if li, alive := readLock(m); alive && li.card == cardPath {
-			return li.pid, true
-		}
-	}
-	return 0, false
-}
-
 func newCardInsertCmd() *cobra.Command {
 	var (
 		addr    string
@@ -133,15 +122,20 @@ func newCardInsertCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("card: %w", err)
 			}
-			c, err := card.Open(path, card.WithLatency(latency))
-			if err != nil {
-				return err
-			}
 			lock, err := takeLock(addr, path)
 			if err != nil {
 				return err
 			}
 			defer os.Remove(lock)
+			cl, err := lockCard(path, "mynagate card insert")
+			if err != nil {
+				return err
+			}
+			defer cl.Unlock()
+			c, err := card.Open(path, card.WithLatency(latency))
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			errw := cmd.ErrOrStderr()
@@ -213,12 +207,14 @@ never taken from the command line. The card must not be inserted meanwhile.`,
 			if err := card.CheckPIN(which, "0000"); errors.Is(err, card.ErrUnknownPIN) {
 				return err
 			}
-			cf, err := jpki.LoadCardFile(path)
+			lock, err := lockCard(path, "mynagate card reset-pin")
 			if err != nil {
 				return err
 			}
-			if pid, ok := insertedAnywhere(path); ok {
-				return fmt.Errorf("card: the card is inserted (pid %d); remove it first", pid)
+			defer lock.Unlock()
+			cf, err := jpki.LoadCardFile(path)
+			if err != nil {
+				return err
 			}
 			pin, err := readNewPIN(cmd, pinFile, which)
 			if err != nil {

@@ -157,9 +157,6 @@ func newJLISIssueCmd() *cobra.Command {
 			if out == "" {
 				return errors.New("--out CARD.json is required")
 			}
-			if _, err := os.Stat(out); err == nil {
-				return fmt.Errorf("%s already exists; choose another --out (a card file is never overwritten by issue)", out)
-			}
 			b, err := jpki.ParseDate(birth)
 			if err != nil {
 				return fmt.Errorf("--birth: %w", err)
@@ -172,19 +169,28 @@ func newJLISIssueCmd() *cobra.Command {
 			if phone && m == jpki.MediumCard {
 				m = jpki.MediumAndroid
 			}
+			// The card file must be writable before J-LIS records the card: its keys exist
+			// nowhere else.
+			lock, err := lockCard(out, "mynagate jlis issue")
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+			pending, err := prepareCardFile(out, false)
+			if err != nil {
+				return err
+			}
+			defer pending.abort()
 			sim, err := f.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer sim.Close()
-			iss, err := sim.Issue(cmd.Context(), jlis.IssueRequest{
+			iss, err := issueTo(cmd.Context(), sim, jlis.IssueRequest{
 				Basic4: jpki.Basic4{Name: name, Birth: b, Sex: s, Address: address},
 				Alias:  alias, Medium: m, AuthPIN: authPIN, SignPassword: signPW, SupportPIN: supportPIN,
-			})
+			}, pending)
 			if err != nil {
-				return err
-			}
-			if err := iss.Card.Save(out); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
@@ -225,6 +231,33 @@ func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx conte
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if card == "" {
+				return errors.New("--card CARD.json is required")
+			}
+			dst := out
+			if dst == "" {
+				dst = card
+			}
+			// J-LIS replaces the card's keys: the new card file must be writable first, and no
+			// other program may be running the card meanwhile.
+			by := "mynagate jlis " + cmd.Name()
+			lock, err := lockCard(card, by)
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+			if dst != card {
+				dl, err := lockCard(dst, by)
+				if err != nil {
+					return err
+				}
+				defer dl.Unlock()
+			}
+			pending, err := prepareCardFile(dst, true)
+			if err != nil {
+				return err
+			}
+			defer pending.abort()
 			sim, cf, err := f.openWithCard(cmd.Context(), card)
 			if err != nil {
 				return err
@@ -234,11 +267,7 @@ func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx conte
 			if err != nil {
 				return err
 			}
-			dst := out
-			if dst == "" {
-				dst = card
-			}
-			if err := next.Save(dst); err != nil {
+			if err := pending.commit(next); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s; card file %s\n", msg, dst)

@@ -75,6 +75,7 @@ func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 type session struct {
 	*reader.Client
 	pcsc *reader.PCSC
+	lock *jpki.CardLock // the card file's, with --card
 }
 
 func (s *session) Close() {
@@ -82,6 +83,7 @@ func (s *session) Close() {
 	if s.pcsc != nil {
 		s.pcsc.Close()
 	}
+	s.lock.Unlock()
 }
 
 // open connects to the card: the card file in-process with --card, else through pcscd.
@@ -90,11 +92,16 @@ func (f *readerFlags) open(ctx context.Context) (*session, error) {
 		if f.reader != "" {
 			return nil, errors.New("reader: --card and --reader exclude each other")
 		}
-		c, err := card.Open(f.card)
+		lock, err := lockCard(f.card, "mynagate reader")
 		if err != nil {
 			return nil, err
 		}
-		return &session{Client: reader.NewClient(reader.NewInProcess(c, f.card))}, nil
+		c, err := card.Open(f.card)
+		if err != nil {
+			lock.Unlock()
+			return nil, err
+		}
+		return &session{Client: reader.NewClient(reader.NewInProcess(c, f.card)), lock: lock}, nil
 	}
 	p, err := f.dial(ctx)
 	if err != nil {

@@ -61,6 +61,9 @@ func TestReaderScripts(t *testing.T) {
 			env.Setenv("PCSCLITE_CSOCK_NAME", filepath.Join(env.WorkDir, "no-pcscd.comm"))
 			return writeFiles(env.WorkDir, files)
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitlock": waitLock,
+		},
 	})
 }
 
@@ -130,6 +133,25 @@ func waitReader(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if time.Now().After(deadline) {
 			ts.Fatalf("%s never became %s", args[0], want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitLock is the script command `waitlock CARD`: wait (up to 15 s) until a process holds the
+// card file's lock (the lock file names its pid).
+func waitLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitlock CARD")
+	}
+	path := jpki.LockPath(ts.MkAbs(args[0]))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nobody took the lock of %s", args[0])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
