@@ -390,12 +390,12 @@ func TestFormKeepsInput(t *testing.T) {
 	f := newFixture(t, key1)
 	c := client(t)
 	_, tok := session(t, f, c)
-	resp, body := post(t, c, f.srv.URL+"/form", url.Values{"csrf": {tok}, "name": {`<script>alert(1)</script>`}, "password": {"s3cret-pass"}, "kind": {"b"}}, "Accept-Language", "en")
+	resp, body := post(t, c, f.srv.URL+"/form", url.Values{"csrf": {tok}, "name": {`<script>x()`}, "password": {"s3cret-pass"}, "kind": {"b"}}, "Accept-Language", "en")
 	if resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	for _, want := range []string{
-		`value="&lt;script&gt;alert(1)&lt;/script&gt;"`, // kept, escaped
+		`value="&lt;script&gt;x()"`, // kept, escaped
 		`aria-invalid="true"`,
 		`aria-describedby="f-name-err"`,
 		`<p class="err" id="f-name-err">Names cannot contain &#34;&lt;&#34;.</p>`,
@@ -409,7 +409,7 @@ func TestFormKeepsInput(t *testing.T) {
 	if strings.Contains(body, "s3cret-pass") {
 		t.Error("the password was echoed back")
 	}
-	if strings.Contains(body, "<script>alert") {
+	if strings.Contains(body, "<script>x") {
 		t.Error("input rendered unescaped")
 	}
 	_, body = post(t, c, f.srv.URL+"/form", url.Values{"csrf": {tok}, "name": {strings.Repeat("名", 21)}})
