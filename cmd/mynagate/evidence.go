@@ -68,6 +68,9 @@ func (c *evidenceStoreConfig) openLog(ctx context.Context) (*evidence.Log, func(
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := requireDB(c.db); err != nil {
+		return nil, nil, err
+	}
 	st, err := store.Open(ctx, c.db)
 	if err != nil {
 		return nil, nil, err
@@ -422,12 +425,21 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 
 func newEvidenceKeyCmd() *cobra.Command {
 	var dataDir, origin string
+	var initKeys bool
 	cmd := &cobra.Command{
 		Use:   "key",
-		Short: "Print the log's public key (creating the log's keys on first use), to give to auditors",
-		Args:  cobra.NoArgs,
+		Short: "Print the log's public key, to give to auditors",
+		Long: `Print the public key of the evidence log whose keys are in the platform's data directory
+(--data, as for serve). serve makes the keys on its first start; --init makes them now if they do
+not exist yet. Without --init a data directory without keys is an error, so that a mistyped
+--data never hands auditors the key of a log that does not exist.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keys, err := evidence.LoadKeys(evidenceKeyDir(dataDir), origin, rand.Reader)
+			dir := evidenceKeyDir(dataDir)
+			if _, err := os.Stat(filepath.Join(dir, evidence.SigningKeyFile)); err != nil && !initKeys {
+				return fmt.Errorf("no evidence log keys in %s: --data names the platform's data directory (serve --data), where they are kept; --init makes new ones", dir)
+			}
+			keys, err := evidence.LoadKeys(dir, origin, rand.Reader)
 			if err != nil {
 				return err
 			}
@@ -437,5 +449,6 @@ func newEvidenceKeyCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "mynagate-data", "data directory of the platform; the log's keys are in its evidence/ directory")
 	cmd.Flags().StringVar(&origin, "origin", evidence.DefaultOrigin, "origin of the log's checkpoints")
+	cmd.Flags().BoolVar(&initKeys, "init", false, "make the log's keys if the data directory has none yet")
 	return cmd
 }

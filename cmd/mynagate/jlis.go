@@ -10,8 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,10 +44,20 @@ type simFlags struct {
 	naming   string
 	phoneCAs bool
 	ocspURL  string
+	init     bool
+	// creates is set for the command that makes a new simulator without --init (jlis issue).
+	creates bool
+	cmd     *cobra.Command // where a new simulator is announced
 }
 
 func (f *simFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.data, "data", "", "simulator data directory (created on first use; holds the CA keys and state)")
+	f.cmd = cmd
+	cmd.Flags().StringVar(&f.data, "data", "", "simulator data directory (holds the CA keys and state)")
+	if f.creates {
+		cmd.Flags().BoolVar(&f.init, "init", false, "accepted for symmetry: issue creates the data directory when it does not exist")
+	} else {
+		cmd.Flags().BoolVar(&f.init, "init", false, "create the data directory (new CAs) if it does not exist; without it a missing directory is an error")
+	}
 	cmd.Flags().StringVar(&f.naming, "naming", "test", "certificate naming when the directory is created: test (O=JPKI-TEST) or production (O=JPKI)")
 	cmd.Flags().BoolVar(&f.phoneCAs, "phone-cas", false, "issue smartphone credentials from separate CAs (fixed when the directory is created)")
 	cmd.Flags().StringVar(&f.ocspURL, "ocsp-url", "", "base URL of this simulator to write into certificates' authorityInfoAccess (e.g. http://127.0.0.1:8470)")
@@ -75,8 +87,25 @@ func (f *simFlags) open(ctx context.Context) (*jlis.Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jlis.Open(ctx, f.data, jlis.WithNaming(n), jlis.WithPhoneCAs(f.phoneCAs), jlis.WithOCSPURL(strings.TrimRight(f.ocspURL, "/")))
+	// A mistyped --data must not become a new simulator with new CAs: only issue and --init
+	// make one.
+	fresh := false
+	if _, err := os.Stat(filepath.Join(f.data, jlisDBFile)); errors.Is(err, fs.ErrNotExist) {
+		if !f.init && !f.creates {
+			return nil, fmt.Errorf("no J-LIS simulator in %s: --data names the directory 'mynagate jlis issue' created (or pass --init to create one)", f.data)
+		}
+		fresh = true
+	}
+	sim, err := jlis.Open(ctx, f.data, jlis.WithNaming(n), jlis.WithPhoneCAs(f.phoneCAs), jlis.WithOCSPURL(strings.TrimRight(f.ocspURL, "/")))
+	if err == nil && fresh && f.cmd != nil {
+		fmt.Fprintf(f.cmd.ErrOrStderr(), "created a new J-LIS simulator in %s (naming %s)\n", f.data, sim.Naming())
+	}
+	return sim, err
 }
+
+// jlisDBFile is the simulator's database in its data directory; its presence says the directory
+// is a simulator's.
+const jlisDBFile = "jlis.db"
 
 func newJLISServeCmd() *cobra.Command {
 	var f simFlags
@@ -144,7 +173,7 @@ func refreshCRLs(ctx context.Context, sim *jlis.Simulator) {
 }
 
 func newJLISIssueCmd() *cobra.Command {
-	var f simFlags
+	f := simFlags{creates: true}
 	var name, alias, birth, sex, address, out, medium, authPIN, signPW, supportPIN string
 	var phone bool
 	cmd := &cobra.Command{

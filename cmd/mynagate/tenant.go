@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,11 +21,36 @@ func init() {
 	register(newAPIKeyCmd)
 }
 
+// requireDB refuses an SQLite database that does not exist: opening it would create an empty
+// one, and a mistyped --db would then answer "no tenants" (or hold a new tenant nobody serves).
+// serve and demo create the database; the operator commands use the one they made.
+func requireDB(dsn string) error {
+	path, ok := strings.CutPrefix(dsn, "sqlite:")
+	if !ok || path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no database at %s: --db names the platform's database (serve --db creates it, or tenant create --init)", path)
+	}
+	return nil
+}
+
 // withOperator opens the store named by --db and runs f with an operator platform (tenants and
 // API keys only; no J-LIS needed).
 func withOperator(ctx context.Context, db string, f func(p *platform.Platform) error) error {
+	return withOperatorInit(ctx, db, false, f)
+}
+
+// withOperatorInit is withOperator that, with create, makes a new SQLite database when there is
+// none (tenant create --init).
+func withOperatorInit(ctx context.Context, db string, create bool, f func(p *platform.Platform) error) error {
 	if db == "" {
 		return errors.New("--db is required (sqlite:PATH or postgres://...)")
+	}
+	if !create {
+		if err := requireDB(db); err != nil {
+			return err
+		}
 	}
 	st, err := store.Open(ctx, db)
 	if err != nil {
@@ -72,7 +99,7 @@ func tenantOut(t platform.Tenant) tenantJSON {
 func newTenantCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tenant", Short: "Manage relying parties (tenants) of the platform"}
 	var db, name, facts string
-	var asJSON bool
+	var asJSON, initDB bool
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a tenant and choose which basic 4 facts it may receive",
@@ -82,7 +109,7 @@ func newTenantCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
+			return withOperatorInit(cmd.Context(), db, initDB, func(p *platform.Platform) error {
 				t, err := p.CreateTenant(cmd.Context(), name, fs)
 				if err != nil {
 					return err
@@ -99,6 +126,7 @@ func newTenantCmd() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "display name, shown to holders")
 	create.Flags().StringVar(&facts, "facts", "all", "basic 4 facts the tenant may receive: all, none, or a list of name,birthdate,sex,address")
 	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	create.Flags().BoolVar(&initDB, "init", false, "create the database if it does not exist (SQLite)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tenants",
