@@ -21,11 +21,6 @@ const (
 	efJukiPIN         uint16 = 0x001C // 住基AP / 共通カードAP PIN
 )
 
-// collationTries is the counter given to the collation numbers and the birth-date key, which
-// the card file does not hold (the real limits are not published; REFERENCE §4 "?"). Their
-// counters live in memory only.
-const collationTries = 10
-
 // build creates the applications from the card file.
 func (c *Card) build() error {
 	cf := c.cf
@@ -58,7 +53,7 @@ func (c *Card) build() error {
 		return err
 	}
 	juki := &df{name: "住基AP", aid: jpki.AIDJuki, files: map[uint16]*ef{}}
-	jukiPIN := &pinObj{p: &cf.JukiPIN, rule: PINJuki, persistent: true}
+	jukiPIN := &pinObj{p: &cf.JukiPIN, rule: PINJuki, persistent: true, minLen: 4, maxLen: 4}
 	// EF 0002 holds a 16-byte key reference whose content is not published.
 	juki.add(&ef{id: 0x0002, kind: efBinary, data: make([]byte, 16)})
 	juki.add(&ef{id: efJukiPIN, kind: efPIN, pin: jukiPIN})
@@ -90,7 +85,7 @@ func (c *Card) buildJPKI() (*df, error) {
 	ap.add(&ef{id: jpki.EFAuthCert, kind: efBinary, data: cf.Auth.Cert, readPINs: authCertRead})
 	ap.add(&ef{id: jpki.EFAuthCACert, kind: efBinary, data: cf.Auth.CACert})
 	ap.add(&ef{id: jpki.EFAuthKey, kind: efKey, key: authKey, keyPIN: jpki.EFAuthPIN})
-	ap.add(&ef{id: jpki.EFAuthPIN, kind: efPIN, pin: &pinObj{p: &cf.Auth.PIN, rule: PINAuth, persistent: true}})
+	ap.add(&ef{id: jpki.EFAuthPIN, kind: efPIN, pin: &pinObj{p: &cf.Auth.PIN, rule: PINAuth, persistent: true, minLen: 4, maxLen: 4}})
 	avail := []byte{0x00, 0x8F, 0x00} // byte 0 signing, byte 1 auth (REFERENCE §2.1, UNCONFIRMED)
 	if cf.Sign != nil {
 		signKey, err := keyOf("sign", cf.Sign)
@@ -103,8 +98,15 @@ func (c *Card) buildJPKI() (*df, error) {
 		ap.add(&ef{id: jpki.EFSignCert, kind: efBinary, data: cf.Sign.Cert, readPINs: []uint16{jpki.EFSignPIN}})
 		ap.add(&ef{id: jpki.EFSignCACert, kind: efBinary, data: cf.Sign.CACert})
 		ap.add(&ef{id: jpki.EFSignKey, kind: efKey, key: signKey, keyPIN: jpki.EFSignPIN})
-		ap.add(&ef{id: jpki.EFSignPIN, kind: efPIN, pin: &pinObj{p: &cf.Sign.PIN, rule: PINSign, persistent: true}})
+		ap.add(&ef{id: jpki.EFSignPIN, kind: efPIN, pin: &pinObj{p: &cf.Sign.PIN, rule: PINSign, persistent: true, minLen: 6, maxLen: 16}})
 		avail[0] = 0x8F
+	} else {
+		// Without a signing certificate (a holder under 15) the signing password's IEF is still
+		// there but was never set: query 63C0, VERIFY 6984, as the 入力補助AP's reference that
+		// was blocked at issuance answers. OpenSC's jpki driver asks for the tries of both PINs
+		// when it binds and fails the whole card if selecting 001B fails. What a real child's
+		// card answers here is not published (assumption, docs/design/jpki-reference.md).
+		ap.add(&ef{id: jpki.EFSignPIN, kind: efPIN, pin: &pinObj{p: &jpki.PIN{}, blocked: true, minLen: 6, maxLen: 16}})
 	}
 	ap.add(&ef{id: jpki.EFToken, kind: efBinary, data: tokenInfo(cf.Medium.TokenLabel())})
 	ap.add(&ef{id: jpki.EFCertAvail, kind: efBinary, data: avail})
@@ -173,10 +175,10 @@ func (c *Card) buildSupport() (*df, error) {
 	info = tlv(info, 0xDF, 0x42, make([]byte, 16))
 	ap.add(&ef{id: 0x0005, kind: efBinary, data: tlv(nil, 0xFF, 0x40, info)})
 	ap.add(&ef{id: 0x0008, kind: efBinary, data: []byte(strings.Repeat("\xFF", 16))})
-	ap.add(&ef{id: jpki.EFSupportPIN, kind: efPIN, pin: &pinObj{p: &cf.SupportPIN, rule: PINSupport, persistent: true}})
-	ap.add(&ef{id: efSupportBlocked, kind: efPIN, pin: &pinObj{p: &jpki.PIN{}, blocked: true}})
-	ap.add(&ef{id: efSupportCollateA, kind: efPIN, pin: memPIN(cf.MyNumber)})
-	ap.add(&ef{id: efSupportCollateB, kind: efPIN, pin: memPIN(collateB)})
+	ap.add(&ef{id: jpki.EFSupportPIN, kind: efPIN, pin: &pinObj{p: &cf.SupportPIN, rule: PINSupport, persistent: true, minLen: 4, maxLen: 4}})
+	ap.add(&ef{id: efSupportBlocked, kind: efPIN, pin: &pinObj{p: &jpki.PIN{}, blocked: true, minLen: 4, maxLen: 4}})
+	ap.add(&ef{id: efSupportCollateA, kind: efPIN, pin: collationPIN(cf, jpki.CollationSupportA, cf.MyNumber)})
+	ap.add(&ef{id: efSupportCollateB, kind: efPIN, pin: collationPIN(cf, jpki.CollationSupportB, collateB)})
 	return ap, nil
 }
 
@@ -218,14 +220,22 @@ func (c *Card) buildSurface() (*df, error) {
 	basic = tlv(basic, 0xDF, 0x33, []byte{0x01})
 	basic = tlv(basic, 0xDF, 0x34, []byte(cf.MunicipalityCode))
 	ap.add(&ef{id: 0x0003, kind: efBinary, data: tlv(nil, 0xFF, 0x30, basic)})
-	ap.add(&ef{id: efSurfaceBirthKey, kind: efPIN, pin: memPIN(birthKey)})
-	ap.add(&ef{id: efSurfaceCollateB, kind: efPIN, pin: memPIN(collateB)})
-	ap.add(&ef{id: efSurfaceCollateA, kind: efPIN, pin: memPIN(cf.MyNumber)})
+	ap.add(&ef{id: efSurfaceBirthKey, kind: efPIN, pin: collationPIN(cf, jpki.CollationSurfaceBirth, birthKey)})
+	ap.add(&ef{id: efSurfaceCollateB, kind: efPIN, pin: collationPIN(cf, jpki.CollationSurfaceB, collateB)})
+	ap.add(&ef{id: efSurfaceCollateA, kind: efPIN, pin: collationPIN(cf, jpki.CollationSurfaceA, cf.MyNumber)})
 	return ap, nil
 }
 
-func memPIN(v string) *pinObj {
-	return &pinObj{p: &jpki.PIN{Value: v, Tries: collationTries, MaxTries: collationTries}}
+// collationPIN is a key whose value is derived from the card face (a collation number or the
+// birth-date key) and whose counter is kept in the card file under name, so that pulling the
+// card does not give fresh tries. Its length is the value's.
+func collationPIN(cf *jpki.CardFile, name, value string) *pinObj {
+	tries := jpki.CollationMaxTries
+	if n, ok := cf.CollationTries[name]; ok {
+		tries = n
+	}
+	return &pinObj{p: &jpki.PIN{Value: value, Tries: tries, MaxTries: jpki.CollationMaxTries},
+		persistent: true, collation: name, minLen: len(value), maxLen: len(value)}
 }
 
 func compactDate(d jpki.Date) []byte {

@@ -245,6 +245,21 @@ func sw(s apdu.StatusWord) apdu.Response { return apdu.Response{SW: s} }
 
 func ok(data []byte) apdu.Response { return apdu.Response{Data: data, SW: apdu.SWOK} }
 
+// save records a PIN object's counter in the card file and writes the file (persist).
+func (c *Card) save(o *pinObj) bool {
+	if o.collation != "" {
+		if o.p.Tries == o.p.MaxTries {
+			delete(c.cf.CollationTries, o.collation)
+		} else {
+			if c.cf.CollationTries == nil {
+				c.cf.CollationTries = map[string]int{}
+			}
+			c.cf.CollationTries[o.collation] = o.p.Tries
+		}
+	}
+	return c.persist()
+}
+
 // persist writes the card file after a counter or PIN change. It reports false (and the card
 // answers 6581, as a real card whose EEPROM write failed) when the file cannot be written.
 func (c *Card) persist() bool {

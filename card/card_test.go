@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"image/jpeg"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,11 +110,131 @@ func TestUnder15HasNoSigningCertificate(t *testing.T) {
 	}
 	tx(t, c, cardtest.SelectAID(jpki.AIDJPKI), apdu.SWOK)
 	tx(t, c, cardtest.SelectEF(jpki.EFSignCert), apdu.SWFileNotFound)
-	tx(t, c, cardtest.SelectEF(jpki.EFSignPIN), apdu.SWFileNotFound)
+	tx(t, c, cardtest.SelectEF(jpki.EFSignKey), apdu.SWFileNotFound)
+	// the password's IEF is there, never set: OpenSC can ask for its tries when it binds
+	tx(t, c, cardtest.SelectEF(jpki.EFSignPIN), apdu.SWOK)
+	tx(t, c, cardtest.Verify(""), apdu.VerifyFailed(0))
+	tx(t, c, cardtest.Verify("ABC123"), apdu.SWReferenceDataBlocked)
 	tx(t, c, cardtest.SelectEF(jpki.EFCertAvail), apdu.SWOK)
 	if r := tx(t, c, cardtest.ReadBinary(0, 3), apdu.SWOK); !bytes.Equal(r.Data, []byte{0, 0x8F, 0}) {
 		t.Fatalf("availability % X", r.Data)
 	}
+	// the auth key works as on any card
+	tx(t, c, cardtest.SelectEF(jpki.EFAuthPIN), apdu.SWOK)
+	tx(t, c, cardtest.Verify(cf.Auth.PIN.Value), apdu.SWOK)
+	tx(t, c, cardtest.SelectEF(jpki.EFAuthKey), apdu.SWOK)
+	tx(t, c, cardtest.Sign(cardtest.DigestInfoSHA256([]byte("x"))), apdu.SWOK)
+}
+
+// Selecting an application drops its security state even when it is the current one: that is
+// how OpenSC's jpki driver logs out.
+func TestReselectingLogsOut(t *testing.T) {
+	for _, aid := range [][]byte{jpki.AIDJPKI, jpki.AIDSupport} {
+		c, cf := newCard(t, jpki.MediumCard)
+		pinEF, pin, readEF := jpki.EFAuthPIN, cf.Auth.PIN.Value, jpki.EFAuthKey
+		if bytes.Equal(aid, jpki.AIDSupport) {
+			pinEF, pin, readEF = jpki.EFSupportPIN, cf.SupportPIN.Value, jpki.EFSupportMyNumber
+		}
+		use := func(want apdu.StatusWord) {
+			t.Helper()
+			tx(t, c, cardtest.SelectEF(readEF), apdu.SWOK)
+			if readEF == jpki.EFAuthKey {
+				tx(t, c, cardtest.Sign(cardtest.DigestInfoSHA256([]byte("x"))), want)
+			} else {
+				tx(t, c, cardtest.ReadBinary(0, 17), want)
+			}
+		}
+		tx(t, c, cardtest.SelectAID(aid), apdu.SWOK)
+		tx(t, c, cardtest.SelectEF(pinEF), apdu.SWOK)
+		tx(t, c, cardtest.Verify(pin), apdu.SWOK)
+		use(apdu.SWOK)
+		tx(t, c, cardtest.SelectAID(aid), apdu.SWOK)
+		use(apdu.SWSecurityNotSatisfied)
+	}
+}
+
+// A PIN of a length the key cannot hold answers 6700 and costs no try.
+func TestWrongLengthPINCostsNoTry(t *testing.T) {
+	c, cf := newCard(t, jpki.MediumCard)
+	type key struct {
+		aid   []byte
+		ef    uint16
+		tries int
+		bad   []string
+	}
+	for _, k := range []key{
+		{jpki.AIDJPKI, jpki.EFAuthPIN, 3, []string{"1", "123", "12345", "123456789"}},
+		{jpki.AIDJPKI, jpki.EFSignPIN, 5, []string{"A", "ABC12", strings.Repeat("A1", 8) + "A"}},
+		{jpki.AIDSupport, jpki.EFSupportPIN, 3, []string{"123", "12345"}},
+		{jpki.AIDSupport, 0x0014, jpki.CollationMaxTries, []string{"12345678901", "1234567890123"}},
+		{jpki.AIDSupport, 0x0015, jpki.CollationMaxTries, []string{"1234567890123", "123456789012345"}},
+		{jpki.AIDSurface, 0x0011, jpki.CollationMaxTries, []string{"12345", "1234567"}},
+		{jpki.AIDSurface, 0x0013, jpki.CollationMaxTries, []string{"1234"}},
+		{jpki.AIDJuki, 0x001C, 3, []string{"12"}},
+	} {
+		tx(t, c, cardtest.SelectAID(k.aid), apdu.SWOK)
+		tx(t, c, cardtest.SelectEF(k.ef), apdu.SWOK)
+		for _, b := range k.bad {
+			tx(t, c, cardtest.Verify(b), apdu.SWWrongLength)
+		}
+		tx(t, c, cardtest.Verify(""), apdu.VerifyFailed(k.tries))
+	}
+	if cf.Auth.PIN.Tries != 3 || cf.Sign.PIN.Tries != 5 || len(cf.CollationTries) != 0 {
+		t.Fatalf("counters moved: auth %d sign %d collation %v", cf.Auth.PIN.Tries, cf.Sign.PIN.Tries, cf.CollationTries)
+	}
+}
+
+// The collation numbers' counters live in the card file: a wrong try survives pulling the card
+// (reopening the file), a good one restores the counter and leaves nothing behind.
+func TestCollationTriesPersist(t *testing.T) {
+	path, cf := cardtest.WriteCardFile(t, jpki.MediumCard)
+	c, err := card.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongA := strings.Repeat("9", 12)
+	tx(t, c, cardtest.SelectAID(jpki.AIDSupport), apdu.SWOK)
+	tx(t, c, cardtest.SelectEF(0x0014), apdu.SWOK)
+	tx(t, c, cardtest.Verify(wrongA), apdu.VerifyFailed(jpki.CollationMaxTries-1))
+	tx(t, c, cardtest.Verify(wrongA), apdu.VerifyFailed(jpki.CollationMaxTries-2))
+	tx(t, c, cardtest.SelectAID(jpki.AIDSurface), apdu.SWOK)
+	tx(t, c, cardtest.SelectEF(0x0011), apdu.SWOK)
+	tx(t, c, cardtest.Verify("000000"), apdu.VerifyFailed(jpki.CollationMaxTries-1))
+
+	saved, err := jpki.LoadCardFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{jpki.CollationSupportA: jpki.CollationMaxTries - 2, jpki.CollationSurfaceBirth: jpki.CollationMaxTries - 1}
+	if !maps.Equal(saved.CollationTries, want) {
+		t.Fatalf("card file holds %v, want %v", saved.CollationTries, want)
+	}
+	c, err = card.Open(path) // the card is pulled and inserted again
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx(t, c, cardtest.SelectAID(jpki.AIDSupport), apdu.SWOK)
+	tx(t, c, cardtest.SelectEF(0x0014), apdu.SWOK)
+	tx(t, c, cardtest.Verify(""), apdu.VerifyFailed(jpki.CollationMaxTries-2))
+	tx(t, c, cardtest.Verify(cf.MyNumber), apdu.SWOK)
+	// the other AP's 照合番号A has its own counter
+	tx(t, c, cardtest.SelectAID(jpki.AIDSurface), apdu.SWOK)
+	tx(t, c, cardtest.SelectEF(0x0013), apdu.SWOK)
+	tx(t, c, cardtest.Verify(""), apdu.VerifyFailed(jpki.CollationMaxTries))
+	saved, _ = jpki.LoadCardFile(path)
+	if !maps.Equal(saved.CollationTries, map[string]int{jpki.CollationSurfaceBirth: jpki.CollationMaxTries - 1}) {
+		t.Fatalf("after a good VERIFY the card file holds %v", saved.CollationTries)
+	}
+	// exhausting a collation number blocks it for good, across reinsertion
+	tx(t, c, cardtest.SelectAID(jpki.AIDSupport), apdu.SWOK)
+	tx(t, c, cardtest.SelectEF(0x0014), apdu.SWOK)
+	for i := jpki.CollationMaxTries - 1; i >= 0; i-- {
+		tx(t, c, cardtest.Verify(wrongA), apdu.VerifyFailed(i))
+	}
+	c, _ = card.Open(path)
+	tx(t, c, cardtest.SelectAID(jpki.AIDSupport), apdu.SWOK)
+	tx(t, c, cardtest.SelectEF(0x0014), apdu.SWOK)
+	tx(t, c, cardtest.Verify(cf.MyNumber), apdu.SWReferenceDataBlocked)
 }
 
 func TestNewRejectsBadCardFiles(t *testing.T) {
@@ -132,6 +253,8 @@ func TestNewRejectsBadCardFiles(t *testing.T) {
 		{"bad security code", func(cf *jpki.CardFile) { cf.SecurityCode = "12a4" }},
 		{"bad basic 4", func(cf *jpki.CardFile) { cf.Basic4.Name = "" }},
 		{"unknown medium", func(cf *jpki.CardFile) { cf.Medium = "watch" }},
+		{"collation counter out of range", func(cf *jpki.CardFile) { cf.CollationTries = map[string]int{jpki.CollationSupportA: 11} }},
+		{"unknown collation key", func(cf *jpki.CardFile) { cf.CollationTries = map[string]int{"pin_c": 1} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,11 +24,10 @@ func (c *Card) selectFile(cmd apdu.Command) apdu.Response {
 		if d == nil {
 			return sw(apdu.SWFileNotFound)
 		}
-		if d != c.cur {
-			// Security state belongs to the application: it is lost when another one is
-			// selected (REFERENCE §11.4).
-			clear(c.verified)
-		}
+		// Security state belongs to the application and is lost when an application is
+		// selected, the current one included: OpenSC's jpki driver logs out by selecting the
+		// JPKI AP again (card-jpki.c jpki_logout), which only works if that drops the PINs.
+		clear(c.verified)
 		c.cur, c.curEF = d, nil
 		if cmd.P2 == 0x00 {
 			// FCI template with the DF name, as the card answers SELECT with P2 00 [RELAY].
@@ -207,13 +206,18 @@ func (c *Card) verify(cmd apdu.Command) apdu.Response {
 	if len(cmd.Data) == 0 {
 		return sw(apdu.VerifyFailed(pin.triesLeft()))
 	}
+	if !pin.fits(len(cmd.Data)) {
+		// A PIN of a length the key cannot hold is refused before it is compared, so it
+		// costs no try (the length rules of REFERENCE §4).
+		return sw(apdu.SWWrongLength)
+	}
 	if !pin.usable() {
 		return sw(apdu.SWReferenceDataBlocked)
 	}
 	if pin.matches(cmd.Data) {
 		changed := pin.p.Tries != pin.p.MaxTries
 		pin.p.Tries = pin.p.MaxTries
-		if changed && pin.persistent && !c.persist() {
+		if changed && pin.persistent && !c.save(pin) {
 			return sw(apdu.SWMemoryFailure)
 		}
 		c.verified[f.id] = true
@@ -221,7 +225,7 @@ func (c *Card) verify(cmd apdu.Command) apdu.Response {
 	}
 	pin.p.Tries--
 	delete(c.verified, f.id) // a failed VERIFY drops the PIN's security status
-	if pin.persistent && !c.persist() {
+	if pin.persistent && !c.save(pin) {
 		return sw(apdu.SWMemoryFailure)
 	}
 	return sw(apdu.VerifyFailed(pin.p.Tries))
@@ -270,7 +274,7 @@ func (c *Card) change(cmd apdu.Command) apdu.Response {
 	old := *pin.p
 	pin.p.Value = string(cmd.Data)
 	pin.p.Tries = pin.p.MaxTries
-	if pin.persistent && !c.persist() {
+	if pin.persistent && !c.save(pin) {
 		*pin.p = old
 		return sw(apdu.SWMemoryFailure)
 	}

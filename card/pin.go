@@ -14,10 +14,20 @@ type pinObj struct {
 	p          *jpki.PIN
 	rule       string // CheckPIN name for CHANGE REFERENCE DATA; "" = not changeable
 	persistent bool   // counter lives in the card file and is saved after each change
-	// blocked marks a key reference that was blocked at issuance (入力補助AP 0012): query
-	// answers 63C0, VERIFY 6984, whatever the counter.
+	// blocked marks a key reference that was blocked at issuance (入力補助AP 0012, the JPKI
+	// AP's 001B on a card without a signing certificate): query answers 63C0, VERIFY 6984,
+	// whatever the counter.
 	blocked bool
+	// minLen and maxLen are the lengths the key accepts; VERIFY with another length answers
+	// 6700 without spending a try.
+	minLen, maxLen int
+	// collation names the counter in CardFile.CollationTries that mirrors p.Tries; "" for
+	// the PINs that have their own place in the card file.
+	collation string
 }
+
+// fits reports whether a PIN of n bytes has a length the key accepts.
+func (o *pinObj) fits(n int) bool { return n >= o.minLen && n <= o.maxLen }
 
 // Names of the card's PINs, as ResetPIN and CheckPIN take them.
 const (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // CardFileVersion is the version of the card file format written by this package.
@@ -69,7 +70,28 @@ type CardFile struct {
 	SupportPIN PIN `json:"support_pin"`
 	// JukiPIN is the 住民基本台帳用暗証番号 (4 digits, 3 tries).
 	JukiPIN PIN `json:"juki_pin"`
+	// CollationTries holds the retry counters of the keys derived from the card face (照合番号A
+	// and B of the 券面事項入力補助AP and the 券面AP, the 券面AP's birth-date key), by the names
+	// in Collation; a key absent from the map has all CollationMaxTries tries left. Their values
+	// are derived from the card, so only the counters are stored.
+	CollationTries map[string]int `json:"collation_tries,omitempty"`
 }
+
+// The collation keys whose counters CardFile.CollationTries holds.
+const (
+	CollationSupportA     = "support_a"     // 入力補助AP EF 0014, 照合番号A
+	CollationSupportB     = "support_b"     // 入力補助AP EF 0015, 照合番号B
+	CollationSurfaceA     = "surface_a"     // 券面AP EF 0013, 照合番号A
+	CollationSurfaceB     = "surface_b"     // 券面AP EF 0012, 照合番号B
+	CollationSurfaceBirth = "surface_birth" // 券面AP EF 0011, 生年月日 key
+)
+
+// Collation lists the collation keys.
+var Collation = []string{CollationSupportA, CollationSupportB, CollationSurfaceA, CollationSurfaceB, CollationSurfaceBirth}
+
+// CollationMaxTries is the retry limit given to the collation keys. The real limit is not
+// published (REFERENCE §4 "?"); ten is this simulator's assumption.
+const CollationMaxTries = 10
 
 // KeySlot is one JPKI key pair with its certificate, its CA certificate and its PIN.
 type KeySlot struct {
@@ -122,6 +144,14 @@ func (cf *CardFile) Validate() error {
 	}
 	if cf.Auth == nil {
 		return errors.New("no authentication key slot")
+	}
+	for name, n := range cf.CollationTries {
+		if !slices.Contains(Collation, name) {
+			return fmt.Errorf("unknown collation key %q in collation_tries", name)
+		}
+		if n < 0 || n > CollationMaxTries {
+			return fmt.Errorf("collation key %s counter %d is out of range 0..%d", name, n, CollationMaxTries)
+		}
 	}
 	for name, s := range map[string]*KeySlot{"auth": cf.Auth, "sign": cf.Sign} {
 		if s == nil {

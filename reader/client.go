@@ -263,13 +263,41 @@ func (c *Client) verifyPIN(ctx context.Context, p PIN, value string) error {
 	resp, err := c.transmit(ctx, apdu.Command{CLA: 0x00, INS: 0x20, P1: 0x00, P2: 0x80, Data: []byte(v)})
 	if err == nil {
 		err = verifyResult(p, resp.SW)
+		if resp.SW == apdu.SWReferenceDataBlocked {
+			if absent := c.checkSignPresent(ctx, p); absent != nil {
+				err = absent
+			}
+		}
 	}
 	auditVerify(ctx, c.t.Reader(), p, err)
 	return err
 }
 
-// noPINFile is the error for a PIN IEF that does not exist: no signing password on a card
-// without a signing certificate.
+// checkSignPresent, for the signing password that the card reports blocked, reads the JPKI
+// AP's certificate availability (EF 0008, byte 0 for the signing certificate, 00 when none was
+// issued) and returns the no-certificate error on a card without one: such a card keeps the
+// password's IEF, never set, which answers as a blocked one. A card without EF 0008 is taken
+// to have the certificate. The JPKI AP must be selected.
+func (c *Client) checkSignPresent(ctx context.Context, p PIN) error {
+	if p != PINSign {
+		return nil
+	}
+	sw, err := c.selectEF(ctx, jpki.EFCertAvail)
+	if err != nil || sw != apdu.SWOK {
+		return err
+	}
+	b, err := c.readBinary(ctx, 0, 3)
+	if err != nil {
+		return err
+	}
+	if len(b) > 0 && b[0] == 0x00 {
+		return c.noPINFile(p)
+	}
+	return nil
+}
+
+// noPINFile is the error for a PIN IEF that does not exist or was never set: no signing
+// password on a card without a signing certificate.
 func (c *Client) noPINFile(p PIN) error {
 	if p == PINSign {
 		return &Error{Reason: ReasonNoCertificate, PIN: p, Detail: "the card has no signing certificate (holder under 15?)"}
@@ -330,6 +358,11 @@ func (c *Client) triesLeft(ctx context.Context, p PIN) (int, error) {
 		return 0, err
 	}
 	if n, ok := resp.SW.TriesLeft(); ok {
+		if n == 0 {
+			if err := c.checkSignPresent(ctx, p); err != nil {
+				return 0, err
+			}
+		}
 		return n, nil
 	}
 	switch resp.SW {

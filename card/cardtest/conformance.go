@@ -234,6 +234,15 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 		if err := rsa.VerifyPKCS1v15(authPub, crypto.SHA256, h[:], r.Data); err != nil {
 			t.Fatalf("P1 02 signature: %v", err)
 		}
+		// selecting the application again clears the security state (OpenSC's logout)
+		s.want(SelectAID(jpki.AIDJPKI), apdu.SWOK)
+		s.want(SelectEF(jpki.EFAuthKey), apdu.SWOK)
+		s.want(Sign(di), apdu.SWSecurityNotSatisfied)
+		// a PIN of the wrong length is refused without spending a try
+		s.want(SelectEF(jpki.EFAuthPIN), apdu.SWOK)
+		s.want(Verify("12345"), apdu.SWWrongLength)
+		s.want(Verify(""), apdu.VerifyFailed(3))
+		s.want(Verify(AuthPIN), apdu.SWOK)
 		// selecting another application clears the security state
 		s.want(SelectAID(jpki.AIDSupport), apdu.SWOK)
 		s.want(SelectAID(jpki.AIDJPKI), apdu.SWOK)

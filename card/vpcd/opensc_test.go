@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mynagate/mynagate/card/cardtest"
 	"github.com/mynagate/mynagate/internal/pcsctest"
+	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
 )
 
@@ -161,5 +166,89 @@ func TestWrongPINsBlock(t *testing.T) {
 	}
 	if cf.Auth.PIN.Tries != 0 {
 		t.Fatalf("card file says %d tries", cf.Auth.PIN.Tries)
+	}
+}
+
+// A child's card (no signing certificate below 15) binds in OpenSC and logs in and signs with
+// the auth key; the signing PIN shows no tries and the signing key cannot be used.
+func TestOpenSCChildCard(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
+	requireOpenSC(t)
+	child := testkit.Taro()
+	child.Name, child.Birth = "山田　次郎", jpki.Date{Year: 2016, Month: time.June, Day: 1}
+	in := insertIssued(t, jlis.IssueRequest{Basic4: child})
+	if in.cf.Sign != nil {
+		t.Fatal("a 9-year-old got a signing certificate")
+	}
+	out := run(t, in, "pkcs15-tool", "--list-pins")
+	if !strings.Contains(out, "User Authentication PIN") || !strings.Contains(out, "Digital Signature PIN") {
+		t.Fatalf("--list-pins:\n%s", out)
+	}
+	if got := authTries(t, in); got != "3" {
+		t.Fatalf("auth tries %s", got)
+	}
+	got := pemCert(t, run(t, in, "pkcs15-tool", "--read-certificate", "01"))
+	if !bytes.Equal(got, in.cf.Auth.Cert) {
+		t.Fatal("auth certificate differs from the issued one")
+	}
+	msg := []byte("login challenge of a child")
+	sig, err := pkcs11Sign(t, in, "0", "01", in.cf.Auth.PIN.Value, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(in.cf.Auth.Cert)
+	if err := cert.CheckSignature(x509.SHA256WithRSA, msg, sig); err != nil {
+		t.Fatalf("auth signature: %v", err)
+	}
+	if _, err := pkcs11Sign(t, in, "1", "02", "ABC123", msg); err == nil {
+		t.Fatal("a card without a signing certificate signed with the signing key")
+	}
+	// the failed signing login spent nothing: the auth PIN is untouched
+	if got := authTries(t, in); got != "3" {
+		t.Fatalf("auth tries %s after the signing attempt", got)
+	}
+}
+
+// OpenSC's jpki driver logs out by selecting the JPKI AP again (card-jpki.c jpki_logout, since
+// OpenSC 0.24; its PKCS#11 C_Logout clears only OpenSC's own state and sends nothing). The test
+// sends, through OpenSC and pcscd in one session, a login, a signature, the logout's SELECT and
+// a second signature: the card refuses the second one until the PIN is presented again.
+func TestOpenSCLogoutSelectDropsLogin(t *testing.T) {
+	t.Parallel() // each test has its own pcscd
+	requireOpenSC(t)
+	in := insert(t, jpki.MediumCard)
+	hx := func(b []byte) string {
+		var sb strings.Builder
+		for i, c := range b {
+			if i > 0 {
+				sb.WriteByte(':')
+			}
+			fmt.Fprintf(&sb, "%02X", c)
+		}
+		return sb.String()
+	}
+	sign := hx(cardtest.Sign(cardtest.DigestInfoSHA256([]byte("challenge"))))
+	apdus := []string{
+		hx(cardtest.SelectAID(jpki.AIDJPKI)),
+		hx(cardtest.SelectEF(jpki.EFAuthPIN)), hx(cardtest.Verify(in.cf.Auth.PIN.Value)),
+		hx(cardtest.SelectEF(jpki.EFAuthKey)), sign, // logged in: 256 bytes + 90 00
+		hx(cardtest.SelectAID(jpki.AIDJPKI)),        // jpki_logout
+		hx(cardtest.SelectEF(jpki.EFAuthKey)), sign, // 69 82
+		hx(cardtest.SelectEF(jpki.EFAuthPIN)), hx(cardtest.Verify(in.cf.Auth.PIN.Value)),
+		hx(cardtest.SelectEF(jpki.EFAuthKey)), sign, // logged in again
+	}
+	var args []string
+	for _, a := range apdus {
+		args = append(args, "-s", a)
+	}
+	out := run(t, in, "opensc-tool", args...)
+	sws := regexp.MustCompile(`SW1=0x([0-9a-f]{2}), SW2=0x([0-9a-f]{2})`).FindAllStringSubmatch(out, -1)
+	var got []string
+	for _, m := range sws {
+		got = append(got, m[1]+m[2])
+	}
+	want := []string{"9000", "9000", "9000", "9000", "9000", "9000", "9000", "6982", "9000", "9000", "9000", "9000"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("status words %v, want %v\n%s", got, want, out)
 	}
 }

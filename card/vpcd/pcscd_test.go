@@ -28,9 +28,15 @@ type inserted struct {
 // it into the first slot and waits until pcscd reports the card present.
 func insert(t testing.TB, medium jpki.Medium, opts ...card.Option) *inserted {
 	t.Helper()
+	return insertIssued(t, jlis.IssueRequest{Basic4: testkit.Taro(), Medium: medium}, opts...)
+}
+
+// insertIssued is insert for a card issued on req.
+func insertIssued(t testing.TB, req jlis.IssueRequest, opts ...card.Option) *inserted {
+	t.Helper()
 	d := pcsctest.Start(t)
 	sim, _, _ := testkit.Simulator(t)
-	iss, err := sim.Issue(context.Background(), jlis.IssueRequest{Basic4: testkit.Taro(), Medium: medium})
+	iss, err := sim.Issue(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
