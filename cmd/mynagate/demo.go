@@ -36,7 +36,7 @@ var demoResidents = []struct {
 }
 
 func newDemoCmd() *cobra.Command {
-	var data, addr, jlisAddr string
+	var data, addr, jlisAddr, ticketAddr string
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -45,17 +45,18 @@ func newDemoCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, cmd.OutOrStdout(), data, addr, jlisAddr, once)
+			return runDemo(ctx, cmd.OutOrStdout(), data, addr, jlisAddr, ticketAddr, once)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "mynagate-demo", "directory for the demo's state (kept between runs)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the platform")
 	cmd.Flags().StringVar(&jlisAddr, "jlis-addr", "127.0.0.1:8470", "listen address of the J-LIS simulator")
+	cmd.Flags().StringVar(&ticketAddr, "ticket-addr", "127.0.0.1:8090", "listen address of the ticketing service")
 	cmd.Flags().BoolVar(&once, "once", false, "set up, print what to try, and exit instead of serving")
 	return cmd
 }
 
-func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr string, once bool) error {
+func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr string, once bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jln, err := net.Listen("tcp", jlisAddr)
@@ -68,6 +69,11 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr string, once
 		return fmt.Errorf("listen on %s: %w (another demo running? use --addr)", addr, err)
 	}
 	defer pln.Close()
+	tln, err := net.Listen("tcp", ticketAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (another demo running? use --ticket-addr)", ticketAddr, err)
+	}
+	defer tln.Close()
 	jbase, pbase := "http://"+jln.Addr().String(), "http://"+pln.Addr().String()
 	jlisDir := filepath.Join(data, "jlis")
 	cardDir := filepath.Join(data, "cards")
@@ -143,9 +149,16 @@ The J-LIS side:
   mynagate reader status --card %[2]s/taro.json
   mynagate card insert %[2]s/taro.json      # attach it to pcscd (needs pcscd and vsmartcard-vpcd running)
 `, pbase, cardDir, jlisDir, data, jbase)
-	if once {
-		return nil
+	serveTicket, err := demoTicket(ctx, w, n.plat, data, pbase, tln)
+	if err != nil {
+		return fmt.Errorf("ticketing: %w", err)
 	}
+	if once {
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		return serveTicket(done) // closes its database
+	}
+	go serveTicket(ctx)
 	fmt.Fprintf(w, "\nServing; Ctrl-C to stop.\n")
 	return serveUntilDone(ctx, pln, n.handler)
 }

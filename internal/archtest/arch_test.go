@@ -61,6 +61,9 @@ func TestImportDirection(t *testing.T) {
 		{"jlis", ours("platform", "web", "store", "card", "reader", "revocation")},
 		{"jpki", ours("jlis", "card", "reader", "platform", "store", "web", "verify", "apdu")},
 		{"apdu", ours("jpki", "jlis", "card", "reader", "platform")},
+		// The ticketing service is a relying party: it reaches the platform only through the
+		// public client and webhooks, over HTTP, and has its own database.
+		{"ticket/...", ours("platform", "store", "web", "jlis", "jlisapi", "card", "reader", "evidence", "revocation", "verify", "internal/wiring", "internal/testkit")},
 		{"evidence", append(ours("jlis", "card", "reader", "store", "platform", "web", "revocation", "verify"), sql...)},
 	}
 	for _, r := range rules {
