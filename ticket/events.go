@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -65,6 +66,16 @@ type Event struct {
 	// Lottery: the application window's end and the time winners have to pay.
 	ApplyCloses time.Time     `json:"apply_closes,omitzero"`
 	PayWindow   time.Duration `json:"-"`
+	// Draws are the lottery's rounds: each seed's hash is public from the round's creation.
+	Draws []DrawInfo `json:"draws,omitempty"`
+}
+
+// DrawInfo is a lottery round's public commitment.
+type DrawInfo struct {
+	Round    int       `json:"round"`
+	SeedHash string    `json:"seed_hash"`
+	Closes   time.Time `json:"closes"`
+	Drawn    bool      `json:"drawn"`
 }
 
 // EventRequest is what an organiser sends to create an event.
@@ -172,7 +183,7 @@ func (s *Service) CreateEvent(ctx context.Context, o *Organiser, r EventRequest)
 	if err != nil {
 		return nil, err
 	}
-	return ev, nil
+	return s.event(ctx, s.db.w, id)
 }
 
 // commitRound draws a seed for a lottery round and stores it with its hash. The pay window is
@@ -231,9 +242,15 @@ func (s *Service) event(ctx context.Context, q querier, id string) (*Event, erro
 		return nil, fmt.Errorf("ticket: seat classes: %w", err)
 	}
 	if ev.Sale == SaleLottery {
-		var closes, pay int64
-		if err := q.QueryRowContext(ctx, `SELECT closes_at, pay_deadline FROM draws WHERE event_id = $1 AND round = 1`, id).Scan(&closes, &pay); err == nil {
-			ev.ApplyCloses = time.Unix(0, closes).UTC()
+		rs, err := s.rounds(ctx, q, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if r.n == 1 {
+				ev.ApplyCloses, ev.PayWindow = r.closes.UTC(), r.window
+			}
+			ev.Draws = append(ev.Draws, DrawInfo{Round: r.n, SeedHash: hex.EncodeToString(r.hash), Closes: r.closes.UTC(), Drawn: r.drawn})
 		}
 	}
 	return &ev, nil

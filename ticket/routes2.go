@@ -1,0 +1,5 @@
+package ticket
+
+import "net/http"
+
+func (s *Service) moreRoutes(mux *http.ServeMux) {}
