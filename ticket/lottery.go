@@ -516,4 +516,3 @@ func issue(ctx context.Context, tx *sql.Tx, classID string, n int) (int64, error
 	}
 	return issued - int64(n) + 1, nil
 }
-
