@@ -246,7 +246,7 @@ func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Tim
 		v.RevocationRef = "ocsp"
 	}
 	if rs.Revoked {
-		return nil, newError(KindRejected, "cert-revoked", "the certificate was revoked at %s (reason %d)", rs.RevokedAt.Format(time.RFC3339), rs.Reason)
+		return nil, newError(KindRejected, "cert-revoked", "the certificate was revoked at %s (reason %s)", rs.RevokedAt.Format(time.RFC3339), CRLReasonName(rs.Reason))
 	}
 	if err := verify.Signature(res.Cert, s.Challenge(), a.Signature); err != nil {
 		return nil, rejection(err)

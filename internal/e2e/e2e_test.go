@@ -529,6 +529,9 @@ func TestRejections(t *testing.T) {
 	sig, _ := client.Sign(signer, ch)
 	_, err = hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
 	expectProblem(t, err, "cert-revoked")
+	if p := err.(*client.Problem); !strings.Contains(p.Detail, "(reason keyCompromise)") {
+		t.Errorf("the revocation reason is not named: %q", p.Detail)
+	}
 	if p := err.(*client.Problem); p.VerificationID == "" {
 		t.Error("a rejected verification was not recorded")
 	} else if v, err := e.rp.Verification(ctx, p.VerificationID); err != nil || v.Decision != "rejected" || v.Reason != "cert-revoked" || v.Sub != "" {
