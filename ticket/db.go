@@ -230,3 +230,13 @@ func isCheck(err error) bool {
 	}
 	return false
 }
+
+// Checkpoint moves SQLite's write-ahead log into the database file and truncates it (nothing on
+// PostgreSQL): what was deleted or never written is then nowhere in the files.
+func (d *DB) Checkpoint(ctx context.Context) error {
+	if d.dialect != DialectSQLite {
+		return nil
+	}
+	_, err := d.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
