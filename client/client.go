@@ -231,15 +231,20 @@ func (c *Client) Usage(ctx context.Context, from, to string) (*Usage, error) {
 	return &u, nil
 }
 
-// Challenge is what the holder's app signs.
+// Challenge is what the holder's app signs, once CheckChallenge has accepted it.
 type Challenge struct {
 	ID         string    `json:"id"`
 	Purpose    string    `json:"purpose"`
 	TenantName string    `json:"tenant_name"`
-	Challenge  []byte    `json:"challenge"` // the exact bytes to sign
+	Challenge  []byte    `json:"challenge"` // the exact bytes to sign; check them with CheckChallenge first
 	Facts      []string  `json:"facts"`
 	ExpiresAt  time.Time `json:"expires_at"`
 	Status     string    `json:"status"`
+	// PlatformSignature is the platform's Ed25519 signature over Challenge, checked against a
+	// pinned key (ChallengeCheck.PlatformKey); PlatformKey is the key the platform says it used,
+	// to be pinned out of band, never trusted as served.
+	PlatformSignature []byte `json:"platform_signature"`
+	PlatformKey       []byte `json:"platform_key"`
 }
 
 // HolderResult is the platform's answer to the holder.

@@ -16,6 +16,7 @@ package platform
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -26,6 +27,7 @@ import (
 	"fmt"
 	"github.com/mynagate/mynagate/evidence"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -86,6 +88,9 @@ type Platform struct {
 	cache      caches
 	// privateTargets lifts the webhook egress policy (egress.go).
 	privateTargets bool
+	// challengeSigner signs holder challenges (challenge.go), derived once from master.
+	challengeKeyOnce sync.Once
+	challengeSigner  ed25519.PrivateKey
 }
 
 // Option configures a Platform.

@@ -114,6 +114,18 @@ func TestSessionsAndChallenges(t *testing.T) {
 	if bytes.Equal(s1.Challenge(), s2.Challenge()) || !bytes.Contains(s1.Challenge(), []byte(a.ID)) || !bytes.Contains(s1.Challenge(), []byte(s1.ID)) {
 		t.Error("challenge does not bind tenant and session")
 	}
+	// …and names the platform's origin, the purpose and the expiry (docs/design/challenge.md).
+	for _, line := range []string{"mynagate-challenge/v1\n", "\norigin=https://verify.example\n", "\ntenant-name=A\n", "\npurpose=identity\n",
+		"\nexpires=" + s1.ExpiresAt.UTC().Format(time.RFC3339) + "\n"} {
+		if !bytes.Contains(s1.Challenge(), []byte(line)) {
+			t.Errorf("challenge lacks %q:\n%s", line, s1.Challenge())
+		}
+	}
+	for _, name := range []string{"Bank\x1b]0;x\x07", "Bank\u202Eknab", "Bank\u009b2J", "Bank\xff"} {
+		if _, err := p.CreateTenant(ctx, name, nil); kindOf(err) != platform.KindInvalid {
+			t.Errorf("tenant name %q: %v", name, err)
+		}
+	}
 	if !strings.HasPrefix(p.HolderURL(s1), "https://verify.example/v1/holder/sessions/"+s1.ID+"?token=") {
 		t.Errorf("holder URL %s", p.HolderURL(s1))
 	}

@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -20,23 +19,6 @@ import (
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/verify"
 )
-
-// challengeDomain starts every challenge, so a signature made for mynagate cannot be replayed
-// as a signature over anything else, and vice versa.
-const challengeDomain = "mynagate-challenge/v1"
-
-// Challenge returns the exact bytes the holder signs for a session: the domain, the tenant, the
-// purpose, the session and the nonce, NUL-separated. Binding all of them means a signature made
-// for one tenant's session fails on any other session.
-func (s *Session) Challenge() []byte {
-	var b bytes.Buffer
-	for _, part := range []string{challengeDomain, s.TenantID, string(s.Purpose), s.ID} {
-		b.WriteString(part)
-		b.WriteByte(0)
-	}
-	b.Write(s.Nonce)
-	return b.Bytes()
-}
 
 // SessionRequest is what a tenant's back end asks for.
 type SessionRequest struct {
@@ -76,6 +58,7 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 		return nil, false, internal(err)
 	}
 	p.withHolderToken(stored)
+	p.withChallenge(stored, tenant)
 	if created {
 		c := *stored
 		p.cache.sessions.Add(c.ID, &c)
@@ -121,6 +104,7 @@ func (p *Platform) Session(ctx context.Context, tenant *Tenant, id string) (*Ses
 		return nil, internal(err)
 	}
 	p.withHolderToken(s)
+	p.withChallenge(s, tenant)
 	return s, nil
 }
 
@@ -142,6 +126,7 @@ func (p *Platform) HolderSession(ctx context.Context, id, token string) (*Sessio
 	if err != nil {
 		return nil, nil, internal(err)
 	}
+	p.withChallenge(s, t)
 	return s, t, nil
 }
 

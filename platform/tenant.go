@@ -8,6 +8,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,9 @@ func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact) 
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 200 {
 		return nil, newError(KindInvalid, "invalid-request", "tenant name must be 1 to 200 characters")
+	}
+	if !utf8.ValidString(name) || strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		return nil, newError(KindInvalid, "invalid-request", "tenant name must be UTF-8 text without control or format characters (it is shown to holders)")
 	}
 	var fs []Fact
 	for _, f := range facts {

@@ -68,7 +68,7 @@ type Session struct {
 	ID       string  // "s_" + 32 hex digits, time-ordered (see newOrderedID)
 	TenantID string  // the tenant that created it
 	Purpose  Purpose // identity or login
-	Nonce    []byte  // 32 random bytes; the challenge the holder signs is Challenge()
+	Nonce    []byte  // 32 random bytes, part of the challenge the holder signs (Challenge())
 	// HolderToken is the secret in the holder URL; it lets the holder's app fetch and answer.
 	// The platform derives it from the master secret and the id and never stores it (empty in
 	// the store; sessions stored by earlier versions carry their random token).
@@ -80,7 +80,14 @@ type Session struct {
 	VerificationID string
 	// ClientRef is an opaque reference of the tenant's (e.g. its user id), echoed back.
 	ClientRef string
+	// challenge is what the holder signs, built by the platform from the fields above, its
+	// origin and the tenant's name (challenge.go); not stored.
+	challenge []byte
 }
+
+// Challenge returns the exact bytes the holder signs for the session (challenge.go): set on
+// the sessions the platform hands out, nil on a Session built elsewhere.
+func (s *Session) Challenge() []byte { return s.challenge }
 
 // Decision is the outcome of a verification.
 type Decision string

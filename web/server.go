@@ -410,6 +410,10 @@ type HolderChallenge struct {
 	Facts     []platform.Fact `json:"facts,omitempty"`
 	ExpiresAt time.Time       `json:"expires_at"`
 	Status    string          `json:"status"`
+	// PlatformSignature is the platform's Ed25519 signature over the challenge bytes, for
+	// holders that pin PlatformKey (docs/design/challenge.md); both base64.
+	PlatformSignature []byte `json:"platform_signature,omitempty"`
+	PlatformKey       []byte `json:"platform_key,omitempty"`
 }
 
 func (s *Server) holderGet(w http.ResponseWriter, r *http.Request) {
@@ -419,7 +423,7 @@ func (s *Server) holderGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := HolderChallenge{ID: sess.ID, Purpose: sess.Purpose, TenantName: t.Name, Challenge: base64.StdEncoding.EncodeToString(sess.Challenge()),
-		ExpiresAt: sess.ExpiresAt, Status: string(sess.Status)}
+		ExpiresAt: sess.ExpiresAt, Status: string(sess.Status), PlatformSignature: s.p.SignChallenge(sess), PlatformKey: s.p.ChallengePublicKey()}
 	if sess.Status == platform.SessionPending && !sess.ExpiresAt.After(s.p.Now()) {
 		h.Status = "expired" // as the tenant's view says; answering would only earn a 410
 	}

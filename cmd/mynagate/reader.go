@@ -38,10 +38,15 @@ type readerFlags struct {
 	pinStdin  bool
 	allowLast bool
 	json      bool
+
+	// now and openCard replace the clock and the card (tests only; nil: time.Now and open).
+	now      func() time.Time
+	openCard func(ctx context.Context) (*session, error)
 }
 
-func newReaderCmd() *cobra.Command {
-	f := &readerFlags{}
+func newReaderCmd() *cobra.Command { return newReaderCmdWith(&readerFlags{}) }
+
+func newReaderCmdWith(f *readerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reader",
 		Short: "Read a My Number Card: readers, card status, certificates, basic 4 facts, signatures",
@@ -88,6 +93,9 @@ func (s *session) Close() {
 
 // open connects to the card: the card file in-process with --card, else through pcscd.
 func (f *readerFlags) open(ctx context.Context) (*session, error) {
+	if f.openCard != nil {
+		return f.openCard(ctx)
+	}
 	if f.card != "" {
 		if f.reader != "" {
 			return nil, errors.New("reader: --card and --reader exclude each other")

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/reader"
@@ -10,11 +12,15 @@ import (
 )
 
 // newReaderVerifyCmd is the holder's side of a verification session: fetch the challenge from
-// the session URL (the QR payload), sign it on the card with the key the session's purpose asks
-// for — the signing key (password) for identity, the authentication key (PIN) for login — and
-// send the certificate and signature to the platform.
+// the session URL (the QR payload), check that it is a genuine challenge of the platform the
+// URL names (docs/design/challenge.md) — its origin, its session, its purpose for the key about
+// to sign, its expiry and, with --platform-key, the platform's signature — and only then open
+// the card, sign it with the key the challenge's purpose asks for — the signing key (password)
+// for identity, the authentication key (PIN) for login — and send the certificate and signature
+// to the platform.
 func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 	var consent []string
+	var platformKey string
 	cmd := &cobra.Command{
 		Use:   "verify SESSION-URL",
 		Short: "Complete a platform verification session with the card (the holder's side)",
@@ -22,6 +28,14 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
+			var pinned ed25519.PublicKey
+			if platformKey != "" {
+				k, err := client.ParsePlatformKey(platformKey)
+				if err != nil {
+					return fmt.Errorf("--platform-key: %w", err)
+				}
+				pinned = k
+			}
 			base, id, token, err := client.ParseHolderURL(args[0])
 			if err != nil {
 				return err
@@ -34,19 +48,30 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			if ch.Status != "pending" {
 				return fmt.Errorf("session %s is %s; ask the service for a new one", id, ch.Status)
 			}
-			if len(consent) > 0 && ch.Purpose != "identity" {
-				return fmt.Errorf("consent is given with an identity verification; session %s is for %s", id, ch.Purpose)
+			now := time.Now
+			if f.now != nil {
+				now = f.now
 			}
+			// The card is not touched before the challenge passed: the key is chosen from the
+			// checked challenge's purpose.
+			fields, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: args[0], Now: now(), PlatformKey: pinned})
+			if err != nil {
+				return fmt.Errorf("refusing to sign: %w", err)
+			}
+			if len(consent) > 0 && fields.Purpose != "identity" {
+				return fmt.Errorf("consent is given with an identity verification; session %s is for %s", id, fields.Purpose)
+			}
+			name := client.DisplayName(fields.TenantName)
 			s, err := f.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			which, what := reader.PINAuth, "log in to"
-			if ch.Purpose == "identity" {
+			if fields.Purpose == "identity" {
 				which, what = reader.PINSign, "prove your identity (name, date of birth, sex, address) to"
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s asks you to %s it with your card.\n", ch.TenantName, what)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%q (%s) asks you to %s it with your card.\n", name, fields.Origin, what)
 			for _, c := range consent {
 				fmt.Fprintf(cmd.ErrOrStderr(), "You also consent to %s: %s (revoke it with mynagate reader consent revoke).\n", c, consentText(c))
 			}
@@ -72,11 +97,12 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 				return err
 			}
 			return f.output(cmd, res, func(w io.Writer) {
-				fmt.Fprintf(w, "%s: %s verification %s for %s\n", res.Decision, ch.Purpose, res.VerificationID, res.TenantName)
+				fmt.Fprintf(w, "%s: %s verification %s for %q\n", res.Decision, fields.Purpose, res.VerificationID, name)
 			})
 		},
 	}
 	cmd.Flags().StringSliceVar(&consent, "consent", nil, "consents to give the service with an identity verification: basic4_updates")
+	cmd.Flags().StringVar(&platformKey, "platform-key", "", "pin the platform: accept only challenges signed by this Ed25519 key (base64, as `mynagate serve` prints it)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"github.com/mynagate/mynagate/evidence"
@@ -227,6 +228,7 @@ func newServeCmd() *cobra.Command {
 			defer n.store.Close()
 			defer n.stopLog() // after the server: the log's shutdown protocol
 			fmt.Fprintf(cmd.OutOrStdout(), "mynagate platform on http://%s (store %s, J-LIS %s, evidence log %s)\n", ln.Addr(), n.store.Dialect(), cfg.jlisURL, n.evidence.Origin())
+			fmt.Fprintf(cmd.OutOrStdout(), "holder challenges signed with platform key ed25519:%s (holders pin it: reader verify --platform-key)\n", base64.StdEncoding.EncodeToString(n.plat.ChallengePublicKey()))
 			if mln != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "metrics on http://%s/metrics\n", mln.Addr())
 				mux := http.NewServeMux()

@@ -663,6 +663,10 @@ func TestContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Every challenge the platform serves passes the holder's check, pinned to its key.
+		if _, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: s.HolderURL, Purpose: purpose, Now: s.CreatedAt, PlatformKey: ch.PlatformKey}); err != nil {
+			t.Fatalf("the platform's own challenge fails the holder's check: %v", err)
+		}
 		return held{s, id, tok, ch.Challenge}
 	}
 	sign := func(s crypto.Signer, msg []byte) []byte {

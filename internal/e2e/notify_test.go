@@ -188,8 +188,14 @@ func answerWith(h *holder, s *client.Session, consent []string) error {
 	if err != nil {
 		return err
 	}
+	// As the holder's app does: check the challenge before the card signs, and take the key
+	// from the checked challenge.
+	f, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: s.HolderURL, Now: s.CreatedAt})
+	if err != nil {
+		return err
+	}
 	var signer *reader.Signer
-	if ch.Purpose == "identity" {
+	if f.Purpose == "identity" {
 		signer, err = h.reader().SignSigner(ctx, jlis.DefaultSignPassword)
 	} else {
 		signer, err = h.reader().AuthSigner(ctx, jlis.DefaultAuthPIN)

@@ -1,0 +1,262 @@
+package client
+
+// The holder's check of a challenge before the card signs it (docs/design/challenge.md).
+//
+// A holder's app is pointed at a URL (a QR code, a link) and signs what that URL serves with the
+// card's signing key — the key of legally binding e-signatures — or its authentication key. So
+// the app must not sign whatever it is given: a fake platform would get a signature over a text
+// of its choosing, and another site could relay a login challenge of the real platform. The
+// challenge therefore says, in a canonical text form, which platform (origin) and session it
+// belongs to, for which purpose (and so which key), until when, and for which tenant; CheckChallenge
+// compares all of it with the URL the holder was given before the card is touched.
+//
+// The parser is written here rather than taken from a library because the format is this
+// project's own: eight LF-terminated "key=value" lines in a fixed order with strict values, so
+// that one challenge has exactly one encoding.
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ChallengeDomain is the first line of every challenge.
+const ChallengeDomain = "mynagate-challenge/v1"
+
+// MaxTenantName bounds the tenant display name a challenge carries, in bytes of UTF-8.
+const MaxTenantName = 256
+
+// ChallengeFields is a parsed challenge.
+type ChallengeFields struct {
+	Origin     string // scheme://host[:port] of the platform, lower case, default port omitted
+	SessionID  string
+	TenantID   string
+	TenantName string // as the platform sent it; show it with DisplayName
+	Purpose    string // identity (signing key) or login (authentication key)
+	ExpiresAt  time.Time
+	Nonce      []byte // 32 bytes
+}
+
+var challengeKeys = [...]string{"origin", "session", "tenant", "tenant-name", "purpose", "expires", "nonce"}
+
+// EncodeChallenge writes a challenge in its canonical form. The platform builds challenges with
+// the same encoding (platform.Platform.Challenge); this one is for tests and for other
+// implementations to compare against.
+func EncodeChallenge(f ChallengeFields) []byte {
+	var b bytes.Buffer
+	b.WriteString(ChallengeDomain + "\n")
+	vals := [...]string{f.Origin, f.SessionID, f.TenantID, escapeName(f.TenantName), f.Purpose,
+		f.ExpiresAt.UTC().Format(time.RFC3339), base64.RawURLEncoding.EncodeToString(f.Nonce)}
+	for i, k := range challengeKeys {
+		b.WriteString(k + "=" + vals[i] + "\n")
+	}
+	return b.Bytes()
+}
+
+// escapeName percent-encodes every byte of s but ALPHA, DIGIT, "-", ".", "_" and "~" (RFC 3986
+// unreserved), with upper-case hex digits.
+func escapeName(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// ParseChallenge parses a challenge, refusing anything but the one canonical encoding.
+func ParseChallenge(b []byte) (*ChallengeFields, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("client: not a mynagate challenge: "+format, a...)
+	}
+	if len(b) > 4096 {
+		return nil, bad("%d bytes is too long", len(b))
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) == 0 || lines[0] != ChallengeDomain {
+		return nil, bad("it does not start with %s", ChallengeDomain)
+	}
+	if len(lines) != len(challengeKeys)+2 || lines[len(lines)-1] != "" {
+		return nil, bad("it has %d lines, not %d ending with a line feed", len(lines)-1, len(challengeKeys)+1)
+	}
+	var v [len(challengeKeys)]string
+	for i, k := range challengeKeys {
+		val, ok := strings.CutPrefix(lines[i+1], k+"=")
+		if !ok {
+			return nil, bad("line %d is not %s=", i+2, k)
+		}
+		v[i] = val
+	}
+	f := &ChallengeFields{Origin: v[0], SessionID: v[1], TenantID: v[2], Purpose: v[4]}
+	if o, err := Origin(f.Origin); err != nil || o != f.Origin {
+		return nil, bad("origin %q is not a canonical http(s) origin", f.Origin)
+	}
+	if !idLike(f.SessionID) || !idLike(f.TenantID) {
+		return nil, bad("session or tenant id is malformed")
+	}
+	name, err := url.PathUnescape(v[3])
+	if err != nil || escapeName(name) != v[3] || !utf8.ValidString(name) || len(name) > MaxTenantName {
+		return nil, bad("tenant-name is not canonical percent-encoded UTF-8 of at most %d bytes", MaxTenantName)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return nil, bad("tenant-name carries control characters (a terminal escape sequence?)")
+	}
+	f.TenantName = name
+	if f.Purpose != "identity" && f.Purpose != "login" {
+		return nil, bad("purpose %q is not identity or login", f.Purpose)
+	}
+	exp, err := time.Parse(time.RFC3339, v[5])
+	if err != nil || exp.UTC().Format(time.RFC3339) != v[5] {
+		return nil, bad("expires %q is not an RFC 3339 UTC time to the second", v[5])
+	}
+	f.ExpiresAt = exp
+	nonce, err := base64.RawURLEncoding.Strict().DecodeString(v[6])
+	if err != nil || len(nonce) != 32 {
+		return nil, bad("nonce is not 32 bytes in unpadded base64url")
+	}
+	f.Nonce = nonce
+	return f, nil
+}
+
+func idLike(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Origin returns the origin of an http(s) URL as a challenge states it: scheme "://" host
+// [":" port], in lower case, without the scheme's default port.
+func Origin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("client: %q is not an http(s) URL", raw)
+	}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// ChallengeCheck is what a challenge must match before the card signs it.
+type ChallengeCheck struct {
+	// HolderURL is the URL the holder was given (the QR payload): the challenge must name its
+	// origin and session.
+	HolderURL string
+	// Purpose is the purpose of the key about to sign: identity (the signing key) or login (the
+	// authentication key). Empty takes the challenge's purpose, and the caller then MUST choose
+	// the key from ChallengeFields.Purpose.
+	Purpose string
+	// Now is the holder's clock reading; the challenge must not have expired.
+	Now time.Time
+	// PlatformKey, when set, pins the platform: the challenge must carry its Ed25519 signature.
+	PlatformKey ed25519.PublicKey
+}
+
+// Errors of CheckChallenge, wrapped with the details.
+var (
+	ErrChallengeForeign  = errors.New("not a challenge of the platform the holder URL names")
+	ErrChallengeExpired  = errors.New("the challenge has expired")
+	ErrChallengePurpose  = errors.New("the challenge is for another purpose than the key to sign with")
+	ErrChallengeUnsigned = errors.New("the challenge is not signed by the pinned platform key")
+)
+
+// CheckChallenge checks a challenge the platform served for the session of HolderURL, before
+// anything is signed: the canonical form and domain, the platform's origin and the session id
+// against the URL, the purpose against the key to be used (and against the purpose the
+// platform's JSON names), the expiry against the holder's clock, and with a pinned key the
+// platform's signature. It returns the parsed challenge; show its tenant with DisplayName.
+func CheckChallenge(ch *Challenge, c ChallengeCheck) (*ChallengeFields, error) {
+	base, id, _, err := ParseHolderURL(c.HolderURL)
+	if err != nil {
+		return nil, err
+	}
+	origin, err := Origin(base)
+	if err != nil {
+		return nil, err
+	}
+	f, err := ParseChallenge(ch.Challenge)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrChallengeForeign, err)
+	}
+	if f.Origin != origin {
+		return nil, fmt.Errorf("client: %w: it is for %s, the holder URL is of %s (a relayed or forged challenge)", ErrChallengeForeign, f.Origin, origin)
+	}
+	if f.SessionID != id || ch.ID != id {
+		return nil, fmt.Errorf("client: %w: it is for session %q, the holder URL is for %q", ErrChallengeForeign, f.SessionID, id)
+	}
+	if ch.Purpose != f.Purpose {
+		return nil, fmt.Errorf("client: %w: the platform says %q, the challenge says %q", ErrChallengePurpose, ch.Purpose, f.Purpose)
+	}
+	if c.Purpose != "" && c.Purpose != f.Purpose {
+		return nil, fmt.Errorf("client: %w: the key to sign with is for %s, the challenge is for %s", ErrChallengePurpose, c.Purpose, f.Purpose)
+	}
+	if c.Now.IsZero() {
+		return nil, errors.New("client: CheckChallenge needs the holder's clock reading (ChallengeCheck.Now)")
+	}
+	if !c.Now.Before(f.ExpiresAt) {
+		return nil, fmt.Errorf("client: %w: it expired at %s", ErrChallengeExpired, f.ExpiresAt.Format(time.RFC3339))
+	}
+	if c.PlatformKey != nil {
+		if len(c.PlatformKey) != ed25519.PublicKeySize || !ed25519.Verify(c.PlatformKey, ch.Challenge, ch.PlatformSignature) {
+			return nil, fmt.Errorf("client: %w", ErrChallengeUnsigned)
+		}
+	}
+	return f, nil
+}
+
+// DisplayName is a tenant name made safe to show on a terminal or screen: control characters
+// (C0, DEL, C1, so no escape sequences), bidirectional overrides, zero-width and other format
+// characters, and line or paragraph separators become U+FFFD; the result is at most 64
+// characters, ending with "…" when cut.
+func DisplayName(s string) string {
+	const maxRunes = 64
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == maxRunes {
+			b.WriteRune('…')
+			break
+		}
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) ||
+			unicode.Is(unicode.Zp, r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cs, r) {
+			r = '\uFFFD'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	if b.Len() == 0 {
+		return "(unnamed service)"
+	}
+	return b.String()
+}
+
+// ParsePlatformKey reads a pinned platform key: the 32-byte Ed25519 public key in base64, as
+// `mynagate serve` prints it, optionally prefixed "ed25519:".
+func ParsePlatformKey(s string) (ed25519.PublicKey, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(strings.TrimSpace(s), "ed25519:"))
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("client: platform key %q is not a 32-byte Ed25519 public key in base64", s)
+	}
+	return ed25519.PublicKey(b), nil
+}
