@@ -66,7 +66,7 @@ func TestServerKilledUnderLoad(t *testing.T) {
 		return out
 	}
 	var ten struct{ ID string }
-	json.Unmarshal(run("tenant", "create", "--db", db, "--name", "Crash Bank", "--json"), &ten)
+	json.Unmarshal(run("tenant", "create", "--init", "--db", db, "--name", "Crash Bank", "--json"), &ten)
 	var key struct{ Key string }
 	json.Unmarshal(run("apikey", "create", "--db", db, "--tenant", ten.ID, "--json"), &key)
 	if ten.ID == "" || key.Key == "" {
