@@ -69,6 +69,21 @@ func WithRoutes(f func(*http.ServeMux)) Option {
 	return func(s *Server) { s.extraRoutes = append(s.extraRoutes, f) }
 }
 
+// WithTenantRoutes adds routes behind the tenant's API key, by ServeMux pattern.
+func WithTenantRoutes(routes map[string]func(http.ResponseWriter, *http.Request, *platform.Tenant) error) Option {
+	return func(s *Server) {
+		s.extraRoutes = append(s.extraRoutes, func(m *http.ServeMux) {
+			for pattern, h := range routes {
+				m.HandleFunc(pattern, s.tenant(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+					if err := h(w, r, t); err != nil {
+						writeProblem(w, r, err, "")
+					}
+				}))
+			}
+		})
+	}
+}
+
 // New returns the server for a platform.
 func New(p *platform.Platform, opts ...Option) *Server {
 	s := &Server{p: p, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), ready: func(context.Context) error { return nil }}
@@ -145,6 +160,9 @@ type recorder struct {
 }
 
 func (w *recorder) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
+
+// Unwrap lets http.ResponseController reach the connection (flushes of server-sent events).
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP adds a request id, bounds the body, and writes one log line per request (boulder's
 // RequestEvent): method, route, status, problem type, tenant, duration.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/store"
@@ -49,6 +50,7 @@ type platformConfig struct {
 type node struct {
 	store    *store.Store
 	plat     *platform.Platform
+	oidc     *oidc.Provider // the OpenID provider, served under /oidc
 	fetcher  *revocation.Fetcher
 	evidence *evidence.Log
 	handler  http.Handler
@@ -177,8 +179,15 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 	if cfg.metricsApart {
 		wopts = append(wopts, web.WithoutMetricsRoute())
 	}
+	prov, err := oidc.New(p, st, oidc.Config{Issuer: strings.TrimRight(cfg.publicURL, "/") + "/oidc", Master: master})
+	if err != nil {
+		stopLog()
+		st.Close()
+		return nil, err
+	}
+	wopts = append(wopts, web.WithRoutes(func(m *http.ServeMux) { m.Handle("/oidc/", prov.Handler()) }), web.WithTenantRoutes(prov.TenantRoutes()))
 	h := web.New(p, wopts...)
-	return &node{store: st, plat: p, fetcher: f, evidence: log, handler: h, metrics: h.Metrics(), stopLog: stopLog}, nil
+	return &node{store: st, plat: p, oidc: prov, fetcher: f, evidence: log, handler: h, metrics: h.Metrics(), stopLog: stopLog}, nil
 }
 
 func newServeCmd() *cobra.Command {

@@ -64,6 +64,7 @@ func TestImportDirection(t *testing.T) {
 		// The ticketing service is a relying party: it reaches the platform only through the
 		// public client and webhooks, over HTTP, and has its own database.
 		{"ticket/...", ours("platform", "store", "web", "jlis", "jlisapi", "card", "reader", "evidence", "revocation", "verify", "internal/wiring", "internal/testkit")},
+		{"oidc", append(ours("jlis", "card", "reader", "store", "web", "revocation"), sql...)},
 		{"evidence", append(ours("jlis", "card", "reader", "store", "platform", "web", "revocation", "verify"), sql...)},
 	}
 	for _, r := range rules {
