@@ -132,48 +132,50 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// TenantRoutes are the client registration routes of the API, behind a tenant's API key:
-// POST /v1/oidc/clients, GET /v1/oidc/clients, DELETE /v1/oidc/clients/{id}. Package web
-// authenticates and turns returned errors into problem documents.
-func (pr *Provider) TenantRoutes() map[string]func(http.ResponseWriter, *http.Request, *platform.Tenant) error {
-	return map[string]func(http.ResponseWriter, *http.Request, *platform.Tenant) error{
-		"POST /v1/oidc/clients": func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) error {
-			var req ClientRequest
-			dec := json.NewDecoder(r.Body)
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&req); err != nil {
-				return invalid("body is not the expected JSON object: %v", err)
+// APIRoutes adds the client registration routes of the API to m, behind a tenant's API key:
+// POST /v1/oidc/clients, GET /v1/oidc/clients, DELETE /v1/oidc/clients/{id}. auth (package
+// web's) authenticates the key and turns a returned error into a problem document.
+func (pr *Provider) APIRoutes(m *http.ServeMux, auth func(func(http.ResponseWriter, *http.Request, *platform.Tenant) error) http.HandlerFunc) {
+	m.HandleFunc("POST /v1/oidc/clients", auth(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) error {
+		var req ClientRequest
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return &platform.Error{Kind: platform.KindTooLarge, Type: "body-too-large", Detail: fmt.Sprintf("request bodies are at most %d bytes", mbe.Limit)}
 			}
-			if dec.More() {
-				return invalid("body has data after the JSON object")
-			}
-			c, secret, err := pr.CreateClient(r.Context(), t.ID, req)
-			if err != nil {
-				return err
-			}
-			writeJSON(w, http.StatusCreated, pr.view(c, secret))
-			return nil
-		},
-		"GET /v1/oidc/clients": func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) error {
-			cs, err := pr.Clients(r.Context(), t.ID)
-			if err != nil {
-				return err
-			}
-			out := []ClientView{}
-			for i := range cs {
-				out = append(out, pr.view(&cs[i], ""))
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"clients": out})
-			return nil
-		},
-		"DELETE /v1/oidc/clients/{id}": func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) error {
-			if err := pr.DeleteClient(r.Context(), t.ID, r.PathValue("id")); err != nil {
-				return err
-			}
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		},
-	}
+			return invalid("body is not the expected JSON object: %v", err)
+		}
+		if dec.More() {
+			return invalid("body has data after the JSON object")
+		}
+		c, secret, err := pr.CreateClient(r.Context(), t.ID, req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, pr.view(c, secret))
+		return nil
+	}))
+	m.HandleFunc("GET /v1/oidc/clients", auth(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) error {
+		cs, err := pr.Clients(r.Context(), t.ID)
+		if err != nil {
+			return err
+		}
+		out := []ClientView{}
+		for i := range cs {
+			out = append(out, pr.view(&cs[i], ""))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+		return nil
+	}))
+	m.HandleFunc("DELETE /v1/oidc/clients/{id}", auth(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) error {
+		if err := pr.DeleteClient(r.Context(), t.ID, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -95,7 +95,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = web.New(e.plat, web.WithRoutes(func(m *http.ServeMux) { m.Handle("/oidc/", e.prov.Handler()) }), web.WithTenantRoutes(e.prov.TenantRoutes()))
+	h = web.New(e.plat, web.WithRoutes(func(m *http.ServeMux) { m.Handle("/oidc/", e.prov.Handler()) }), web.WithTenantRoutes(e.prov.APIRoutes))
 	if e.bank, err = e.plat.CreateTenant(ctx, "Example Bank", platform.AllFacts); err != nil {
 		t.Fatal(err)
 	}

@@ -69,17 +69,19 @@ func WithRoutes(f func(*http.ServeMux)) Option {
 	return func(s *Server) { s.extraRoutes = append(s.extraRoutes, f) }
 }
 
-// WithTenantRoutes adds routes behind the tenant's API key, by ServeMux pattern.
-func WithTenantRoutes(routes map[string]func(http.ResponseWriter, *http.Request, *platform.Tenant) error) Option {
+// WithTenantRoutes lets another package (the OpenID provider's client registration) add routes
+// behind the tenant's API key: add gets the mux and auth, which wraps a handler with the
+// server's API-key authentication and turns the error it returns into a problem document.
+func WithTenantRoutes(add func(m *http.ServeMux, auth func(func(http.ResponseWriter, *http.Request, *platform.Tenant) error) http.HandlerFunc)) Option {
 	return func(s *Server) {
 		s.extraRoutes = append(s.extraRoutes, func(m *http.ServeMux) {
-			for pattern, h := range routes {
-				m.HandleFunc(pattern, s.tenant(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+			add(m, func(h func(http.ResponseWriter, *http.Request, *platform.Tenant) error) http.HandlerFunc {
+				return s.tenant(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
 					if err := h(w, r, t); err != nil {
 						writeProblem(w, r, err, "")
 					}
-				}))
-			}
+				})
+			})
 		})
 	}
 }
