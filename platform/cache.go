@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"slices"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -10,14 +11,16 @@ import (
 // Caches of what never changes once stored, so that the verification path does not read it
 // from the database every time:
 //
-//   - tenants: a tenant's record (name, facts) is written once at creation and never updated or
-//     deleted, so a cached copy can never be stale;
+//   - tenants: a tenant's name and facts are written once at creation; its revocation policy
+//     may change (UpdateTenant), so a cached tenant expires after tenantCacheTTL: the node that
+//     changes it drops its copy at once, the other nodes follow within that time;
 //   - certificate → person links: a link is inserted once (ON CONFLICT DO NOTHING) and never
 //     changed or removed, so a link read from the store stays true. Only links read back from the
 //     store are cached — never ones merely proposed by a verification that is still to commit.
 //
 // Both are bounded LRUs, per node; nodes sharing a PostgreSQL database stay correct because
-// nothing cached can change underneath. API keys are not cached: a revocation must take effect
+// nothing cached but a tenant's revocation policy can change underneath, and that only for
+// tenantCacheTTL. API keys are not cached: a revocation must take effect
 // at once.
 //
 // A third cache holds the sessions this node created while they are pending, for the holder's
@@ -33,13 +36,14 @@ import (
 //     the same problem (challenge-reused) as when it is refused up front;
 //   - the tenant's view of its sessions (polling) never reads this cache.
 const (
+	tenantCacheTTL   = 30 * time.Second
 	tenantCacheSize  = 4096
 	personCacheSize  = 1 << 17 // ~100 bytes each
 	sessionCacheSize = 1 << 16 // ~300 bytes each; sessions live minutes
 )
 
 type caches struct {
-	tenants *lru.Cache[string, *Tenant]
+	tenants *lru.Cache[string, cachedTenant]
 	// tenantKeys holds each tenant's pairwise key (tenantKey), which follows from the master
 	// secret and the tenant id alone.
 	tenantKeys *lru.Cache[string, []byte]
@@ -48,7 +52,7 @@ type caches struct {
 }
 
 func newCaches() caches {
-	t, err := lru.New[string, *Tenant](tenantCacheSize)
+	t, err := lru.New[string, cachedTenant](tenantCacheSize)
 	if err != nil {
 		panic(err) // only for a non-positive size
 	}
@@ -79,15 +83,22 @@ func (p *Platform) holderSession(ctx context.Context, id string) (*Session, erro
 
 // tenant returns the stored tenant (a copy the caller may change) through the cache.
 func (p *Platform) tenant(ctx context.Context, id string) (*Tenant, error) {
-	if t, ok := p.cache.tenants.Get(id); ok {
-		return cloneTenant(t), nil
+	now := p.clk.Now()
+	if c, ok := p.cache.tenants.Get(id); ok && now.Before(c.until) {
+		return cloneTenant(c.t), nil
 	}
 	t, err := p.store.Tenant(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	p.cache.tenants.Add(id, cloneTenant(t))
+	p.cache.tenants.Add(id, cachedTenant{t: cloneTenant(t), until: now.Add(tenantCacheTTL)})
 	return t, nil
+}
+
+// cachedTenant is a tenant as read from the store, kept until a time.
+type cachedTenant struct {
+	t     *Tenant
+	until time.Time
 }
 
 func cloneTenant(t *Tenant) *Tenant {

@@ -187,7 +187,7 @@ func (p *Platform) holderPerson(ctx context.Context, proof HolderProof, action, 
 	if err != nil {
 		return "", rejection(err)
 	}
-	rs, err := p.revocation.Status(ctx, res.Cert, res.Issuer, RevocationOptions{})
+	rs, err := p.revocation.Status(ctx, res.Cert, res.Issuer, RevocationOptions{Policy: RevocationCRL}) // the holder's own request
 	if err != nil {
 		return "", &Error{Kind: KindUnavailable, Type: "revocation-unavailable", Detail: "the revocation status of the certificate cannot be established now; retry later", Err: err}
 	}

@@ -35,7 +35,7 @@ import (
 )
 
 // RevocationChecker establishes whether a certificate is revoked. Package revocation implements it
-// from a fresh CRL index, falling back to OCSP.
+// from the CRL indexes and OCSP, as the tenant's policy asks.
 type RevocationChecker interface {
 	// Status returns the revocation status of cert, issued by issuer. It MUST return an error
 	// (never a "good" status) when it cannot establish the status from fresh data.
@@ -44,8 +44,9 @@ type RevocationChecker interface {
 
 // RevocationOptions tune one revocation check.
 type RevocationOptions struct {
-	// PreferOCSP asks for an OCSP check even when a fresh CRL is at hand.
-	PreferOCSP bool
+	// Policy is the tenant's revocation policy (RevocationCRL when empty). A certificate listed
+	// by any CRL the checker holds is revoked whatever the policy.
+	Policy RevocationPolicy
 }
 
 // RevocationStatus is the answer of a RevocationChecker, with the evidence it rests on.

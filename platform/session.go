@@ -134,8 +134,6 @@ func (p *Platform) HolderSession(ctx context.Context, id, token string) (*Sessio
 type Answer struct {
 	Certificate []byte // DER, the signing certificate for identity, the authentication one for login
 	Signature   []byte // RSASSA-PKCS1-v1_5 SHA-256 over Session.Challenge()
-	// PreferOCSP asks for an OCSP check instead of the CRL.
-	PreferOCSP bool
 	// Consent lists the scopes the holder grants the tenant with this verification (identity
 	// only; see ConsentScopes). They take effect with the accepted verification.
 	Consent []string
@@ -170,7 +168,7 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 	}
 	v := Verification{ID: vid, TenantID: s.TenantID, SessionID: s.ID, Purpose: s.Purpose, Cert: a.Certificate, Method: MethodNone, CreatedAt: now}
 	var crlThisUpdate time.Time
-	res, rej := p.check(ctx, s, a, now, &v, &crlThisUpdate)
+	res, rej := p.check(ctx, s, tenant.RevocationPolicy(), a, now, &v, &crlThisUpdate)
 	if rej != nil {
 		if rej.Kind != KindRejected {
 			return nil, rej // not the holder's answer at fault: record nothing, let them retry
@@ -196,7 +194,7 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 }
 
 // check runs the pipeline; it fills v's certificate and revocation fields as it learns them.
-func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Time, v *Verification, crlThisUpdate *time.Time) (*verify.Result, *Error) {
+func (p *Platform) check(ctx context.Context, s *Session, policy RevocationPolicy, a Answer, now time.Time, v *Verification, crlThisUpdate *time.Time) (*verify.Result, *Error) {
 	var roots, phoneRoots []*x509.Certificate
 	for _, ca := range p.cas {
 		if ca.Purpose != s.Purpose {
@@ -217,7 +215,7 @@ func (p *Platform) check(ctx context.Context, s *Session, a Answer, now time.Tim
 		return nil, rejection(err)
 	}
 	v.CertCA, v.CertSerial = CAKey(res.Issuer), SerialHex(res.Cert.SerialNumber)
-	rs, err := p.revocation.Status(ctx, res.Cert, res.Issuer, RevocationOptions{PreferOCSP: a.PreferOCSP})
+	rs, err := p.revocation.Status(ctx, res.Cert, res.Issuer, RevocationOptions{Policy: policy})
 	if err != nil {
 		slog.WarnContext(ctx, "platform: revocation status unavailable", "err", err)
 		return nil, &Error{Kind: KindUnavailable, Type: "revocation-unavailable", Detail: "the revocation status of the certificate cannot be established now; retry later", Err: err}

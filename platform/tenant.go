@@ -12,9 +12,25 @@ import (
 	"unicode/utf8"
 )
 
+// TenantSetting sets one of a tenant's settings at creation (CreateTenant) or later
+// (UpdateTenant).
+type TenantSetting func(*Tenant) error
+
+// WithRevocationPolicy sets how the tenant's verifications establish that a certificate is not
+// revoked (default RevocationCRL).
+func WithRevocationPolicy(policy RevocationPolicy) TenantSetting {
+	return func(t *Tenant) error {
+		if !policy.Valid() {
+			return newError(KindInvalid, "invalid-request", "revocation policy %q is not one of crl, ocsp, both", policy)
+		}
+		t.Revocation = policy
+		return nil
+	}
+}
+
 // CreateTenant registers a relying party that may receive the given basic-4 facts on identity
 // verifications.
-func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact) (*Tenant, error) {
+func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact, settings ...TenantSetting) (*Tenant, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 200 {
 		return nil, newError(KindInvalid, "invalid-request", "tenant name must be 1 to 200 characters")
@@ -35,11 +51,55 @@ func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact) 
 	if err != nil {
 		return nil, err
 	}
-	t := Tenant{ID: id, Name: name, Facts: fs, CreatedAt: p.clk.Now().UTC()}
+	t := Tenant{ID: id, Name: name, Facts: fs, CreatedAt: p.clk.Now().UTC(), Revocation: RevocationCRL}
+	for _, set := range settings {
+		if err := set(&t); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.store.CreateTenant(ctx, t); err != nil {
 		return nil, internal(err)
 	}
 	return &t, nil
+}
+
+// TenantUpdater is the storage capability of changing a tenant's settings; store implements it.
+type TenantUpdater interface {
+	// UpdateTenant replaces the settings of the tenant t.ID (its revocation policy). ErrNotFound
+	// if unknown.
+	UpdateTenant(ctx context.Context, t Tenant) error
+}
+
+// UpdateTenant changes a tenant's settings. This node uses the new settings at once; other nodes
+// sharing the database within tenantCacheTTL (cache.go).
+func (p *Platform) UpdateTenant(ctx context.Context, id string, settings ...TenantSetting) (*Tenant, error) {
+	u, ok := p.store.(TenantUpdater)
+	if !ok {
+		return nil, internal(errors.New("platform: the storage cannot update tenants"))
+	}
+	if len(settings) == 0 {
+		return nil, newError(KindInvalid, "invalid-request", "nothing to change")
+	}
+	t, err := p.store.Tenant(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, newError(KindNotFound, "not-found", "tenant %s does not exist", id)
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	for _, set := range settings {
+		if err := set(t); err != nil {
+			return nil, err
+		}
+	}
+	if err := u.UpdateTenant(ctx, *t); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, newError(KindNotFound, "not-found", "tenant %s does not exist", id)
+		}
+		return nil, internal(err)
+	}
+	p.cache.tenants.Remove(id)
+	return t, nil
 }
 
 // Tenant returns a tenant.

@@ -41,6 +41,42 @@ type Tenant struct {
 	Name      string    // display name
 	Facts     []Fact    // the basic-4 facts the tenant may receive on identity verifications
 	CreatedAt time.Time // creation time
+	// Revocation is how the tenant's verifications establish that a certificate is not revoked
+	// (RevocationCRL when empty). It is the tenant's choice, never the holder's.
+	Revocation RevocationPolicy
+}
+
+// RevocationPolicy says which sources establish that a certificate is not revoked. Whatever the
+// policy, a certificate listed by any CRL the platform holds for its CA is revoked, whatever
+// OCSP says (docs/design/revocation.md, "Revocation policy").
+type RevocationPolicy string
+
+// Revocation policies.
+const (
+	// RevocationCRL, the default: the CRL in force decides while it is fresh; while it is not
+	// (J-LIS late), a verified OCSP answer does.
+	RevocationCRL RevocationPolicy = "crl"
+	// RevocationOCSP: a verified OCSP answer decides (a cached one at most five minutes old, and
+	// never one older than the CRL in force).
+	RevocationOCSP RevocationPolicy = "ocsp"
+	// RevocationBoth: a fresh CRL and a verified OCSP answer must both say "not revoked".
+	RevocationBoth RevocationPolicy = "both"
+)
+
+// RevocationPolicies lists the policies.
+var RevocationPolicies = []RevocationPolicy{RevocationCRL, RevocationOCSP, RevocationBoth}
+
+// Valid reports whether p is one of RevocationPolicies.
+func (p RevocationPolicy) Valid() bool {
+	return p == RevocationCRL || p == RevocationOCSP || p == RevocationBoth
+}
+
+// RevocationPolicy returns the tenant's policy, RevocationCRL when unset.
+func (t *Tenant) RevocationPolicy() RevocationPolicy {
+	if t.Revocation == "" {
+		return RevocationCRL
+	}
+	return t.Revocation
 }
 
 // APIKey authenticates a tenant's back end. Only a hash of the secret is stored.

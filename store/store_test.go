@@ -83,7 +83,7 @@ func open(t *testing.T, dsn string) *store.Store {
 // --- fixtures -------------------------------------------------------------------------------
 
 func tenant(id string, at time.Time) platform.Tenant {
-	return platform.Tenant{ID: id, Name: "Tenant " + id, Facts: []platform.Fact{platform.FactName, platform.FactBirth}, CreatedAt: at}
+	return platform.Tenant{ID: id, Name: "Tenant " + id, Facts: []platform.Fact{platform.FactName, platform.FactBirth}, CreatedAt: at, Revocation: platform.RevocationCRL}
 }
 
 func session(id, tenantID string, p platform.Purpose) platform.Session {
@@ -209,6 +209,40 @@ func testTenants(t *testing.T, e env) {
 	}
 	if all[0].Facts != nil || !all[0].CreatedAt.Equal(t0) || all[0].CreatedAt.Location() != time.UTC {
 		t.Errorf("Tenants()[0] = %+v, want no facts and CreatedAt %v in UTC", all[0], t0)
+	}
+
+	// The revocation policy: crl when not given, stored as given, changed by UpdateTenant;
+	// an unknown policy or tenant changes nothing.
+	strict := tenant("t_c", t0)
+	strict.Revocation = platform.RevocationBoth
+	must(t, s.CreateTenant(ctx, strict))
+	bare := tenant("t_d", t0)
+	bare.Revocation = ""
+	must(t, s.CreateTenant(ctx, bare))
+	wantPolicy := func(id string, want platform.RevocationPolicy) {
+		t.Helper()
+		got, err := s.Tenant(ctx, id)
+		must(t, err)
+		if got.Revocation != want {
+			t.Errorf("tenant %s: revocation %q, want %q", id, got.Revocation, want)
+		}
+	}
+	wantPolicy("t_c", platform.RevocationBoth)
+	wantPolicy("t_d", platform.RevocationCRL)
+	odd := tenant("t_e", t0)
+	odd.Revocation = "holder"
+	if err := s.CreateTenant(ctx, odd); err == nil {
+		t.Error("a tenant with an unknown revocation policy was stored")
+	}
+	must(t, s.UpdateTenant(ctx, platform.Tenant{ID: "t_d", Revocation: platform.RevocationOCSP}))
+	wantPolicy("t_d", platform.RevocationOCSP)
+	if err := s.UpdateTenant(ctx, platform.Tenant{ID: "t_d", Revocation: "sometimes"}); err == nil {
+		t.Error("UpdateTenant stored an unknown policy")
+	}
+	wantPolicy("t_d", platform.RevocationOCSP)
+	wantErr(t, "update of an unknown tenant", s.UpdateTenant(ctx, platform.Tenant{ID: "t_nope", Revocation: platform.RevocationCRL}), platform.ErrNotFound)
+	if got, _ := s.Tenant(ctx, "t_a"); !reflect.DeepEqual(*got, newer) {
+		t.Errorf("another tenant changed: %+v", *got)
 	}
 }
 

@@ -22,6 +22,7 @@ func (s *Store) CreateTenant(ctx context.Context, t platform.Tenant) error {
 	for _, f := range t.Facts {
 		v.check("Tenant.Facts", slices.Contains(platform.AllFacts, f), fmt.Sprintf("holds the unknown fact %q", f))
 	}
+	v.check("Tenant.Revocation", t.Revocation == "" || t.Revocation.Valid(), fmt.Sprintf("is the unknown policy %q", t.Revocation))
 	if err := v.done(); err != nil {
 		return err
 	}
@@ -30,8 +31,8 @@ func (s *Store) CreateTenant(ctx context.Context, t platform.Tenant) error {
 		return fmt.Errorf("store: CreateTenant %s: encode facts: %w", t.ID, err)
 	}
 	_, err = s.w.ExecContext(ctx,
-		`INSERT INTO tenants (id, name, facts, created_at) VALUES ($1, $2, $3, $4)`,
-		t.ID, t.Name, string(facts), nanos(t.CreatedAt))
+		`INSERT INTO tenants (id, name, facts, created_at, revocation_policy) VALUES ($1, $2, $3, $4, $5)`,
+		t.ID, t.Name, string(facts), nanos(t.CreatedAt), string(t.RevocationPolicy()))
 	if violated(err) == uniqueViolation {
 		return fmt.Errorf("store: tenant %s exists: %w", t.ID, platform.ErrConflict)
 	}
@@ -41,17 +42,43 @@ func (s *Store) CreateTenant(ctx context.Context, t platform.Tenant) error {
 	return nil
 }
 
-const tenantColumns = `id, name, facts, created_at`
+// UpdateTenant replaces a tenant's settings (its revocation policy; name and facts are fixed
+// at creation). platform.ErrNotFound if unknown.
+func (s *Store) UpdateTenant(ctx context.Context, t platform.Tenant) error {
+	err := validate("UpdateTenant").str("Tenant.ID", t.ID).
+		check("Tenant.Revocation", t.Revocation.Valid(), fmt.Sprintf("is the unknown policy %q", t.Revocation)).done()
+	if err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE tenants SET revocation_policy = $1 WHERE id = $2`, string(t.Revocation), t.ID)
+	if err != nil {
+		return fmt.Errorf("store: UpdateTenant %s: %w", t.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: UpdateTenant %s: %w", t.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: tenant %s: %w", t.ID, platform.ErrNotFound)
+	}
+	return nil
+}
+
+var _ platform.TenantUpdater = (*Store)(nil)
+
+const tenantColumns = `id, name, facts, created_at, revocation_policy`
 
 func scanTenant(row scanner) (*platform.Tenant, error) {
 	var (
 		t       platform.Tenant
 		facts   string
 		created int64
+		policy  string
 	)
-	if err := row.Scan(&t.ID, &t.Name, &facts, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &facts, &created, &policy); err != nil {
 		return nil, err
 	}
+	t.Revocation = platform.RevocationPolicy(policy)
 	if err := json.Unmarshal([]byte(facts), &t.Facts); err != nil {
 		return nil, fmt.Errorf("decode facts of tenant %s: %w", t.ID, err)
 	}

@@ -459,7 +459,6 @@ type HolderAnswer struct {
 	Token       string `json:"token"`
 	Certificate []byte `json:"certificate"` // DER, base64 in JSON
 	Signature   []byte `json:"signature"`   // base64 in JSON
-	PreferOCSP  bool   `json:"prefer_ocsp,omitempty"`
 	// Consent lists the scopes the holder grants the tenant with this verification, e.g.
 	// ["basic4_updates"] (identity only).
 	Consent []string `json:"consent,omitempty"`
@@ -486,7 +485,7 @@ func (s *Server) holderPost(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, invalid("certificate and signature are required (base64)"), "")
 		return
 	}
-	v, err := s.p.Complete(r.Context(), r.PathValue("id"), a.Token, platform.Answer{Certificate: a.Certificate, Signature: a.Signature, PreferOCSP: a.PreferOCSP, Consent: a.Consent})
+	v, err := s.p.Complete(r.Context(), r.PathValue("id"), a.Token, platform.Answer{Certificate: a.Certificate, Signature: a.Signature, Consent: a.Consent})
 	if v != nil {
 		s.verifs.WithLabelValues(string(v.Purpose), string(v.Decision), v.Reason).Inc()
 	}

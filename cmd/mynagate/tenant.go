@@ -86,19 +86,31 @@ func printJSON(cmd *cobra.Command, v any) error {
 
 // tenantJSON is a tenant as the CLI prints it with --json, in the API's snake_case.
 type tenantJSON struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Facts     []platform.Fact `json:"facts"`
-	CreatedAt time.Time       `json:"created_at"`
+	ID         string                    `json:"id"`
+	Name       string                    `json:"name"`
+	Facts      []platform.Fact           `json:"facts"`
+	Revocation platform.RevocationPolicy `json:"revocation"`
+	CreatedAt  time.Time                 `json:"created_at"`
 }
 
 func tenantOut(t platform.Tenant) tenantJSON {
-	return tenantJSON{ID: t.ID, Name: t.Name, Facts: t.Facts, CreatedAt: t.CreatedAt}
+	return tenantJSON{ID: t.ID, Name: t.Name, Facts: t.Facts, Revocation: t.RevocationPolicy(), CreatedAt: t.CreatedAt}
 }
+
+// revocationSetting parses --revocation.
+func revocationSetting(s string) (platform.TenantSetting, error) {
+	p := platform.RevocationPolicy(s)
+	if !p.Valid() {
+		return nil, fmt.Errorf("--revocation %q: must be crl, ocsp or both", s)
+	}
+	return platform.WithRevocationPolicy(p), nil
+}
+
+const revocationUsage = "how revocation is established for the tenant's verifications: crl (the CRL in force; OCSP only while it is late), ocsp (an OCSP answer), or both; a certificate on any CRL held is revoked whatever the policy"
 
 func newTenantCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tenant", Short: "Manage relying parties (tenants) of the platform"}
-	var db, name, facts string
+	var db, name, facts, revocation, newRevocation string
 	var asJSON, initDB bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -109,15 +121,19 @@ func newTenantCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			rev, err := revocationSetting(revocation)
+			if err != nil {
+				return err
+			}
 			return withOperatorInit(cmd.Context(), db, initDB, func(p *platform.Platform) error {
-				t, err := p.CreateTenant(cmd.Context(), name, fs)
+				t, err := p.CreateTenant(cmd.Context(), name, fs, rev)
 				if err != nil {
 					return err
 				}
 				if asJSON {
 					return printJSON(cmd, tenantOut(*t))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "tenant %s (%s), may receive: %v\n", t.ID, t.Name, t.Facts)
+				fmt.Fprintf(cmd.OutOrStdout(), "tenant %s (%s), may receive: %v, revocation: %s\n", t.ID, t.Name, t.Facts, t.RevocationPolicy())
 				return nil
 			})
 		},
@@ -125,8 +141,37 @@ func newTenantCmd() *cobra.Command {
 	create.Flags().StringVar(&db, "db", "", "store: sqlite:PATH or postgres://...")
 	create.Flags().StringVar(&name, "name", "", "display name, shown to holders")
 	create.Flags().StringVar(&facts, "facts", "all", "basic 4 facts the tenant may receive: all, none, or a list of name,birthdate,sex,address")
+	create.Flags().StringVar(&revocation, "revocation", string(platform.RevocationCRL), revocationUsage)
 	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	create.Flags().BoolVar(&initDB, "init", false, "create the database if it does not exist (SQLite)")
+	update := &cobra.Command{
+		Use:   "update TENANT-ID",
+		Short: "Change a tenant's settings (its revocation policy)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("revocation") {
+				return errors.New("nothing to change: give --revocation crl|ocsp|both")
+			}
+			rev, err := revocationSetting(newRevocation)
+			if err != nil {
+				return err
+			}
+			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
+				t, err := p.UpdateTenant(cmd.Context(), args[0], rev)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd, tenantOut(*t))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "tenant %s (%s), revocation: %s\n", t.ID, t.Name, t.RevocationPolicy())
+				return nil
+			})
+		},
+	}
+	update.Flags().StringVar(&db, "db", "", "store: sqlite:PATH or postgres://...")
+	update.Flags().StringVar(&newRevocation, "revocation", "", revocationUsage)
+	update.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tenants",
@@ -145,9 +190,9 @@ func newTenantCmd() *cobra.Command {
 					return printJSON(cmd, out)
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "ID\tNAME\tFACTS\tCREATED")
+				fmt.Fprintln(w, "ID\tNAME\tFACTS\tREVOCATION\tCREATED")
 				for _, t := range ts {
-					fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", t.ID, t.Name, t.Facts, t.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", t.ID, t.Name, t.Facts, t.RevocationPolicy(), t.CreatedAt.Format(time.RFC3339))
 				}
 				return w.Flush()
 			})
@@ -155,7 +200,7 @@ func newTenantCmd() *cobra.Command {
 	}
 	list.Flags().StringVar(&db, "db", "", "store: sqlite:PATH or postgres://...")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, update, list)
 	return cmd
 }
 

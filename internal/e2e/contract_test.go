@@ -533,9 +533,9 @@ func (c *contract) raw(ctx context.Context, method, url, key string, hdr http.He
 }
 
 // tenant creates a tenant and returns its API key.
-func contractTenant(t *testing.T, e *env, name string, facts []platform.Fact) string {
+func contractTenant(t *testing.T, e *env, name string, facts []platform.Fact, settings ...platform.TenantSetting) string {
 	t.Helper()
-	ten, err := e.plat.CreateTenant(ctx, name, facts)
+	ten, err := e.plat.CreateTenant(ctx, name, facts, settings...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,7 +629,7 @@ func TestContract(t *testing.T) {
 	base := e.api.URL
 	key := contractTenant(t, e, "Example Bank", platform.AllFacts)
 	rp := c.client(base, key)
-	keyNoFacts := contractTenant(t, e, "Example Arcade", nil)
+	keyNoFacts := contractTenant(t, e, "Example Arcade", nil, platform.WithRevocationPolicy(platform.RevocationOCSP))
 	rpNoFacts := c.client(base, keyNoFacts)
 	anon := c.client(base, "")
 
@@ -761,12 +761,18 @@ func TestContract(t *testing.T) {
 	if _, err := anon.Answer(ctx, hl.id, hl.token, authSigner.Certificate().Raw, sign(authSigner, hl.challenge)); err != nil {
 		t.Fatal(err)
 	}
-	// A tenant that may see no facts, answered by OCSP, with the token in the query.
+	// A tenant that may see no facts, whose policy is OCSP, with the token in the query. The
+	// holder has no say in how revocation is checked: an answer asking for OCSP is refused.
 	hn := session(rpNoFacts, "identity")
-	st, _, b := c.raw(ctx, "POST", holderURL(hn.id)+"?token="+hn.token, "", jsonHdr, jsonBody(map[string]any{
+	st, _, b := c.raw(offSpec(), "POST", holderURL(hn.id)+"?token="+hn.token, "", jsonHdr, jsonBody(map[string]any{
 		"certificate": signer.Certificate().Raw, "signature": sign(signer, hn.challenge), "prefer_ocsp": true}))
+	if st != http.StatusBadRequest || !strings.Contains(string(b), "prefer_ocsp") {
+		t.Fatalf("answer with the holder's prefer_ocsp: %d %s, want 400 naming the field", st, b)
+	}
+	st, _, b = c.raw(ctx, "POST", holderURL(hn.id)+"?token="+hn.token, "", jsonHdr, jsonBody(map[string]any{
+		"certificate": signer.Certificate().Raw, "signature": sign(signer, hn.challenge)}))
 	if st != http.StatusOK {
-		t.Fatalf("answer with prefer_ocsp: %d %s", st, b)
+		t.Fatalf("answer for an OCSP tenant: %d %s", st, b)
 	}
 	if s, err := rpNoFacts.Session(ctx, hn.id); err != nil || s.Verification == nil || s.Verification.Revocation.Method != "ocsp" || s.Verification.Facts != nil {
 		t.Errorf("OCSP verification for a tenant without facts: %+v %v", s, err)
@@ -1216,9 +1222,9 @@ func TestContract(t *testing.T) {
 	expectProblem(t, err, "jlis-unavailable")
 	_, err = anon.RevokeConsent(ctx, hanakoAuth.Certificate().Raw, hanakoAuth, "t_0000000000000000", "basic4_updates")
 	expectProblem(t, err, "jlis-unavailable")
-	h = session(rp, "identity")
+	h = session(rpNoFacts, "identity")
 	st, hdr, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(map[string]any{
-		"token": h.token, "certificate": jiroSigner.Certificate().Raw, "signature": sign(jiroSigner, h.challenge), "prefer_ocsp": true}))
+		"token": h.token, "certificate": jiroSigner.Certificate().Raw, "signature": sign(jiroSigner, h.challenge)}))
 	if st != http.StatusServiceUnavailable || !strings.Contains(string(b), "revocation-unavailable") || hdr.Get("Retry-After") == "" {
 		t.Errorf("OCSP unreachable: %d %s", st, b)
 	}

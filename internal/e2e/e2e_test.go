@@ -131,7 +131,12 @@ func (e *env) node() *platform.Platform {
 }
 
 func (e *env) tenant(name string, facts []platform.Fact) (*client.Client, string) {
-	ten, err := e.plat.CreateTenant(ctx, name, facts)
+	return e.tenantWith(name, facts)
+}
+
+// tenantWith creates a tenant with settings and returns its client and id.
+func (e *env) tenantWith(name string, facts []platform.Fact, settings ...platform.TenantSetting) (*client.Client, string) {
+	ten, err := e.plat.CreateTenant(ctx, name, facts, settings...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

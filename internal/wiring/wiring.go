@@ -16,7 +16,11 @@ type Revocation struct{ Checker *revocation.Checker }
 
 // Status implements platform.RevocationChecker.
 func (a Revocation) Status(ctx context.Context, cert, issuer *x509.Certificate, o platform.RevocationOptions) (*platform.RevocationStatus, error) {
-	s, err := a.Checker.Status(ctx, cert, issuer, o.PreferOCSP)
+	policy := revocation.Policy(o.Policy)
+	if o.Policy == "" {
+		policy = revocation.PolicyCRL
+	}
+	s, err := a.Checker.Status(ctx, cert, issuer, policy)
 	if err != nil {
 		return nil, err
 	}
