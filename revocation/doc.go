@@ -18,8 +18,10 @@
 // docs/design/crl.md has the design and the measurements.
 //
 // Fetching and answering: Fetcher keeps each CA's last good CRL fresh (on a schedule and on
-// demand) through ReadFile, and Checker answers status queries from it, or from OCSP when it is
-// stale.
+// demand) through ReadFile, and Checker answers status queries from it and from OCSP as the
+// relying party's Policy asks (crl, ocsp, both); a certificate on any CRL held is revoked
+// whatever OCSP says. OCSP answers are verified as RFC 6960 §4.2.2.2 demands (ocsp.go says why
+// that is written here rather than taken from x/crypto/ocsp) and cached in a bounded LRU.
 //
 // The package does not verify certificate chains (package verify), and the reader reads no
 // clock: the current time is an Options field.
