@@ -10,13 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jonboulle/clockwork"
-	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/ticket/tickettest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -71,54 +70,6 @@ func testDSN(t testing.TB, dialect string) string {
 	return u.String()
 }
 
-// fakePlatform is an in-memory Platform: a session is verified when the test answers it with a
-// person (a pairwise id and the facts the platform would return).
-type fakePlatform struct {
-	mu       sync.Mutex
-	n        int
-	sessions map[string]*client.Session
-}
-
-func newFakePlatform() *fakePlatform { return &fakePlatform{sessions: map[string]*client.Session{}} }
-
-func (f *fakePlatform) CreateSession(_ context.Context, req client.SessionRequest) (*client.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n++
-	id := fmt.Sprintf("ses_%d", f.n)
-	s := &client.Session{ID: id, Purpose: req.Purpose, Status: "pending", HolderURL: "http://platform.invalid/v1/holder/sessions/" + id + "?token=t", ClientRef: req.ClientRef}
-	f.sessions[id] = s
-	return s, nil
-}
-
-func (f *fakePlatform) Session(_ context.Context, id string) (*client.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.sessions[id]
-	if !ok {
-		return nil, &client.Problem{Type: "about:blank/not-found", Status: 404}
-	}
-	c := *s
-	return &c, nil
-}
-
-// answer completes a session for a person.
-func (f *fakePlatform) answer(holderURL string, p person) {
-	_, id, _, err := client.ParseHolderURL(holderURL)
-	if err != nil {
-		panic(err)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s := f.sessions[id]
-	s.Status = "verified"
-	v := &client.Verification{ID: "vrf_" + id, SessionID: id, Purpose: s.Purpose, Decision: "accepted", Sub: p.sub}
-	if s.Purpose == "identity" {
-		v.Facts = map[string]string{"name": p.name, "birthdate": p.birth, "address": p.address, "sex": "1"}
-	}
-	s.Verification = v
-}
-
 type person struct{ sub, name, birth, address string }
 
 func taro() person {
@@ -130,7 +81,7 @@ type world struct {
 	t     *testing.T
 	dsn   string
 	clk   *clockwork.FakeClock
-	plat  *fakePlatform
+	plat  *tickettest.Platform
 	nodes []*Service
 	org   *Organiser
 	orgTk string
@@ -138,7 +89,7 @@ type world struct {
 
 func newWorld(t *testing.T, dialect string, nodes int) *world {
 	t.Helper()
-	w := &world{t: t, dsn: testDSN(t, dialect), clk: clockwork.NewFakeClockAt(time.Date(2026, 1, 12, 10, 0, 0, 0, time.UTC)), plat: newFakePlatform()}
+	w := &world{t: t, dsn: testDSN(t, dialect), clk: clockwork.NewFakeClockAt(time.Date(2026, 1, 12, 10, 0, 0, 0, time.UTC)), plat: tickettest.NewPlatform()}
 	key := []byte(strings.Repeat("k", 32))
 	for range nodes {
 		db, err := OpenDB(ctx, w.dsn)
@@ -194,6 +145,8 @@ func (w *world) verify(a *Account, eventID string, p person, companion bool) (*V
 	if err != nil {
 		return nil, err
 	}
-	w.plat.answer(v.HolderURL, p)
+	if err := w.plat.Answer(v.HolderURL, p.sub, map[string]string{"name": p.name, "birthdate": p.birth, "address": p.address, "sex": "1"}); err != nil {
+		return nil, err
+	}
 	return w.s().CompleteVerification(ctx, a, v.ID)
 }

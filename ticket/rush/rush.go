@@ -33,6 +33,8 @@ type Config struct {
 	// Retries bounds the attempts per purchase when nodes fail (default 50, 100 ms apart).
 	Retries int
 	Client  *http.Client
+	// Progress, when set, is called after each attempt with the number done so far.
+	Progress func(done int)
 }
 
 // Result is what the clients saw.
@@ -72,7 +74,7 @@ func Run(ctx context.Context, c Config) *Result {
 	}
 	res := &Result{Tickets: map[string]int{}, Refused: map[string]int{}}
 	var mu sync.Mutex
-	var next atomic.Int64
+	var next, done atomic.Int64
 	var retried atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -109,6 +111,9 @@ func Run(ctx context.Context, c Config) *Result {
 					res.Latencies = append(res.Latencies, lat)
 				}
 				mu.Unlock()
+				if d := done.Add(1); c.Progress != nil {
+					c.Progress(int(d))
+				}
 			}
 		}()
 	}
