@@ -73,7 +73,7 @@ func TestTicketingOnThePlatform(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := answerWith(hd, &client.Session{HolderURL: v.HolderURL}, nil); err != nil {
+		if err := answerWith(hd, &client.Session{HolderURL: v.HolderURL, CreatedAt: n.clk.Now()}, nil); err != nil {
 			t.Fatal(err)
 		}
 		done, err := svc.CompleteVerification(ctx, a, v.ID)
