@@ -49,7 +49,7 @@ are made before timing starts.
 Below each in-process measurement, its two halves are measured apart: the pipeline with the
 store's writes held back (everything a verification does but write), and then exactly those
 writes, made to the store alone. The slower half bounds the whole.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n <= 0 || workers <= 0 || cards <= 0 {
 				return fmt.Errorf("--n, --workers and --cards must be positive")

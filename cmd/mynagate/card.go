@@ -113,7 +113,7 @@ func newCardInsertCmd() *cobra.Command {
 		Long: `Connects the card to vsmartcard's vpcd, so pcscd shows it in the reader "Virtual PCD 00 00"
 (port 35963; "Virtual PCD 00 01" is port 35964). Serves until SIGINT or SIGTERM or
 'mynagate card remove', then removes the card cleanly. Reconnects by itself when pcscd restarts.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("CARD.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if latency < 0 {
 				return errors.New("card: --latency must not be negative")
@@ -161,7 +161,7 @@ func newCardRemoveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove",
 		Short: "Remove the card that 'mynagate card insert' serves at a vpcd address",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := lockPath(addr)
 			li, alive := readLock(path)
@@ -189,20 +189,20 @@ func newCardRemoveCmd() *cobra.Command {
 func newCardResetPINCmd() *cobra.Command {
 	var which, pinFile string
 	cmd := &cobra.Command{
-		Use:   "reset-pin CARD.json --pin auth|sign|support|juki",
+		Use:   "reset-pin CARD.json --key auth|sign|support|juki",
 		Short: "Set a new PIN and restore its retry counter, as the municipal office does",
 		Long: `Sets a new PIN and restores its tries, standing in for the municipal office (or, for the
 signing password, the convenience-store kiosk). The new PIN is read from the first line of
 --new-pin-file, or of standard input, or asked for twice without echo on a terminal; it is
 never taken from the command line. The card must not be inserted meanwhile.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("CARD.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := filepath.Abs(args[0])
 			if err != nil {
 				return fmt.Errorf("card: %w", err)
 			}
 			if which == "" {
-				return errors.New("card: --pin auth|sign|support|juki is required")
+				return errors.New("card: --key auth|sign|support|juki is required: the PIN of which key or application")
 			}
 			if err := card.CheckPIN(which, "0000"); errors.Is(err, card.ErrUnknownPIN) {
 				return err
@@ -230,7 +230,8 @@ never taken from the command line. The card must not be inserted meanwhile.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&which, "pin", "", "which PIN: auth, sign, support or juki")
+	cmd.Flags().StringVar(&which, "key", "", "auth|sign|support|juki: whose PIN (auth key, signing password, support or juki application)")
+	deprecatedAlias(cmd, "pin", "key")
 	cmd.Flags().StringVar(&pinFile, "new-pin-file", "", "read the new PIN from the first line of this file")
 	return cmd
 }
@@ -278,14 +279,18 @@ func firstLineOf(r io.Reader) (string, error) {
 }
 
 func newCardShowCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "show CARD.json",
 		Short: "Summarise a card file: medium, card data, certificates, PIN tries (no PINs, keys or full My Number)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("CARD.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cf, err := jpki.LoadCardFile(args[0])
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return printJSON(cmd, cardShowOf(cf))
 			}
 			w := cmd.OutOrStdout()
 			p := func(k, v string) { fmt.Fprintf(w, "%-18s %s\n", k+":", v) }
@@ -320,7 +325,7 @@ func newCardShowCmd() *cobra.Command {
 					p(s.name, "unreadable: "+err.Error())
 					continue
 				}
-				p(s.name, fmt.Sprintf("serial %s, %s, valid %s to %s", c.SerialNumber, c.Subject,
+				p(s.name, fmt.Sprintf("serial %s, %s, valid %s to %s", hexSerial(c.SerialNumber), c.Subject,
 					c.NotBefore.In(jpki.JST).Format("2006-01-02"), c.NotAfter.In(jpki.JST).Format("2006-01-02")))
 			}
 			tries := func(pin jpki.PIN) string {
@@ -338,4 +343,64 @@ func newCardShowCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// cardShowJSON is card show --json: the same summary, no PINs, keys or full My Number.
+type cardShowJSON struct {
+	Medium       string         `json:"medium"`
+	TokenLabel   string         `json:"token_label"`
+	CardSerial   string         `json:"card_serial"`
+	Municipality string         `json:"municipality"`
+	CardExpiry   string         `json:"card_expiry"`
+	Basic4       jpki.Basic4    `json:"basic4"`
+	MyNumber     string         `json:"my_number_masked"`
+	Certificates []cardCertJSON `json:"certificates"`
+	PINs         []cardPINJSON  `json:"pins"`
+}
+
+type cardCertJSON struct {
+	Key       string    `json:"key"`
+	Serial    string    `json:"serial"`
+	Subject   string    `json:"subject"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+}
+
+type cardPINJSON struct {
+	PIN       string `json:"pin"`
+	TriesLeft int    `json:"tries_left"`
+	MaxTries  int    `json:"max_tries"`
+	Blocked   bool   `json:"blocked"`
+}
+
+func cardShowOf(cf *jpki.CardFile) cardShowJSON {
+	mn := cf.MyNumber
+	if len(mn) == 12 {
+		mn = strings.Repeat("*", 8) + mn[8:]
+	}
+	out := cardShowJSON{Medium: string(cf.Medium), TokenLabel: cf.Medium.TokenLabel(), CardSerial: cf.CardSerial, Municipality: cf.MunicipalityCode,
+		CardExpiry: cf.CardExpiry, Basic4: cf.Basic4, MyNumber: mn, Certificates: []cardCertJSON{}}
+	for _, s := range []struct {
+		key  string
+		slot *jpki.KeySlot
+	}{{"auth", cf.Auth}, {"sign", cf.Sign}} {
+		if s.slot == nil {
+			continue
+		}
+		if c, err := x509.ParseCertificate(s.slot.Cert); err == nil {
+			out.Certificates = append(out.Certificates, cardCertJSON{s.key, hexSerial(c.SerialNumber), c.Subject.String(), c.NotBefore.UTC(), c.NotAfter.UTC()})
+		}
+	}
+	pin := func(name string, p jpki.PIN) {
+		out.PINs = append(out.PINs, cardPINJSON{name, p.Tries, p.MaxTries, p.Tries == 0 && p.MaxTries > 0})
+	}
+	pin("auth", cf.Auth.PIN)
+	if cf.Sign != nil {
+		pin("sign", cf.Sign.PIN)
+	}
+	pin("support", cf.SupportPIN)
+	pin("juki", cf.JukiPIN)
+	return out
 }

@@ -101,13 +101,13 @@ func redactDSN(dsn string) string {
 // readPublicKey reads a log public key from a file, or takes the argument as the key itself.
 func readPublicKey(arg string) (*evidence.PublicKey, error) {
 	if arg == "" {
-		return nil, errors.New("--key is required: the log's public key (log.pub, or its text), obtained from the platform out of band")
+		return nil, errors.New("--log-key is required: the log's public key (log.pub, or its text), obtained from the platform out of band")
 	}
 	text := arg
 	if b, err := os.ReadFile(arg); err == nil {
 		text = string(b)
 	} else if !strings.Contains(arg, "+") {
-		return nil, fmt.Errorf("read --key: %w", err)
+		return nil, fmt.Errorf("read --log-key: %w", err)
 	}
 	return evidence.ParsePublicKey(text)
 }
@@ -116,10 +116,10 @@ func newEvidenceVerifyCmd() *cobra.Command {
 	var keyArg, since string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "verify FILE --key PUB",
+		Use:   "verify FILE --log-key PUB",
 		Short: "Verify an evidence bundle, consistency bundle or export offline, with the log's public key",
 		Long: `Verify an evidence file without any network access, against the log public key you trust
-(--key: the file log.pub or its text). FILE is an evidence bundle (one entry, its inclusion proof,
+(--log-key: the file log.pub or its text). FILE is an evidence bundle (one entry, its inclusion proof,
 a signed checkpoint and, if disclosed, the sealed personal data with its key), a consistency bundle
 (two checkpoints and the proof that the older one is a prefix of the newer), or an export (a
 tenant's entries over a period, signed by the log). Any changed byte, a wrong key, or an older
@@ -127,7 +127,7 @@ checkpoint that is not a prefix of a newer one is reported, and the command exit
 
 With --checkpoint OLD, a consistency bundle must start at the checkpoint you kept (OLD), so a
 log that shows you a different history than before is caught.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key, err := readPublicKey(keyArg)
 			if err != nil {
@@ -162,6 +162,10 @@ log that shows you a different history than before is caught.`,
 						return err
 					}
 				}
+				if asJSON {
+					return printJSON(cmd, map[string]any{"ok": true, "format": "consistency", "origin": key.Origin(),
+						"older": checkpointJSON{older.Size, older.Root[:]}, "newer": checkpointJSON{newer.Size, newer.Root[:]}})
+				}
 				fmt.Fprintf(out, "OK: the checkpoint of size %d is a prefix of the checkpoint of size %d\n", older.Size, newer.Size)
 				fmt.Fprintf(out, "  log      %s (key %s)\n", key.Origin(), key.ID())
 				fmt.Fprintf(out, "  older    size %d, root %s\n", older.Size, b64(older.Root[:]))
@@ -179,10 +183,15 @@ log that shows you a different history than before is caught.`,
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					return printJSON(cmd, map[string]any{"ok": true, "format": "export", "origin": key.Origin(), "tenant_id": sum.TenantID,
+						"from": sum.From.UTC(), "to": sum.To.UTC(), "entries": sum.Count, "disclosed": sum.Disclosed,
+						"checkpoint": checkpointJSON{sum.Checkpoint.Size, sum.Checkpoint.Root[:]}})
+				}
 				fmt.Fprintf(out, "OK: export of %d entries verified offline\n", sum.Count)
 				fmt.Fprintf(out, "  log        %s (key %s)\n", key.Origin(), key.ID())
 				fmt.Fprintf(out, "  checkpoint size %d, root %s\n", sum.Checkpoint.Size, b64(sum.Checkpoint.Root[:]))
-				fmt.Fprintf(out, "  tenant     %s, %s to %s (JST)\n", sum.TenantID, jst(sum.From), jst(sum.To))
+				fmt.Fprintf(out, "  tenant     %s, %s to %s\n", sum.TenantID, humanTime(sum.From), humanTime(sum.To))
 				fmt.Fprintf(out, "  entries    %d, %d with personal data disclosed and matching their commitments\n", sum.Count, sum.Disclosed)
 			default:
 				return fmt.Errorf("%s is not an evidence bundle, consistency bundle or export (no known \"format\" on its first line)", args[0])
@@ -190,9 +199,10 @@ log that shows you a different history than before is caught.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&keyArg, "key", "", "the log's public key: a file (log.pub) or the key text (origin+hash+base64)")
+	cmd.Flags().StringVar(&keyArg, "log-key", "", "the log's public key: a file (log.pub) or the key text (origin+hash+base64)")
+	deprecatedAlias(cmd, "key", "log-key")
 	cmd.Flags().StringVar(&since, "checkpoint", "", "a checkpoint you kept earlier (signed note file): the consistency bundle must start from it")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verified entry as JSON (bundles only)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (times in UTC)")
 	return cmd
 }
 
@@ -217,8 +227,6 @@ func checkSince(path string, key *evidence.PublicKey, older evidence.Checkpoint)
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-func jst(t time.Time) string { return t.In(jpki.JST).Format("2006-01-02 15:04:05") }
-
 func printVerified(w io.Writer, key *evidence.PublicKey, v *evidence.Verified) {
 	l := v.Leaf
 	fmt.Fprintln(w, "OK: evidence bundle verified offline")
@@ -229,10 +237,10 @@ func printVerified(w io.Writer, key *evidence.PublicKey, v *evidence.Verified) {
 	if l.Reason != "" {
 		decision += " (" + l.Reason + ")"
 	}
-	fmt.Fprintf(w, "  decision   %s %s at %s JST\n", l.Purpose, decision, jst(l.Time))
+	fmt.Fprintf(w, "  decision   %s %s at %s\n", l.Purpose, decision, humanTime(l.Time))
 	switch l.Method {
 	case evidence.MethodCRL:
-		fmt.Fprintf(w, "  revocation CRL number %s, thisUpdate %s JST\n", l.CRLNumber, jst(l.CRLThisUpdate))
+		fmt.Fprintf(w, "  revocation CRL number %s, thisUpdate %s\n", l.CRLNumber, humanTime(l.CRLThisUpdate))
 	case evidence.MethodOCSP:
 		fmt.Fprintln(w, "  revocation OCSP (the response is in the personal data)")
 	default:
@@ -308,15 +316,15 @@ func parsePeriodBound(s string, end bool) (time.Time, error) {
 func newEvidenceExportCmd() *cobra.Command {
 	var cfg evidenceStoreConfig
 	var tenant, from, to, out string
-	var noPersonal bool
+	var noPersonal, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "export --tenant T --from DATE --to DATE --out FILE",
 		Short: "Write a tenant's entries over a period as an auditor's package, verifiable offline",
 		Long: `Write the entries of one tenant made between --from and --to (YYYY-MM-DD in JST, --to
 inclusive; or RFC 3339 times, --to exclusive) to FILE, each with its inclusion proof into the
 latest signed checkpoint and, unless --no-personal, its personal data and data key. The log signs
-the whole file. 'mynagate evidence verify FILE --key log.pub' checks it offline.`,
-		Args: cobra.NoArgs,
+the whole file. 'mynagate evidence verify FILE --log-key log.pub' checks it offline.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tenant == "" || from == "" || to == "" || out == "" {
 				return errors.New("--tenant, --from, --to and --out are required")
@@ -361,8 +369,12 @@ the whole file. 'mynagate evidence verify FILE --key log.pub' checks it offline.
 				os.Remove(out)
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "exported %d entries of tenant %s (%s to %s JST) with proofs into the checkpoint of size %d to %s\n",
-				sum.Count, tenant, jst(sum.From), jst(sum.To), sum.Checkpoint.Size, out)
+			if asJSON {
+				return printJSON(cmd, map[string]any{"file": out, "tenant_id": tenant, "entries": sum.Count, "from": sum.From.UTC(), "to": sum.To.UTC(),
+					"checkpoint": checkpointJSON{sum.Checkpoint.Size, sum.Checkpoint.Root[:]}})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exported %d entries of tenant %s (%s to %s) with proofs into the checkpoint of size %d to %s\n",
+				sum.Count, tenant, humanTime(sum.From), humanTime(sum.To), sum.Checkpoint.Size, out)
 			return nil
 		},
 	}
@@ -373,11 +385,13 @@ the whole file. 'mynagate evidence verify FILE --key log.pub' checks it offline.
 	fl.StringVar(&to, "to", "", "end: YYYY-MM-DD (JST, inclusive) or RFC 3339 (exclusive)")
 	fl.StringVar(&out, "out", "", "file to write")
 	fl.BoolVar(&noPersonal, "no-personal", false, "leave out personal data and data keys")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 func newEvidenceAuditCmd() *cobra.Command {
 	var cfg evidenceStoreConfig
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Recompute the tree from the stored entries and compare it with every stored checkpoint",
@@ -385,7 +399,7 @@ func newEvidenceAuditCmd() *cobra.Command {
 root, and compare them with the stored tree and with every checkpoint the log signed (their
 signatures are verified too). Personal data still held is checked against its commitments.
 Exits with status 1 at the first discrepancy, saying where it is.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			l, closeStore, err := cfg.openLog(ctx)
@@ -407,6 +421,14 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				j := map[string]any{"ok": true, "entries": rep.Size, "root": rep.Root[:], "checkpoints": rep.Checkpoints,
+					"sealed": rep.Sealed, "shredded": rep.Shredded, "overdue": rep.Overdue}
+				if rep.Latest != nil {
+					j["latest_checkpoint_size"] = rep.Latest.Size
+				}
+				return printJSON(cmd, j)
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "OK: the stored log recomputes to its tree and to every checkpoint it signed\n")
 			fmt.Fprintf(out, "  entries     %d, root %s\n", rep.Size, b64(rep.Root[:]))
@@ -420,12 +442,13 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 		},
 	}
 	cfg.flags(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 func newEvidenceKeyCmd() *cobra.Command {
 	var dataDir, origin string
-	var initKeys bool
+	var initKeys, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Print the log's public key, to give to auditors",
@@ -433,7 +456,7 @@ func newEvidenceKeyCmd() *cobra.Command {
 (--data, as for serve). serve makes the keys on its first start; --init makes them now if they do
 not exist yet. Without --init a data directory without keys is an error, so that a mistyped
 --data never hands auditors the key of a log that does not exist.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir := evidenceKeyDir(dataDir)
 			if _, err := os.Stat(filepath.Join(dir, evidence.SigningKeyFile)); err != nil && !initKeys {
@@ -443,6 +466,9 @@ not exist yet. Without --init a data directory without keys is an error, so that
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(cmd, map[string]string{"key": keys.Public.String(), "origin": keys.Public.Origin(), "key_id": keys.Public.ID()})
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), keys.Public.String())
 			return nil
 		},
@@ -450,5 +476,12 @@ not exist yet. Without --init a data directory without keys is an error, so that
 	cmd.Flags().StringVar(&dataDir, "data", "mynagate-data", "data directory of the platform; the log's keys are in its evidence/ directory")
 	cmd.Flags().StringVar(&origin, "origin", evidence.DefaultOrigin, "origin of the log's checkpoints")
 	cmd.Flags().BoolVar(&initKeys, "init", false, "make the log's keys if the data directory has none yet")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// checkpointJSON is a checkpoint's size and root hash (base64) in JSON output.
+type checkpointJSON struct {
+	Size uint64 `json:"size"`
+	Root []byte `json:"root"`
 }

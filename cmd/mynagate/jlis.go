@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -113,7 +112,7 @@ func newJLISServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve CA certificates, CRLs, OCSP, renewal links and latest basic 4 facts over HTTP",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -175,13 +174,13 @@ func refreshCRLs(ctx context.Context, sim *jlis.Simulator) {
 func newJLISIssueCmd() *cobra.Command {
 	f := simFlags{creates: true}
 	var name, alias, birth, sex, address, out, medium, authPIN, signPW, supportPIN string
-	var phone bool
+	var phone, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "issue",
 		Short: "Issue a card (keys, authentication and signing certificates, PINs) for a new resident",
 		Example: `  mynagate jlis issue --data ./jlis --name "山田　太郎" --birth 1985-04-01 --sex male \
     --address "東京都千代田区霞が関２丁目１番２号" --out taro.json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return errors.New("--out CARD.json is required")
@@ -222,6 +221,19 @@ func newJLISIssueCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				j := issuedJSON{CardFile: out, Medium: string(iss.Card.Medium), CardSerial: iss.Card.CardSerial, Name: iss.Card.Basic4.Name,
+					Municipality: iss.Municipality.City, CardExpiry: iss.Card.CardExpiry, Auth: certRefJSON{CA: "auth", Serial: hexSerial64(iss.AuthSerial)}}
+				if r, err := sim.RefOf(iss.Card.Auth.Cert); err == nil {
+					j.Auth = refJSON(r)
+				}
+				if iss.Card.Sign != nil {
+					if r, err := sim.RefOf(iss.Card.Sign.Cert); err == nil {
+						j.Sign = refPtr(&r)
+					}
+				}
+				return printJSON(cmd, j)
+			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "issued %s %s for %s (%s) to %s\n", iss.Card.Medium, iss.Card.CardSerial, iss.Card.Basic4.Name, iss.Municipality.City, out)
 			fmt.Fprintf(w, "  authentication certificate auth/%X\n", iss.AuthSerial)
@@ -242,6 +254,7 @@ func newJLISIssueCmd() *cobra.Command {
 	fl.StringVar(&sex, "sex", "", "male, female or unspecified")
 	fl.StringVar(&address, "address", "", "住所, starting with the prefecture")
 	fl.StringVar(&out, "out", "", "card file to write")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	fl.StringVar(&medium, "medium", "card", "card, android or iphone")
 	fl.BoolVar(&phone, "phone", false, "issue a smartphone credential (same as --medium android)")
 	fl.StringVar(&authPIN, "auth-pin", "", "4-digit authentication PIN (default "+jlis.DefaultAuthPIN+")")
@@ -255,10 +268,11 @@ func newJLISIssueCmd() *cobra.Command {
 func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error)) *cobra.Command {
 	var f simFlags
 	var card, out string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if card == "" {
 				return errors.New("--card CARD.json is required")
@@ -299,6 +313,9 @@ func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx conte
 			if err := pending.commit(next); err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(cmd, cardChangeOf(sim, dst, cf, next))
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s; card file %s\n", msg, dst)
 			return nil
 		},
@@ -306,6 +323,7 @@ func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx conte
 	f.add(cmd)
 	cmd.Flags().StringVar(&card, "card", "", "card file")
 	cmd.Flags().StringVar(&out, "out", "", "where to write the updated card file (default: --card, in place)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: the card file and each certificate before and after")
 	if extra != nil {
 		extra(cmd)
 	}
@@ -327,7 +345,11 @@ func newJLISRenewCmd() *cobra.Command {
 			if err != nil {
 				return nil, "", err
 			}
-			return next, fmt.Sprintf("renewed: auth/%s → auth/%s", serialOf(cf.Auth.Cert), serialOf(next.Auth.Cert)), nil
+			msg := fmt.Sprintf("renewed: auth/%s → auth/%s", serialOf(cf.Auth.Cert), serialOf(next.Auth.Cert))
+			if cf.Sign != nil && next.Sign != nil {
+				msg += fmt.Sprintf(", sign/%s → sign/%s", serialOf(cf.Sign.Cert), serialOf(next.Sign.Cert))
+			}
+			return next, msg + " (old certificates revoked as superseded)", nil
 		})
 }
 
@@ -350,7 +372,10 @@ func newJLISReissueCmd() *cobra.Command {
 func newJLISMoveCmd() *cobra.Command {
 	var address string
 	return cardOp("move", "Record a change of address (異動): the signing certificate is revoked and re-issued; the authentication certificate stays valid",
-		func(cmd *cobra.Command) { cmd.Flags().StringVar(&address, "address", "", "the new address") },
+		func(cmd *cobra.Command) {
+			cmd.Flags().StringVar(&address, "address", "", "the new address")
+			_ = cmd.MarkFlagRequired("address")
+		},
 		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
 			if address == "" {
 				return nil, "", errors.New("--address is required")
@@ -421,12 +446,13 @@ func newJLISChangeCmd() *cobra.Command {
 func newJLISRevokeCmd() *cobra.Command {
 	var f simFlags
 	var card, ca, serial, kind, cause, invalidity string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "revoke",
 		Short: "Revoke a card's certificates (--card) or one certificate (--ca and --serial)",
 		Long: "Revoke certificates with a cause: " + fmt.Sprint(jlis.Causes) + ".\n" +
-			"With --card, every valid certificate of the card (or --kind sign|auth); death also records the resident as deceased.",
-		Args: cobra.NoArgs,
+			"With --card, every valid certificate of the card (or --key auth|sign); death also records the resident as deceased.",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := jlis.ParseCause(cause)
 			if err != nil {
@@ -465,8 +491,7 @@ func newJLISRevokeCmd() *cobra.Command {
 				if err := sim.Revoke(cmd.Context(), ref, c, inv); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s)\n", ref, c)
-				return nil
+				return printRevoked(cmd, asJSON, []jlis.CertRef{ref}, c)
 			}
 			var kinds []jpki.Kind
 			switch kind {
@@ -474,26 +499,25 @@ func newJLISRevokeCmd() *cobra.Command {
 			case "sign", "auth":
 				kinds = []jpki.Kind{jpki.Kind(kind)}
 			default:
-				return fmt.Errorf("--kind %q is not sign, auth or both", kind)
+				return fmt.Errorf("--key %q is not auth, sign or both", kind)
 			}
 			done, err := sim.RevokeCard(cmd.Context(), cf, c, inv, kinds...)
 			if err != nil {
 				return err
 			}
-			for _, r := range done {
-				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s)\n", r, c)
-			}
-			return nil
+			return printRevoked(cmd, asJSON, done, c)
 		},
 	}
 	f.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&card, "card", "", "card file whose certificates to revoke")
-	fl.StringVar(&kind, "kind", "both", "with --card: sign, auth or both")
+	fl.StringVar(&kind, "key", "both", "auth|sign|both: with --card, the certificates of which keys")
+	deprecatedAlias(cmd, "kind", "key")
 	fl.StringVar(&ca, "ca", "sign", "with --serial: the CA (sign, auth, ...)")
 	fl.StringVar(&serial, "serial", "", "serial number in hexadecimal")
 	fl.StringVar(&cause, "cause", "", "why: holder-request, lost, death, ...")
 	fl.StringVar(&invalidity, "invalidity", "", "invalidity date YYYY-MM-DD (e.g. when the card was lost)")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
@@ -503,7 +527,7 @@ func newJLISCRLCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "crl",
 		Short: "Write the CA's current full CRL (DER) to stdout or --out, generating it if due",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
 			if out == "" {
@@ -553,7 +577,7 @@ func newJLISPopulateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "populate",
 		Short: "Add a synthetic population of revoked certificates, for CRLs of national size",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if revoked <= 0 {
 				return errors.New("--revoked N must be a positive number")
@@ -587,7 +611,7 @@ func newJLISCACmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ca",
 		Short: "Print a CA certificate (or its OCSP responder certificate) as PEM",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sim, err := f.open(cmd.Context())
 			if err != nil {
@@ -616,7 +640,7 @@ func newJLISCertCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cert",
 		Short: "Print a card's certificate as PEM",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if card == "" {
 				return errors.New("--card CARD.json is required")
@@ -635,38 +659,43 @@ func newJLISCertCmd() *cobra.Command {
 					return errors.New("this card has no signing certificate (holder under 15)")
 				}
 			case "auth-ca", "sign-ca":
-				return fmt.Errorf("--kind %s: use `mynagate jlis ca`", kind)
+				return fmt.Errorf("--key %s: use `mynagate jlis ca`", kind)
 			default:
-				return fmt.Errorf("--kind %q is not sign or auth", kind)
+				return fmt.Errorf("--key %q is not auth or sign", kind)
 			}
 			return pem.Encode(cmd.OutOrStdout(), &pem.Block{Type: "CERTIFICATE", Bytes: slot.Cert})
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "", "simulator data directory (not needed: the card file holds its certificates)")
 	cmd.Flags().StringVar(&card, "card", "", "card file")
-	cmd.Flags().StringVar(&kind, "kind", "auth", "sign or auth")
+	cmd.Flags().StringVar(&kind, "key", "auth", "auth|sign: the certificate of which key")
+	deprecatedAlias(cmd, "kind", "key")
 	return cmd
 }
 
 func newJLISStatusCmd() *cobra.Command {
 	var f simFlags
 	var card string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the status and renewal links of a card's certificates (JSON)",
-		Args:  cobra.NoArgs,
+		Short: "Show the status and renewal links of a card's certificates",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sim, cf, err := f.openWithCard(cmd.Context(), card)
 			if err != nil {
 				return err
 			}
 			defer sim.Close()
-			out := map[string]any{}
-			for k, slot := range map[string]*jpki.KeySlot{"auth": cf.Auth, "sign": cf.Sign} {
-				if slot == nil {
+			out := map[string]linkInfoJSON{}
+			for _, k := range []struct {
+				key  string
+				slot *jpki.KeySlot
+			}{{"auth", cf.Auth}, {"sign", cf.Sign}} {
+				if k.slot == nil {
 					continue
 				}
-				ref, err := sim.RefOf(slot.Cert)
+				ref, err := sim.RefOf(k.slot.Cert)
 				if err != nil {
 					return err
 				}
@@ -674,14 +703,159 @@ func newJLISStatusCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out[k] = info
+				out[k.key] = linkInfoOf(info)
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			if asJSON {
+				return printJSON(cmd, out)
+			}
+			w := cmd.OutOrStdout()
+			for _, k := range []string{"auth", "sign"} {
+				li, ok := out[k]
+				if !ok {
+					fmt.Fprintf(w, "%s: none (no signing certificate)\n", k)
+					continue
+				}
+				state := "valid"
+				if li.Revoked {
+					state = "revoked " + humanTime(*li.RevokedAt) + " (" + li.Reason + ")"
+					if li.Invalidity != nil {
+						state += ", invalid since " + humanTime(*li.Invalidity)
+					}
+				}
+				fmt.Fprintf(w, "%s: %s/%s, %s to %s, %s\n", k, li.Cert.CA, li.Cert.Serial, humanTime(li.NotBefore), humanTime(li.NotAfter), state)
+				for _, l := range li.Next {
+					fmt.Fprintf(w, "  replaced by %s/%s (%s, %s)\n", l.New.CA, l.New.Serial, l.Cause, humanTime(l.At))
+				}
+				for _, l := range li.Previous {
+					fmt.Fprintf(w, "  replaces %s/%s (%s, %s)\n", l.Old.CA, l.Old.Serial, l.Cause, humanTime(l.At))
+				}
+				if li.Latest != nil && *li.Latest != li.Cert {
+					fmt.Fprintf(w, "  latest of its line: %s/%s\n", li.Latest.CA, li.Latest.Serial)
+				}
+			}
+			return nil
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&card, "card", "", "card file")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (serials in hex, times in UTC)")
 	return cmd
+}
+
+// certRefJSON is a certificate reference as the CLI prints it in JSON: the serial in hex.
+type certRefJSON struct {
+	CA     string `json:"ca"`
+	Serial string `json:"serial"`
+}
+
+func refJSON(r jlis.CertRef) certRefJSON { return certRefJSON{CA: r.CA, Serial: hexSerial64(r.Serial)} }
+
+func refPtr(r *jlis.CertRef) *certRefJSON {
+	if r == nil {
+		return nil
+	}
+	j := refJSON(*r)
+	return &j
+}
+
+// cardChangeJSON is what the jlis commands that rewrite a card print with --json.
+type cardChangeJSON struct {
+	CardFile     string           `json:"card_file"`
+	CardSerial   string           `json:"card_serial"`
+	Certificates []certChangeJSON `json:"certificates"`
+}
+
+type certChangeJSON struct {
+	Key     string       `json:"key"`
+	Old     *certRefJSON `json:"old"`
+	New     *certRefJSON `json:"new"`
+	Changed bool         `json:"changed"`
+}
+
+func cardChangeOf(sim *jlis.Simulator, path string, old, next *jpki.CardFile) cardChangeJSON {
+	ref := func(s *jpki.KeySlot) *certRefJSON {
+		if s == nil {
+			return nil
+		}
+		r, err := sim.RefOf(s.Cert)
+		if err != nil {
+			return nil
+		}
+		return refPtr(&r)
+	}
+	out := cardChangeJSON{CardFile: path, CardSerial: next.CardSerial}
+	for _, k := range []struct {
+		key       string
+		old, next *jpki.KeySlot
+	}{{"auth", old.Auth, next.Auth}, {"sign", old.Sign, next.Sign}} {
+		c := certChangeJSON{Key: k.key, Old: ref(k.old), New: ref(k.next)}
+		c.Changed = c.Old == nil != (c.New == nil) || c.Old != nil && *c.Old != *c.New
+		out.Certificates = append(out.Certificates, c)
+	}
+	return out
+}
+
+// issuedJSON is what jlis issue prints with --json.
+type issuedJSON struct {
+	CardFile     string       `json:"card_file"`
+	Medium       string       `json:"medium"`
+	CardSerial   string       `json:"card_serial"`
+	Name         string       `json:"name"`
+	Municipality string       `json:"municipality"`
+	CardExpiry   string       `json:"card_expiry"`
+	Auth         certRefJSON  `json:"auth"`
+	Sign         *certRefJSON `json:"sign"`
+}
+
+func printRevoked(cmd *cobra.Command, asJSON bool, refs []jlis.CertRef, c jlis.Cause) error {
+	if asJSON {
+		out := []certRefJSON{}
+		for _, r := range refs {
+			out = append(out, refJSON(r))
+		}
+		return printJSON(cmd, map[string]any{"revoked": out, "cause": c})
+	}
+	for _, r := range refs {
+		fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s)\n", r, c)
+	}
+	return nil
+}
+
+// linkInfoJSON is jlis.LinkInfo as the CLI prints it: serials in hex, the reason by name.
+type linkInfoJSON struct {
+	Cert        certRefJSON  `json:"certificate"`
+	Kind        string       `json:"kind"`
+	NotBefore   time.Time    `json:"not_before"`
+	NotAfter    time.Time    `json:"not_after"`
+	Revoked     bool         `json:"revoked"`
+	RevokedAt   *time.Time   `json:"revoked_at,omitempty"`
+	Reason      string       `json:"reason,omitempty"`
+	Invalidity  *time.Time   `json:"invalidity_date,omitempty"`
+	Next        []linkJSON   `json:"next"`
+	Previous    []linkJSON   `json:"previous"`
+	Latest      *certRefJSON `json:"latest,omitempty"`
+	Counterpart *certRefJSON `json:"counterpart,omitempty"`
+}
+
+type linkJSON struct {
+	Old   certRefJSON `json:"old"`
+	New   certRefJSON `json:"new"`
+	Cause jlis.Cause  `json:"cause"`
+	At    time.Time   `json:"at"`
+}
+
+func linkInfoOf(li *jlis.LinkInfo) linkInfoJSON {
+	out := linkInfoJSON{Cert: refJSON(li.Cert), Kind: string(li.Kind), NotBefore: li.NotBefore, NotAfter: li.NotAfter, Revoked: li.Revoked,
+		RevokedAt: li.RevokedAt, Invalidity: li.Invalidity, Latest: refPtr(li.Latest), Counterpart: refPtr(li.Counterpart),
+		Next: []linkJSON{}, Previous: []linkJSON{}}
+	if li.Reason != nil {
+		out.Reason = li.Reason.String()
+	}
+	for _, l := range li.Next {
+		out.Next = append(out.Next, linkJSON{refJSON(l.Old), refJSON(l.New), l.Cause, l.At})
+	}
+	for _, l := range li.Previous {
+		out.Previous = append(out.Previous, linkJSON{refJSON(l.Old), refJSON(l.New), l.Cause, l.At})
+	}
+	return out
 }

@@ -26,10 +26,13 @@ func newRoot() *cobra.Command {
 		Short:         "Identity verification with the My Number Card (JPKI): platform, J-LIS simulator, virtual card, reader",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().String(),
 	}
+	root.SetVersionTemplate("mynagate {{.Version}}\n")
 	for _, b := range builders {
 		root.AddCommand(b())
 	}
+	markNoData(root)
 	return root
 }
 

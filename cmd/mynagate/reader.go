@@ -224,7 +224,7 @@ func newReaderListCmd(f *readerFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the card readers and whether each holds a card",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
@@ -278,7 +278,7 @@ func newReaderStatusCmd(f *readerFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show the card: medium, token label, applications, PIN tries left (no PIN needed)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
@@ -363,18 +363,21 @@ func describeCert(kind string, c *x509.Certificate) certJSON {
 
 func newReaderCertsCmd(f *readerFlags) *cobra.Command {
 	var asPEM, ca bool
+	var keyName string
 	cmd := &cobra.Command{
-		Use:   "certs [auth|sign]",
+		Use:   "certs [--key auth|sign]",
 		Short: "Print a certificate from the card (auth by default; sign needs the signing password)",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  rangeArgs(0, "auth|sign"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kind := jpki.KindAuth
-			if len(args) == 1 {
-				k, ok := jpki.ParseKind(args[0])
-				if !ok {
-					return fmt.Errorf("reader: certificate %q is neither auth nor sign", args[0])
+			if len(args) == 1 { // the old positional spelling
+				if cmd.Flags().Changed("key") && keyName != args[0] {
+					return fmt.Errorf("reader: --key %s and the argument %s disagree", keyName, args[0])
 				}
-				kind = k
+				keyName = args[0]
+			}
+			kind, ok := jpki.ParseKind(keyName)
+			if !ok {
+				return fmt.Errorf("reader: --key %q is neither auth nor sign", keyName)
 			}
 			if asPEM && f.json {
 				return errors.New("reader: --pem and --json exclude each other")
@@ -423,7 +426,9 @@ func newReaderCertsCmd(f *readerFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asPEM, "pem", false, "print the certificate as PEM")
-	cmd.Flags().BoolVar(&ca, "ca", false, "print the CA certificate of that key instead (no PIN needed)")
+	cmd.Flags().StringVar(&keyName, "key", "auth", "auth|sign: the certificate of which key (sign needs the signing password)")
+	cmd.Flags().BoolVar(&ca, "ca-cert", false, "print the CA certificate of that key instead (no PIN needed)")
+	deprecatedAlias(cmd, "ca", "ca-cert")
 	return cmd
 }
 
@@ -455,7 +460,7 @@ func newReaderBasic4Cmd(f *readerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "basic4",
 		Short: "Print the basic 4 facts from the card-info input support application (needs its 4-digit PIN)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
@@ -501,7 +506,7 @@ func newReaderSignCmd(f *readerFlags) *cobra.Command {
 		Long: `Sign the SHA-256 of a file (--in, "-" for standard input) with the auth key (4-digit PIN) or the
 signing key (signing password). The raw signature goes to --out; without --out it is printed in
 base64. With --json the signature, the certificate and the digest are printed as JSON.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyName == "" {
 				return errors.New("reader: --key auth|sign is required")
@@ -563,7 +568,7 @@ base64. With --json the signature, the certificate and the digest are printed as
 			})
 		},
 	}
-	cmd.Flags().StringVar(&keyName, "key", "", "auth or sign (required)")
+	cmd.Flags().StringVar(&keyName, "key", "", "auth|sign: sign with which key (required)")
 	cmd.Flags().StringVar(&in, "in", "", `file to sign ("-" for standard input)`)
 	cmd.Flags().StringVar(&out, "out", "", "write the raw signature here")
 	return cmd

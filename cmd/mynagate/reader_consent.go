@@ -24,7 +24,7 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the consents you gave, per service",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
@@ -54,7 +54,7 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke --tenant ID",
 		Short: "Revoke a consent you gave a service",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
@@ -80,6 +80,7 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 		c.Flags().StringVar(&platformURL, "platform", "http://127.0.0.1:8080", "base URL of the platform")
 	}
 	revoke.Flags().StringVar(&tenant, "tenant", "", "the service's tenant id (t_…), as consent list shows it")
+	_ = revoke.MarkFlagRequired("tenant")
 	revoke.Flags().StringVar(&scope, "scope", "basic4_updates", "the consent to revoke")
 	cmd.AddCommand(list, revoke)
 	return cmd

@@ -24,7 +24,7 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify SESSION-URL",
 		Short: "Complete a platform verification session with the card (the holder's side)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("SESSION-URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()

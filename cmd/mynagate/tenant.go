@@ -115,7 +115,7 @@ func newTenantCmd() *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a tenant and choose which basic 4 facts it may receive",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs, err := parseFacts(facts)
 			if err != nil {
@@ -175,7 +175,7 @@ func newTenantCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tenants",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
 				ts, err := p.Tenants(cmd.Context())
@@ -192,7 +192,7 @@ func newTenantCmd() *cobra.Command {
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tNAME\tFACTS\tREVOCATION\tCREATED")
 				for _, t := range ts {
-					fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", t.ID, t.Name, t.Facts, t.RevocationPolicy(), t.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", t.ID, t.Name, t.Facts, t.RevocationPolicy(), humanTime(t.CreatedAt))
 				}
 				return w.Flush()
 			})
@@ -211,7 +211,7 @@ func newAPIKeyCmd() *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API key for a tenant; the key is printed once",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tenant == "" {
 				return errors.New("--tenant ID is required")
@@ -233,7 +233,7 @@ func newAPIKeyCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List a tenant's API keys (without secrets)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tenant == "" {
 				return errors.New("--tenant ID is required")
@@ -243,14 +243,28 @@ func newAPIKeyCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					type keyJSON struct {
+						ID        string     `json:"id"`
+						Tenant    string     `json:"tenant"`
+						Name      string     `json:"name"`
+						CreatedAt time.Time  `json:"created_at"`
+						RevokedAt *time.Time `json:"revoked_at,omitempty"`
+					}
+					out := []keyJSON{}
+					for _, k := range ks {
+						out = append(out, keyJSON{k.ID, k.TenantID, k.Name, k.CreatedAt, k.RevokedAt})
+					}
+					return printJSON(cmd, out)
+				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tNAME\tCREATED\tREVOKED")
 				for _, k := range ks {
 					rev := "-"
 					if k.RevokedAt != nil {
-						rev = k.RevokedAt.Format(time.RFC3339)
+						rev = humanTime(*k.RevokedAt)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), rev)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, k.Name, humanTime(k.CreatedAt), rev)
 				}
 				return w.Flush()
 			})
@@ -259,7 +273,7 @@ func newAPIKeyCmd() *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke KEY-ID",
 		Short: "Revoke an API key; it stops working at once",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("KEY-ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
 				if err := p.RevokeAPIKey(cmd.Context(), args[0]); err != nil {
@@ -277,6 +291,7 @@ func newAPIKeyCmd() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "label of the key")
 	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list.Flags().StringVar(&tenant, "tenant", "", "tenant id")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }

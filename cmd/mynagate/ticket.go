@@ -129,7 +129,7 @@ func newTicketServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a ticketing node (stateless: several nodes share one PostgreSQL)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -172,10 +172,11 @@ func newTicketServeCmd() *cobra.Command {
 
 func newTicketOrganiserCmd() *cobra.Command {
 	var db, name string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "organiser",
 		Short: "Create an organiser and print its API token (shown once)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if db == "" || name == "" {
 				return errors.New("--db and --name are required")
@@ -193,6 +194,9 @@ func newTicketOrganiserCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(cmd, map[string]string{"id": o.ID, "name": o.Name, "token": tok})
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "organiser %s (%s); its token follows, shown only this once\n", o.ID, o.Name)
 			fmt.Fprintln(cmd.OutOrStdout(), tok)
 			return nil
@@ -200,6 +204,7 @@ func newTicketOrganiserCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&db, "db", "", "database: sqlite:PATH or postgres://…")
 	cmd.Flags().StringVar(&name, "name", "", "the organiser's name")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the token is shown only this once)")
 	return cmd
 }
 

@@ -18,14 +18,15 @@ func init() { ticketSubcommands = append(ticketSubcommands, newTicketDrawCmd) }
 
 func newTicketDrawCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "draw", Short: "Lottery draws: re-run a published draw"}
-	cmd.AddCommand(&cobra.Command{
+	var asJSON bool
+	verify := &cobra.Command{
 		Use:   "verify FILE|URL",
 		Short: "Re-run a published lottery draw and check its seed against the commitment and its winners",
 		Long: `Reads a published draw (GET /api/events/ID/draws/ROUND of a ticketing node, or a file holding
 it), checks that the revealed seed hashes to the commitment published before the window closed,
 re-runs the draw from the list of applications (the algorithm is in package ticket/draw's
 documentation) and checks that the winners are exactly the published ones.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("FILE|URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var r io.Reader
 			src := args[0]
@@ -60,10 +61,16 @@ documentation) and checks that the winners are exactly the published ones.`,
 			if err := draw.Verify(&d); err != nil {
 				return exitCode{code: 1, err: err}
 			}
+			if asJSON {
+				return printJSON(cmd, map[string]any{"ok": true, "round": d.Round, "event": d.Event, "applications": len(d.Entries),
+					"winners": len(d.Winners), "seed_hash": d.SeedHash})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ok: round %d of %s: %d applications, %d winners; the seed matches the commitment %s\n",
 				d.Round, d.Event, len(d.Entries), len(d.Winners), d.SeedHash)
 			return nil
 		},
-	})
+	}
+	verify.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(verify)
 	return cmd
 }

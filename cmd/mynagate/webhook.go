@@ -78,7 +78,7 @@ func newWebhookListenCmd() *cobra.Command {
 --secret twice during a rotation; $MYNAGATE_WEBHOOK_SECRET is used when none is given) and print
 every verified event to standard output as one JSON line {"id", "type", "timestamp", "data"}.
 A message that fails verification is answered 400 and reported on standard error.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(secrets) == 0 {
 				if s := os.Getenv("MYNAGATE_WEBHOOK_SECRET"); s != "" {
@@ -175,7 +175,7 @@ func newWebhookAddCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add --url URL",
 		Short: "Register a webhook endpoint for the tenant and print its secret (shown once)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -194,6 +194,7 @@ func newWebhookAddCmd() *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&url, "url", "", "where to POST events (http or https)")
+	_ = cmd.MarkFlagRequired("url")
 	cmd.Flags().StringVar(&desc, "description", "", "a label")
 	cmd.Flags().StringSliceVar(&types, "type", nil, "event types to send (default: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -206,7 +207,7 @@ func newWebhookListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the tenant's webhook endpoints",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -244,10 +245,11 @@ func newWebhookRotateCmd() *cobra.Command {
 	var f tenantFlags
 	var endpoint string
 	var grace time.Duration
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "rotate --endpoint ID",
 		Short: "Give an endpoint a new secret; the old one keeps signing during --grace",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -257,12 +259,17 @@ func newWebhookRotateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "secret %s\nthe previous secret signs until %s\n", secret, until.Format(time.RFC3339))
+			if asJSON {
+				return printJSON(cmd, map[string]any{"endpoint": endpoint, "secret": secret, "previous_until": until.UTC()})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "secret %s\nthe previous secret signs until %s\n", secret, humanTime(until))
 			return nil
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "endpoint id (we_…)")
+	_ = cmd.MarkFlagRequired("endpoint")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the previous secret keeps signing (0: stop at once)")
 	return cmd
 }
@@ -274,7 +281,7 @@ func newWebhookDeliveriesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deliveries",
 		Short: "List deliveries, newest first (--state dead for the dead letters)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -310,10 +317,11 @@ func newWebhookDeliveriesCmd() *cobra.Command {
 func newWebhookRedeliverCmd() *cobra.Command {
 	var f tenantFlags
 	var event, endpoint string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "redeliver (--event ID [--endpoint ID] | --endpoint ID)",
 		Short: "Send an event again, or every dead letter of an endpoint, with the same webhook-id",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
@@ -331,12 +339,16 @@ func newWebhookRedeliverCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(cmd, map[string]int{"queued": n})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "queued %d deliveries\n", n)
 			return nil
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&event, "event", "", "event id (evt_…), the webhook-id")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "endpoint id (we_…)")
 	return cmd
 }
