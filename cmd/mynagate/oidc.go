@@ -57,7 +57,7 @@ func newOIDCCmd() *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Register a client; its secret is shown once",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tenant == "" {
 				return fmt.Errorf("--tenant is required")
@@ -88,7 +88,7 @@ func newOIDCCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List a tenant's clients",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tenant == "" {
 				return fmt.Errorf("--tenant is required")
@@ -118,7 +118,7 @@ func newOIDCCmd() *cobra.Command {
 	del := &cobra.Command{
 		Use:   "delete CLIENT-ID",
 		Short: "Delete a client; its tokens stop working at once",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("CLIENT-ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tenant == "" {
 				return fmt.Errorf("--tenant is required")
