@@ -147,7 +147,7 @@ func newTenantCmd() *cobra.Command {
 	update := &cobra.Command{
 		Use:   "update TENANT-ID",
 		Short: "Change a tenant's settings (its revocation policy)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("TENANT-ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("revocation") {
 				return errors.New("nothing to change: give --revocation crl|ocsp|both")
