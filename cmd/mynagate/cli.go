@@ -45,6 +45,7 @@ var printsNoData = map[string]string{
 	"jlis serve":     "a server: it answers over HTTP",
 	"ticket serve":   "a server: it answers over HTTP",
 	"bench verify":   "a measurement report for people; benchmarks are the machine-readable form",
+	"bench ticket":   "a measurement report for people; benchmarks are the machine-readable form",
 	"card insert":    "serves the card until stopped; it reports on stderr",
 	"card remove":    "prints a confirmation only",
 	"card reset-pin": "prints a confirmation only",
