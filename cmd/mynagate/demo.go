@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/rpdemo"
 	"io"
 	"net"
 	"net/http"
@@ -38,6 +41,7 @@ var demoResidents = []struct {
 func newDemoCmd() *cobra.Command {
 	var data, addr, jlisAddr, ticketAddr string
 	var once bool
+	var rpAddr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run everything in one process on the embedded defaults: J-LIS simulator, demo cards, the platform on SQLite, a demo tenant",
@@ -45,18 +49,19 @@ func newDemoCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, cmd.OutOrStdout(), data, addr, jlisAddr, ticketAddr, once)
+			return runDemo(ctx, cmd.OutOrStdout(), data, addr, jlisAddr, ticketAddr, rpAddr, once)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "mynagate-demo", "directory for the demo's state (kept between runs)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the platform")
 	cmd.Flags().StringVar(&jlisAddr, "jlis-addr", "127.0.0.1:8470", "listen address of the J-LIS simulator")
 	cmd.Flags().StringVar(&ticketAddr, "ticket-addr", "127.0.0.1:8090", "listen address of the ticketing service")
+	cmd.Flags().StringVar(&rpAddr, "rp-addr", "127.0.0.1:8091", "listen address of the demo relying party (Log in with My Number Card)")
 	cmd.Flags().BoolVar(&once, "once", false, "set up, print what to try, and exit instead of serving")
 	return cmd
 }
 
-func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr string, once bool) error {
+func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr, rpAddr string, once bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jln, err := net.Listen("tcp", jlisAddr)
@@ -68,6 +73,12 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another demo running? use --addr)", addr, err)
 	}
+	rln, err := net.Listen("tcp", rpAddr)
+	if err != nil {
+		pln.Close()
+		return fmt.Errorf("listen on %s: %w (another demo running? use --rp-addr)", rpAddr, err)
+	}
+	defer rln.Close()
 	defer pln.Close()
 	tln, err := net.Listen("tcp", ticketAddr)
 	if err != nil {
@@ -153,14 +164,79 @@ The J-LIS side:
 	if err != nil {
 		return fmt.Errorf("ticketing: %w", err)
 	}
+	rpBase := "http://" + rln.Addr().String()
+	oc, err := demoOIDC(ctx, n.oidc, tenant, filepath.Join(data, "oidc-clients.json"), rpBase)
+	if err != nil {
+		return fmt.Errorf("OpenID clients: %w", err)
+	}
+	fmt.Fprintf(w, `
+Log in with My Number Card (OpenID Connect, issuer %[1]s):
+  open %[2]s and click the button; scan the QR code, or complete it as the phone would:
+  mynagate reader verify --card %[3]s/taro.json 'the URL under the QR code'
+  a TV with the device grant:  mynagate tv-demo --issuer %[1]s --client-id %[4]s
+  another client:  mynagate oidc client create --db %[5]s --data %[6]s --tenant %[7]s --name NAME --redirect-uri URI
+`, n.oidc.Issuer(), rpBase, cardDir, oc.TVClientID, db, filepath.Join(data, "platform"), tenant)
 	if once {
 		done, cancel := context.WithCancel(ctx)
 		cancel()
 		return serveTicket(done) // closes its database
 	}
 	go serveTicket(ctx)
+	perr := make(chan error, 1)
+	go func() { perr <- serveUntilDone(ctx, pln, n.handler) }()
+	// The relying party discovers the provider, so it starts once the platform serves.
+	app, err := rpdemo.New(ctx, rpdemo.Config{Issuer: n.oidc.Issuer(), ClientID: oc.RPClientID, ClientSecret: oc.RPClientSecret, BaseURL: rpBase})
+	if err != nil {
+		cancel()
+		<-perr
+		return err
+	}
+	go serveUntilDone(ctx, rln, app.Handler())
 	fmt.Fprintf(w, "\nServing; Ctrl-C to stop.\n")
-	return serveUntilDone(ctx, pln, n.handler)
+	return <-perr
+}
+
+// demoClients are the demo's OpenID clients: the demo relying party's and a TV's.
+type demoClients struct {
+	RPClientID     string `json:"rp_client_id"`
+	RPClientSecret string `json:"rp_client_secret"`
+	TVClientID     string `json:"tv_client_id"`
+	RPBase         string `json:"rp_base"`
+}
+
+// demoOIDC registers the demo's clients on the first run (or when the relying party's address
+// changed) and keeps them in file, since a secret is shown only once.
+func demoOIDC(ctx context.Context, pr *oidc.Provider, tenantID, file, rpBase string) (*demoClients, error) {
+	var dc demoClients
+	if b, err := os.ReadFile(file); err == nil && json.Unmarshal(b, &dc) == nil && dc.RPBase == rpBase {
+		cs, err := pr.Clients(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		found := 0
+		for _, c := range cs {
+			if c.ID == dc.RPClientID || c.ID == dc.TVClientID {
+				found++
+			}
+		}
+		if found == 2 {
+			return &dc, nil
+		}
+	}
+	rp, secret, err := pr.CreateClient(ctx, tenantID, oidc.ClientRequest{Name: "Demo Bank", RedirectURIs: []string{rpBase + "/callback"}, LogoutURIs: []string{rpBase + "/"}})
+	if err != nil {
+		return nil, err
+	}
+	tv, _, err := pr.CreateClient(ctx, tenantID, oidc.ClientRequest{Name: "Demo Bank TV", RedirectURIs: []string{rpBase + "/tv"}, Public: true})
+	if err != nil {
+		return nil, err
+	}
+	dc = demoClients{RPClientID: rp.ID, RPClientSecret: secret, TVClientID: tv.ID, RPBase: rpBase}
+	b, _ := json.MarshalIndent(dc, "", "  ")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return nil, err
+	}
+	return &dc, nil
 }
 
 // demoTenant returns the demo tenant's API key, creating the tenant and key on the first run

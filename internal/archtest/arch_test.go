@@ -64,6 +64,8 @@ func TestImportDirection(t *testing.T) {
 		// The ticketing service is a relying party: it reaches the platform only through the
 		// public client and webhooks, over HTTP, and has its own database.
 		{"ticket/...", ours("platform", "store", "web", "jlis", "jlisapi", "card", "reader", "evidence", "revocation", "verify", "internal/wiring", "internal/testkit")},
+		// The demo relying party uses only standard OpenID client libraries and the page foundation.
+		{"rpdemo", append(ours("platform", "store", "oidc", "jlis", "card", "reader", "evidence", "revocation", "verify", "client"), sql...)},
 		{"oidc", append(ours("jlis", "card", "reader", "store", "web", "revocation"), sql...)},
 		{"evidence", append(ours("jlis", "card", "reader", "store", "platform", "web", "revocation", "verify"), sql...)},
 	}

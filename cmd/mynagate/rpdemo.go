@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"github.com/mynagate/mynagate/rpdemo"
+	"github.com/skip2/go-qrcode"
+	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
+)
+
+func init() {
+	register(newRPDemoCmd)
+	register(newTVDemoCmd)
+}
+
+func newRPDemoCmd() *cobra.Command {
+	var cfg rpdemo.Config
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "rp-demo",
+		Short: "Run a demo relying party with \"Log in with My Number Card\" (go-oidc + x/oauth2 against the platform's /oidc)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			if cfg.Issuer == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
+				return errors.New("--issuer, --client-id and --client-secret are required (mynagate oidc client create)")
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			if cfg.BaseURL == "" {
+				cfg.BaseURL = "http://" + ln.Addr().String()
+			}
+			app, err := rpdemo.New(ctx, cfg)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "demo relying party on %s (redirect URI %s/callback)\n", cfg.BaseURL, cfg.BaseURL)
+			return serveUntilDone(ctx, ln, app.Handler())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Issuer, "issuer", "http://127.0.0.1:8080/oidc", "the OpenID provider")
+	fl.StringVar(&cfg.ClientID, "client-id", "", "the client registered for this app")
+	fl.StringVar(&cfg.ClientSecret, "client-secret", "", "its secret")
+	fl.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
+	fl.StringVar(&cfg.BaseURL, "base-url", "", "public base URL of this app (default http://ADDR)")
+	return cmd
+}
+
+// newTVDemoCmd is a TV or set-top box logging its viewer in with the device authorization
+// grant (RFC 8628): it shows the user code and a QR code of the verification URI on the
+// terminal, polls the token endpoint (slowing down when told), and prints the verified claims.
+func newTVDemoCmd() *cobra.Command {
+	var issuer, clientID string
+	var scopes []string
+	cmd := &cobra.Command{
+		Use:   "tv-demo",
+		Short: "Log a TV in with the device authorization grant: user code and QR on the terminal, then the verified claims",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			if clientID == "" {
+				return errors.New("--client-id is required (mynagate oidc client create --public)")
+			}
+			return runTVDemo(ctx, cmd, issuer, clientID, scopes)
+		},
+	}
+	cmd.Flags().StringVar(&issuer, "issuer", "http://127.0.0.1:8080/oidc", "the OpenID provider")
+	cmd.Flags().StringVar(&clientID, "client-id", "", "the TV's public client")
+	cmd.Flags().StringSliceVar(&scopes, "scope", []string{"name", "birthdate"}, "scopes besides openid")
+	return cmd
+}
+
+func runTVDemo(ctx context.Context, cmd *cobra.Command, issuer, clientID string, scopes []string) error {
+	p, err := gooidc.NewProvider(ctx, issuer)
+	if err != nil {
+		return fmt.Errorf("discover %s: %w", issuer, err)
+	}
+	var meta struct {
+		Device string `json:"device_authorization_endpoint"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.Device == "" {
+		return fmt.Errorf("%s offers no device authorization endpoint", issuer)
+	}
+	ep := p.Endpoint()
+	ep.DeviceAuthURL = meta.Device
+	cfg := oauth2.Config{ClientID: clientID, Endpoint: ep, Scopes: append([]string{gooidc.ScopeOpenID}, scopes...)}
+	da, err := cfg.DeviceAuth(ctx)
+	if err != nil {
+		return fmt.Errorf("device authorization: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	link := da.VerificationURIComplete
+	if link == "" {
+		link = da.VerificationURI
+	}
+	if q, err := qrcode.New(link, qrcode.Low); err == nil {
+		fmt.Fprint(out, q.ToSmallString(false))
+	}
+	fmt.Fprintf(out, "\n  マイナンバーカードでログイン / Log in with My Number Card\n\n      %s\n\n", da.UserCode)
+	fmt.Fprintf(out, "  Scan the QR code, or open %s and enter the code.\n", da.VerificationURI)
+	fmt.Fprintf(out, "  Waiting (expires %s)...\n", da.Expiry.Format(time.Kitchen))
+	tok, err := cfg.DeviceAccessToken(ctx, da)
+	if err != nil {
+		return fmt.Errorf("device login: %w", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := p.Verifier(&gooidc.Config{ClientID: clientID}).Verify(ctx, raw)
+	if err != nil {
+		return fmt.Errorf("ID token: %w", err)
+	}
+	var cl struct {
+		ACR string   `json:"acr"`
+		AMR []string `json:"amr"`
+	}
+	idt.Claims(&cl)
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return fmt.Errorf("userinfo: %w", err)
+	}
+	var facts map[string]any
+	ui.Claims(&facts)
+	fmt.Fprintf(out, "\nLogged in.\n  sub  %s\n  acr  %s\n  amr  %s\n", idt.Subject, cl.ACR, strings.Join(cl.AMR, " "))
+	for _, k := range []string{"name", "birthdate", "gender", "address"} {
+		if v, ok := facts[k]; ok {
+			if m, ok := v.(map[string]any); ok {
+				v = m["formatted"]
+			}
+			fmt.Fprintf(out, "  %-9s %v\n", k, v)
+		}
+	}
+	return nil
+}
