@@ -190,7 +190,11 @@ func answerWith(h *holder, s *client.Session, consent []string) error {
 	}
 	// As the holder's app does: check the challenge before the card signs, and take the key
 	// from the checked challenge.
-	f, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: s.HolderURL, Now: s.CreatedAt})
+	now := s.CreatedAt // the platform's clock when it made the session
+	if now.IsZero() {
+		now = ch.ExpiresAt.Add(-time.Second) // callers that know only the holder URL
+	}
+	f, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: s.HolderURL, Now: now})
 	if err != nil {
 		return err
 	}
