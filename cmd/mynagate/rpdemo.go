@@ -26,7 +26,7 @@ func newRPDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rp-demo",
 		Short: "Run a demo relying party with \"Log in with My Number Card\" (go-oidc + x/oauth2 against the platform's /oidc)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
 			defer stop()
@@ -55,7 +55,7 @@ func newRPDemoCmd() *cobra.Command {
 	fl.StringVar(&cfg.ClientSecret, "client-secret", "", "its secret")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 	fl.StringVar(&cfg.BaseURL, "base-url", "", "public base URL of this app (default http://ADDR)")
-	return cmd
+	return withoutJSON(cmd, "it serves a web app and prints only where")
 }
 
 // newTVDemoCmd is a TV or set-top box logging its viewer in with the device authorization
@@ -64,26 +64,28 @@ func newRPDemoCmd() *cobra.Command {
 func newTVDemoCmd() *cobra.Command {
 	var issuer, clientID string
 	var scopes []string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "tv-demo",
 		Short: "Log a TV in with the device authorization grant: user code and QR on the terminal, then the verified claims",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
 			defer stop()
 			if clientID == "" {
 				return errors.New("--client-id is required (mynagate oidc client create --public)")
 			}
-			return runTVDemo(ctx, cmd, issuer, clientID, scopes)
+			return runTVDemo(ctx, cmd, issuer, clientID, scopes, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&issuer, "issuer", "http://127.0.0.1:8080/oidc", "the OpenID provider")
 	cmd.Flags().StringVar(&clientID, "client-id", "", "the TV's public client")
 	cmd.Flags().StringSliceVar(&scopes, "scope", []string{"name", "birthdate"}, "scopes besides openid")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verified claims as JSON (the code and QR go to standard error)")
 	return cmd
 }
 
-func runTVDemo(ctx context.Context, cmd *cobra.Command, issuer, clientID string, scopes []string) error {
+func runTVDemo(ctx context.Context, cmd *cobra.Command, issuer, clientID string, scopes []string, asJSON bool) error {
 	p, err := gooidc.NewProvider(ctx, issuer)
 	if err != nil {
 		return fmt.Errorf("discover %s: %w", issuer, err)
@@ -102,6 +104,9 @@ func runTVDemo(ctx context.Context, cmd *cobra.Command, issuer, clientID string,
 		return fmt.Errorf("device authorization: %w", err)
 	}
 	out := cmd.OutOrStdout()
+	if asJSON {
+		out = cmd.ErrOrStderr()
+	}
 	link := da.VerificationURIComplete
 	if link == "" {
 		link = da.VerificationURI
@@ -132,6 +137,9 @@ func runTVDemo(ctx context.Context, cmd *cobra.Command, issuer, clientID string,
 	}
 	var facts map[string]any
 	ui.Claims(&facts)
+	if asJSON {
+		return printJSON(cmd, map[string]any{"sub": idt.Subject, "acr": cl.ACR, "amr": cl.AMR, "userinfo": facts})
+	}
 	fmt.Fprintf(out, "\nLogged in.\n  sub  %s\n  acr  %s\n  amr  %s\n", idt.Subject, cl.ACR, strings.Join(cl.AMR, " "))
 	for _, k := range []string{"name", "birthdate", "gender", "address"} {
 		if v, ok := facts[k]; ok {
