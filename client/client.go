@@ -258,6 +258,11 @@ type HolderResult struct {
 // ParseHolderURL splits a holder URL (or QR payload) into the platform base, session id and
 // token.
 func ParseHolderURL(raw string) (base, id, token string, err error) {
+	// The same-device hand-off of the login pages, mynagate://verify?url=HOLDER_URL, carries
+	// the holder URL: the holder's app registers the scheme.
+	if l, err := url.Parse(raw); err == nil && l.Scheme == "mynagate" && l.Host == "verify" {
+		raw = l.Query().Get("url")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", "", "", fmt.Errorf("client: %q is not an http(s) session URL", raw)
