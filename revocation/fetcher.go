@@ -2,11 +2,14 @@ package revocation
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"os"
 	"sync"
@@ -39,6 +42,23 @@ func (s FetchState) Fresh(t time.Time) bool {
 	return s.Index != nil && t.Before(s.Index.Metadata().NextUpdate)
 }
 
+// HighWater keeps, per CA, the highest cRLNumber accepted, across restarts and nodes; store
+// implements it (migration 00024). ca is CAKey(issuer).
+type HighWater interface {
+	// CRLHighWater returns the highest number recorded and the SHA-256 of that CRL's
+	// TBSCertList; a nil number when none.
+	CRLHighWater(ctx context.Context, ca string) (*big.Int, []byte, error)
+	// RaiseCRLHighWater records number if it is higher than the one recorded, never lowers it.
+	RaiseCRLHighWater(ctx context.Context, ca string, number *big.Int, tbsDigest []byte, thisUpdate, at time.Time) error
+}
+
+// CAKey names a CA for HighWater: hex SHA-256 of its SubjectPublicKeyInfo, so that a CA
+// replaced by one with another key starts a mark of its own.
+func CAKey(issuer *x509.Certificate) string {
+	sum := sha256.Sum256(issuer.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
+}
+
 // UpdateFunc is called after a new CRL replaced the previous one (prev is nil on the first).
 type UpdateFunc func(ctx context.Context, src Source, prev, next *Index)
 
@@ -54,6 +74,7 @@ type Fetcher struct {
 	onUpdate UpdateFunc
 	tmpDir   string
 	maxSize  int64
+	hw       HighWater
 
 	refreshMu sync.Mutex // one refresh at a time
 	mu        sync.RWMutex
@@ -77,6 +98,11 @@ func WithOnUpdate(u UpdateFunc) FetcherOption { return func(f *Fetcher) { f.onUp
 
 // WithTempDir sets where downloads are spooled before they are read (default os.TempDir()).
 func WithTempDir(d string) FetcherOption { return func(f *Fetcher) { f.tmpDir = d } }
+
+// WithHighWater persists the CRL-number high-water mark of each CA in hw: the first CRL read
+// after a start must not be older than the highest one accepted before (by this node or
+// another), and a CRL is put in force only once its number is recorded.
+func WithHighWater(hw HighWater) FetcherOption { return func(f *Fetcher) { f.hw = hw } }
 
 // WithMaxSize bounds a CRL download (default 4 GiB).
 func WithMaxSize(n int64) FetcherOption { return func(f *Fetcher) { f.maxSize = n } }
@@ -230,6 +256,16 @@ func (f *Fetcher) fetch(ctx context.Context, s Source) error {
 	if prev.Index != nil {
 		md := prev.Index.Metadata()
 		opts.Previous = &md
+	} else if f.hw != nil {
+		n, digest, err := f.hw.CRLHighWater(ctx, CAKey(s.Issuer))
+		if err != nil {
+			return f.fail(s, "high-water", fmt.Errorf("revocation: CRL of %s: read the recorded CRL number: %w", s.Name, err))
+		}
+		if n != nil {
+			md := Metadata{Number: n}
+			copy(md.TBSDigest[:], digest)
+			opts.Previous = &md
+		}
 	}
 	idx, err := ReadFile(tmp.Name(), s.Issuer, opts)
 	if err != nil {
@@ -241,6 +277,11 @@ func (f *Fetcher) fetch(ctx context.Context, s Source) error {
 		return f.fail(s, reason, fmt.Errorf("revocation: CRL of %s refused: %w", s.Name, err))
 	}
 	md := idx.Metadata()
+	if f.hw != nil {
+		if err := f.hw.RaiseCRLHighWater(ctx, CAKey(s.Issuer), md.Number, md.TBSDigest[:], md.ThisUpdate, now); err != nil {
+			return f.fail(s, "high-water", fmt.Errorf("revocation: CRL of %s: record its number: %w", s.Name, err))
+		}
+	}
 	f.mu.Lock()
 	st := f.state[s.Name]
 	same := st.Index != nil && st.Index.Metadata().TBSDigest == md.TBSDigest

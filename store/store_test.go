@@ -50,6 +50,8 @@ var suite = []struct {
 	{"Usage", testUsage},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"Reopen", testReopen},
+	{"TrustAnchors", testTrustAnchors},
+	{"CRLHighWater", testCRLHighWater},
 }
 
 func TestStore(t *testing.T) {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/rpdemo"
@@ -130,9 +132,21 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 	defer jsrv.Close()
 	defer startCRLRefresh(ctx, sim)() // stops before the simulator is closed
 
+	// The platform pins the CAs of its own simulator, as an operator pins J-LIS's with --trust.
+	var anchors []*x509.Certificate
+	for _, name := range sim.CANames() {
+		c, err := sim.CACertificate(name)
+		if err != nil {
+			return err
+		}
+		anchors = append(anchors, c)
+	}
 	db := "sqlite:" + filepath.Join(data, "platform.db")
 	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second,
-		privateWebhooks: true}) // the demo's receivers (mynagate webhook listen) run on this machine
+		privateWebhooks: true, // the demo's receivers (mynagate webhook listen) run on this machine
+		insecureJLIS:    true, // its own simulator on loopback
+		pins:            wiring.PinCertificates(anchors...),
+	})
 	if err != nil {
 		return err
 	}

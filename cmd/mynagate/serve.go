@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -44,6 +45,11 @@ type platformConfig struct {
 	privateWebhooks bool
 	// metricsApart leaves /metrics off the API handler (serve --metrics-addr serves it apart).
 	metricsApart bool
+	// insecureJLIS allows a J-LIS URL that is not https (the demo's and tests' local simulator).
+	insecureJLIS bool
+	// pins are the J-LIS CA certificates pinned by serve --trust / --trust-sha256; nil: the ones
+	// recorded at the first start are the reference (wiring.CheckTrust).
+	pins *wiring.Pins
 }
 
 // node is a running platform: its parts, for the serve command, the demo and tests.
@@ -100,6 +106,11 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 	if cfg.jlisURL == "" {
 		return nil, errors.New("--jlis URL of the J-LIS service is required")
 	}
+	if u, err := url.Parse(cfg.jlisURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("--jlis %q is not an http(s) URL", cfg.jlisURL)
+	} else if u.Scheme != "https" && !cfg.insecureJLIS {
+		return nil, fmt.Errorf("--jlis %s is not https: J-LIS's CA certificates, renewal links and facts must come over an authenticated channel (use https, or --insecure-jlis for a local simulator)", cfg.jlisURL)
+	}
 	master, err := loadMaster(cfg.dataDir)
 	if err != nil {
 		return nil, err
@@ -114,8 +125,15 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		st.Close()
 		return nil, err
 	}
+	if cfg.pins == nil {
+		slog.Warn("no --trust given: the J-LIS CAs recorded at the first start are the reference; pin them with serve --trust FILE")
+	}
+	if err := wiring.CheckTrust(ctx, cas, cfg.pins, st, time.Now()); err != nil {
+		st.Close()
+		return nil, err
+	}
 	for _, ca := range cas {
-		slog.Info("trusting J-LIS CA", "ca", ca.Name, "subject", ca.Cert.Subject.String(), "key_id", platform.CAKey(ca.Cert))
+		slog.Info("trusting J-LIS CA", "ca", ca.Name, "subject", ca.Cert.Subject.String(), "key_id", platform.CAKey(ca.Cert), "sha256", wiring.Fingerprint(ca.Cert))
 	}
 	spool := filepath.Join(cfg.dataDir, "spool")
 	if err := os.MkdirAll(spool, 0o700); err != nil {
@@ -123,7 +141,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		return nil, err
 	}
 	hook := &crlHook{} // bound to the notifier below, before the first CRL is read (notify.go)
-	f := revocation.NewFetcher(sources, revocation.WithTempDir(spool), revocation.WithOnUpdate(hook.update))
+	f := revocation.NewFetcher(sources, revocation.WithTempDir(spool), revocation.WithOnUpdate(hook.update), revocation.WithHighWater(st))
 	keys, err := evidence.LoadKeys(filepath.Join(cfg.dataDir, "evidence"), evidence.DefaultOrigin, rand.Reader)
 	if err != nil {
 		st.Close()
@@ -192,7 +210,8 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 
 func newServeCmd() *cobra.Command {
 	var cfg platformConfig
-	var addr, metricsAddr, tokenFile string
+	var addr, metricsAddr, tokenFile, trustFile string
+	var trustSums []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the platform API (/v1) for relying parties and holders",
@@ -211,6 +230,11 @@ func newServeCmd() *cobra.Command {
 			if cfg.db == "" || cfg.jlisURL == "" {
 				return errors.New("--db (sqlite:PATH or postgres://...) and --jlis URL are required")
 			}
+			pins, err := wiring.LoadPins(trustFile, trustSums)
+			if err != nil {
+				return err
+			}
+			cfg.pins = pins
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
@@ -253,6 +277,9 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of on the API (e.g. an internal interface)")
 	fl.StringVar(&cfg.jlisURL, "jlis", "", "base URL of J-LIS (the simulator: mynagate jlis serve)")
 	fl.StringVar(&tokenFile, "jlis-token-file", "", "file with the platform's bearer token for J-LIS")
+	fl.BoolVar(&cfg.insecureJLIS, "insecure-jlis", false, "allow a --jlis URL that is not https (a local simulator)")
+	fl.StringVar(&trustFile, "trust", "", "PEM file of the J-LIS CA certificates to trust; a CA J-LIS serves that is not in it is refused at start (default: the CAs recorded at the first start)")
+	fl.StringSliceVar(&trustSums, "trust-sha256", nil, "SHA-256 fingerprint of a J-LIS CA certificate to trust (repeatable; with or instead of --trust)")
 	fl.StringVar(&cfg.dataDir, "data", "mynagate-data", "directory for the master key (shared by all nodes) and spooled CRLs")
 	fl.StringVar(&cfg.publicURL, "public-url", "", "base URL holders reach this platform at (default http://ADDR)")
 	fl.DurationVar(&cfg.crlInterval, "crl-interval", time.Minute, "how often CRLs are fetched (conditional GET)")

@@ -76,7 +76,7 @@ func TestServerKilledUnderLoad(t *testing.T) {
 	// start runs the server and returns its base URL and process.
 	start := func() (string, *exec.Cmd) {
 		t.Helper()
-		cmd := exec.Command(bin, "serve", "--db", db, "--jlis", jsrv.URL, "--data", data, "--addr", "127.0.0.1:0", "--crl-interval", "1s")
+		cmd := exec.Command(bin, "serve", "--db", db, "--jlis", jsrv.URL, "--insecure-jlis", "--data", data, "--addr", "127.0.0.1:0", "--crl-interval", "1s")
 		stdout, _ := cmd.StdoutPipe()
 		cmd.Stderr = io.Discard
 		if err := cmd.Start(); err != nil {

@@ -64,7 +64,7 @@ func TestServeMetricsApart(t *testing.T) {
 	jsrv := httptest.NewServer(sim.Handler())
 	defer jsrv.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--db", "sqlite:"+filepath.Join(dir, "p.db"), "--jlis", jsrv.URL, "--data", filepath.Join(dir, "data"),
+	cmd := exec.Command(bin, "serve", "--db", "sqlite:"+filepath.Join(dir, "p.db"), "--jlis", jsrv.URL, "--insecure-jlis", "--data", filepath.Join(dir, "data"),
 		"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard
