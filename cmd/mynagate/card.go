@@ -249,8 +249,8 @@ func readNewPIN(cmd *cobra.Command, pinFile, which string) (string, error) {
 	if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
 		errw := cmd.ErrOrStderr()
 		var pins [2]string
-		for i, prompt := range []string{"new %s PIN: ", "again: "} {
-			fmt.Fprintf(errw, prompt, which)
+		for i, prompt := range []string{fmt.Sprintf("new %s PIN: ", which), fmt.Sprintf("the new %s PIN again: ", which)} {
+			fmt.Fprint(errw, prompt)
 			b, err := term.ReadPassword(fd)
 			fmt.Fprintln(errw)
 			if err != nil {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"math/big"
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"github.com/spf13/pflag"
 
 	"github.com/mynagate/mynagate/jpki"
@@ -64,6 +68,16 @@ func markNoData(root *cobra.Command) {
 			withoutJSON(c, why)
 		}
 	}
+}
+
+// newProgress is a progress bar on stderr when stderr is a terminal, and silent otherwise (a
+// bar redrawn into a log file or a pipe is noise, and a spinner of unknown total never ends).
+func newProgress(cmd *cobra.Command, total int64, opts ...progressbar.Option) *progressbar.ProgressBar {
+	w := cmd.ErrOrStderr()
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		return progressbar.NewOptions64(total, progressbar.OptionSetWriter(io.Discard), progressbar.OptionSetVisibility(false))
+	}
+	return progressbar.NewOptions64(total, append([]progressbar.Option{progressbar.OptionSetWriter(w)}, opts...)...)
 }
 
 // noArgs accepts no positional argument, and names the one given.

@@ -127,7 +127,7 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 		}
 		fmt.Fprintf(w, "  card %-30s %s of %s: auth/%X, %s\n", path, kind, iss.Card.Basic4.Name, iss.AuthSerial, sign)
 	}
-	jsrv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	jsrv := &http.Server{Handler: withIndex(sim.Handler(), jlisIndex()), ReadHeaderTimeout: 10 * time.Second}
 	go jsrv.Serve(jln)
 	defer jsrv.Close()
 	defer startCRLRefresh(ctx, sim)() // stops before the simulator is closed

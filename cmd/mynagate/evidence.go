@@ -18,6 +18,7 @@ import (
 
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 )
 
@@ -55,37 +56,43 @@ func evidenceKeyDir(dataDir string) string { return filepath.Join(dataDir, "evid
 
 // openLog opens the store and the log over it. The store MUST implement evidence.Storage.
 func (c *evidenceStoreConfig) openLog(ctx context.Context) (*evidence.Log, func() error, error) {
+	l, _, closeStore, err := c.openLogStore(ctx)
+	return l, closeStore, err
+}
+
+// openLogStore is openLog that also returns the store.
+func (c *evidenceStoreConfig) openLogStore(ctx context.Context) (*evidence.Log, *store.Store, func() error, error) {
 	if c.db == "" {
-		return nil, nil, errors.New("--db is required (sqlite:PATH or postgres://...)")
+		return nil, nil, nil, errors.New("--db is required (sqlite:PATH or postgres://...)")
 	}
 	// Reading a log never makes keys: a data directory without them is a wrong --data, and a
 	// fresh key would only fail every checkpoint later, as another log's.
 	dir := evidenceKeyDir(c.dataDir)
 	if _, err := os.Stat(filepath.Join(dir, evidence.SigningKeyFile)); err != nil {
-		return nil, nil, fmt.Errorf("no evidence log keys in %s: --data names the platform's data directory (serve --data), where they are kept", dir)
+		return nil, nil, nil, fmt.Errorf("no evidence log keys in %s: --data names the platform's data directory (serve --data), where they are kept", dir)
 	}
 	keys, err := evidence.LoadKeys(dir, c.origin, rand.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := requireDB(c.db); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	st, err := store.Open(ctx, c.db)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	es, ok := any(st).(evidence.Storage)
 	if !ok {
 		st.Close()
-		return nil, nil, fmt.Errorf("the store of this build keeps no evidence log (store.Store does not implement evidence.Storage): there are no entries to read at %s", redactDSN(c.db))
+		return nil, nil, nil, fmt.Errorf("the store of this build keeps no evidence log (store.Store does not implement evidence.Storage): there are no entries to read at %s", redactDSN(c.db))
 	}
 	l, err := evidence.New(es, keys)
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return l, st.Close, nil
+	return l, st, st.Close, nil
 }
 
 // redactDSN hides a password in a PostgreSQL URL.
@@ -128,7 +135,8 @@ checkpoint that is not a prefix of a newer one is reported, and the command exit
 With --checkpoint OLD, a consistency bundle must start at the checkpoint you kept (OLD), so a
 log that shows you a different history than before is caught.`,
 		Args: exactArgs("FILE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			defer func() { err = verifyErrorLine(err) }()
 			key, err := readPublicKey(keyArg)
 			if err != nil {
 				return err
@@ -171,7 +179,7 @@ log that shows you a different history than before is caught.`,
 				fmt.Fprintf(out, "  older    size %d, root %s\n", older.Size, b64(older.Root[:]))
 				fmt.Fprintf(out, "  newer    size %d, root %s\n", newer.Size, b64(newer.Root[:]))
 			case evidence.FormatExport:
-				bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetDescription("entries verified"),
+				bar := newProgress(cmd, -1, progressbar.OptionSetDescription("entries verified"),
 					progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
 				f, err := os.Open(args[0])
 				if err != nil {
@@ -204,6 +212,16 @@ log that shows you a different history than before is caught.`,
 	cmd.Flags().StringVar(&since, "checkpoint", "", "a checkpoint you kept earlier (signed note file): the consistency bundle must start from it")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (times in UTC)")
 	return cmd
+}
+
+// verifyErrorLine gives a failed verification as its reason and what it means, on one line: the
+// proof library's own error, with both hashes as byte lists, says nothing more to a person.
+func verifyErrorLine(err error) error {
+	var ve *evidence.VerifyError
+	if errors.As(err, &ve) && ve.Detail != "" {
+		return fmt.Errorf("evidence: %s: %s", ve.Reason, ve.Detail)
+	}
+	return err
 }
 
 // checkSince compares the older checkpoint of a consistency bundle with one the user kept.
@@ -341,11 +359,17 @@ the whole file. 'mynagate evidence verify FILE --log-key log.pub' checks it offl
 				return errors.New("--from must be before --to")
 			}
 			ctx := cmd.Context()
-			l, closeStore, err := cfg.openLog(ctx)
+			l, st, closeStore, err := cfg.openLogStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
+			// An unknown tenant is a mistyped --tenant, not an empty export.
+			if _, err := st.Tenant(ctx, tenant); errors.Is(err, platform.ErrNotFound) {
+				return fmt.Errorf("--tenant %s: no such tenant in %s", tenant, redactDSN(cfg.db))
+			} else if err != nil {
+				return err
+			}
 			f, err := os.Create(out)
 			if err != nil {
 				return err
@@ -353,7 +377,7 @@ the whole file. 'mynagate evidence verify FILE --log-key log.pub' checks it offl
 			var bar *progressbar.ProgressBar
 			progress := func(done, total int64) {
 				if bar == nil {
-					bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetDescription("entries exported"),
+					bar = newProgress(cmd, total, progressbar.OptionSetDescription("entries exported"),
 						progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
 				}
 				bar.Set64(done)
@@ -410,7 +434,7 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 			var bar *progressbar.ProgressBar
 			rep, err := l.Audit(ctx, func(done, total uint64) {
 				if bar == nil {
-					bar = progressbar.NewOptions64(int64(total), progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetDescription("entries audited"),
+					bar = newProgress(cmd, int64(total), progressbar.OptionSetDescription("entries audited"),
 						progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
 				}
 				bar.Set64(int64(done))

@@ -12,6 +12,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/mynagate/mynagate/platform"
+
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/evidence/evidencetest"
 	"github.com/mynagate/mynagate/evidence/memory"
@@ -97,6 +99,11 @@ func writeEvidenceFixtures(t testing.TB, dir string) error {
 		return err
 	}
 	defer st.Close()
+	for _, id := range []string{"t_a", "t_b"} {
+		if err := st.CreateTenant(ctx, platform.Tenant{ID: id, Name: "Tenant " + id, CreatedAt: evidencetest.Base}); err != nil {
+			return err
+		}
+	}
 	pl, err := evidence.New(st, keys)
 	if err != nil {
 		return err

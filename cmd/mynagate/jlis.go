@@ -135,7 +135,7 @@ func newJLISServeCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "J-LIS simulator on http://%s (data %s, naming %s, CAs %v)\n", ln.Addr(), f.data, sim.Naming(), sim.CANames())
 			defer startCRLRefresh(ctx, sim)()
-			return serveUntilDone(ctx, ln, sim.Handler(opts...))
+			return serveUntilDone(ctx, ln, withIndex(sim.Handler(opts...), jlisIndex()))
 		},
 	}
 	f.add(cmd)
@@ -189,9 +189,12 @@ func newJLISIssueCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--birth: %w", err)
 			}
-			s, err := jpki.ParseSex(sex)
+			s, err := parseSexFlag(sex)
 			if err != nil {
-				return fmt.Errorf("--sex: %w", err)
+				return err
+			}
+			if err := checkNameFlag(name); err != nil {
+				return err
 			}
 			m := jpki.Medium(medium)
 			if phone && m == jpki.MediumCard {
@@ -412,6 +415,9 @@ func newJLISChangeCmd() *cobra.Command {
 		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
 			b4 := cf.Basic4
 			if name != "" {
+				if err := checkNameFlag(name); err != nil {
+					return nil, "", err
+				}
 				b4.Name, b4.NameAltPositions = name, ""
 			}
 			if address != "" {
@@ -425,9 +431,9 @@ func newJLISChangeCmd() *cobra.Command {
 				b4.Birth = d
 			}
 			if sex != "" {
-				s, err := jpki.ParseSex(sex)
+				s, err := parseSexFlag(sex)
 				if err != nil {
-					return nil, "", fmt.Errorf("--sex: %w", err)
+					return nil, "", err
 				}
 				b4.Sex = s
 			}
@@ -465,6 +471,9 @@ func newJLISRevokeCmd() *cobra.Command {
 					return fmt.Errorf("--invalidity: %w", err)
 				}
 				inv = d.In(jpki.JST)
+				if inv.After(time.Now()) {
+					return fmt.Errorf("--invalidity %s is in the future: it is the day the key was lost or compromised, which has happened", invalidity)
+				}
 			}
 			if (card == "") == (serial == "") {
 				return errors.New("give either --card CARD.json or --ca and --serial")
@@ -587,7 +596,7 @@ func newJLISPopulateCmd() *cobra.Command {
 				return err
 			}
 			defer sim.Close()
-			bar := progressbar.NewOptions64(revoked, progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetDescription("revoked certificates"),
+			bar := newProgress(cmd, revoked, progressbar.OptionSetDescription("revoked certificates"),
 				progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
 			var last int64
 			err = sim.Populate(cmd.Context(), ca, revoked, func(done int64) { bar.Add64(done - last); last = done })
@@ -858,4 +867,29 @@ func linkInfoOf(li *jlis.LinkInfo) linkInfoJSON {
 		out.Previous = append(out.Previous, linkJSON{refJSON(l.Old), refJSON(l.New), l.Cause, l.At})
 	}
 	return out
+}
+
+// parseSexFlag accepts exactly the three words the help names; the card's codes (1, 2, 9) and
+// abbreviations are not the CLI's spelling.
+func parseSexFlag(s string) (jpki.Sex, error) {
+	switch s {
+	case "male", "female", "unspecified":
+		return jpki.ParseSex(s)
+	}
+	return 0, fmt.Errorf("--sex %q is not male, female or unspecified", s)
+}
+
+// checkNameFlag refuses a Japanese name whose family and given names are separated by an ASCII
+// space: the resident record (and the certificate) separates them with U+3000. A name written
+// only in Latin letters (a foreign resident's) keeps its ASCII spaces.
+func checkNameFlag(name string) error {
+	if !strings.Contains(name, " ") {
+		return nil
+	}
+	for _, r := range name {
+		if r > 0x7F {
+			return fmt.Errorf("--name %q separates its parts with an ASCII space: use the ideographic space U+3000 (全角スペース), as in '%s'", name, strings.ReplaceAll(name, " ", "　"))
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -56,7 +57,8 @@ func run(args []string) int {
 	root := newRoot()
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "mynagate: %v\n", err)
+		// One line, whatever the error carries.
+		fmt.Fprintf(os.Stderr, "mynagate: %s\n", strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(err.Error()))
 		var ec exitCode
 		if errors.As(err, &ec) {
 			return ec.code

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mynagate/mynagate/client"
@@ -69,9 +70,12 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			defer s.Close()
 			which, what := reader.PINAuth, "log in to"
 			if fields.Purpose == "identity" {
-				which, what = reader.PINSign, "prove your identity (name, date of birth, sex, address) to"
+				which, what = reader.PINSign, "prove your identity to"
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%q (%s) asks you to %s it with your card.\n", name, fields.Origin, what)
+			if fields.Purpose == "identity" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", factsText(ch.Facts))
+			}
 			for _, c := range consent {
 				fmt.Fprintf(cmd.ErrOrStderr(), "You also consent to %s: %s (revoke it with mynagate reader consent revoke).\n", c, consentText(c))
 			}
@@ -104,6 +108,31 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 	cmd.Flags().StringSliceVar(&consent, "consent", nil, "consents to give the service with an identity verification: basic4_updates")
 	cmd.Flags().StringVar(&platformKey, "platform-key", "", "pin the platform: accept only challenges signed by this Ed25519 key (base64, as `mynagate serve` prints it)")
 	return cmd
+}
+
+// factsText tells the holder which of the basic 4 facts on the signing certificate the tenant
+// receives: the ones its tenant may see, as the platform says, not all four.
+func factsText(facts []string) string {
+	names := map[string]string{"name": "name", "birthdate": "date of birth", "sex": "sex", "address": "address"}
+	var gets, not []string
+	have := map[string]bool{}
+	for _, f := range facts {
+		have[f] = true
+	}
+	for _, f := range []string{"name", "birthdate", "sex", "address"} {
+		if have[f] {
+			gets = append(gets, names[f])
+		} else {
+			not = append(not, names[f])
+		}
+	}
+	switch {
+	case len(gets) == 0:
+		return "It receives none of your name, date of birth, sex or address: only that it is you, by a number of its own for you."
+	case len(not) == 0:
+		return "It receives your " + strings.Join(gets, ", ") + "."
+	}
+	return "It receives your " + strings.Join(gets, ", ") + " (not your " + strings.Join(not, ", ") + ")."
 }
 
 // consentText says what a consent scope lets the service have.

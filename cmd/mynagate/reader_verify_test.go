@@ -209,3 +209,48 @@ func TestReaderVerifyRefusesFakeChallenges(t *testing.T) {
 		t.Errorf("a malformed --platform-key: %v", err)
 	}
 }
+
+// The holder is told the facts the tenant may actually receive, not all four.
+func TestReaderVerifyTellsTheFacts(t *testing.T) {
+	now := time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	pinFile := filepath.Join(dir, "sign.pin")
+	if err := os.WriteFile(pinFile, []byte(cardtest.SignPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cf := cardtest.CardFile(t, jpki.MediumCard)
+	for _, tc := range []struct {
+		facts []string
+		want  string
+	}{
+		{[]string{"name", "address"}, "It receives your name, address (not your date of birth, sex)."},
+		{[]string{"name", "birthdate", "sex", "address"}, "It receives your name, date of birth, sex, address."},
+		{nil, "It receives none of your name, date of birth, sex or address"},
+	} {
+		fp := newFakePlatform(t)
+		fp.serve = func(origin string) client.Challenge {
+			f := client.ChallengeFields{Origin: origin, SessionID: "s_1", TenantID: "t_1", TenantName: "Example Shop",
+				Purpose: "identity", ExpiresAt: now.Add(5 * time.Minute), Nonce: bytes.Repeat([]byte{9}, 32)}
+			return client.Challenge{ID: "s_1", Purpose: "identity", TenantName: f.TenantName, Challenge: client.EncodeChallenge(f),
+				Status: "pending", ExpiresAt: f.ExpiresAt, Facts: tc.facts}
+		}
+		f := &readerFlags{now: func() time.Time { return now }, openCard: func(context.Context) (*session, error) {
+			c, err := card.New(cf)
+			if err != nil {
+				return nil, err
+			}
+			return &session{Client: reader.NewClient(reader.NewInProcess(c, "test card"))}, nil
+		}}
+		cmd := newReaderCmdWith(f)
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs([]string{"verify", "--pin-file", pinFile, fp.holderURL()})
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("%v: %v\n%s", tc.facts, err, out.String())
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("facts %v: the holder is not told %q:\n%s", tc.facts, tc.want, out.String())
+		}
+	}
+}

@@ -205,7 +205,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 	}
 	wopts = append(wopts, web.WithRoutes(func(m *http.ServeMux) { m.Handle("/oidc/", prov.Handler()) }), web.WithTenantRoutes(prov.APIRoutes))
 	h := web.New(p, wopts...)
-	return &node{store: st, plat: p, oidc: prov, fetcher: f, evidence: log, handler: h, metrics: h.Metrics(), stopLog: stopLog}, nil
+	return &node{store: st, plat: p, oidc: prov, fetcher: f, evidence: log, handler: withIndex(h, platformIndex()), metrics: h.Metrics(), stopLog: stopLog}, nil
 }
 
 func newServeCmd() *cobra.Command {
