@@ -3,15 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"math/big"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/mynagate/mynagate/jpki"
 )
