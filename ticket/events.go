@@ -256,6 +256,21 @@ func (s *Service) event(ctx context.Context, q querier, id string) (*Event, erro
 	return &ev, nil
 }
 
+// OrganiserEvents lists organiser o's events, newest first.
+func (s *Service) OrganiserEvents(ctx context.Context, o *Organiser) ([]Event, error) {
+	evs, err := s.Events(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []Event{}
+	for _, ev := range evs {
+		if ev.Organiser == o.ID {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
 // Events lists the events, newest first.
 func (s *Service) Events(ctx context.Context) ([]Event, error) {
 	rows, err := s.db.r.QueryContext(ctx, `SELECT id FROM events ORDER BY created_at DESC LIMIT 500`)

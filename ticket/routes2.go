@@ -120,7 +120,7 @@ func (s *Service) hQR(w http.ResponseWriter, r *http.Request, a *Account) {
 		writeErr(w, r, err)
 		return
 	}
-	png, err := qrcode.Encode(code, qrcode.Medium, 256)
+	png, err := QRPNG(code)
 	if err != nil {
 		writeErr(w, r, err)
 		return
@@ -128,3 +128,6 @@ func (s *Service) hQR(w http.ResponseWriter, r *http.Request, a *Account) {
 	w.Header().Set("Content-Type", "image/png")
 	w.Write(png)
 }
+
+// QRPNG renders a code as a QR code image (PNG).
+func QRPNG(code string) ([]byte, error) { return qrcode.Encode(code, qrcode.Medium, 256) }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/ticket"
+	"github.com/mynagate/mynagate/ticket/pages"
 	"github.com/spf13/cobra"
 )
 
@@ -98,18 +99,19 @@ func loadCodeKey(path string) ([]byte, error) {
 	return b, nil
 }
 
-// startTicket opens the database and builds a ticket node's service.
-func startTicket(ctx context.Context, cfg ticketConfig, opts ...ticket.Option) (*ticket.Service, error) {
+// startTicket opens the database and builds a ticket node's service and its handler: the API
+// (/api/, /webhooks/, /healthz) and the pages (everything else).
+func startTicket(ctx context.Context, cfg ticketConfig, opts ...ticket.Option) (*ticket.Service, http.Handler, error) {
 	if cfg.db == "" || cfg.platformURL == "" || cfg.apiKey == "" {
-		return nil, errors.New("--db, --platform and --api-key-file are required")
+		return nil, nil, errors.New("--db, --platform and --api-key-file are required")
 	}
 	key, err := loadCodeKey(cfg.codeKeyFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	db, err := ticket.OpenDB(ctx, cfg.db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pc := client.New(cfg.platformURL, client.WithAPIKey(cfg.apiKey))
 	if cfg.webhookSecret != "" {
@@ -118,9 +120,20 @@ func startTicket(ctx context.Context, cfg ticketConfig, opts ...ticket.Option) (
 	s, err := ticket.New(db, pc, key, opts...)
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return s, nil
+	pg, err := pages.New(s, key)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	api := s.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/webhooks/", api)
+	mux.Handle("/healthz", api)
+	mux.Handle("/", pg)
+	return s, mux, nil
 }
 
 func newTicketServeCmd() *cobra.Command {
@@ -150,14 +163,14 @@ func newTicketServeCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			s, err := startTicket(ctx, cfg)
+			s, h, err := startTicket(ctx, cfg)
 			if err != nil {
 				ln.Close()
 				return err
 			}
 			defer s.DB().Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "mynagate ticket on http://%s (database %s, platform %s)\n", ln.Addr(), s.DB().Dialect(), cfg.platformURL)
-			return serveUntilDone(ctx, ln, s.Handler())
+			return serveUntilDone(ctx, ln, h)
 		},
 	}
 	fl := cmd.Flags()
@@ -217,5 +230,3 @@ func (noPlatform) CreateSession(context.Context, client.SessionRequest) (*client
 func (noPlatform) Session(context.Context, string) (*client.Session, error) {
 	return nil, errors.New("no platform configured")
 }
-
-var _ http.Handler = (*http.ServeMux)(nil)

@@ -41,7 +41,7 @@ func demoTicket(ctx context.Context, w io.Writer, p *platform.Platform, data, pl
 	} else if err != nil {
 		return nil, err
 	}
-	s, err := startTicket(ctx, ticketConfig{db: "sqlite:" + filepath.Join(data, "ticket.db"), platformURL: platformURL,
+	s, h, err := startTicket(ctx, ticketConfig{db: "sqlite:" + filepath.Join(data, "ticket.db"), platformURL: platformURL,
 		apiKey: strings.TrimSpace(string(key)), codeKeyFile: filepath.Join(data, "ticket-code.key")})
 	if err != nil {
 		return nil, err
@@ -72,7 +72,8 @@ func demoTicket(ctx context.Context, w io.Writer, p *platform.Platform, data, pl
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(w, `
-Ticketing (a relying party of the platform, tenant "Demo Tickets") at %[1]s, organiser token in %[2]s:
+Ticketing (a relying party of the platform, tenant "Demo Tickets") at %[1]s (pages for buyers, and
+for organisers at %[1]s/organiser with the token in %[2]s), or through its API:
   curl -s %[1]s/api/events
   curl -s -H 'Content-Type: application/json' -d '{"email":"taro@example.jp","password":"correct horse","name":"Taro"}' %[1]s/api/accounts
   TOK=$(curl -s -H 'Content-Type: application/json' -d '{"email":"taro@example.jp","password":"correct horse"}' %[1]s/api/login | sed 's/.*"token":"\([^"]*\)".*/\1/')
@@ -83,6 +84,6 @@ Ticketing (a relying party of the platform, tenant "Demo Tickets") at %[1]s, org
 `, base, orgFile, filepath.Join(data, "cards"))
 	return func(ctx context.Context) error {
 		defer s.DB().Close()
-		return serveUntilDone(ctx, ln, s.Handler())
+		return serveUntilDone(ctx, ln, h)
 	}, nil
 }
