@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS resident (
 	alias TEXT NOT NULL DEFAULT '',
 	municipality TEXT NOT NULL,
 	status TEXT NOT NULL DEFAULT 'living',
+	stay_until TEXT NOT NULL DEFAULT '',
 	created INTEGER NOT NULL,
 	updated INTEGER NOT NULL
 );
@@ -92,7 +93,29 @@ func openDB(ctx context.Context, dir string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("jlis: create schema in %s: %w", dir, err)
 	}
+	if err := upgrade(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("jlis: upgrade schema in %s: %w", dir, err)
+	}
 	return db, nil
+}
+
+// upgrade adds the columns that later versions brought to a database made by an earlier one.
+func upgrade(ctx context.Context, db *sql.DB) error {
+	for _, c := range []struct{ table, column, def string }{
+		{"resident", "stay_until", "TEXT NOT NULL DEFAULT ''"},
+	} {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.def); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // inTx runs f in a transaction, committing when f returns nil.

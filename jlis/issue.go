@@ -32,6 +32,9 @@ type IssueRequest struct {
 	Medium jpki.Medium
 	// AuthPIN, SignPassword and SupportPIN override the defaults.
 	AuthPIN, SignPassword, SupportPIN string
+	// StayUntil is the last day of a foreign resident's period of stay (在留期限); the card and
+	// its certificates end no later. Zero for a Japanese national or a permanent resident.
+	StayUntil jpki.Date
 }
 
 // Issued describes a newly issued card.
@@ -99,6 +102,9 @@ func (s *Simulator) Issue(ctx context.Context, req IssueRequest) (*Issued, error
 	if today.Before(req.Basic4.Birth) {
 		return nil, invalidf("date of birth %s is in the future", req.Basic4.Birth)
 	}
+	if !req.StayUntil.IsZero() && !today.Before(req.StayUntil) {
+		return nil, invalidf("period of stay ending %s is over; a card needs a period of stay that ends after today (%s)", req.StayUntil, today)
+	}
 	b4 := req.Basic4
 	if req.Alias != "" {
 		b4.Name = b4.Name + "（" + req.Alias + "）"
@@ -117,11 +123,7 @@ func (s *Simulator) Issue(ctx context.Context, req IssueRequest) (*Issued, error
 		return nil, err
 	}
 	age := req.Basic4.Birth.AgeAt(today)
-	years := 5
-	if age >= adultCardMinAge {
-		years = 10
-	}
-	expiry := nthBirthdayAfter(req.Basic4.Birth, today, years)
+	expiry := cardExpiry(req.Basic4.Birth, today, req.StayUntil)
 
 	authKey, err := s.newKey()
 	if err != nil {
@@ -154,8 +156,12 @@ func (s *Simulator) Issue(ctx context.Context, req IssueRequest) (*Issued, error
 		if err != nil {
 			return fmt.Errorf("jlis: encode resident: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO resident (my_number, basic4, alias, municipality, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
-			myNumber, string(b4JSON), req.Alias, m.Code, now.Unix(), now.Unix())
+		stay := ""
+		if !req.StayUntil.IsZero() {
+			stay = req.StayUntil.String()
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO resident (my_number, basic4, alias, municipality, stay_until, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			myNumber, string(b4JSON), req.Alias, m.Code, stay, now.Unix(), now.Unix())
 		if err != nil {
 			return fmt.Errorf("jlis: store resident: %w", err)
 		}
@@ -178,6 +184,7 @@ func (s *Simulator) Issue(ctx context.Context, req IssueRequest) (*Issued, error
 		slot.PIN = jpki.PIN{Value: req.AuthPIN, Tries: jpki.AuthPINTries, MaxTries: jpki.AuthPINTries}
 		cf.Auth, out.AuthSerial = slot, serial
 		if signKey != nil {
+			ho.limit = dateOfEnd(mustNotAfter(slot.Cert))
 			slot, serial, err := s.issueCert(ctx, tx, ho, jpki.KindSign, signKey, now)
 			if err != nil {
 				return err
@@ -202,6 +209,11 @@ type holder struct {
 	birth              jpki.Date
 	cardExpiry         jpki.Date
 	medium             jpki.Medium
+	// timely marks a renewal inside the renewal window (the certificate runs to the 6th
+	// birthday); limit, when not zero, is a last day the certificate may not pass (the
+	// authentication certificate's, for a signing certificate).
+	timely bool
+	limit  jpki.Date
 }
 
 // caFor returns the CA that issues a kind of certificate for a medium.
@@ -214,15 +226,13 @@ func (s *Simulator) caFor(kind jpki.Kind, medium jpki.Medium) *authority {
 }
 
 // issueCert creates and stores one end-entity certificate. Validity: from 00:00 JST of the issue
-// date to 23:59:59 JST of the fifth birthday after it, capped by the card's expiry.
+// date to 23:59:59 JST of the last day certEnd gives (the 5th birthday after issue, the 6th on a
+// timely renewal, capped by the card's expiry and h.limit).
 func (s *Simulator) issueCert(ctx context.Context, tx *sql.Tx, h holder, kind jpki.Kind, key *rsa.PrivateKey, now time.Time) (*jpki.KeySlot, int64, error) {
 	a := s.caFor(kind, h.medium)
 	today := jpki.DateOf(now.In(jstZone))
 	notBefore := today.In(jstZone).UTC()
-	end := nthBirthdayAfter(h.birth, today, 5)
-	if h.cardExpiry.Before(end) {
-		end = h.cardExpiry
-	}
+	end := certEnd(h.birth, today, h.cardExpiry, h.timely, h.limit)
 	notAfter := endOfDayJST(end.Year, end.Month, end.Day)
 	ski, err := keyID(&key.PublicKey)
 	if err != nil {
@@ -340,4 +350,13 @@ func (s *Simulator) newMyNumber() (string, error) {
 		}
 		return d + string(c), nil
 	}
+}
+
+// mustNotAfter returns the notAfter of a certificate this package just made.
+func mustNotAfter(der []byte) time.Time {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic(fmt.Sprintf("jlis: a certificate just issued does not parse: %v", err))
+	}
+	return c.NotAfter
 }

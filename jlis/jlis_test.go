@@ -9,6 +9,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"math/big"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,17 +265,16 @@ func TestMoveRevokesOnlySigning(t *testing.T) {
 	if !bytes.Equal(next.Auth.Cert, iss.Card.Auth.Cert) {
 		t.Fatal("the authentication certificate changed on a move")
 	}
-	newSign, _ := sim.RefOf(next.Sign.Cert)
+	// No successor: the card keeps its revoked signing certificate until the holder applies.
+	if !bytes.Equal(next.Sign.Cert, iss.Card.Sign.Cert) {
+		t.Fatal("a move without an application put a new signing certificate on the card")
+	}
 	links, err := sim.Links(ctx, oldSign)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(links.Next) != 1 || links.Next[0].New != newSign || links.Next[0].Cause != jlis.CauseMove || links.Latest == nil || *links.Latest != newSign {
-		t.Fatalf("links = %+v, want old → %v (move)", links, newSign)
-	}
-	b4, err := jpki.ParseSubjectAltName(parse(t, next.Sign.Cert).Extensions[1].Value)
-	if err != nil || b4.Address != moved.Address {
-		t.Fatalf("new signing certificate address = %q (%v)", b4.Address, err)
+	if len(links.Next) != 0 || links.Latest != nil {
+		t.Fatalf("links = %+v, want no successor", links)
 	}
 	if next.Basic4.Address != moved.Address || next.MunicipalityCode != "27100" {
 		t.Errorf("card file not updated: %+v %s", next.Basic4, next.MunicipalityCode)
@@ -283,8 +283,40 @@ func TestMoveRevokesOnlySigning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ans.Basic4.Address != moved.Address || ans.LatestSign == nil || *ans.LatestSign != newSign {
-		t.Errorf("latest basic 4 = %+v", ans)
+	if ans.Basic4.Address != moved.Address || ans.LatestSign != nil {
+		t.Errorf("latest basic 4 = %+v, want the new address and no current signing certificate", ans)
+	}
+
+	// Weeks later the holder applies at the counter: a new key and password, linked from the
+	// revoked certificate, ending with the authentication certificate.
+	clk.Advance(30 * 24 * time.Hour)
+	if _, err := sim.ReissueSign(ctx, next, "abc"); !errors.Is(err, jlis.ErrInvalid) {
+		t.Errorf("re-issue with a malformed password: err = %v", err)
+	}
+	again, err := sim.ReissueSign(ctx, next, "NEW2PASS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSign, _ := sim.RefOf(again.Sign.Cert)
+	if again.Sign.PIN.Value != "NEW2PASS" || bytes.Equal(again.Sign.Key, iss.Card.Sign.Key) {
+		t.Error("the new signing certificate kept the old password or key")
+	}
+	links, _ = sim.Links(ctx, oldSign)
+	if len(links.Next) != 1 || links.Next[0].New != newSign || links.Next[0].Cause != jlis.CauseSignReissue || links.Latest == nil || *links.Latest != newSign {
+		t.Fatalf("links = %+v, want old → %v (sign-reissue)", links, newSign)
+	}
+	nc := parse(t, again.Sign.Cert)
+	if b4, err := jpki.ParseSubjectAltName(nc.Extensions[1].Value); err != nil || b4.Address != moved.Address {
+		t.Fatalf("new signing certificate address = %q (%v)", b4.Address, err)
+	}
+	if !nc.NotAfter.Equal(parse(t, iss.Card.Auth.Cert).NotAfter) {
+		t.Errorf("new signing certificate ends %v, the auth certificate %v", nc.NotAfter, parse(t, iss.Card.Auth.Cert).NotAfter)
+	}
+	if ans, _ := sim.LatestBasic4(ctx, oldSign, "platform-test", "consent-2"); ans.LatestSign == nil || *ans.LatestSign != newSign {
+		t.Errorf("latest basic 4 after the re-issue = %+v", ans)
+	}
+	if _, err := sim.ReissueSign(ctx, again, "NEW3PASS"); !errors.Is(err, jlis.ErrInvalid) || !strings.Contains(err.Error(), "still valid") {
+		t.Errorf("re-issue over a valid signing certificate: err = %v", err)
 	}
 	if _, err := sim.LatestBasic4(ctx, oldSign, "platform-test", ""); !errors.Is(err, jlis.ErrInvalid) {
 		t.Errorf("basic 4 request without consent reference: err = %v", err)
@@ -300,6 +332,10 @@ func TestRenewReissueAndDeath(t *testing.T) {
 	iss := testkit.Issue(t, sim, testkit.Taro())
 	auth0, _ := sim.RefOf(iss.Card.Auth.Cert)
 	clk.Advance(48 * time.Hour)
+	if _, err := sim.Renew(ctx, iss.Card); !errors.Is(err, jlis.ErrInvalid) || !strings.Contains(err.Error(), "renewal is possible from 2030-01-02") {
+		t.Fatalf("renewal two days after issue: err = %v", err)
+	}
+	clk.Advance(time.Date(2030, 1, 10, 10, 0, 0, 0, jpki.JST).Sub(clk.Now())) // inside the window
 	renewed, err := sim.Renew(ctx, iss.Card)
 	if err != nil {
 		t.Fatal(err)
@@ -402,7 +438,7 @@ func TestLinksPreviousAndCounterpart(t *testing.T) {
 	clk.Advance(time.Hour)
 	moved := iss.Card.Basic4
 	moved.Address = "東京都港区芝公園４丁目２番８号"
-	next, err := sim.Change(ctx, iss.Card, moved, jlis.CauseMove)
+	next, err := sim.Change(ctx, iss.Card, moved, jlis.CauseMove, jlis.WithNewSigningCertificate("XYZ789"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ const (
 	CauseRecordError   Cause = "record-error"   // 記録誤り
 	CauseCACompromise  Cause = "ca-compromise"
 	CauseHold          Cause = "hold" // 一時保留
+	// CauseSignReissue is the cause of the link from a revoked signing certificate to the one
+	// the holder applied for later (after a move, or on reaching 15); it revokes nothing.
+	CauseSignReissue Cause = "sign-reissue"
 )
 
 // Causes lists every cause, for help texts.
@@ -173,6 +176,8 @@ type cardState struct {
 	cardID, residentID int64
 	auth, sign         *CertRef // the card's latest certificates (nil: none of that kind)
 	revoked            map[CertRef]bool
+	lastDay            map[CertRef]jpki.Date // JST day of each latest certificate's notAfter
+	stayUntil          jpki.Date
 	medium             jpki.Medium
 	expiry             jpki.Date
 	basic4             jpki.Basic4
@@ -189,10 +194,10 @@ func (s *Simulator) lookupCard(ctx context.Context, q *sql.Tx, cf *jpki.CardFile
 	if err != nil {
 		return nil, err
 	}
-	st := &cardState{revoked: map[CertRef]bool{}}
-	var expires, b4JSON, medium string
-	err = q.QueryRowContext(ctx, `SELECT c.card_id, c.resident_id, k.medium, k.expires, r.basic4 FROM cert c JOIN card k ON k.id = c.card_id JOIN resident r ON r.id = c.resident_id WHERE c.ca = ? AND c.serial = ?`,
-		ref.CA, ref.Serial).Scan(&st.cardID, &st.residentID, &medium, &expires, &b4JSON)
+	st := &cardState{revoked: map[CertRef]bool{}, lastDay: map[CertRef]jpki.Date{}}
+	var expires, b4JSON, medium, stay string
+	err = q.QueryRowContext(ctx, `SELECT c.card_id, c.resident_id, k.medium, k.expires, r.basic4, r.stay_until FROM cert c JOIN card k ON k.id = c.card_id JOIN resident r ON r.id = c.resident_id WHERE c.ca = ? AND c.serial = ?`,
+		ref.CA, ref.Serial).Scan(&st.cardID, &st.residentID, &medium, &expires, &b4JSON, &stay)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: card of certificate %s", ErrNotFound, ref)
 	}
@@ -200,6 +205,11 @@ func (s *Simulator) lookupCard(ctx context.Context, q *sql.Tx, cf *jpki.CardFile
 		return nil, fmt.Errorf("jlis: look up card: %w", err)
 	}
 	st.medium = jpki.Medium(medium)
+	if stay != "" {
+		if st.stayUntil, err = jpki.ParseDate(stay); err != nil {
+			return nil, fmt.Errorf("jlis: period of stay in database: %w", err)
+		}
+	}
 	if st.expiry, err = jpki.ParseDate(expires); err != nil {
 		return nil, fmt.Errorf("jlis: card expiry in database: %w", err)
 	}
@@ -211,7 +221,7 @@ func (s *Simulator) lookupCard(ctx context.Context, q *sql.Tx, cf *jpki.CardFile
 		return nil, err
 	}
 	// The latest certificate of each kind is the one no link replaces.
-	rows, err := q.QueryContext(ctx, `SELECT ca, serial, kind, revoked_at IS NOT NULL FROM cert c WHERE card_id = ?
+	rows, err := q.QueryContext(ctx, `SELECT ca, serial, kind, revoked_at IS NOT NULL, not_after FROM cert c WHERE card_id = ?
 		AND NOT EXISTS (SELECT 1 FROM link l WHERE l.old_ca = c.ca AND l.old_serial = c.serial)`, st.cardID)
 	if err != nil {
 		return nil, fmt.Errorf("jlis: list card certificates: %w", err)
@@ -221,10 +231,12 @@ func (s *Simulator) lookupCard(ctx context.Context, q *sql.Tx, cf *jpki.CardFile
 		var r CertRef
 		var kind string
 		var revoked bool
-		if err := rows.Scan(&r.CA, &r.Serial, &kind, &revoked); err != nil {
+		var notAfter int64
+		if err := rows.Scan(&r.CA, &r.Serial, &kind, &revoked, &notAfter); err != nil {
 			return nil, fmt.Errorf("jlis: list card certificates: %w", err)
 		}
 		st.revoked[r] = revoked
+		st.lastDay[r] = dateOfEnd(time.Unix(notAfter, 0))
 		if jpki.Kind(kind) == jpki.KindSign {
 			st.sign = &r
 		} else {
@@ -243,12 +255,28 @@ func (s *Simulator) link(ctx context.Context, tx *sql.Tx, old, new CertRef, caus
 	return nil
 }
 
+// ChangeOption modifies Change.
+type ChangeOption func(*changeOpts)
+
+type changeOpts struct{ signPassword string }
+
+// WithNewSigningCertificate has the holder apply for a new signing certificate in the same
+// visit to the counter, with a new signing password (the old one goes with the old key).
+func WithNewSigningCertificate(password string) ChangeOption {
+	return func(o *changeOpts) { o.signPassword = password }
+}
+
 // Change records a change of the basic 4 facts (a move, a change of name or of sex): the
-// resident record is updated, the card's signing certificate is revoked (affiliationChanged)
-// and a new one is issued on the same card with a new key, linked to the old one. The
-// authentication certificate carries no personal data and stays valid. The returned card file is
-// cf with the new facts and signing certificate.
-func (s *Simulator) Change(ctx context.Context, cf *jpki.CardFile, next jpki.Basic4, cause Cause) (*jpki.CardFile, error) {
+// resident record and the card's basic 4 facts are updated and the card's signing certificate is
+// revoked (affiliationChanged). The authentication certificate carries no personal data and
+// stays valid. Nothing replaces the signing certificate unless the holder applies for one —
+// WithNewSigningCertificate for the same visit, ReissueSign any time later; until then the card
+// keeps the revoked certificate. The returned card file is cf with the new facts.
+func (s *Simulator) Change(ctx context.Context, cf *jpki.CardFile, next jpki.Basic4, cause Cause, opts ...ChangeOption) (*jpki.CardFile, error) {
+	var o changeOpts
+	for _, f := range opts {
+		f(&o)
+	}
 	if cause != CauseMove && cause != CauseNameChange && cause != CauseRecordError {
 		return nil, invalidf("a change of basic 4 facts has cause move, name-change or record-error, not %s", cause)
 	}
@@ -259,9 +287,14 @@ func (s *Simulator) Change(ctx context.Context, cf *jpki.CardFile, next jpki.Bas
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	key, err := s.newKey()
-	if err != nil {
-		return nil, fmt.Errorf("jlis: generate holder key: %w", err)
+	var key *rsa.PrivateKey
+	if o.signPassword != "" {
+		if err := CheckPIN("sign", o.signPassword); err != nil {
+			return nil, err
+		}
+		if key, err = s.newKey(); err != nil {
+			return nil, fmt.Errorf("jlis: generate holder key: %w", err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -284,27 +317,96 @@ func (s *Simulator) Change(ctx context.Context, cf *jpki.CardFile, next jpki.Bas
 		}
 		out.Basic4 = next
 		out.MunicipalityCode = m.Code
-		if st.sign == nil || cf.Sign == nil {
-			return nil // no signing certificate on this card (holder under 15)
-		}
-		if !st.revoked[*st.sign] {
+		if st.sign != nil && !st.revoked[*st.sign] {
 			if err := s.revokeTx(ctx, tx, *st.sign, cause.reason(jpki.KindSign), time.Time{}); err != nil {
 				return err
 			}
+			st.revoked[*st.sign] = true
 		}
-		h := holder{residentID: st.residentID, cardID: st.cardID, basic4: next, municipality: m, birth: next.Birth, cardExpiry: st.expiry, medium: st.medium}
-		slot, serial, err := s.issueCert(ctx, tx, h, jpki.KindSign, key, now)
+		if key == nil {
+			return nil
+		}
+		st.basic4, st.municipality = next, m
+		slot, err := s.reissueSignTx(ctx, tx, st, key, o.signPassword, now)
 		if err != nil {
 			return err
 		}
-		slot.PIN = jpki.PIN{Value: cf.Sign.PIN.Value, Tries: cf.Sign.PIN.MaxTries, MaxTries: cf.Sign.PIN.MaxTries}
 		out.Sign = slot
-		return s.link(ctx, tx, *st.sign, CertRef{CA: st.sign.CA, Serial: serial}, cause)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// ReissueSign issues a new signing certificate on a card whose signing certificate was revoked
+// or has expired, or that never had one (a holder who has turned 15): the holder applies at the
+// municipal counter and sets a new signing password. The card gets a new key; the new
+// certificate ends no later than the card's authentication certificate and is linked from the
+// revoked one (cause sign-reissue), so a relying party that knew the holder by the old
+// certificate finds the new one. A card whose signing certificate is still valid is refused.
+func (s *Simulator) ReissueSign(ctx context.Context, cf *jpki.CardFile, password string) (*jpki.CardFile, error) {
+	if err := CheckPIN("sign", password); err != nil {
+		return nil, err
+	}
+	key, err := s.newKey()
+	if err != nil {
+		return nil, fmt.Errorf("jlis: generate holder key: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := *cf
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+		st, err := s.lookupCard(ctx, tx, cf)
+		if err != nil {
+			return err
+		}
+		slot, err := s.reissueSignTx(ctx, tx, st, key, password, s.clk.Now())
+		if err != nil {
+			return err
+		}
+		out.Sign = slot
+		out.Basic4, out.MunicipalityCode = st.basic4, st.municipality.Code
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (s *Simulator) reissueSignTx(ctx context.Context, tx *sql.Tx, st *cardState, key *rsa.PrivateKey, password string, now time.Time) (*jpki.KeySlot, error) {
+	today := jpki.DateOf(now.In(jstZone))
+	var status, resident string
+	if err := tx.QueryRowContext(ctx, `SELECT k.status, r.status FROM card k JOIN resident r ON r.id = k.resident_id WHERE k.id = ?`, st.cardID).Scan(&status, &resident); err != nil {
+		return nil, fmt.Errorf("jlis: card status: %w", err)
+	}
+	switch {
+	case status != "active":
+		return nil, invalidf("the card is %s; a signing certificate goes only onto a card in use", status)
+	case resident != "living":
+		return nil, invalidf("the holder is recorded as %s", resident)
+	case st.birth.AgeAt(today) < signingMinAge:
+		return nil, invalidf("the holder is %d; a signing certificate is issued from %d", st.birth.AgeAt(today), signingMinAge)
+	case st.auth == nil || st.revoked[*st.auth] || st.lastDay[*st.auth].Before(today):
+		return nil, invalidf("the card has no valid authentication certificate; renew or re-issue the card instead")
+	case st.sign != nil && !st.revoked[*st.sign] && !st.lastDay[*st.sign].Before(today):
+		return nil, invalidf("the signing certificate %s is still valid (until %s); it is replaced only after a revocation or on renewal", *st.sign, st.lastDay[*st.sign])
+	}
+	h := holder{residentID: st.residentID, cardID: st.cardID, basic4: st.basic4, municipality: st.municipality, birth: st.birth,
+		cardExpiry: st.expiry, medium: st.medium, limit: st.lastDay[*st.auth]}
+	slot, serial, err := s.issueCert(ctx, tx, h, jpki.KindSign, key, now)
+	if err != nil {
+		return nil, err
+	}
+	slot.PIN = jpki.PIN{Value: password, Tries: jpki.SignPINTries, MaxTries: jpki.SignPINTries}
+	if st.sign != nil {
+		if err := s.link(ctx, tx, *st.sign, CertRef{CA: st.sign.CA, Serial: serial}, CauseSignReissue); err != nil {
+			return nil, err
+		}
+	}
+	return slot, nil
 }
 
 // Renew issues new key pairs and certificates on the same card (更新), revokes the old
@@ -358,12 +460,12 @@ func (s *Simulator) replace(ctx context.Context, cf *jpki.CardFile, newCard bool
 		now := s.clk.Now()
 		today := jpki.DateOf(now.In(jstZone))
 		cardID, expiry := st.cardID, st.expiry
+		timely := false
 		if newCard {
-			years := 5
-			if st.birth.AgeAt(today) >= adultCardMinAge {
-				years = 10
+			if !st.stayUntil.IsZero() && !today.Before(st.stayUntil) {
+				return invalidf("the holder's period of stay ended on %s; a new card needs it extended first", st.stayUntil)
 			}
-			expiry = nthBirthdayAfter(st.birth, today, years)
+			expiry = cardExpiry(st.birth, today, st.stayUntil)
 			oldStatus := "returned"
 			if cause == CauseLost {
 				oldStatus = "lost"
@@ -380,10 +482,24 @@ func (s *Simulator) replace(ctx context.Context, cf *jpki.CardFile, newCard bool
 				return fmt.Errorf("jlis: store card: %w", err)
 			}
 			out.CardSerial, out.CardExpiry = cardSerial, expiry.String()
-		} else if !today.Before(expiry) {
-			return invalidf("card %s expired on %s; it must be re-issued, not renewed", cf.CardSerial, expiry)
+		} else {
+			if !today.Before(expiry) {
+				return invalidf("card %s expired on %s; it must be re-issued, not renewed", cf.CardSerial, expiry)
+			}
+			// A valid authentication certificate is renewed only in its renewal window; one
+			// renewed there runs to the 6th birthday. After it expired (or was revoked) the
+			// holder may apply any time, and gets the 5th.
+			if st.auth != nil && !st.revoked[*st.auth] {
+				last := st.lastDay[*st.auth]
+				opens := renewalOpens(last)
+				if today.Before(opens) {
+					return invalidf("the certificates of card %s expire on %s; renewal is possible from %s (3 months before), not on %s",
+						cf.CardSerial, last, opens, today)
+				}
+				timely = !last.Before(today)
+			}
 		}
-		h := holder{residentID: st.residentID, cardID: cardID, basic4: st.basic4, municipality: st.municipality, birth: st.birth, cardExpiry: expiry, medium: st.medium}
+		h := holder{residentID: st.residentID, cardID: cardID, basic4: st.basic4, municipality: st.municipality, birth: st.birth, cardExpiry: expiry, medium: st.medium, timely: timely}
 		out.Basic4, out.MunicipalityCode = st.basic4, st.municipality.Code
 		for _, k := range []jpki.Kind{jpki.KindAuth, jpki.KindSign} {
 			old := st.auth
@@ -399,7 +515,11 @@ func (s *Simulator) replace(ctx context.Context, cf *jpki.CardFile, newCard bool
 					return err
 				}
 			}
-			slot, serial, err := s.issueCert(ctx, tx, h, k, keys[k], now)
+			hk := h
+			if k == jpki.KindSign {
+				hk.limit = dateOfEnd(mustNotAfter(out.Auth.Cert)) // the auth certificate was issued first
+			}
+			slot, serial, err := s.issueCert(ctx, tx, hk, k, keys[k], now)
 			if err != nil {
 				return err
 			}

@@ -170,6 +170,7 @@ Log in (利用者認証): the same with {"purpose":"login"} (PIN 1234).
 The J-LIS side:
   curl -s %[5]s/crl/sign.crl | openssl crl -inform DER -noout -text
   mynagate jlis move --data %[3]s --card %[2]s/taro.json --address '大阪府大阪市北区梅田１丁目１番'
+  mynagate jlis reissue-sign --data %[3]s --card %[2]s/taro.json --sign-password ABC123   # after the move, at the counter
   mynagate jlis revoke --data %[3]s --card %[2]s/hanako.json --cause lost
   mynagate reader status --card %[2]s/taro.json
   mynagate card insert %[2]s/taro.json      # attach it to pcscd (needs pcscd and vsmartcard-vpcd running)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -33,7 +34,7 @@ func newJLISCmd() *cobra.Command {
 		Short: "The J-LIS simulator: JPKI CAs, issuance, renewal links, revocation, CRL and OCSP",
 	}
 	cmd.AddCommand(newJLISServeCmd(), newJLISIssueCmd(), newJLISRenewCmd(), newJLISReissueCmd(), newJLISMoveCmd(),
-		newJLISChangeCmd(), newJLISRevokeCmd(), newJLISCRLCmd(), newJLISPopulateCmd(), newJLISCACmd(), newJLISCertCmd(), newJLISStatusCmd())
+		newJLISChangeCmd(), newJLISReissueSignCmd(), newJLISRevokeCmd(), newJLISCRLCmd(), newJLISPopulateCmd(), newJLISCACmd(), newJLISCertCmd(), newJLISStatusCmd())
 	return cmd
 }
 
@@ -173,7 +174,7 @@ func refreshCRLs(ctx context.Context, sim *jlis.Simulator) {
 
 func newJLISIssueCmd() *cobra.Command {
 	f := simFlags{creates: true}
-	var name, alias, birth, sex, address, out, medium, authPIN, signPW, supportPIN string
+	var name, alias, birth, sex, address, out, medium, authPIN, signPW, supportPIN, stayUntil string
 	var phone, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "issue",
@@ -195,6 +196,12 @@ func newJLISIssueCmd() *cobra.Command {
 			}
 			if err := checkNameFlag(name); err != nil {
 				return err
+			}
+			var stay jpki.Date
+			if stayUntil != "" {
+				if stay, err = jpki.ParseDate(stayUntil); err != nil {
+					return fmt.Errorf("--stay-until: %w", err)
+				}
 			}
 			m := jpki.Medium(medium)
 			if phone && m == jpki.MediumCard {
@@ -219,7 +226,7 @@ func newJLISIssueCmd() *cobra.Command {
 			defer sim.Close()
 			iss, err := issueTo(cmd.Context(), sim, jlis.IssueRequest{
 				Basic4: jpki.Basic4{Name: name, Birth: b, Sex: s, Address: address},
-				Alias:  alias, Medium: m, AuthPIN: authPIN, SignPassword: signPW, SupportPIN: supportPIN,
+				Alias:  alias, Medium: m, AuthPIN: authPIN, SignPassword: signPW, SupportPIN: supportPIN, StayUntil: stay,
 			}, pending)
 			if err != nil {
 				return err
@@ -253,6 +260,7 @@ func newJLISIssueCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&name, "name", "", "氏名: family name, U+3000, given name")
 	fl.StringVar(&alias, "alias", "", "通称 (registered alias of a foreign resident), optional")
+	fl.StringVar(&stayUntil, "stay-until", "", "last day of a foreign resident's period of stay (在留期限) YYYY-MM-DD: the card and certificates end no later")
 	fl.StringVar(&birth, "birth", "", "date of birth YYYY-MM-DD")
 	fl.StringVar(&sex, "sex", "", "male, female or unspecified")
 	fl.StringVar(&address, "address", "", "住所, starting with the prefecture")
@@ -372,20 +380,50 @@ func newJLISReissueCmd() *cobra.Command {
 	return cmd
 }
 
+// reissueFlags are the flags of a holder applying for a new signing certificate in the same
+// visit as a move or change.
+type reissueFlags struct {
+	reissue  bool
+	password string
+}
+
+func (r *reissueFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&r.reissue, "reissue-sign", false, "the holder applies for a new signing certificate in the same visit (needs --sign-password)")
+	cmd.Flags().StringVar(&r.password, "sign-password", "", "the new signing password the holder sets with --reissue-sign (6–16 of A–Z and 0–9)")
+}
+
+func (r *reissueFlags) options() ([]jlis.ChangeOption, error) {
+	switch {
+	case r.reissue && r.password == "":
+		return nil, errors.New("--reissue-sign needs --sign-password: the holder sets a new signing password")
+	case !r.reissue && r.password != "":
+		return nil, errors.New("--sign-password is used only with --reissue-sign")
+	case r.reissue:
+		return []jlis.ChangeOption{jlis.WithNewSigningCertificate(r.password)}, nil
+	}
+	return nil, nil
+}
+
 func newJLISMoveCmd() *cobra.Command {
 	var address string
-	return cardOp("move", "Record a change of address (異動): the signing certificate is revoked and re-issued; the authentication certificate stays valid",
+	var ri reissueFlags
+	return cardOp("move", "Record a change of address (異動): the signing certificate is revoked; the authentication certificate stays valid; a new signing certificate only with --reissue-sign",
 		func(cmd *cobra.Command) {
 			cmd.Flags().StringVar(&address, "address", "", "the new address")
 			_ = cmd.MarkFlagRequired("address")
+			ri.add(cmd)
 		},
 		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
 			if address == "" {
 				return nil, "", errors.New("--address is required")
 			}
+			opts, err := ri.options()
+			if err != nil {
+				return nil, "", err
+			}
 			b4 := cf.Basic4
 			b4.Address, b4.AddressAltPositions = address, ""
-			next, err := sim.Change(ctx, cf, b4, jlis.CauseMove)
+			next, err := sim.Change(ctx, cf, b4, jlis.CauseMove, opts...)
 			if err != nil {
 				return nil, "", err
 			}
@@ -394,17 +432,47 @@ func newJLISMoveCmd() *cobra.Command {
 }
 
 func describeChange(old, next *jpki.CardFile) string {
-	if old.Sign == nil || next.Sign == nil {
+	switch {
+	case old.Sign == nil && next.Sign == nil:
 		return "recorded the new basic 4 facts (no signing certificate on this card)"
+	case old.Sign == nil:
+		return fmt.Sprintf("recorded the new basic 4 facts; new signing certificate sign/%s", serialOf(next.Sign.Cert))
+	case bytes.Equal(old.Sign.Cert, next.Sign.Cert):
+		return fmt.Sprintf("signing certificate sign/%s revoked (affiliationChanged), no new one (the holder may apply with 'mynagate jlis reissue-sign'); authentication certificate unchanged",
+			serialOf(old.Sign.Cert))
 	}
 	return fmt.Sprintf("signing certificate sign/%s revoked (affiliationChanged), new sign/%s linked to it; authentication certificate unchanged",
 		serialOf(old.Sign.Cert), serialOf(next.Sign.Cert))
 }
 
+func newJLISReissueSignCmd() *cobra.Command {
+	var password string
+	return cardOp("reissue-sign", "Issue a new signing certificate on a card whose signing certificate was revoked (after a move) or that has none yet (a holder now 15): new key, new password, linked from the revoked certificate",
+		func(cmd *cobra.Command) {
+			cmd.Flags().StringVar(&password, "sign-password", "", "the new signing password the holder sets (6–16 of A–Z and 0–9)")
+		},
+		func(ctx context.Context, sim *jlis.Simulator, cf *jpki.CardFile) (*jpki.CardFile, string, error) {
+			if password == "" {
+				return nil, "", errors.New("--sign-password is required: the holder sets a new signing password")
+			}
+			next, err := sim.ReissueSign(ctx, cf, password)
+			if err != nil {
+				return nil, "", err
+			}
+			msg := fmt.Sprintf("new signing certificate sign/%s", serialOf(next.Sign.Cert))
+			if cf.Sign != nil {
+				msg += fmt.Sprintf(", linked from sign/%s", serialOf(cf.Sign.Cert))
+			}
+			return next, msg, nil
+		})
+}
+
 func newJLISChangeCmd() *cobra.Command {
 	var name, birth, sex, address, cause string
-	return cardOp("change", "Record a change of name, sex or date of birth (異動 or 記録誤り); the signing certificate is re-issued",
+	var ri reissueFlags
+	return cardOp("change", "Record a change of name, sex or date of birth (異動 or 記録誤り): the signing certificate is revoked; a new one only with --reissue-sign",
 		func(cmd *cobra.Command) {
+			ri.add(cmd)
 			fl := cmd.Flags()
 			fl.StringVar(&name, "name", "", "new name")
 			fl.StringVar(&birth, "birth", "", "corrected date of birth YYYY-MM-DD")
@@ -441,7 +509,11 @@ func newJLISChangeCmd() *cobra.Command {
 			if err != nil {
 				return nil, "", err
 			}
-			next, err := sim.Change(ctx, cf, b4, c)
+			opts, err := ri.options()
+			if err != nil {
+				return nil, "", err
+			}
+			next, err := sim.Change(ctx, cf, b4, c, opts...)
 			if err != nil {
 				return nil, "", err
 			}

@@ -306,7 +306,7 @@ func identityAndLogin(t *testing.T, e *env, taro *holder) {
 	}
 	moved := cf.Basic4
 	moved.Address = "大阪府大阪市北区梅田１丁目１番"
-	next, err := e.sim.Change(ctx, cf, moved, jlis.CauseMove)
+	next, err := e.sim.Change(ctx, cf, moved, jlis.CauseMove, jlis.WithNewSigningCertificate(jlis.DefaultSignPassword)) // applied for in the same visit
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,27 +320,12 @@ func identityAndLogin(t *testing.T, e *env, taro *holder) {
 	if after.Sub != id.Sub || after.Facts["address"] != moved.Address {
 		t.Errorf("after move: sub %s (want %s), address %q", after.Sub, id.Sub, after.Facts["address"])
 	}
-	// A renewal: both certificates new; still the same person.
-	e.clk.Advance(24 * time.Hour)
-	cf, _ = jpki.LoadCardFile(taro.path)
-	renewed, err := e.sim.Renew(ctx, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	renewed.Save(taro.path)
-	e.fetcher.Refresh(ctx)
-	if got := e.verify(e.rp, taro, "login").Verification.Sub; got != id.Sub {
-		t.Errorf("after renewal: sub %s, want %s", got, id.Sub)
-	}
-	if got := e.verify(e.rp2, taro, "identity").Verification.Sub; got != other.Sub {
-		t.Errorf("second tenant after renewal: sub %s, want %s", got, other.Sub)
-	}
 	// Another resident is another person.
 	hanako := e.issue(testkit.Hanako())
 	if got := e.verify(e.rp, hanako, "identity").Verification.Sub; got == id.Sub {
 		t.Error("two residents got the same pairwise id")
 	}
-	// Usage: 5 identity + 2 login for the first tenant this month, all by CRL.
+	// Usage: 3 identity + 1 login for the first tenant this month, all by CRL.
 	u, err := e.rp.Usage(ctx, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -349,8 +334,26 @@ func identityAndLogin(t *testing.T, e *env, taro *holder) {
 	for _, c := range u.Counts {
 		counts[c.Purpose+"/"+c.Method] += c.Count
 	}
-	if counts["identity/crl"] != 3 || counts["login/crl"] != 2 {
-		t.Errorf("usage %v, want identity/crl 3, login/crl 2", counts)
+	if counts["identity/crl"] != 3 || counts["login/crl"] != 1 {
+		t.Errorf("usage %v, want identity/crl 3, login/crl 1", counts)
+	}
+	// A renewal, in the certificates' last 3 months (they end 2030-04-02): both certificates
+	// new; still the same person.
+	e.clk.Advance(time.Date(2030, time.February, 1, 10, 0, 0, 0, jpki.JST).Sub(e.clk.Now()))
+	cf, _ = jpki.LoadCardFile(taro.path)
+	renewed, err := e.sim.Renew(ctx, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed.Save(taro.path)
+	if err := e.fetcher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.verify(e.rp, taro, "login").Verification.Sub; got != id.Sub {
+		t.Errorf("after renewal: sub %s, want %s", got, id.Sub)
+	}
+	if got := e.verify(e.rp2, taro, "identity").Verification.Sub; got != other.Sub {
+		t.Errorf("second tenant after renewal: sub %s, want %s", got, other.Sub)
 	}
 }
 

@@ -216,8 +216,9 @@ func answerWith(h *holder, s *client.Session, consent []string) error {
 }
 
 // move records a change of address for a holder: its signing certificate is revoked
-// (affiliationChanged) and replaced. It returns the old certificate's serial and the new one.
-func (n *nenv) move(h *holder, address string) (string, string) {
+// (affiliationChanged) and, as in production, nothing replaces it until the holder applies
+// (reissueSign). It returns the revoked certificate's serial.
+func (n *nenv) move(h *holder, address string) string {
 	n.t.Helper()
 	n.clk.Advance(24 * time.Hour)
 	cf, err := jpki.LoadCardFile(h.path)
@@ -233,7 +234,25 @@ func (n *nenv) move(h *holder, address string) (string, string) {
 	if err := next.Save(h.path); err != nil {
 		n.t.Fatal(err)
 	}
-	return serialOf(n.t, cf.Sign.Cert), serialOf(n.t, next.Sign.Cert)
+	return serialOf(n.t, cf.Sign.Cert)
+}
+
+// reissueSign has the holder apply for a new signing certificate at the counter (new key, new
+// password); it returns the new certificate's serial.
+func (n *nenv) reissueSign(h *holder, password string) string {
+	n.t.Helper()
+	cf, err := jpki.LoadCardFile(h.path)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	next, err := n.sim.ReissueSign(ctx, cf, password)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := next.Save(h.path); err != nil {
+		n.t.Fatal(err)
+	}
+	return serialOf(n.t, next.Sign.Cert)
 }
 
 func serialOf(t *testing.T, der []byte) string {
@@ -305,7 +324,7 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			// A move, then one fetch cycle.
 			const osaka = "大阪府大阪市北区梅田１丁目１番"
 			bankSeen, ticketsSeen := bank.Count(), tickets.Count()
-			oldSerial, newSerial := n.move(taro, osaka)
+			oldSerial := n.move(taro, osaka)
 			if err := n.fetcher.Refresh(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -330,12 +349,29 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			if rev := decodeData[revokedData](t, got[0]); rev.Sub != taroAtTickets.Sub || rev.Reason != "affiliationChanged" {
 				t.Errorf("tickets' certificate.revoked %+v", rev)
 			}
-			// The follow-up linked the new signing certificate to the person before it was ever used.
-			if _, err := n.st.PersonByCert(ctx, platform.CAKey(n.signCA), newSerial); err != nil {
-				t.Errorf("the successor certificate is not linked: %v", err)
+			// No successor exists: the card's signing certificate is revoked, so identity
+			// verification with it is refused until the holder applies for a new one.
+			s, err := n.rp.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+			if err != nil {
+				t.Fatal(err)
 			}
+			if err := answerWith(taro, s, nil); err == nil {
+				t.Fatal("identity verification with the revoked signing certificate was accepted")
+			} else {
+				expectProblem(t, err, "cert-revoked")
+			}
+			// Weeks later the holder applies at the counter: the new certificate is linked from
+			// the revoked one, and verification with it finds the same person and pairwise id.
+			n.clk.Advance(21 * 24 * time.Hour)
+			newSerial := n.reissueSign(taro, jlis.DefaultSignPassword) // the holder sets a password again (answerWith uses this one)
 			if again := n.verifyWith(n.rp, taro); again.Sub != taroAtBank.Sub || again.Facts["address"] != osaka {
-				t.Errorf("after the move: %+v", again)
+				t.Errorf("after the re-issue: %+v, want sub %s and the new address", again, taroAtBank.Sub)
+			}
+			if again := n.verifyWith(n.rp2, taro); again.Sub != taroAtTickets.Sub {
+				t.Errorf("second tenant after the re-issue: sub %s, want %s", again.Sub, taroAtTickets.Sub)
+			}
+			if _, err := n.st.PersonByCert(ctx, platform.CAKey(n.signCA), newSerial); err != nil {
+				t.Errorf("the re-issued certificate is not linked to the person: %v", err)
 			}
 
 			// A lost card: both certificates revoked (keyCompromise), no basic-4 update.
