@@ -24,13 +24,30 @@ type CRLInfo struct {
 	Size       int64
 }
 
-// CRL returns the current full CRL of the named CA, generating a new one first when a
+// CRL returns the current full CRL of the named CA. Under a publication schedule it is the CRL
+// published last (one is published first if there is none), answered without waiting for a
+// CRL being built. Under the on-revocation schedule a new one is generated first when a
 // certificate was revoked since the last one or the last one is older than the CRL interval.
 // The CRL number increases by one with every generation and is never reused.
 func (s *Simulator) CRL(ctx context.Context, name string) (*CRLInfo, error) {
 	a, err := s.authority(name)
 	if err != nil {
 		return nil, err
+	}
+	if !s.schedule.OnRevocation {
+		if info, err := s.publishedCRL(ctx, name); err != nil || info != nil {
+			return info, err
+		}
+		s.crlMu.Lock()
+		defer s.crlMu.Unlock()
+		if info, err := s.publishedCRL(ctx, name); err != nil || info != nil {
+			return info, err // published while this call waited
+		}
+		var number int64
+		if err := s.db.QueryRowContext(ctx, `SELECT crl_number FROM ca WHERE name = ?`, name).Scan(&number); err != nil {
+			return nil, fmt.Errorf("jlis: read CRL state of %s: %w", name, err)
+		}
+		return s.generateCRL(ctx, a, number+1, s.clk.Now().UTC().Truncate(time.Second))
 	}
 	s.crlMu.Lock()
 	defer s.crlMu.Unlock()
@@ -61,7 +78,16 @@ func (s *Simulator) crlInfo(a *authority, number, thisUpdate int64, file string)
 	if err := s.db.QueryRow(`SELECT v FROM meta WHERE k = ?`, "crl_entries_"+string(a.name)).Scan(&entries); err != nil && err != sql.ErrNoRows {
 		return nil, fmt.Errorf("jlis: CRL entry count: %w", err)
 	}
-	return &CRLInfo{CA: string(a.name), Number: number, ThisUpdate: tu, NextUpdate: tu.Add(s.crlEvery), Entries: entries, Path: path, Size: fi.Size()}, nil
+	return &CRLInfo{CA: string(a.name), Number: number, ThisUpdate: tu, NextUpdate: s.nextUpdate(tu), Entries: entries, Path: path, Size: fi.Size()}, nil
+}
+
+// nextUpdate is the nextUpdate of a CRL issued at thisUpdate: the next publication under a
+// schedule, thisUpdate + the CRL interval on revocation.
+func (s *Simulator) nextUpdate(thisUpdate time.Time) time.Time {
+	if s.schedule.OnRevocation {
+		return thisUpdate.Add(s.crlEvery)
+	}
+	return s.schedule.next(thisUpdate)
 }
 
 // generateCRL writes CRL number n to a new file and records it. The file is written under a
@@ -109,7 +135,7 @@ func (s *Simulator) generateCRL(ctx context.Context, a *authority, n int64, now 
 		}
 		return rows.Err()
 	}
-	count, err := writeCRL(tmp, a, big.NewInt(n), now, now.Add(s.crlEvery), entries)
+	count, err := writeCRL(tmp, a, big.NewInt(n), now, s.nextUpdate(now), entries)
 	if err != nil {
 		tmp.Close()
 		s.db.ExecContext(ctx, `UPDATE ca SET dirty = 1 WHERE name = ?`, string(a.name))
@@ -121,6 +147,9 @@ func (s *Simulator) generateCRL(ctx context.Context, a *authority, n int64, now 
 	}
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("jlis: write CRL: %w", err)
+	}
+	if s.crlBuilt != nil {
+		s.crlBuilt(string(a.name)) // tests: the new CRL is complete but not yet published
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return nil, fmt.Errorf("jlis: write CRL: %w", err)
@@ -136,8 +165,14 @@ func (s *Simulator) generateCRL(ctx context.Context, a *authority, n int64, now 
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, "crl_entries_"+string(a.name), count); err != nil {
 		return nil, fmt.Errorf("jlis: record CRL: %w", err)
 	}
-	if oldFile != "" && oldFile != name {
-		os.Remove(filepath.Join(dir, oldFile)) // superseded; the state row names the new one
+	// The previous CRL stays on disk: a reader that looked up its name just before the switch
+	// can still open it. Older ones go.
+	if old, err := filepath.Glob(filepath.Join(dir, string(a.name)+"-*.crl")); err == nil {
+		for _, f := range old {
+			if b := filepath.Base(f); b != name && b != oldFile {
+				os.Remove(f)
+			}
+		}
 	}
 	return s.crlInfo(a, n, now.Unix(), name)
 }

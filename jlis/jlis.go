@@ -47,6 +47,10 @@ type Simulator struct {
 	newKey   func() (*rsa.PrivateKey, error)
 	crlEvery time.Duration
 
+	schedule                     CRLSchedule // on-revocation unless WithCRLSchedule
+	recordSchedule, loadSchedule bool
+	crlBuilt                     func(ca string) // test hook, see export_test.go
+
 	mu  sync.Mutex // serialises state changes (SQLite has one writer)
 	cas map[caName]*authority
 
@@ -115,6 +119,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Simulator, error) {
 		rand:     rand.Reader,
 		naming:   NamingTest,
 		crlEvery: 24 * time.Hour,
+		schedule: CRLSchedule{OnRevocation: true},
 	}
 	for _, o := range opts {
 		o(s)
@@ -134,6 +139,10 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Simulator, error) {
 	}
 	s.db = db
 	if err := s.loadOrCreateCAs(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.setupSchedule(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -47,7 +47,9 @@ type simFlags struct {
 	init     bool
 	// creates is set for the command that makes a new simulator without --init (jlis issue).
 	creates bool
-	cmd     *cobra.Command // where a new simulator is announced
+	// opts are further options of the command (the CRL schedule).
+	opts []jlis.Option
+	cmd  *cobra.Command // where a new simulator is announced
 }
 
 func (f *simFlags) add(cmd *cobra.Command) {
@@ -96,7 +98,8 @@ func (f *simFlags) open(ctx context.Context) (*jlis.Simulator, error) {
 		}
 		fresh = true
 	}
-	sim, err := jlis.Open(ctx, f.data, jlis.WithNaming(n), jlis.WithPhoneCAs(f.phoneCAs), jlis.WithOCSPURL(strings.TrimRight(f.ocspURL, "/")))
+	opts := append([]jlis.Option{jlis.WithNaming(n), jlis.WithPhoneCAs(f.phoneCAs), jlis.WithOCSPURL(strings.TrimRight(f.ocspURL, "/"))}, f.opts...)
+	sim, err := jlis.Open(ctx, f.data, opts...)
 	if err == nil && fresh && f.cmd != nil {
 		fmt.Fprintf(f.cmd.ErrOrStderr(), "created a new J-LIS simulator in %s (naming %s)\n", f.data, sim.Naming())
 	}
@@ -109,7 +112,7 @@ const jlisDBFile = "jlis.db"
 
 func newJLISServeCmd() *cobra.Command {
 	var f simFlags
-	var addr, tokenFile string
+	var addr, tokenFile, schedule string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve CA certificates, CRLs, OCSP, renewal links and latest basic 4 facts over HTTP",
@@ -117,6 +120,11 @@ func newJLISServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			sched, err := jlis.ParseCRLSchedule(schedule)
+			if err != nil {
+				return fmt.Errorf("--crl-schedule: %w", err)
+			}
+			f.opts = append(f.opts, jlis.WithCRLSchedule(sched))
 			sim, err := f.open(ctx)
 			if err != nil {
 				return err
@@ -134,13 +142,15 @@ func newJLISServeCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "J-LIS simulator on http://%s (data %s, naming %s, CAs %v)\n", ln.Addr(), f.data, sim.Naming(), sim.CANames())
+			fmt.Fprintf(cmd.OutOrStdout(), "J-LIS simulator on http://%s (data %s, naming %s, CAs %v, CRLs %s)\n", ln.Addr(), f.data, sim.Naming(), sim.CANames(), sim.CRLSchedule())
 			defer startCRLRefresh(ctx, sim)()
 			return serveUntilDone(ctx, ln, withIndex(sim.Handler(opts...), jlisIndex()))
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8470", "listen address")
+	cmd.Flags().StringVar(&schedule, "crl-schedule", jlis.DefaultCRLSchedule.String(),
+		"when CRLs are published: daily@HH:MM (JST; J-LIS publishes daily, and only OCSP knows of a revocation until then), every DURATION, or on-revocation (at once; hides that window)")
 	cmd.Flags().StringVar(&tokenFile, "platform-token-file", "", "file with the bearer token platforms must present for status, links and basic 4 (default: open)")
 	return cmd
 }
@@ -154,14 +164,25 @@ func startCRLRefresh(ctx context.Context, sim *jlis.Simulator) func() {
 	return func() { cancel(); <-done }
 }
 
-// refreshCRLs regenerates each CA's CRL when it changed or is due, once a minute.
+// refreshCRLs, once a minute, publishes the CRLs that are due under the simulator's schedule,
+// or under the on-revocation schedule regenerates each CA's CRL when it changed or is due.
 func refreshCRLs(ctx context.Context, sim *jlis.Simulator) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
-		for _, ca := range sim.CANames() {
-			if _, err := sim.CRL(ctx, ca); err != nil && ctx.Err() == nil {
-				slog.Error("jlis: refresh CRL", "ca", ca, "err", err)
+		if sim.CRLSchedule().OnRevocation {
+			for _, ca := range sim.CANames() {
+				if _, err := sim.CRL(ctx, ca); err != nil && ctx.Err() == nil {
+					slog.Error("jlis: refresh CRL", "ca", ca, "err", err)
+				}
+			}
+		} else {
+			pub, err := sim.PublishDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				slog.Error("jlis: publish CRLs", "err", err)
+			}
+			for _, info := range pub {
+				slog.Info("jlis: CRL published", "ca", info.CA, "number", info.Number, "entries", info.Entries, "next_update", info.NextUpdate)
 			}
 		}
 		select {
@@ -603,11 +624,11 @@ func newJLISRevokeCmd() *cobra.Command {
 }
 
 func newJLISCRLCmd() *cobra.Command {
-	var f simFlags
+	f := simFlags{opts: []jlis.Option{jlis.WithRecordedCRLSchedule()}}
 	var ca, out string
 	cmd := &cobra.Command{
 		Use:   "crl",
-		Short: "Write the CA's current full CRL (DER) to stdout or --out, generating it if due",
+		Short: "Write the CA's published full CRL (DER) to stdout or --out (the first one is published if there is none; 'crl publish' publishes a new one)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
@@ -648,6 +669,56 @@ func newJLISCRLCmd() *cobra.Command {
 	f.add(cmd)
 	cmd.Flags().StringVar(&ca, "ca", "sign", "sign or auth (or sign-phone, auth-phone)")
 	cmd.Flags().StringVar(&out, "out", "", "file to write (default stdout)")
+	cmd.AddCommand(newJLISCRLPublishCmd())
+	return cmd
+}
+
+func newJLISCRLPublishCmd() *cobra.Command {
+	f := simFlags{opts: []jlis.Option{jlis.WithRecordedCRLSchedule()}}
+	var ca string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "publish",
+		Short: "Publish a new CRL now, outside the schedule (a running 'jlis serve' serves it from its next request)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			cas := []string{ca}
+			if ca == "all" {
+				cas = sim.CANames()
+			}
+			type published struct {
+				CA         string    `json:"ca"`
+				Number     int64     `json:"number"`
+				Entries    int64     `json:"entries"`
+				ThisUpdate time.Time `json:"this_update"`
+				NextUpdate time.Time `json:"next_update"`
+			}
+			var all []published
+			for _, name := range cas {
+				info, err := sim.PublishCRL(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				all = append(all, published{info.CA, info.Number, info.Entries, info.ThisUpdate, info.NextUpdate})
+				if !asJSON {
+					fmt.Fprintf(cmd.OutOrStdout(), "published CRL %s number %d, %d entries, next update %s (schedule %s)\n",
+						info.CA, info.Number, info.Entries, info.NextUpdate.Format(time.RFC3339), sim.CRLSchedule())
+				}
+			}
+			if asJSON {
+				return printJSON(cmd, map[string]any{"published": all, "schedule": sim.CRLSchedule().String()})
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&ca, "ca", "all", "sign, auth (or sign-phone, auth-phone), or all")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
