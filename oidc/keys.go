@@ -15,6 +15,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/jonboulle/clockwork"
+	zcrypto "github.com/zitadel/oidc/v3/pkg/crypto"
+	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -202,4 +204,22 @@ func (kr *keyring) keySet(ctx context.Context) ([]op.Key, error) {
 		out = append(out, publicKey{k})
 	}
 	return out, nil
+}
+
+// SignIDToken signs an ID token for sub and clientID with the current signing key, through the
+// library's own steps (op.SignerFromKey, then crypto.Sign of oidc.IDTokenClaims), as the token
+// endpoint does for every token. `mynagate bench oidc` measures it beside a raw ECDSA P-256
+// signature.
+func (pr *Provider) SignIDToken(ctx context.Context, sub, clientID string) (string, error) {
+	k, err := pr.keys.signing(ctx)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	claims := zoidc.NewIDTokenClaims(pr.cfg.Issuer, sub, []string{clientID}, now.Add(pr.cfg.IDTokenTTL), now, "nonce", ACRLogin, amr, clientID, 0)
+	signer, err := op.SignerFromKey(k)
+	if err != nil {
+		return "", err
+	}
+	return zcrypto.Sign(claims, signer)
 }
