@@ -41,8 +41,28 @@ func demoTicket(ctx context.Context, w io.Writer, p *platform.Platform, data, pl
 	} else if err != nil {
 		return nil, err
 	}
+	// The platform's revocation webhooks go to the service (the demo allows loopback targets).
+	secretFile := filepath.Join(data, "ticket-webhook-secret.txt")
+	secret, err := os.ReadFile(secretFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		t, err := p.Authenticate(ctx, strings.TrimSpace(string(key)))
+		if err != nil {
+			return nil, err
+		}
+		_, sec, err := p.CreateWebhookEndpoint(ctx, t, platform.WebhookEndpointRequest{URL: "http://" + ln.Addr().String() + "/webhooks/platform",
+			Description: "demo ticketing: revoked cards", EventTypes: []string{"certificate.revoked"}})
+		if err != nil {
+			return nil, fmt.Errorf("webhook endpoint of the ticketing service: %w", err)
+		}
+		if err := os.WriteFile(secretFile, []byte(sec+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		secret = []byte(sec)
+	} else if err != nil {
+		return nil, err
+	}
 	s, h, err := startTicket(ctx, ticketConfig{db: "sqlite:" + filepath.Join(data, "ticket.db"), platformURL: platformURL,
-		apiKey: strings.TrimSpace(string(key)), codeKeyFile: filepath.Join(data, "ticket-code.key")})
+		apiKey: strings.TrimSpace(string(key)), codeKeyFile: filepath.Join(data, "ticket-code.key"), webhookSecret: strings.TrimSpace(string(secret))})
 	if err != nil {
 		return nil, err
 	}
