@@ -147,6 +147,10 @@ type Verification struct {
 		Ref    string `json:"ref"`
 	} `json:"revocation"`
 	CreatedAt time.Time `json:"created_at"`
+	// PersonalData is "shredded" once the facts and certificate were deleted at RetainUntil,
+	// the end of the tenant's retention.
+	PersonalData string     `json:"personal_data"`
+	RetainUntil  *time.Time `json:"retain_until"`
 }
 
 // SessionRequest asks for a session.

@@ -172,6 +172,25 @@ func (c *Client) Watch(ctx context.Context, sub string) (*Watch, error) {
 	return &w, nil
 }
 
+// LatestFacts is a watched person's latest basic-4 facts, read from J-LIS on the holder's behalf.
+type LatestFacts struct {
+	Sub       string            `json:"sub"`
+	Facts     map[string]string `json:"facts"`
+	Deceased  bool              `json:"deceased"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+// LatestFacts reads the latest facts of a person the tenant watches with the holder's
+// basic4_updates consent: what a person.basic4_updated event (which names the changed facts,
+// not their values) tells the tenant to read.
+func (c *Client) LatestFacts(ctx context.Context, sub string) (*LatestFacts, error) {
+	var f LatestFacts
+	if _, err := c.do(ctx, "GET", "/v1/watches/"+url.PathEscape(sub)+"/basic4", nil, nil, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
 // StopWatching stops the tenant's watch on a person: no more events about them until the
 // tenant verifies them again.
 func (c *Client) StopWatching(ctx context.Context, sub string) error {

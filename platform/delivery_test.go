@@ -127,7 +127,7 @@ func (w *world) events(person string, n int) []string {
 	var ids []string
 	for i := range n {
 		serial := fmt.Sprintf("%s%03d", person, i)
-		id := platform.EventID(platform.EventCertificateRevoked, w.tenant.ID, "CA", serial)
+		id := w.p.EventID(platform.EventCertificateRevoked, w.tenant.ID, "CA", serial)
 		body, _ := json.Marshal(map[string]any{"type": platform.EventCertificateRevoked, "data": map[string]any{"serial": serial, "n": i}})
 		notices = append(notices, platform.RevocationNotice{CA: "CA", Serial: serial, PersonID: person, Reason: 1, RevokedAt: at, CRL: "sign#1",
 			NoticedAt: at, FollowUp: platform.FollowUpDone, FollowUpAt: at,

@@ -2,12 +2,14 @@ package platform
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -208,6 +210,7 @@ func NewNotifier(p *Platform, opts ...NotifierOption) (*Notifier, error) {
 	if n.maxTries < 1 || n.lease <= 0 || n.poll <= 0 {
 		return nil, errors.New("platform: notifier needs at least one try, a positive lease and a positive poll interval")
 	}
+	p.notifier.Store(n)
 	return n, nil
 }
 
@@ -320,7 +323,11 @@ func (n *Notifier) record(ctx context.Context, crl CRLRef, hits []hit) (int, err
 		nt := RevocationNotice{CA: crl.CA, Serial: h.Serial, PersonID: h.person, Reason: h.Reason, RevokedAt: h.RevokedAt.UTC(),
 			CRL: crl.String(), NoticedAt: now, FollowUp: FollowUpPending, FollowUpAt: now}
 		for _, w := range ws {
-			ev, err := n.revokedEvent(w.TenantID, &nt)
+			t, err := n.p.tenant(ctx, w.TenantID)
+			if err != nil {
+				return 0, fmt.Errorf("platform: tenant %s: %w", w.TenantID, err)
+			}
+			ev, err := n.revokedEvent(t, &nt)
 			if err != nil {
 				return 0, err
 			}
@@ -355,15 +362,19 @@ func (n *Notifier) afterNotices(ctx context.Context, stored int) {
 
 // EventID derives the id of an event from what it is about, so that noticing the same
 // revocation twice (a restart, two nodes reading one CRL) yields the same id, which the outbox
-// stores once: "evt_" + 32 hex digits of SHA-256(type, tenant, CA, serial). A certificate is
-// revoked once, so the CRL number is not part of it.
-func EventID(typ, tenantID, ca, serial string) string {
-	h := sha256.New()
-	for _, s := range []string{"mynagate-event/v1", typ, tenantID, ca, serial} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+// stores once: "evt_" + 32 hex digits of HMAC-SHA256 keyed by the platform's master secret over
+// (type, tenant, CA, serial). A certificate is revoked once, so the CRL number is not part of it.
+// The key matters: serials are small numbers, and an unkeyed hash would let a tenant that may
+// not see the certificate find its serial from the event id by trying them.
+func (p *Platform) EventID(typ, tenantID, ca, serial string) string {
+	k := hmac.New(sha256.New, p.master)
+	k.Write([]byte("mynagate-event/v2"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	for _, s := range []string{typ, tenantID, ca, serial} {
+		m.Write([]byte(s))
+		m.Write([]byte{0})
 	}
-	return "evt_" + hex.EncodeToString(h.Sum(nil)[:16])
+	return "evt_" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func eventPayload(typ string, at time.Time, data any) ([]byte, error) {
@@ -382,33 +393,43 @@ type CertificateRef struct {
 
 // RevokedEventData is the data of a certificate.revoked event.
 type RevokedEventData struct {
-	Sub         string         `json:"sub"`
-	Certificate CertificateRef `json:"certificate"`
-	Reason      string         `json:"reason"`      // RFC 5280 name, e.g. affiliationChanged
-	ReasonCode  int            `json:"reason_code"` // RFC 5280 CRLReason; -1 when none
-	RevokedAt   time.Time      `json:"revoked_at"`
-	CRL         string         `json:"crl"` // the CRL it was seen on, "<ca>#<number>"
+	Sub string `json:"sub"`
+	// Certificate is the revoked certificate; only for a tenant allowed the certificate
+	// (Tenant.AllowsCertificate).
+	Certificate *CertificateRef `json:"certificate,omitempty"`
+	Reason      string          `json:"reason"`      // RFC 5280 name, e.g. affiliationChanged
+	ReasonCode  int             `json:"reason_code"` // RFC 5280 CRLReason; -1 when none
+	RevokedAt   time.Time       `json:"revoked_at"`
+	CRL         string          `json:"crl"` // the CRL it was seen on, "<ca>#<number>"
 }
 
-// Basic4EventData is the data of a person.basic4_updated event.
+// Basic4EventData is the data of a person.basic4_updated event. It is a thin event: it says
+// which facts have new values, not the values, so that no outbox row or webhook log holds them;
+// the tenant reads them with an authenticated GET /v1/watches/{sub}/basic4 (LatestFacts).
 type Basic4EventData struct {
-	Sub   string          `json:"sub"`
-	Facts map[Fact]string `json:"facts"` // the facts the tenant may see
+	Sub string `json:"sub"`
+	// Changed names the facts the tenant may see that J-LIS recorded anew.
+	Changed []Fact `json:"changed"`
 	// Deceased is set when J-LIS records the holder as deceased.
 	Deceased  bool      `json:"deceased"`
 	UpdatedAt time.Time `json:"updated_at"` // when J-LIS recorded the facts
-	// Cause is the revoked certificate whose revocation led to the update.
-	Cause CertificateRef `json:"cause"`
+	// Cause is the revoked certificate whose revocation led to the update; only for a tenant
+	// allowed the certificate (Tenant.AllowsCertificate).
+	Cause *CertificateRef `json:"cause,omitempty"`
 }
 
-func (n *Notifier) revokedEvent(tenantID string, nt *RevocationNotice) (Event, error) {
-	data := RevokedEventData{Sub: n.p.PairwiseID(tenantID, nt.PersonID), Certificate: CertificateRef{nt.CA, nt.Serial},
+func (n *Notifier) revokedEvent(t *Tenant, nt *RevocationNotice) (Event, error) {
+	tenantID := t.ID
+	data := RevokedEventData{Sub: n.p.PairwiseID(tenantID, nt.PersonID),
 		Reason: CRLReasonName(nt.Reason), ReasonCode: nt.Reason, RevokedAt: nt.RevokedAt, CRL: nt.CRL}
+	if t.AllowsCertificate() {
+		data.Certificate = &CertificateRef{nt.CA, nt.Serial}
+	}
 	b, err := eventPayload(EventCertificateRevoked, nt.NoticedAt, data)
 	if err != nil {
 		return Event{}, err
 	}
-	return Event{ID: EventID(EventCertificateRevoked, tenantID, nt.CA, nt.Serial), TenantID: tenantID, Type: EventCertificateRevoked,
+	return Event{ID: n.p.EventID(EventCertificateRevoked, t.ID, nt.CA, nt.Serial), TenantID: tenantID, Type: EventCertificateRevoked,
 		Payload: b, CreatedAt: nt.NoticedAt}, nil
 }
 
@@ -562,13 +583,16 @@ func (n *Notifier) basic4Event(ctx context.Context, ref jlisapi.CertRef, nt *Rev
 	if len(facts) == 0 && !ans.Deceased {
 		return nil, latest, nil // the tenant may see none of the facts
 	}
-	data := Basic4EventData{Sub: n.p.PairwiseID(w.TenantID, nt.PersonID), Facts: facts, Deceased: ans.Deceased,
-		UpdatedAt: ans.UpdatedAt, Cause: CertificateRef{nt.CA, nt.Serial}}
+	data := Basic4EventData{Sub: n.p.PairwiseID(w.TenantID, nt.PersonID), Changed: slices.Sorted(maps.Keys(facts)), Deceased: ans.Deceased,
+		UpdatedAt: ans.UpdatedAt}
+	if t.AllowsCertificate() {
+		data.Cause = &CertificateRef{nt.CA, nt.Serial}
+	}
 	b, err := eventPayload(EventBasic4Updated, now, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Event{ID: EventID(EventBasic4Updated, w.TenantID, nt.CA, nt.Serial), TenantID: w.TenantID, Type: EventBasic4Updated,
+	return &Event{ID: n.p.EventID(EventBasic4Updated, w.TenantID, nt.CA, nt.Serial), TenantID: w.TenantID, Type: EventBasic4Updated,
 		Payload: b, CreatedAt: now}, latest, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/mynagate/mynagate/evidence"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -92,6 +93,8 @@ type Platform struct {
 	// challengeSigner signs holder challenges (challenge.go), derived once from master.
 	challengeKeyOnce sync.Once
 	challengeSigner  ed25519.PrivateKey
+	// notifier, once made, answers a watched person's latest facts (LatestFacts).
+	notifier atomic.Pointer[Notifier]
 }
 
 // Option configures a Platform.

@@ -321,6 +321,9 @@ func (p *Platform) Verification(ctx context.Context, tenant *Tenant, id string) 
 	if err != nil {
 		return nil, internal(err)
 	}
+	if err := p.openPersonal(ctx, tenant, v); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

@@ -161,9 +161,18 @@ type Verification struct {
 	// Cert is the DER certificate presented. With an evidence log it is stored once, sealed in
 	// the verification's evidence entry (crypto-shreddable), not also in the verification row;
 	// RevocationEvidence likewise.
-	Cert   []byte
-	Basic4 *jpki.Basic4 // identity only, as decoded from the certificate
-	Method RevocationMethod
+	Cert []byte
+	// Basic4 is the facts as decoded from the certificate (identity only), in memory while the
+	// verification is recorded; never stored in clear (the entry seals those the tenant may see).
+	Basic4 *jpki.Basic4
+	// Facts are the basic-4 facts the tenant received, read back by opening the verification's
+	// sealed evidence entry; nil when none or once shredded.
+	Facts map[Fact]string
+	// Shredded is set once the personal data (facts, certificate) was shredded at RetainUntil,
+	// the end of the tenant's retention.
+	Shredded    bool
+	RetainUntil time.Time
+	Method      RevocationMethod
 	// RevocationRef is the CRL number, or "ocsp"; RevocationEvidence the raw OCSP response.
 	RevocationRef      string
 	RevocationEvidence []byte

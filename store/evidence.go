@@ -425,5 +425,27 @@ func (s *Store) Shred(ctx context.Context, now time.Time, limit int) (int, error
 		n, err = res.RowsAffected()
 		return err
 	})
+	if err == nil && s.dialect == DialectSQLite {
+		// The shredded rows' old pages are still in the WAL until a checkpoint copies the new
+		// ones over them; TRUNCATE then empties the WAL file.
+		err = checkpointWAL(ctx, s.w)
+	}
 	return int(n), err
+}
+
+// checkpointWAL copies every WAL frame into the SQLite database file and truncates the WAL to
+// zero bytes, so that page images written before (a shredded seal) are gone from both files. A
+// reader holding an old snapshot makes the checkpoint incomplete; it is retried a few times
+// (the busy timeout waits for each), then reported.
+func checkpointWAL(ctx context.Context, db *sql.DB) error {
+	var busy, frames, done int64
+	for try := 0; try < 5; try++ {
+		if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
+			return fmt.Errorf("store: checkpoint the WAL: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("store: checkpoint the WAL: readers kept %d of %d frames in it; the next shred retries", frames-done, frames)
 }

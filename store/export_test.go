@@ -97,3 +97,8 @@ func ExecRaw(ctx context.Context, dsn string, stmts ...string) error {
 	}
 	return nil
 }
+
+// QueryBytes runs a query that returns one byte string, on the writer.
+func QueryBytes(ctx context.Context, s *Store, query string, out *[]byte) error {
+	return s.w.QueryRowContext(ctx, query).Scan(out)
+}

@@ -147,14 +147,6 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 	if err := validateCompletion(v, certs, events, rec); err != nil {
 		return err
 	}
-	var basic4 any
-	if v.Basic4 != nil {
-		b, err := json.Marshal(v.Basic4)
-		if err != nil {
-			return fmt.Errorf("store: CompleteSession %s: encode basic 4: %w", v.SessionID, err)
-		}
-		basic4 = string(b)
-	}
 	var evID, evType, evPayload any
 	if len(events) == 1 {
 		evID, evType, evPayload = events[0].ID, events[0].Type, events[0].Payload
@@ -176,13 +168,13 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 	steps = append(steps, step{
 		query: `
 			INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after,
-				session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial, basic4, method, revocation_ref,
+				session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial, method, revocation_ref,
 				event_id, event_type, event_payload)
-			VALUES ($1, (SELECT tenant_id FROM sessions WHERE id = $2 AND tenant_id = $3 AND purpose = $22), $4, ` + s.indexExpr() + `,
-				$5, $6, $7, $8, $9, $2, $22, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			VALUES ($1, (SELECT tenant_id FROM sessions WHERE id = $2 AND tenant_id = $3 AND purpose = $21), $4, ` + s.indexExpr() + `,
+				$5, $6, $7, $8, $9, $2, $21, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		args: []any{v.ID, v.SessionID, v.TenantID, nanos(v.CreatedAt), rec.LeafData, rec.LeafHash[:],
 			nullBytes(rec.Sealed), nullBytes(rec.WrappedKey), sealedUntil(rec),
-			string(v.Decision), v.Reason, v.Detail, nullString(v.PersonID), v.CertCA, v.CertSerial, basic4,
+			string(v.Decision), v.Reason, v.Detail, nullString(v.PersonID), v.CertCA, v.CertSerial,
 			string(v.Method), v.RevocationRef, evID, evType, evPayload, string(v.Purpose)},
 		check: func(n int64, err error) error {
 			switch violated(err) {
@@ -288,8 +280,7 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 	}
 	if accepted {
 		val.str("Verification.PersonID", v.PersonID).str("Verification.CertCA", v.CertCA).
-			str("Verification.CertSerial", v.CertSerial).
-			check("Verification.Basic4", v.Purpose != platform.PurposeIdentity || v.Basic4 != nil, "is missing on an accepted identity verification")
+			str("Verification.CertSerial", v.CertSerial)
 	} else {
 		val.str("Verification.Reason", v.Reason).
 			check("Verification.PersonID", v.PersonID == "", "is set on a rejected verification").
@@ -312,7 +303,7 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 }
 
 const verificationColumns = `id, tenant_id, session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial,
-	cert, basic4, method, revocation_ref, revocation_evidence, created_at`
+	cert, method, revocation_ref, revocation_evidence, created_at`
 
 // Verification returns a verification of a tenant. platform.ErrNotFound if unknown or another
 // tenant's.
@@ -323,13 +314,13 @@ func (s *Store) Verification(ctx context.Context, tenantID, id string) (*platfor
 	var (
 		v                         platform.Verification
 		purpose, decision, method string
-		person, basic4            sql.NullString
+		person                    sql.NullString
 		created                   int64
 	)
 	err := s.r.QueryRowContext(ctx,
 		`SELECT `+verificationColumns+` FROM verifications WHERE id = $1 AND tenant_id = $2`, id, tenantID).
 		Scan(&v.ID, &v.TenantID, &v.SessionID, &purpose, &decision, &v.Reason, &v.Detail, &person,
-			&v.CertCA, &v.CertSerial, &v.Cert, &basic4, &method, &v.RevocationRef, &v.RevocationEvidence, &created)
+			&v.CertCA, &v.CertSerial, &v.Cert, &method, &v.RevocationRef, &v.RevocationEvidence, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: verification %s of tenant %s: %w", id, tenantID, platform.ErrNotFound)
 	}
@@ -339,12 +330,6 @@ func (s *Store) Verification(ctx context.Context, tenantID, id string) (*platfor
 	v.Purpose, v.Decision, v.Method = platform.Purpose(purpose), platform.Decision(decision), platform.RevocationMethod(method)
 	v.PersonID = person.String
 	v.CreatedAt = fromNanos(created)
-	if basic4.Valid {
-		v.Basic4 = new(jpki.Basic4)
-		if err := json.Unmarshal([]byte(basic4.String), v.Basic4); err != nil {
-			return nil, fmt.Errorf("store: verification %s: decode basic 4: %w", id, err)
-		}
-	}
 	return &v, nil
 }
 

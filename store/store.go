@@ -174,8 +174,10 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", o.busyTimeout.Milliseconds())
 	// BEGIN IMMEDIATE (txlock) takes the write lock when a transaction starts, so a transaction
 	// never fails half-way with SQLITE_BUSY_SNAPSHOT when another process wrote in between.
+	// secure_delete: space freed by a delete or an update (a shredded seal, a dropped column)
+	// is overwritten, so personal data does not linger in free pages of the file.
 	writeDSN := path + "?" + busy + "&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(" + sync + ")&_pragma=temp_store(MEMORY)&_txlock=immediate"
+		"&_pragma=synchronous(" + sync + ")&_pragma=temp_store(MEMORY)&_pragma=secure_delete(1)&_txlock=immediate"
 	readDSN := path + "?" + busy + "&_pragma=query_only(1)&_pragma=foreign_keys(1)"
 
 	// Migrate on a pool of its own, so that goose's connection handling cannot contend with the
@@ -185,6 +187,10 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
 	}
 	err = migrate(ctx, mdb, DialectSQLite, o.logger)
+	if err == nil {
+		// What a migration rewrote (00025 dropped the clear facts) must not stay in old WAL frames.
+		err = checkpointWAL(ctx, mdb)
+	}
 	if cerr := mdb.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("store: sqlite: close migration connection: %w", cerr)
 	}

@@ -273,6 +273,10 @@ type VerificationView struct {
 	Cert       *CertView                `json:"certificate,omitempty"`
 	Revocation RevocationView           `json:"revocation"`
 	CreatedAt  time.Time                `json:"created_at"`
+	// PersonalData is "shredded" once the facts and the certificate were deleted at the end of
+	// the tenant's retention (RetainUntil); absent before.
+	PersonalData string     `json:"personal_data,omitempty"`
+	RetainUntil  *time.Time `json:"retain_until,omitempty"`
 }
 
 // CertView identifies the certificate a verification used.
@@ -312,9 +316,15 @@ func (s *Server) verificationView(t *platform.Tenant, v *platform.Verification) 
 	}
 	if v.Decision == platform.DecisionAccepted {
 		out.Sub = s.p.PairwiseID(t.ID, v.PersonID)
-		if v.Purpose == platform.PurposeIdentity {
-			out.Facts = platform.Facts(t, v.Basic4)
+		if v.Purpose == platform.PurposeIdentity && len(v.Facts) > 0 {
+			out.Facts = v.Facts
 		}
+	}
+	if !v.RetainUntil.IsZero() {
+		out.RetainUntil = &v.RetainUntil
+	}
+	if v.Shredded {
+		out.PersonalData = "shredded"
 	}
 	return out
 }
@@ -387,6 +397,7 @@ func (s *Server) getVerification(w http.ResponseWriter, r *http.Request, t *plat
 		writeProblem(w, r, err, "")
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store") // personal data
 	writeJSON(w, http.StatusOK, s.verificationView(t, v))
 }
 

@@ -23,6 +23,7 @@ func (s *Server) notifyRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /v1/webhooks/deliveries", s.tenant(s.listDeliveries))
 	m.HandleFunc("POST /v1/events/{id}/redeliver", s.tenant(s.redeliverEvent))
 	m.HandleFunc("GET /v1/watches/{sub}", s.tenant(s.getWatch))
+	m.HandleFunc("GET /v1/watches/{sub}/basic4", s.tenant(s.latestFacts))
 	m.HandleFunc("DELETE /v1/watches/{sub}", s.tenant(s.stopWatch))
 	m.HandleFunc("POST /v1/holder/consents/challenge", s.holderConsentChallenge)
 	m.HandleFunc("POST /v1/holder/consents/query", s.holderConsents)

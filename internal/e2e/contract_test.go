@@ -32,6 +32,7 @@ import (
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
@@ -204,7 +205,7 @@ var problemStatus = map[string]int{
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
 	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503, "evidence-pending": 503,
-	"already-disabled": 409,
+	"already-disabled": 409, "consent-required": 409,
 }
 
 // problemResponses reads the problem responses of the spec: for each component response with
@@ -906,6 +907,19 @@ func TestContract(t *testing.T) {
 		if w, err := rp.Watch(ctx, sub); err != nil || !w.Watching || len(w.Consents) != 1 {
 			t.Errorf("watch with consent: %+v %v", w, err)
 		}
+		// The latest facts, read from J-LIS with the consent (what a thin person.basic4_updated
+		// points to); J-LIS unreachable first.
+		if _, err := platform.NewNotifier(e.plat, platform.WithBasic4Source(jlisapi.New("http://127.0.0.1:1"))); err != nil {
+			t.Fatal(err)
+		}
+		_, err = rp.LatestFacts(ctx, sub)
+		expectProblem(t, err, "jlis-unavailable")
+		if _, err := platform.NewNotifier(e.plat, platform.WithBasic4Source(jlisapi.New(e.jlisSrv.URL))); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := rp.LatestFacts(ctx, sub); err != nil || f.Facts["name"] != testkit.Taro().Name {
+			t.Errorf("latest facts: %+v %v", f, err)
+		}
 		cs, err := anon.Consents(ctx, authSigner.Certificate().Raw, authSigner)
 		if err != nil || len(cs) != 1 || cs[0].Scope != "basic4_updates" {
 			t.Fatalf("holder's consents: %+v %v", cs, err)
@@ -913,6 +927,8 @@ func TestContract(t *testing.T) {
 		if n, err := anon.RevokeConsent(ctx, authSigner.Certificate().Raw, authSigner, cs[0].TenantID, "basic4_updates"); err != nil || n != 1 {
 			t.Errorf("revoke consent: %d %v", n, err)
 		}
+		_, err = rp.LatestFacts(ctx, sub)
+		expectProblem(t, err, "consent-required")
 		if err := rp.StopWatching(ctx, sub); err != nil {
 			t.Error(err)
 		}
@@ -921,6 +937,8 @@ func TestContract(t *testing.T) {
 		}
 		noSub := strings.Repeat("A", 43)
 		_, err = rp.Watch(ctx, noSub)
+		expectProblem(t, err, "not-found")
+		_, err = rp.LatestFacts(ctx, noSub)
 		expectProblem(t, err, "not-found")
 		expectProblem(t, rp.StopWatching(ctx, noSub), "not-found")
 
@@ -976,7 +994,7 @@ func TestContract(t *testing.T) {
 			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
 			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
 			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
-			{"DELETE", "/v1/watches/" + done.Verification.Sub},
+			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
 		} {
 			var body io.Reader
 			var hdr http.Header
@@ -1269,7 +1287,8 @@ func TestContract(t *testing.T) {
 			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
 			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
 			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
-			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"POST", "/v1/holder/consents/challenge"},
+			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
+			{"POST", "/v1/holder/consents/challenge"},
 		} {
 			var body io.Reader
 			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {

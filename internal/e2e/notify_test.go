@@ -275,9 +275,10 @@ type revokedData struct {
 }
 
 type basic4Data struct {
-	Sub      string            `json:"sub"`
-	Facts    map[string]string `json:"facts"`
-	Deceased bool              `json:"deceased"`
+	Sub      string          `json:"sub"`
+	Changed  []string        `json:"changed"`
+	Facts    json.RawMessage `json:"facts"` // never sent: the event is thin
+	Deceased bool            `json:"deceased"`
 }
 
 func decodeData[T any](t *testing.T, m testkit.HookMessage) T {
@@ -338,9 +339,21 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 				rev.Certificate.Issuer != platform.CAKey(n.signCA) || rev.RevokedAt.IsZero() {
 				t.Errorf("certificate.revoked %+v", rev)
 			}
+			// The update is thin: it names the facts, the bank reads their values over its API.
 			upd := decodeData[basic4Data](t, got[1])
-			if upd.Sub != taroAtBank.Sub || upd.Facts["address"] != osaka || upd.Facts["name"] != "山田　太郎" || upd.Deceased {
+			if upd.Sub != taroAtBank.Sub || !slices.Equal(upd.Changed, []string{"address", "birthdate", "name", "sex"}) || upd.Facts != nil || upd.Deceased ||
+				bytes.Contains(got[1].Body, []byte(osaka)) {
 				t.Errorf("person.basic4_updated %+v", upd)
+			}
+			if f, err := n.rp.LatestFacts(ctx, upd.Sub); err != nil || f.Facts["address"] != osaka || f.Facts["name"] != "山田　太郎" || f.Sub != upd.Sub {
+				t.Errorf("the bank's latest facts of taro: %+v, %v", f, err)
+			}
+			// A tenant without the holder's consent cannot read them, nor can another tenant.
+			if _, err := n.rp2.LatestFacts(ctx, taroAtTickets.Sub); !isProblem(err, "consent-required") {
+				t.Errorf("latest facts without consent: %v", err)
+			}
+			if _, err := n.rp2.LatestFacts(ctx, taroAtBank.Sub); !isProblem(err, "not-found") {
+				t.Errorf("latest facts of another tenant's sub: %v", err)
 			}
 			got = tickets.Since(ticketsSeen)
 			if !slices.Equal(types(got), []string{"certificate.revoked"}) {

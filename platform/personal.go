@@ -1,0 +1,129 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/jlisapi"
+)
+
+// openPersonal fills in what a verification's row does not hold in clear: the facts the tenant
+// received, opened from the verification's sealed evidence entry (docs/design/evidence.md,
+// "Personal data"), or that they were shredded. Facts the tenant may no longer see (its
+// allowed facts shrank since) are left out. A row of a verification stored before the evidence
+// log has no entry and no facts.
+func (p *Platform) openPersonal(ctx context.Context, tenant *Tenant, v *Verification) error {
+	if p.evidence == nil {
+		return nil
+	}
+	o, err := p.evidence.Open(ctx, tenant.ID, v.ID)
+	if errors.Is(err, evidence.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return internal(fmt.Errorf("platform: open the evidence of %s: %w", v.ID, err))
+	}
+	v.RetainUntil = o.RetainUntil
+	if o.Shredded() {
+		v.Shredded = true
+		return nil
+	}
+	for k, val := range o.Personal.Facts {
+		f := Fact(k)
+		if !slices.Contains(tenant.Facts, f) {
+			continue
+		}
+		if v.Facts == nil {
+			v.Facts = map[Fact]string{}
+		}
+		v.Facts[f] = val
+	}
+	return nil
+}
+
+// AllowsCertificate reports whether the tenant may receive the holder's certificate, its
+// serial and its issuer: only a tenant allowed every basic-4 fact. The certificate carries all
+// four facts (identity) and its serial is one identifier across tenants, which would let tenants
+// link the one person their pairwise ids keep apart.
+func (t *Tenant) AllowsCertificate() bool {
+	for _, f := range AllFacts {
+		if !slices.Contains(t.Facts, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// PersonCertStorage is the optional storage capability behind LatestFacts: a person's linked
+// certificates, the most recently linked first. package store implements it.
+type PersonCertStorage interface {
+	PersonCerts(ctx context.Context, personID string) ([]PersonCert, error)
+}
+
+// LatestFactsView is a watched person's latest basic-4 facts as J-LIS holds them now: what a
+// person.basic4_updated event tells the tenant to read.
+type LatestFactsView struct {
+	Sub       string
+	Facts     map[Fact]string // the facts the tenant may see
+	Deceased  bool
+	UpdatedAt time.Time
+}
+
+// LatestFacts asks J-LIS, on the holder's behalf, for the latest basic-4 facts of a person the
+// tenant verified and watches with the holder's basic4_updates consent in force, and returns
+// those the tenant may see. Nothing is stored: the values travel from J-LIS to the tenant over
+// its authenticated call only. Errors: no such person for the tenant (404), no consent in force
+// (409 consent-required), J-LIS unavailable (503).
+func (p *Platform) LatestFacts(ctx context.Context, tenant *Tenant, sub string) (*LatestFactsView, error) {
+	st, err := p.notifyStorage()
+	if err != nil {
+		return nil, err
+	}
+	pcs, ok := p.store.(PersonCertStorage)
+	n := p.notifier.Load()
+	if !ok || n == nil || n.basic4 == nil {
+		return nil, newError(KindNotFound, "not-found", "this platform does not read basic-4 facts from J-LIS")
+	}
+	person, err := p.personOfSub(ctx, st, tenant.ID, sub)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := st.Watchers(ctx, person, ScopeBasic4Updates)
+	if err != nil {
+		return nil, internal(err)
+	}
+	consent := ""
+	for _, w := range ws {
+		if w.TenantID == tenant.ID {
+			consent = w.ConsentID
+		}
+	}
+	if consent == "" {
+		return nil, newError(KindConflict, "consent-required", "the holder's basic4_updates consent to this tenant is not in force")
+	}
+	certs, err := pcs.PersonCerts(ctx, person)
+	if err != nil {
+		return nil, internal(err)
+	}
+	for _, c := range certs {
+		ca := p.caByKey(c.CA)
+		serial, perr := strconv.ParseInt(c.Serial, 16, 64)
+		if c.Kind != "sign" || ca == nil || perr != nil || serial <= 0 {
+			continue
+		}
+		ans, err := n.basic4.LatestBasic4(ctx, jlisapi.CertRef{CA: ca.Name, Serial: serial}, n.requester+"/"+tenant.ID, consent)
+		if errors.Is(err, jlisapi.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, &Error{Kind: KindUnavailable, Type: "jlis-unavailable", Detail: "J-LIS cannot be asked for the latest facts now; retry later", Err: err}
+		}
+		return &LatestFactsView{Sub: sub, Facts: Facts(tenant, &ans.Basic4), Deceased: ans.Deceased, UpdatedAt: ans.UpdatedAt}, nil
+	}
+	return nil, newError(KindNotFound, "not-found", "J-LIS knows no signing certificate of person %q", sub)
+}
