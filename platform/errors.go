@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Kind classifies an Error for the API layer, which alone maps it to an HTTP status.
@@ -21,6 +22,8 @@ const (
 	KindUnavailable                  // 503: a dependency (J-LIS, revocation data) is unavailable
 	KindTooLarge                     // 413: body too large
 	KindMethodNotAllowed             // 405: a known path, another method
+	KindUnsupportedMedia             // 415: a body that is not application/json
+	KindTooManyRequests              // 429: a rate limit; RetryAfter says when to retry
 )
 
 // Error is the platform's error across the API boundary. Type is the stable problem type slug
@@ -30,6 +33,8 @@ type Error struct {
 	Type   string
 	Detail string
 	Err    error // underlying cause, logged, never sent
+	// RetryAfter is when a KindTooManyRequests request may be retried (the Retry-After header).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

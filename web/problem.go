@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/mynagate/mynagate/platform"
 )
@@ -46,6 +48,10 @@ func statusOf(k platform.Kind) int {
 		return http.StatusRequestEntityTooLarge
 	case platform.KindMethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case platform.KindUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case platform.KindTooManyRequests:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -63,6 +69,12 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error, verificatio
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
+	}
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	}
+	if status == http.StatusUnsupportedMediaType {
+		w.Header().Set("Accept-Post", "application/json")
 	}
 	p := Problem{Type: ProblemBase + e.Type, Title: http.StatusText(status), Status: status, Detail: e.Detail,
 		Instance: r.URL.Path, RequestID: requestID(r), VerificationID: verificationID}

@@ -16,9 +16,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/mynagate/mynagate/platform"
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,8 +43,6 @@ type Server struct {
 	dur         *prometheus.HistogramVec
 	verifs      *prometheus.CounterVec
 	extraRoutes []func(*http.ServeMux)
-	// metricsApart: /metrics is not on the API; the operator serves Metrics() elsewhere.
-	metricsApart bool
 }
 
 // Option configures a Server.
@@ -56,12 +57,10 @@ func WithCollectors(cs ...prometheus.Collector) Option {
 	return func(s *Server) { s.reg.MustRegister(cs...) }
 }
 
-// WithoutMetricsRoute leaves /metrics off the API, for an operator who serves Metrics() on a
-// listener of its own (mynagate serve --metrics-addr): the API's counters then stay off the
-// network the relying parties and holders reach.
-func WithoutMetricsRoute() Option { return func(s *Server) { s.metricsApart = true } }
-
-// Metrics is the Prometheus handler of the server's registry.
+// Metrics is the Prometheus handler of the server's registry. It is never on the API handler:
+// the counters (routes, statuses, verification reasons, process data) would tell anyone on the
+// network the relying parties and holders reach how the platform is used; the operator serves
+// it on a listener of its own (mynagate serve --metrics-addr).
 func (s *Server) Metrics() http.Handler { return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}) }
 
 // WithRoutes lets other packages (the OIDC provider, the console) add routes.
@@ -99,9 +98,6 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /readyz", s.readyz)
-	if !s.metricsApart {
-		m.Handle("GET /metrics", s.Metrics())
-	}
 	m.HandleFunc("POST /v1/sessions", s.tenant(s.createSession))
 	m.HandleFunc("GET /v1/sessions/{id}", s.tenant(s.getSession))
 	m.HandleFunc("GET /v1/sessions/{id}/qr.png", s.tenant(s.sessionQR))
@@ -177,6 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = hex.EncodeToString(b)
 	}
 	w.Header().Set("X-Request-Id", id)
+	// Responses carry holder URLs, facts, pairwise ids and evidence: no cache on the way may
+	// keep any of them. A handler serving something public and immutable may say otherwise.
+	w.Header().Set("Cache-Control", "no-store")
 	r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
@@ -209,8 +208,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // tenant authenticates the API key of the request ("Authorization: Bearer mgk_…").
 func (s *Server) tenant(next func(http.ResponseWriter, *http.Request, *platform.Tenant)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		t, err := s.p.Authenticate(r.Context(), strings.TrimSpace(key))
+		key, err := bearer(r)
+		if err != nil {
+			writeProblem(w, r, err, "")
+			return
+		}
+		t, err := s.p.Authenticate(r.Context(), key)
 		if err != nil {
 			writeProblem(w, r, err, "")
 			return
@@ -222,19 +225,44 @@ func (s *Server) tenant(next func(http.ResponseWriter, *http.Request, *platform.
 	}
 }
 
-// decode reads a JSON body strictly: one object, no unknown fields, within MaxBody.
+// bearer returns the API key of "Authorization: Bearer <key>" — that form only (RFC 6750
+// §2.1; the scheme's case is free, RFC 9110 §11.1): a bare key, another scheme, or spaces or
+// anything else around the key are refused, so that one spelling reaches Authenticate.
+func bearer(r *http.Request) (string, error) {
+	unauthorized := func(detail string) error {
+		return &platform.Error{Kind: platform.KindUnauthorized, Type: "unauthorized", Detail: detail}
+	}
+	vals := r.Header.Values("Authorization")
+	if len(vals) == 0 {
+		return "", unauthorized("an API key is required: Authorization: Bearer <key>")
+	}
+	if len(vals) > 1 {
+		return "", unauthorized("one Authorization header, please: Authorization: Bearer <key>")
+	}
+	scheme, key, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" || strings.ContainsAny(key, " \t") {
+		return "", unauthorized("the Authorization header must be Bearer <key>")
+	}
+	return key, nil
+}
+
+// decode reads a JSON body strictly, within MaxBody: Content-Type application/json (415
+// otherwise), one object whose member names are exactly the struct's (case-sensitive), none
+// unknown and none twice, valid UTF-8, nothing after it. encoding/json matches names without
+// regard to case and keeps the last of duplicate names, so two parsers (a proxy's, a WAF's,
+// ours) could read different requests from one body; the JSON v2 decoder refuses both.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return &platform.Error{Kind: platform.KindUnsupportedMedia, Type: "unsupported-media-type",
+			Detail: fmt.Sprintf("request bodies are JSON: send Content-Type: application/json, not %q", r.Header.Get("Content-Type"))}
+	}
+	if err := jsonv2.UnmarshalRead(r.Body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return &platform.Error{Kind: platform.KindTooLarge, Type: "body-too-large", Detail: fmt.Sprintf("request bodies are at most %d bytes", MaxBody)}
 		}
-		return invalid("body is not the expected JSON object: %v", err)
-	}
-	if dec.More() {
-		return invalid("body has data after the JSON object")
+		return invalid("body is not the expected JSON object: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return nil
 }

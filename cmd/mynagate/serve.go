@@ -43,8 +43,6 @@ type platformConfig struct {
 	// privateWebhooks lets tenants' webhook endpoints be on loopback and private networks
 	// (platform.WithPrivateWebhookTargets).
 	privateWebhooks bool
-	// metricsApart leaves /metrics off the API handler (serve --metrics-addr serves it apart).
-	metricsApart bool
 	// insecureJLIS allows a J-LIS URL that is not https (the demo's and tests' local simulator).
 	insecureJLIS bool
 	// pins are the J-LIS CA certificates pinned by serve --trust / --trust-sha256; nil: the ones
@@ -60,7 +58,7 @@ type node struct {
 	fetcher  *revocation.Fetcher
 	evidence *evidence.Log
 	handler  http.Handler
-	metrics  http.Handler // the Prometheus handler, also on handler unless metricsApart
+	metrics  http.Handler // the Prometheus handler, never on handler: serve --metrics-addr serves it apart
 	// stopLog ends the evidence log's background work after the HTTP server has stopped (its
 	// shutdown protocol) and waits for its last checkpoint.
 	stopLog func()
@@ -194,9 +192,6 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		return f.Ready()
 	}
 	wopts := []web.Option{web.WithReadiness(ready), web.WithCollectors(append(f.Collectors(), nt.collectors()...)...)}
-	if cfg.metricsApart {
-		wopts = append(wopts, web.WithoutMetricsRoute())
-	}
 	prov, err := oidc.New(p, st, oidc.Config{Issuer: strings.TrimRight(cfg.publicURL, "/") + "/oidc", Master: master})
 	if err != nil {
 		stopLog()
@@ -248,7 +243,6 @@ func newServeCmd() *cobra.Command {
 					ln.Close()
 					return fmt.Errorf("listen on --metrics-addr %s: %w", metricsAddr, err)
 				}
-				cfg.metricsApart = true
 			}
 			n, err := startNode(ctx, cfg)
 			if err != nil {
@@ -274,7 +268,7 @@ func newServeCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.db, "db", "", "store: sqlite:PATH or postgres://user@host:port/db")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of on the API (e.g. an internal interface)")
+	fl.StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. an internal interface); without it there are no metrics: they are never on the API")
 	fl.StringVar(&cfg.jlisURL, "jlis", "", "base URL of J-LIS (the simulator: mynagate jlis serve)")
 	fl.StringVar(&tokenFile, "jlis-token-file", "", "file with the platform's bearer token for J-LIS")
 	fl.BoolVar(&cfg.insecureJLIS, "insecure-jlis", false, "allow a --jlis URL that is not https (a local simulator)")

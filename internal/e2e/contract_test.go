@@ -201,7 +201,7 @@ func TestOpenAPISpecIsValid31(t *testing.T) {
 // problemStatus is the status each problem type comes with (web's statusOf over platform's kinds).
 var problemStatus = map[string]int{
 	"invalid-request": 400, "unauthorized": 401, "not-found": 404, "method-not-allowed": 405, "challenge-reused": 409,
-	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413,
+	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413, "unsupported-media-type": 415,
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
 	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503, "evidence-pending": 503,
@@ -370,6 +370,13 @@ type offSpecKey struct{}
 
 func offSpec() context.Context { return context.WithValue(ctx, offSpecKey{}, true) }
 
+// laxKey marks a hostile request the spec cannot tell from a good one (a member name given
+// twice, an Authorization header in another form): its request is not judged, its response
+// still is.
+type laxKey struct{}
+
+func lax() context.Context { return context.WithValue(ctx, laxKey{}, true) }
+
 // exchange is one request and response seen through the contract transport.
 type exchange struct {
 	op     string // "METHOD /template", or "METHOD path" for unrouted requests
@@ -441,6 +448,9 @@ func (c *contract) check(req *http.Request, body []byte, resp *http.Response, rb
 	if resp.Header.Get("X-Request-Id") == "" {
 		t.Errorf("%s: no X-Request-Id", what)
 	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("%s: Cache-Control %q, want no-store on every API response", what, cc)
+	}
 	tpl := c.s.template(req.URL.Path)
 	_, declared := c.s.ops[req.Method+" "+tpl]
 	if !declared {
@@ -469,8 +479,10 @@ func (c *contract) check(req *http.Request, body []byte, resp *http.Response, rb
 	}
 	x.op = req.Method + " " + tpl
 	off, _ := req.Context().Value(offSpecKey{}).(bool)
+	laxReq, _ := req.Context().Value(laxKey{}).(bool)
 	ok, errs := c.v.ValidateHttpRequest(clone())
 	switch {
+	case laxReq:
 	case off && ok:
 		t.Errorf("%s: the request is meant to break the contract, but the spec accepts it", what)
 	case !off && !ok:
@@ -704,10 +716,14 @@ func TestContract(t *testing.T) {
 	}
 
 	t.Run("operations", func(t *testing.T) {
-		for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		for _, p := range []string{"/healthz", "/readyz"} {
 			if st, _, _ := c.raw(ctx, "GET", base+p, "", nil, nil); st != http.StatusOK {
 				t.Errorf("GET %s: %d", p, st)
 			}
+		}
+		// Metrics are not on the API (serve --metrics-addr serves them apart).
+		if st, _, b := c.raw(ctx, "GET", base+"/metrics", "", nil, nil); st != http.StatusNotFound {
+			t.Errorf("GET /metrics on the API: %d %s, want 404", st, b)
 		}
 		_, h, _ := c.raw(ctx, "GET", base+"/healthz", "", http.Header{"X-Request-Id": {"contract-1"}}, nil)
 		if got := h.Get("X-Request-Id"); got != "contract-1" {
@@ -1053,6 +1069,60 @@ func TestContract(t *testing.T) {
 			if st, _, b := c.raw(offSpec(), "POST", holderURL(h.id), "", jsonHdr, jsonBody(body)); st != http.StatusBadRequest {
 				t.Errorf("answer %v: %d %s", body, st, b)
 			}
+		}
+	})
+
+	// Strict input: one spelling of a request reaches the platform.
+	t.Run("strict-input", func(t *testing.T) {
+		h := session(rp, "identity")
+		wh := map[string]any{"url": "https://hooks.example/x"}
+		for _, op := range []struct {
+			path, key string
+			body      any
+		}{
+			{"/v1/sessions", key, map[string]any{"purpose": "identity"}},
+			{holderURL(h.id), "", map[string]any{"token": h.token, "certificate": []byte("c"), "signature": []byte("s")}},
+			{"/v1/webhooks/endpoints", key, wh},
+			{"/v1/webhooks/endpoints/we_0000000000000000/rotate", key, map[string]any{"grace_seconds": 1}},
+			{"/v1/holder/consents/query", "", map[string]any{"certificate": []byte("c"), "signature": []byte("s"), "challenge": []byte("c")}},
+			{"/v1/holder/consents/revoke", "", map[string]any{"certificate": []byte("c"), "signature": []byte("s"), "challenge": []byte("c"), "tenant_id": "t_0000000000000000", "scope": "basic4_updates"}},
+		} {
+			url := op.path
+			if strings.HasPrefix(url, "/") {
+				url = base + url
+			}
+			for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data; boundary=x"} {
+				hdr := http.Header{}
+				if ct != "" {
+					hdr.Set("Content-Type", ct)
+				}
+				st, rh, b := c.raw(lax(), "POST", url, op.key, hdr, jsonBody(op.body))
+				if st != http.StatusUnsupportedMediaType || !strings.Contains(string(b), "unsupported-media-type") || rh.Get("Accept-Post") != "application/json" {
+					t.Errorf("POST %s as %q: %d %s, want 415", op.path, ct, st, b)
+				}
+			}
+		}
+		for _, body := range []string{
+			`{"purpose":"login","purpose":"identity"}`,                 // duplicate: encoding/json keeps the last
+			`{"Purpose":"identity"}`,                                   // another case: encoding/json matches it
+			`{"purpose":"identity","client_ref":"a","CLIENT_REF":"b"}`, // both spellings
+			`{"purpose":"identity","client_ref":"a","client_ref":"b"}`, // duplicate of an optional member
+			"{\"purpose\":\"identity\",\"client_ref\":\"\xff\"}",       // invalid UTF-8
+		} {
+			st, _, b := c.raw(lax(), "POST", base+"/v1/sessions", key, jsonHdr, strings.NewReader(body))
+			if st != http.StatusBadRequest || !strings.Contains(string(b), "invalid-request") {
+				t.Errorf("create session with %s: %d %s, want 400", body, st, b)
+			}
+		}
+		// The API key only as "Authorization: Bearer <key>".
+		for _, auth := range [][]string{{key}, {"Basic " + key}, {"Bearer  " + key}, {"Bearer " + key + " x"}, {"Bearer"}, {"Bearer " + key, "Bearer " + key}, {"Token " + key}} {
+			st, rh, b := c.raw(lax(), "GET", base+"/v1/usage", "", http.Header{"Authorization": auth}, nil)
+			if st != http.StatusUnauthorized || rh.Get("WWW-Authenticate") == "" {
+				t.Errorf("Authorization %q: %d %s, want 401", auth, st, b)
+			}
+		}
+		if st, _, b := c.raw(ctx, "GET", base+"/v1/usage", "", http.Header{"Authorization": {"bearer " + key}}, nil); st != http.StatusOK {
+			t.Errorf("the scheme's case is free (RFC 9110 §11.1): %d %s", st, b)
 		}
 	})
 
