@@ -1,0 +1,151 @@
+package pages
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/mynagate/mynagate/ticket"
+	"github.com/mynagate/mynagate/ticket/tickettest"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// chromium returns the browser's path; without it the test skips, and under CI=true fails.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is missing (CI=true): .ci/run installs Debian's chromium")
+	}
+	t.Skip("chromium is not installed")
+	return ""
+}
+
+// TestBrowserBuyTicket drives Debian's chromium through the buyer's pages: create an account,
+// verify for an over-20 event (the stand-in platform answers as the card would), buy two
+// tickets, and see them with their holder's name, seat and the entry code's QR image (which
+// must load: the CSP and the session cookie let it through). Screenshots are test artifacts.
+func TestBrowserBuyTicket(t *testing.T) {
+	exe := chromium(t)
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	db, err := ticket.OpenDB(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	plat := tickettest.NewPlatform()
+	key := bytes.Repeat([]byte{5}, 32)
+	s, err := ticket.New(db, plat, key, ticket.WithPasswordCost(bcrypt.MinCost))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(s, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	org, _, _ := s.CreateOrganiser(ctx, "W TOKYO")
+	ev, err := s.CreateEvent(ctx, org, ticket.EventRequest{Name: "Sake Night", Venue: "Shibuya", Date: "2026-03-02", Identity: ticket.IdentityFull, MinAge: 20,
+		MaxPerPerson: 2, Classes: []ticket.SeatClass{{Name: "GA", Price: 4000, Capacity: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(900, 1200), chromedp.Flag("lang", "en")}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	bctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	bctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelT()
+	artifacts := t.TempDir()
+	if d := os.Getenv("MYNAGATE_SCREENSHOTS_DIR"); d != "" {
+		artifacts = d // to keep them
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(artifacts, name), png, 0o644)
+		}
+	}
+	t.Logf("screenshots in %s", artifacts)
+
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/signup?lang=en"),
+		chromedp.SendKeys("#f-name", "Taro"),
+		chromedp.SendKeys("#f-email", "taro@example.jp"),
+		chromedp.SendKeys("#f-password", "correct horse"),
+		chromedp.Click(`main form button[type="submit"]`),
+		chromedp.WaitVisible(`//h1[text()="My tickets"]`),
+		chromedp.Navigate(srv.URL+"/events/"+ev.ID),
+		chromedp.Click(`form[action$="/verify"] button`),
+		chromedp.WaitVisible(`pre code`),
+		shot("ticket-verify.png"),
+	); err != nil {
+		t.Fatalf("sign up and start verifying: %v", err)
+	}
+	line, err := chromedp.Run(bctx, chromedp.Text(`pre code`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holderURL := strings.Trim(strings.TrimPrefix(strings.TrimSpace(line), "mynagate reader verify "), "'")
+	if err := plat.Answer(holderURL, "sub-taro", map[string]string{"name": "山田　太郎", "birthdate": "1985-04-02", "address": "東京都千代田区"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Click(`form[action$="/complete"] button`),
+		chromedp.WaitVisible(`p.flash`),
+	); err != nil {
+		t.Fatalf("complete the verification: %v", err)
+	}
+	if msg, _ := chromedp.Run(bctx, chromedp.Text(`p.flash`)); !strings.Contains(msg, "Verified: 山田　太郎") {
+		t.Fatalf("after the verification: %q", msg)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/events/"+ev.ID),
+		chromedp.SetValue(`#quantity`, "2"),
+		chromedp.Click(`form[action$="/purchase"] button`),
+		chromedp.WaitVisible(`img.qr`),
+		shot("ticket-mine.png"),
+	); err != nil {
+		t.Fatalf("buy: %v", err)
+	}
+	body, err := chromedp.Run(bctx, chromedp.Text(`main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Sake Night", "GA-1", "GA-2", "山田　太郎", "Shibuya", "2026-03-02", "Resale without the organiser's consent"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("my tickets page lacks %q", want)
+		}
+	}
+	loaded, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`Array.from(document.querySelectorAll("img.qr")).every(i => i.complete && i.naturalWidth > 0)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !loaded {
+		t.Fatal("the QR images did not load")
+	}
+}
