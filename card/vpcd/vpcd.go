@@ -58,6 +58,7 @@ type Option func(*options)
 type options struct {
 	minBackoff, maxBackoff time.Duration
 	onState                func(State)
+	onWait                 func(error)
 }
 
 // WithBackoff sets the reconnection delays: the first retry waits min, each next one twice as
@@ -69,6 +70,11 @@ func WithBackoff(min, max time.Duration) Option {
 // WithStateHook calls f (from Serve's goroutine) whenever the card is inserted into or removed
 // from the reader. Tests use it to wait for insertion.
 func WithStateHook(f func(State)) Option { return func(o *options) { o.onState = f } }
+
+// WithWaitHook calls f (from Serve's goroutine) when vpcd cannot be reached: at the first failed
+// connection attempt and at the first one after each connection ends, not at every retry. The
+// command line uses it to say that it waits for vpcd, and why.
+func WithWaitHook(f func(err error)) Option { return func(o *options) { o.onWait = f } }
 
 // State is the card's presence in the virtual reader.
 type State int
@@ -101,8 +107,13 @@ func Serve(ctx context.Context, addr string, c Card, opts ...Option) error {
 	}
 	backoff := o.minBackoff
 	var d net.Dialer
+	waiting := false
 	for {
 		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil && !waiting && ctx.Err() == nil && o.onWait != nil {
+			o.onWait(err)
+		}
+		waiting = err != nil
 		if err == nil {
 			if o.onState != nil {
 				o.onState(Inserted)

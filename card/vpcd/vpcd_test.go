@@ -152,3 +152,31 @@ func TestRetriesUntilCancelled(t *testing.T) {
 		t.Fatalf("Serve took %v after cancellation", el)
 	}
 }
+
+// Serve says once that it waits for vpcd, not at every retry, and again after a connection ends.
+func TestWaitHook(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: the bridge waits
+	waits := make(chan error, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- vpcd.Serve(ctx, addr, &fakeCard{}, vpcd.WithBackoff(time.Millisecond, 2*time.Millisecond),
+			vpcd.WithWaitHook(func(err error) { waits <- err }))
+	}()
+	if err := <-waits; err == nil {
+		t.Fatal("wait hook called without the error")
+	}
+	time.Sleep(50 * time.Millisecond) // dozens of retries
+	if n := len(waits); n != 0 {
+		t.Errorf("wait hook called %d more times while still waiting", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

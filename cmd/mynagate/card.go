@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -139,10 +140,17 @@ func newCardInsertCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			errw := cmd.ErrOrStderr()
-			fmt.Fprintf(errw, "serving %s card %s at vpcd %s (Ctrl-C or 'mynagate card remove' to remove)\n",
+			fmt.Fprintf(errw, "serving %[2]s (medium %[1]s) at vpcd %[3]s (Ctrl-C or 'mynagate card remove' to remove)\n",
 				c.Medium(), filepath.Base(path), addr)
 			err = vpcd.Serve(ctx, addr, c, vpcd.WithStateHook(func(s vpcd.State) {
-				fmt.Fprintf(errw, "card %s\n", s)
+				switch {
+				case s == vpcd.Inserted:
+					fmt.Fprintf(errw, "card inserted into the reader at vpcd %s\n", addr)
+				case ctx.Err() == nil:
+					fmt.Fprintf(errw, "vpcd at %s closed the connection (pcscd stopped?)\n", addr)
+				}
+			}), vpcd.WithWaitHook(func(err error) {
+				fmt.Fprintf(errw, "waiting for vpcd at %s (%v)\n%s", addr, unwrapDial(err), startPCSCDHint)
 			}))
 			if err != nil {
 				return err
@@ -403,4 +411,25 @@ func cardShowOf(cf *jpki.CardFile) cardShowJSON {
 	pin("support", cf.SupportPIN)
 	pin("juki", cf.JukiPIN)
 	return out
+}
+
+// startPCSCDHint says how to run what card insert waits for: pcscd with vsmartcard's vpcd reader
+// driver, whose first slot listens on 127.0.0.1:35963 (README, "The card in PC/SC software").
+const startPCSCDHint = `  vpcd is vsmartcard's reader driver inside pcscd; on Debian or Ubuntu:
+    sudo apt-get install pcscd vsmartcard-vpcd opensc
+    sudo systemctl restart pcscd       # or, without systemd: sudo pcscd --foreground
+  the card is inserted as soon as vpcd listens (it keeps trying; Ctrl-C to give up)
+`
+
+// unwrapDial shortens a dial error to its cause ("connection refused").
+func unwrapDial(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			return sys.Err
+		}
+		return op.Err
+	}
+	return err
 }
