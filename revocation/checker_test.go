@@ -491,3 +491,82 @@ func TestPolicies(t *testing.T) {
 		}
 	}
 }
+
+// memHighWater is a HighWater in memory that can fail.
+type memHighWater struct {
+	mu     sync.Mutex
+	n      map[string]*big.Int
+	d      map[string][]byte
+	broken bool
+}
+
+func (m *memHighWater) CRLHighWater(_ context.Context, ca string) (*big.Int, []byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.broken {
+		return nil, nil, errors.New("database away")
+	}
+	return m.n[ca], m.d[ca], nil
+}
+
+func (m *memHighWater) RaiseCRLHighWater(_ context.Context, ca string, n *big.Int, d []byte, _, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.broken {
+		return errors.New("database away")
+	}
+	if m.n[ca] == nil || m.n[ca].Cmp(n) < 0 {
+		m.n[ca], m.d[ca] = n, d
+	}
+	return nil
+}
+
+// TestFetcherHighWater: a CRL is put in force only once its number is recorded; a refused CRL
+// records nothing; after a restart an older or reused number is refused.
+func TestFetcherHighWater(t *testing.T) {
+	p := newOCSPPKI(t)
+	hw := &memHighWater{n: map[string]*big.Int{}, d: map[string][]byte{}}
+	src := p.fetcher.Sources()[0]
+	key := CAKey(p.ca.cert)
+	start := func() *Fetcher {
+		return NewFetcher([]Source{src}, WithClock(p.clk), WithTempDir(t.TempDir()), WithHighWater(hw))
+	}
+	f := start()
+	p.setCRL(5)
+	if err := f.Refresh(context.Background()); err != nil || hw.n[key].Int64() != 5 {
+		t.Fatalf("first CRL: %v, mark %v", err, hw.n[key])
+	}
+	// The store away: the new CRL is not put in force, the mark stays.
+	hw.broken = true
+	p.clk.Advance(time.Minute)
+	p.setCRL(6, p.leaf.SerialNumber)
+	if err := f.Refresh(context.Background()); err == nil {
+		t.Error("a CRL was put in force while its number could not be recorded")
+	}
+	if st, _ := f.State("test"); st.Index.Metadata().Number.Int64() != 5 {
+		t.Errorf("CRL in force %v, want 5", st.Index.Metadata().Number)
+	}
+	hw.broken = false
+	// A CRL signed by another key is refused and records nothing.
+	p.mu.Lock()
+	p.crl = x509CRL(t, p.other, 99, nil, func(rl *x509.RevocationList) { rl.ThisUpdate, rl.NextUpdate = p.clk.Now(), p.clk.Now().Add(time.Hour) })
+	p.mu.Unlock()
+	if err := f.Refresh(context.Background()); err == nil || hw.n[key].Int64() != 5 {
+		t.Errorf("foreign CRL: %v, mark %v", err, hw.n[key])
+	}
+	// A restart served CRL 4 (older) or another CRL numbered 5: refused.
+	for _, n := range []int64{4, 5} {
+		p.setCRL(n)
+		g := start()
+		if err := g.Refresh(context.Background()); err == nil {
+			t.Errorf("CRL %d after a restart at mark 5 was accepted", n)
+		}
+		if st, _ := g.State("test"); st.Index != nil {
+			t.Errorf("CRL %d is in force", n)
+		}
+	}
+	p.setCRL(7)
+	if err := start().Refresh(context.Background()); err != nil || hw.n[key].Int64() != 7 {
+		t.Errorf("CRL 7 after a restart: %v, mark %v", err, hw.n[key])
+	}
+}
