@@ -275,7 +275,7 @@ func (d *Deliverer) attempt(ctx context.Context, dl *Delivery, keys [][]byte) De
 		d.attempts.WithLabelValues("interrupted").Inc()
 		return out
 	}
-	out.Error = err.Error()
+	out.Error = deliveryError(ctx, err, dl.EndpointID)
 	if dl.Attempts >= d.policy.MaxAttempts {
 		out.State = DeliveryDead
 		d.attempts.WithLabelValues("dead").Inc()

@@ -1,10 +1,12 @@
 package platform
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -15,12 +17,15 @@ func TestPublicAddr(t *testing.T) {
 	}{
 		{"127.0.0.1", false}, {"127.8.9.10", false}, {"10.1.2.3", false}, {"172.16.0.1", false}, {"192.168.1.1", false},
 		{"169.254.169.254", false}, {"100.64.0.1", false}, {"0.0.0.0", false}, {"0.1.2.3", false}, {"224.0.0.1", false},
-		{"255.255.255.255", false}, {"198.18.0.1", false}, {"192.0.2.1", false},
+		{"255.255.255.255", false}, {"198.18.0.1", false}, {"192.0.2.1", false}, {"192.0.0.170", false},
+		{"192.88.99.1", false}, {"192.31.196.1", false}, {"192.175.48.1", false}, {"192.52.193.1", false}, {"240.0.0.1", false},
 		{"::1", false}, {"::", false}, {"fe80::1", false}, {"fc00::1", false}, {"fd12:3456::1", false}, {"ff02::1", false},
-		{"::ffff:127.0.0.1", false}, {"::ffff:10.0.0.1", false}, {"64:ff9b::a00:1", false}, {"2002:a00:1::1", false},
-		{"2001:db8::1", false},
+		{"::ffff:127.0.0.1", false}, {"::ffff:10.0.0.1", false}, {"64:ff9b::a00:1", false}, {"64:ff9b:1::1", false},
+		{"2002:a00:1::1", false}, {"2002:808:808::1", false}, {"2001:db8::1", false}, {"2001::1", false}, {"2001:0:4136:e378::1", false},
+		{"::127.0.0.1", false}, {"::8.8.8.8", false}, {"fec0::1", false}, {"100::1", false}, {"3fff::1", false},
+		{"5f00::1", false}, {"2620:4f:8000::1", false}, {"4000::1", false}, {"fe80::1%eth0", false},
 		{"8.8.8.8", true}, {"1.1.1.1", true}, {"203.0.114.1", true}, {"100.128.0.1", true}, {"::ffff:8.8.8.8", true},
-		{"2001:4860:4860::8888", true}, {"2400:cb00::1", true},
+		{"2001:4860:4860::8888", true}, {"2400:cb00::1", true}, {"2a00:1450::1", true},
 	} {
 		if got := publicAddr(netip.MustParseAddr(c.addr)); got != c.public {
 			t.Errorf("publicAddr(%s) = %v, want %v", c.addr, got, c.public)
@@ -28,34 +33,49 @@ func TestPublicAddr(t *testing.T) {
 	}
 }
 
-func TestCheckEndpointHost(t *testing.T) {
+func TestCheckEndpointURL(t *testing.T) {
 	strict, open := &Platform{}, &Platform{privateTargets: true}
-	for _, h := range []string{"127.0.0.1", "localhost", "LOCALHOST.", "api.localhost", "::1", "[::1]", "169.254.169.254", "10.0.0.8", "::ffff:192.168.0.1"} {
-		err := strict.checkEndpointHost(h)
+	for _, c := range []struct{ scheme, host string }{
+		{"https", "127.0.0.1"}, {"https", "localhost"}, {"https", "LOCALHOST."}, {"https", "api.localhost"}, {"https", "::1"},
+		{"https", "169.254.169.254"}, {"https", "10.0.0.8"}, {"https", "::ffff:192.168.0.1"},
+		// the forms of issue #14: IPv4-compatible IPv6, site-local, the 6to4 relay anycast, numeric hosts
+		{"https", "::127.0.0.1"}, {"https", "fec0::1"}, {"https", "192.88.99.1"},
+		{"https", "127.1"}, {"https", "2130706433"}, {"https", "0x7f000001"}, {"https", "0X7F000001"}, {"https", "0177.0.0.1"},
+		{"https", "127.0.0.01"}, {"https", "0x7f.1"}, {"https", "10.1"}, {"https", "hooks.example.0x10"}, {"https", "017700000001"},
+		{"https", "fe80::1%eth0"}, {"https", "3fff::1"},
+		// http to a public name
+		{"http", "hooks.example.com"}, {"http", "8.8.8.8"},
+	} {
+		err := strict.checkEndpointURL(c.scheme, c.host)
 		var pe *Error
-		if !errors.As(err, &pe) || pe.Kind != KindInvalid {
-			t.Errorf("host %s: %v, want an invalid-request problem", h, err)
+		if !errors.As(err, &pe) || pe.Kind != KindInvalid || !strings.Contains(pe.Detail, "public addresses only") {
+			t.Errorf("%s://%s: %v, want an invalid-request problem naming the egress rule", c.scheme, c.host, err)
 		}
-		if err := open.checkEndpointHost(h); err != nil {
-			t.Errorf("host %s with private targets allowed: %v", h, err)
+		if err := open.checkEndpointURL(c.scheme, c.host); err != nil {
+			t.Errorf("%s://%s with private targets allowed: %v", c.scheme, c.host, err)
 		}
 	}
-	for _, h := range []string{"hooks.example.com", "8.8.8.8", "2001:4860:4860::8888", "localhost.example.com"} {
-		if err := strict.checkEndpointHost(h); err != nil {
+	for _, h := range []string{"hooks.example.com", "8.8.8.8", "2001:4860:4860::8888", "localhost.example.com", "1password.com", "a.b.c9", "0x.example.com", "hooks.example.com."} {
+		if err := strict.checkEndpointURL("https", h); err != nil {
 			t.Errorf("public host %s refused: %v", h, err)
 		}
 	}
 }
 
-// The dialer refuses a non-public address whatever name led to it; with private targets allowed
-// the same request goes through.
+// The dialer refuses a non-public address whatever name led to it, and what the tenant is told
+// does not name the address; with private targets allowed the same request goes through.
 func TestDeliveryClientEgress(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer srv.Close()
-	_, err := (&Platform{}).deliveryClient().Post(srv.URL, "application/json", nil)
-	var eg errEgress
-	if !errors.As(err, &eg) || eg.addr != "127.0.0.1" {
-		t.Fatalf("POST to loopback under the default policy: %v, want the egress refusal", err)
+	for _, u := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)} {
+		_, err := (&Platform{}).deliveryClient().Post(u, "application/json", nil)
+		var eg errEgress
+		if !errors.As(err, &eg) || !netip.MustParseAddr(eg.addr).IsLoopback() {
+			t.Fatalf("POST to %s under the default policy: %v, want the egress refusal", u, err)
+		}
+		if msg := deliveryError(context.Background(), err, "we_1"); strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "::1") || strings.Contains(msg, srv.URL) {
+			t.Errorf("the tenant's delivery error names the resolved address: %q", msg)
+		}
 	}
 	resp, err := (&Platform{privateTargets: true}).deliveryClient().Post(srv.URL, "application/json", nil)
 	if err != nil {

@@ -18,7 +18,10 @@ func TestWebhookEndpointEgressPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []string{"http://127.0.0.1:9/hook", "http://localhost:8080/hook", "https://[::1]/hook",
-		"http://169.254.169.254/latest/meta-data/", "https://10.0.0.8/hook"} {
+		"http://169.254.169.254/latest/meta-data/", "https://10.0.0.8/hook",
+		"https://[::127.0.0.1]/hook", "https://[fec0::1]/hook", "https://192.88.99.1/hook", "https://127.1/hook",
+		"https://2130706433/hook", "https://0x7f000001/hook", "https://0177.0.0.1/hook", "https://[fe80::1%25eth0]/hook",
+		"http://hooks.example.com/mynagate"} {
 		_, _, err := p.CreateWebhookEndpoint(ctx, ten, platform.WebhookEndpointRequest{URL: u})
 		if kindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), "public addresses only") {
 			t.Errorf("%s: %v, want invalid-request naming the egress rule", u, err)

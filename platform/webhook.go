@@ -181,12 +181,12 @@ type WebhookEndpointRequest struct {
 }
 
 // endpointHost is the host of a URL validEndpoint accepted, without port.
-func endpointHost(raw string) string {
+func endpointSchemeHost(raw string) (string, string) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return u.Hostname()
+	return u.Scheme, u.Hostname()
 }
 
 func validEndpoint(req WebhookEndpointRequest) (WebhookEndpointRequest, error) {
@@ -221,7 +221,7 @@ func (p *Platform) CreateWebhookEndpoint(ctx context.Context, tenant *Tenant, re
 	if err != nil {
 		return nil, "", err
 	}
-	if err := p.checkEndpointHost(endpointHost(req.URL)); err != nil {
+	if err := p.checkEndpointURL(endpointSchemeHost(req.URL)); err != nil {
 		return nil, "", err
 	}
 	id, err := p.newID("we_")
