@@ -195,6 +195,12 @@ func TestVouchers(t *testing.T) {
 	if len(ts[0].Voucher) != 16 {
 		t.Fatalf("voucher %+v has no code", ts[0])
 	}
+	// Only the code's hash is stored: the database holds nothing that can be redeemed.
+	var inClear int
+	w.s().db.w.QueryRow(`SELECT COUNT(*) FROM tickets WHERE voucher_code = $1 OR voucher_code LIKE $2`, ts[0].Voucher, "%"+ts[0].Voucher+"%").Scan(&inClear)
+	if inClear != 0 {
+		t.Fatal("the voucher code is stored in clear")
+	}
 	a2 := w.buyer(ev, "Taro 2", taro())
 	if _, err := w.s().Purchase(ctx, a2, ev.ID, "10000円券", 1, ""); ReasonOf(err) != "over-limit" {
 		t.Fatalf("second voucher for the same person: %v", err)

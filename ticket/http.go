@@ -66,7 +66,7 @@ func writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		e = &Error{Kind: 0, Reason: "internal", Detail: "internal error"}
 	}
 	status := map[Kind]int{KindInvalid: 400, KindUnauthorized: 401, KindForbidden: 403, KindNotFound: 404, KindConflict: 409,
-		KindRefused: 422, KindUnavailable: 502}[e.Kind]
+		KindRefused: 422, KindUnavailable: 502, KindTooMany: 429}[e.Kind]
 	if status == 0 {
 		status = 500
 	}

@@ -3,6 +3,7 @@ package ticket
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -146,5 +147,25 @@ func TestWebhookRevocation(t *testing.T) {
 	}
 	if _, _, err := w.s().Code(ctx, a, ts[0].ID); err != nil {
 		t.Fatalf("code after re-verification and a replay: %v", err)
+	}
+}
+
+// TestLoginThrottle: five wrong passwords lock the account for 15 minutes, on every node; the
+// right password does not get in meanwhile; afterwards it does.
+func TestLoginThrottle(t *testing.T) {
+	w := newWorld(t, DialectSQLite, 2)
+	w.account("Taro")
+	email := fmt.Sprintf("taro-%d@example.jp", nAccounts)
+	for i := range MaxFailedLogins {
+		if _, err := w.nodes[i%2].Login(ctx, email, "wrong password"); ReasonOf(err) != "bad-credentials" {
+			t.Fatalf("wrong password %d: %v", i, err)
+		}
+	}
+	if _, err := w.nodes[1].Login(ctx, email, "correct horse"); ReasonOf(err) != "locked" {
+		t.Fatalf("right password while locked: %v, want locked", err)
+	}
+	w.clk.Advance(LockFor + time.Second)
+	if _, err := w.nodes[0].Login(ctx, email, "correct horse"); err != nil {
+		t.Fatalf("after the lock: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // Holder is what an organiser sees of a ticket's holder: the name (to compare with the card at
@@ -42,7 +43,7 @@ func (s *Service) Holders(ctx context.Context, o *Organiser, eventID string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("ticket: holders: %w", err)
 	}
-	ts, err := scanTickets(rows)
+	ts, err := s.scanTickets(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +148,11 @@ func csvSafe(v string) string {
 
 // Redeem redeems a voucher by its code, once (organiser: the shop's terminal).
 func (s *Service) Redeem(ctx context.Context, o *Organiser, code string) (*Ticket, error) {
-	if len(code) != 16 {
+	if len(strings.TrimSpace(code)) != 16 {
 		return nil, errf(KindInvalid, "invalid-code", "a voucher code has 16 characters")
 	}
 	var id, eventID, status, org string
-	err := s.db.w.QueryRowContext(ctx, `SELECT t.id, t.event_id, t.status, e.organiser_id FROM tickets t JOIN events e ON e.id = t.event_id WHERE t.voucher_code = $1`, code).
+	err := s.db.w.QueryRowContext(ctx, `SELECT t.id, t.event_id, t.status, e.organiser_id FROM tickets t JOIN events e ON e.id = t.event_id WHERE t.voucher_code = $1`, hashVoucher(strings.ToUpper(strings.TrimSpace(code)))).
 		Scan(&id, &eventID, &status, &org)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && org != o.ID) {
 		return nil, errf(KindNotFound, "unknown-code", "no voucher with this code")

@@ -2,10 +2,13 @@ package ticket
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -125,11 +128,7 @@ func (s *Service) insertTicket(ctx context.Context, tx *sql.Tx, t newTicket) (st
 	}
 	var code any
 	if t.voucher {
-		c, err := s.newID("")
-		if err != nil {
-			return "", err
-		}
-		code = strings.ToUpper(c[:16])
+		code = hashVoucher(s.voucherCode(id))
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tickets (id, event_id, seat_class_id, seat_no, order_id, holder, account_id, holder_name, price, status, voucher_code, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'valid', $10, $11)`, id, t.eventID, t.classID, t.seat, t.orderID, t.holder, t.accountID, t.name, t.price, code, s.now()); err != nil {
@@ -242,7 +241,22 @@ const ticketSelect = `SELECT t.id, t.event_id, e.name, e.event_date, e.venue, c.
 	COALESCE(p.needs_reverify, 0) FROM tickets t JOIN events e ON e.id = t.event_id JOIN seat_classes c ON c.id = t.seat_class_id
 	LEFT JOIN persons p ON p.sub = substr(t.holder, 5) `
 
-func scanTickets(rows *sql.Rows) ([]Ticket, error) {
+// A voucher's code is derived from its id under the code key, and only its hash is stored, so
+// the database holds no code that could be redeemed: code = the first 16 characters of base32
+// (no padding) of HMAC-SHA256(code key, "mynagate-voucher-v1" 0x00 id).
+func (s *Service) voucherCode(ticketID string) string {
+	m := hmac.New(sha256.New, s.codeKey)
+	m.Write([]byte("mynagate-voucher-v1\x00"))
+	m.Write([]byte(ticketID))
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil))[:16]
+}
+
+func hashVoucher(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Service) scanTickets(rows *sql.Rows) ([]Ticket, error) {
 	defer rows.Close()
 	out := []Ticket{}
 	for rows.Next() {
@@ -255,7 +269,10 @@ func scanTickets(rows *sql.Rows) ([]Ticket, error) {
 			return nil, fmt.Errorf("ticket: tickets: %w", err)
 		}
 		t.Seat = fmt.Sprintf("%s-%d", t.SeatClass, seat)
-		t.Voucher, t.Reverify, t.Notice = code.String, rev == 1, NoResaleNotice
+		t.Reverify, t.Notice = rev == 1, NoResaleNotice
+		if code.Valid {
+			t.Voucher = s.voucherCode(t.ID)
+		}
 		if adm.Valid {
 			at := time.Unix(0, adm.Int64).UTC()
 			t.AdmittedAt = &at
@@ -272,7 +289,7 @@ func (s *Service) ticketsByID(ctx context.Context, ids []string) ([]Ticket, erro
 		if err != nil {
 			return nil, fmt.Errorf("ticket: tickets: %w", err)
 		}
-		ts, err := scanTickets(rows)
+		ts, err := s.scanTickets(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -287,5 +304,5 @@ func (s *Service) Tickets(ctx context.Context, a *Account) ([]Ticket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ticket: tickets: %w", err)
 	}
-	return scanTickets(rows)
+	return s.scanTickets(rows)
 }

@@ -41,6 +41,7 @@ const (
 	KindConflict                     // the state does not allow it: 409
 	KindRefused                      // a rule refuses it (limit, eligibility, sold out): 422
 	KindUnavailable                  // the platform cannot be reached: 502
+	KindTooMany                      // throttled: 429
 )
 
 // Error is every error the service returns to its callers on purpose. Reason is a stable slug
@@ -223,11 +224,18 @@ func (s *Service) CreateAccount(ctx context.Context, email, password, name strin
 	return &Account{ID: id, Email: email, Name: name}, nil
 }
 
+// Sign-in throttling.
+const (
+	MaxFailedLogins = 5
+	LockFor         = 15 * time.Minute
+)
+
 // Login checks an email and password and returns a bearer token for the account.
 func (s *Service) Login(ctx context.Context, email, password string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	var id, h string
-	err := s.db.r.QueryRowContext(ctx, `SELECT id, password_hash FROM accounts WHERE email = $1`, email).Scan(&id, &h)
+	var locked int64
+	err := s.db.r.QueryRowContext(ctx, `SELECT id, password_hash, locked_until FROM accounts WHERE email = $1`, email).Scan(&id, &h, &locked)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The same work as a wrong password, so that timing does not tell which emails exist.
 		bcrypt.CompareHashAndPassword([]byte("$2a$10$0000000000000000000000000000000000000000000000000000."), []byte(password))
@@ -236,8 +244,18 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, er
 	if err != nil {
 		return "", fmt.Errorf("ticket: login: %w", err)
 	}
+	if locked > s.now() {
+		return "", errf(KindTooMany, "locked", "too many wrong passwords: try again after %s", time.Unix(0, locked).UTC().Format(time.RFC3339))
+	}
 	if bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) != nil {
+		// Throttle guessing: after MaxFailedLogins wrong passwords in a row the account refuses
+		// sign-in for LockFor, on every node (the count is in the database).
+		s.db.w.ExecContext(ctx, `UPDATE accounts SET failed_logins = failed_logins + 1,
+			locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END WHERE id = $3`, MaxFailedLogins, s.clk.Now().Add(LockFor).UnixNano(), id)
 		return "", errf(KindUnauthorized, "bad-credentials", "wrong email or password")
+	}
+	if _, err := s.db.w.ExecContext(ctx, `UPDATE accounts SET failed_logins = 0 WHERE id = $1 AND failed_logins != 0`, id); err != nil {
+		return "", fmt.Errorf("ticket: login: %w", err)
 	}
 	tok, th, err := s.newToken("tkb_")
 	if err != nil {

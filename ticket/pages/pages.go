@@ -105,7 +105,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	status := map[ticket.Kind]int{ticket.KindInvalid: 400, ticket.KindUnauthorized: 401, ticket.KindNotFound: 404, ticket.KindConflict: 409,
-		ticket.KindRefused: 422, ticket.KindUnavailable: 502}[e.Kind]
+		ticket.KindRefused: 422, ticket.KindUnavailable: 502, ticket.KindTooMany: 429}[e.Kind]
 	if status == 0 {
 		status = 400
 	}
@@ -221,7 +221,11 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) signIn(w http.ResponseWriter, r *http.Request, f *ui.Form) {
 	tok, err := p.s.Login(r.Context(), f.Get("email"), f.Raw("password"))
 	if err != nil {
-		f.Fail("password", "tk.err.bad-credentials")
+		key := "tk.err.bad-credentials"
+		if ticket.ReasonOf(err) == "locked" {
+			key = "tk.err.locked"
+		}
+		f.Fail("password", key)
 		f.Set("password", "")
 		p.render(w, r, "login.html", http.StatusUnprocessableEntity, &ui.Page{Form: f})
 		return
