@@ -95,7 +95,7 @@ func (s *Simulator) nextUpdate(thisUpdate time.Time) time.Time {
 // after the file is complete.
 func (s *Simulator) generateCRL(ctx context.Context, a *authority, n int64, now time.Time) (*CRLInfo, error) {
 	dir := filepath.Join(s.dir, "crl")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jlis: CRL directory: %w", err)
 	}
 	// Read the dirty flag's generation before reading entries: a revocation that lands while
@@ -151,7 +151,7 @@ func (s *Simulator) generateCRL(ctx context.Context, a *authority, n int64, now 
 	if s.crlBuilt != nil {
 		s.crlBuilt(string(a.name)) // tests: the new CRL is complete but not yet published
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
 		return nil, fmt.Errorf("jlis: write CRL: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {

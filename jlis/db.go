@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	_ "modernc.org/sqlite" // the embedded database driver (pure Go)
@@ -83,6 +85,22 @@ CREATE TABLE IF NOT EXISTS basic4_request (
 `
 
 func openDB(ctx context.Context, dir string) (*sql.DB, error) {
+	// The database holds the CA keys and the residents' facts: readable by its owner only,
+	// also when an earlier version left it (or its -wal and -shm, which SQLite creates with the
+	// database's mode) readable by others.
+	for _, name := range []string{"jlis.db", "jlis.db-wal", "jlis.db-shm"} {
+		path := filepath.Join(dir, name)
+		if name == "jlis.db" {
+			f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("jlis: open database: %w", err)
+			}
+			f.Close()
+		}
+		if err := os.Chmod(path, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("jlis: database mode: %w", err)
+		}
+	}
 	dsn := "file:" + filepath.Join(dir, "jlis.db") + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -133,6 +133,11 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Simulator, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("jlis: create data directory: %w", err)
 	}
+	// The directory holds the CA keys and the residents: its owner's alone, even when it was
+	// made before (MkdirAll leaves an existing directory's mode as it was).
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("jlis: data directory mode: %w", err)
+	}
 	db, err := openDB(ctx, dir)
 	if err != nil {
 		return nil, err

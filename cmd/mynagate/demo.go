@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -127,7 +128,17 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 		}
 		fmt.Fprintf(w, "  card %-30s %s of %s: auth/%X, %s\n", path, kind, iss.Card.Basic4.Name, iss.AuthSerial, sign)
 	}
-	jsrv := &http.Server{Handler: withIndex(sim.Handler(), jlisIndex()), ReadHeaderTimeout: 10 * time.Second}
+	// J-LIS answers status, links and basic 4 to the platform only, as it would for real.
+	tokFile, err := platformTokenFile(jlisDir, rand.Reader)
+	if err != nil {
+		return err
+	}
+	tok, err := os.ReadFile(tokFile)
+	if err != nil {
+		return err
+	}
+	jlisToken := strings.TrimSpace(string(tok))
+	jsrv := &http.Server{Handler: withIndex(sim.Handler(jlis.WithPlatformToken(jlisToken)), jlisIndex()), ReadHeaderTimeout: 10 * time.Second}
 	go jsrv.Serve(jln)
 	defer jsrv.Close()
 	defer startCRLRefresh(ctx, sim)() // stops before the simulator is closed
@@ -142,7 +153,7 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 		anchors = append(anchors, c)
 	}
 	db := "sqlite:" + filepath.Join(data, "platform.db")
-	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second,
+	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, jlisToken: jlisToken, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second,
 		privateWebhooks: true, // the demo's receivers (mynagate webhook listen) run on this machine
 		insecureJLIS:    true, // its own simulator on loopback
 		pins:            wiring.PinCertificates(anchors...),

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -113,6 +115,7 @@ const jlisDBFile = "jlis.db"
 func newJLISServeCmd() *cobra.Command {
 	var f simFlags
 	var addr, tokenFile, schedule string
+	var open bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve CA certificates, CRLs, OCSP, renewal links and latest basic 4 facts over HTTP",
@@ -131,12 +134,27 @@ func newJLISServeCmd() *cobra.Command {
 			}
 			defer sim.Close()
 			var opts []jlis.HandlerOption
-			if tokenFile != "" {
+			switch {
+			case open && tokenFile != "":
+				return errors.New("--open and --platform-token-file exclude each other")
+			case open:
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --open: anyone who reaches this address reads residents' basic 4 facts and renewal links")
+			default:
+				if tokenFile == "" {
+					// Protected by default: a token of the simulator's own, kept beside its data.
+					if tokenFile, err = platformTokenFile(f.data, rand.Reader); err != nil {
+						return err
+					}
+				}
 				tok, err := os.ReadFile(tokenFile)
 				if err != nil {
 					return fmt.Errorf("read --platform-token-file: %w", err)
 				}
+				if len(strings.TrimSpace(string(tok))) < 16 {
+					return fmt.Errorf("--platform-token-file %s: the token is shorter than 16 characters", tokenFile)
+				}
 				opts = append(opts, jlis.WithPlatformToken(strings.TrimSpace(string(tok))))
+				fmt.Fprintf(cmd.OutOrStdout(), "status, links and basic 4 need the platform token in %s (serve --jlis-token-file)\n", tokenFile)
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -151,7 +169,8 @@ func newJLISServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8470", "listen address")
 	cmd.Flags().StringVar(&schedule, "crl-schedule", jlis.DefaultCRLSchedule.String(),
 		"when CRLs are published: daily@HH:MM (JST; J-LIS publishes daily, and only OCSP knows of a revocation until then), every DURATION, or on-revocation (at once; hides that window)")
-	cmd.Flags().StringVar(&tokenFile, "platform-token-file", "", "file with the bearer token platforms must present for status, links and basic 4 (default: open)")
+	cmd.Flags().StringVar(&tokenFile, "platform-token-file", "", "file with the bearer token platforms must present for status, links and basic 4 (default: DATA/platform-token, made on first use)")
+	cmd.Flags().BoolVar(&open, "open", false, "serve status, links and basic 4 without a token (anyone who reaches the address reads residents' facts)")
 	return cmd
 }
 
@@ -1035,4 +1054,29 @@ func checkNameFlag(name string) error {
 		}
 	}
 	return nil
+}
+
+// platformTokenFile returns DATA/platform-token, writing a new random token (32 bytes, hex)
+// into it, readable by its owner only, when it does not exist yet.
+func platformTokenFile(data string, random io.Reader) (string, error) {
+	path := filepath.Join(data, "platform-token")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return "", fmt.Errorf("platform token: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("platform token: %w", err)
+	}
+	if _, err := fmt.Fprintln(f, hex.EncodeToString(b)); err != nil {
+		f.Close()
+		return "", fmt.Errorf("platform token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("platform token: %w", err)
+	}
+	return path, nil
 }
