@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/mynagate/mynagate/ticket"
 	"github.com/mynagate/mynagate/web/ui"
@@ -73,6 +74,8 @@ func (p *Pages) routes() {
 	prot.HandleFunc("POST /applications/{id}/pay", p.buyer(p.pay))
 	prot.HandleFunc("GET /organiser", p.organiserHome)
 	prot.HandleFunc("POST /organiser/login", p.organiserLogin)
+	prot.HandleFunc("GET /organiser/events/new", p.organiser(p.newEventForm))
+	prot.HandleFunc("POST /organiser/events", p.organiser(p.createEvent))
 	prot.HandleFunc("GET /organiser/events/{id}", p.organiser(p.organiserEvent))
 	prot.HandleFunc("GET /organiser/events/{id}/report.csv", p.organiser(p.reportCSV))
 	prot.HandleFunc("POST /organiser/events/{id}/draw", p.organiser(p.draw))
@@ -456,3 +459,54 @@ func (p *Pages) draw(w http.ResponseWriter, r *http.Request, o *ticket.Organiser
 	}
 	p.showOrgEvent(w, r, o, res)
 }
+
+func (p *Pages) newEventForm(w http.ResponseWriter, r *http.Request, o *ticket.Organiser) {
+	f := ui.NewForm()
+	f.Set("max_per_person", "2")
+	f.Set("min_age", "0")
+	f.Set("pay_hours", "72")
+	p.render(w, r, "organiser_new.html", 200, &ui.Page{Form: f})
+}
+
+func (p *Pages) createEvent(w http.ResponseWriter, r *http.Request, o *ticket.Organiser) {
+	f := ui.ParseForm(r)
+	f.Required("name", "date", "max_per_person", "class", "price", "capacity")
+	num := func(name string) int64 {
+		v := f.Get(name)
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			f.Fail(name, "form.invalid")
+		}
+		return n
+	}
+	req := ticket.EventRequest{Kind: f.Get("kind"), Name: f.Get("name"), Venue: f.Get("venue"), Date: f.Get("date"), Identity: ticket.Identity(f.Get("identity")),
+		MinAge: int(num("min_age")), Residency: f.Get("residency"), MaxPerPerson: int(num("max_per_person")), Sale: f.Get("sale"),
+		PayWindow: time.Duration(num("pay_hours")) * time.Hour,
+		Classes:   []ticket.SeatClass{{Name: f.Get("class"), Price: num("price"), Capacity: num("capacity")}}}
+	if v := f.Get("apply_closes"); v != "" {
+		t, err := time.ParseInLocation("2006-01-02T15:04", v, jst)
+		if err != nil {
+			f.Fail("apply_closes", "form.invalid")
+		}
+		req.ApplyCloses = t
+	}
+	if f.OK() {
+		ev, err := p.s.CreateEvent(r.Context(), o, req)
+		if err == nil {
+			http.Redirect(w, r, "/organiser/events/"+ev.ID, http.StatusSeeOther)
+			return
+		}
+		var e *ticket.Error
+		if !errors.As(err, &e) || e.Kind != ticket.KindInvalid {
+			p.fail(w, r, err)
+			return
+		}
+		f.Fail("name", "tk.err.detail", e.Detail)
+	}
+	p.render(w, r, "organiser_new.html", http.StatusUnprocessableEntity, &ui.Page{Form: f})
+}
+
+var jst = time.FixedZone("JST", 9*3600)

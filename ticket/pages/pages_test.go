@@ -159,6 +159,16 @@ func TestBuyerAndOrganiserPages(t *testing.T) {
 	if resp, err := b.c.Get(srv.URL + "/organiser/events/" + ev.ID + "/report.csv"); err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("CSV: %v %v", resp, err)
 	}
+	// A new lottery from the form; a rule the service refuses comes back on the form.
+	if code, html := b.post("/organiser/events/new", "/organiser/events", url.Values{"kind": {"event"}, "name": {"Night"}, "venue": {"Hall"}, "date": {"2026-09-01"},
+		"identity": {"login"}, "min_age": {"20"}, "max_per_person": {"2"}, "sale": {"first_come"}, "class": {"A"}, "price": {"1000"}, "capacity": {"5"}}); code != 422 || !strings.Contains(html, "identity-grade") {
+		t.Fatalf("an age rule without identity-grade verification: %d %s", code, html)
+	}
+	if code, html := b.post("/organiser/events/new", "/organiser/events", url.Values{"kind": {"event"}, "name": {"Spring Lottery"}, "venue": {"Hall"}, "date": {"2026-09-01"},
+		"identity": {"identity"}, "min_age": {"0"}, "max_per_person": {"2"}, "sale": {"lottery"}, "apply_closes": {"2099-08-01T18:00"}, "pay_hours": {"72"},
+		"class": {"A"}, "price": {"1000"}, "capacity": {"5"}}); code != 200 || !strings.Contains(html, "Spring Lottery") || !strings.Contains(html, "Draw the next round") {
+		t.Fatalf("create a lottery: %d %s", code, html)
+	}
 	other, _, _ := s.CreateOrganiser(ctx, "Other")
 	oev, _ := s.CreateEvent(ctx, other, ticket.EventRequest{Name: "x", Venue: "y", Date: "2026-03-02", Identity: ticket.IdentityNone, MaxPerPerson: 1, Classes: []ticket.SeatClass{{Name: "A", Price: 1, Capacity: 1}}})
 	if code, _ := b.get("/organiser/events/" + oev.ID); code != 404 {
