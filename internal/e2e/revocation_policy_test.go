@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"slices"
 	"testing"
 	"time"
 
@@ -78,5 +82,37 @@ func TestTenantRevocationPolicyUpdate(t *testing.T) {
 	}
 	if s := e.verify(e.rp, taro, "login"); s.Verification.Revocation.Method != "ocsp" {
 		t.Errorf("a refused update changed the policy: %q", s.Verification.Revocation.Method)
+	}
+}
+
+// TestSimulatorRespondersAuthorised: every CA of the simulator signs OCSP through a delegated
+// responder the platform accepts (RFC 6960 §4.2.2.2): issued by that CA, id-kp-OCSPSigning,
+// id-pkix-ocsp-nocheck, valid now. The honest paths above go through them.
+func TestSimulatorRespondersAuthorised(t *testing.T) {
+	sim, clk, _ := testkit.Simulator(t)
+	for _, name := range sim.CANames() {
+		ca, err := sim.CACertificate(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := sim.OCSPResponderCertificate(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CheckSignatureFrom(ca); err != nil {
+			t.Errorf("%s: responder not issued by its CA: %v", name, err)
+		}
+		if !slices.Contains(r.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+			t.Errorf("%s: responder lacks id-kp-OCSPSigning", name)
+		}
+		nocheck := slices.ContainsFunc(r.Extensions, func(e pkix.Extension) bool {
+			return e.Id.Equal(asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5})
+		})
+		if !nocheck {
+			t.Errorf("%s: responder lacks id-pkix-ocsp-nocheck", name)
+		}
+		if now := clk.Now(); now.Before(r.NotBefore) || now.After(r.NotAfter) {
+			t.Errorf("%s: responder not valid now (%v to %v)", name, r.NotBefore, r.NotAfter)
+		}
 	}
 }
