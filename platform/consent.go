@@ -257,13 +257,22 @@ type HolderConsent struct {
 // HolderConsents returns the consents the proving holder gave, one per tenant and scope (the
 // latest grant), oldest first. A holder the platform does not know has none.
 func (p *Platform) HolderConsents(ctx context.Context, proof HolderProof) ([]HolderConsent, error) {
-	cs, ok := p.store.(ConsentStorage)
-	if !ok {
+	if _, ok := p.store.(ConsentStorage); !ok {
 		return nil, internal(errors.New("platform: the store does not record consent"))
 	}
 	person, err := p.holderPerson(ctx, proof, HolderListConsents, "", "")
 	if err != nil || person == "" {
 		return []HolderConsent{}, err
+	}
+	return p.consentsOf(ctx, person)
+}
+
+// consentsOf returns a person's consents, one per tenant and scope (the latest grant), oldest
+// first.
+func (p *Platform) consentsOf(ctx context.Context, person string) ([]HolderConsent, error) {
+	cs, ok := p.store.(ConsentStorage)
+	if !ok {
+		return nil, internal(errors.New("platform: the store does not record consent"))
 	}
 	all, err := cs.PersonConsents(ctx, person)
 	if err != nil {

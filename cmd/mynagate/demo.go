@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/oidc"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/web/pages"
 	"github.com/spf13/cobra"
 )
 
@@ -153,10 +155,16 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 		anchors = append(anchors, c)
 	}
 	db := "sqlite:" + filepath.Join(data, "platform.db")
+	landing := &pages.Demo{PINs: "authentication 1234, signing password ABC123",
+		ReaderCommand: fmt.Sprintf("mynagate reader verify --card %s 'HOLDER_URL'", filepath.Join(cardDir, "taro.json"))}
+	for _, r := range demoResidents {
+		landing.Cards = append(landing.Cards, pages.DemoCard{Holder: r.b4.Name, Path: filepath.Join(cardDir, r.file)})
+	}
 	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, jlisToken: jlisToken, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second,
 		privateWebhooks: true, // the demo's receivers (mynagate webhook listen) run on this machine
 		insecureJLIS:    true, // its own simulator on loopback
 		pins:            wiring.PinCertificates(anchors...),
+		demo:            landing,
 	})
 	if err != nil {
 		return err
@@ -167,7 +175,17 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 	if err != nil {
 		return err
 	}
+	accounts, err := demoAccounts(ctx, n.plat, tenant, pbase)
+	if err != nil {
+		return err
+	}
+	landing.Accounts = accounts
 	fmt.Fprintf(w, "\nPlatform at %s (store %s), demo tenant %s, API key in %s\n", pbase, db, tenant, filepath.Join(data, "demo-api-key.txt"))
+	fmt.Fprintf(w, "\nOpen %s/ in a browser: the landing page links every role.\n", pbase)
+	for _, a := range accounts {
+		fmt.Fprintf(w, "  %-28s %s  email %s  password %s\n", a.Role, a.URL, a.Email, a.Password)
+	}
+	fmt.Fprintf(w, "  %-28s %s/holder  sign in with a card; the page shows the holder URL for:\n    %s\n", "card holder", pbase, landing.ReaderCommand)
 	fmt.Fprintf(w, `
 PINs of every demo card: authentication 1234, signing password ABC123, support 1234.
 
@@ -288,4 +306,30 @@ func demoTenant(ctx context.Context, p *platform.Platform, keyFile string) (stri
 		return "", "", err
 	}
 	return key, t.ID, nil
+}
+
+// The demo's console accounts: fixed, printed passwords (the demo is a local sandbox).
+const (
+	demoStaffEmail    = "staff@demo-bank.example"
+	demoStaffPassword = "demo-bank-staff-pw"
+	demoOpEmail       = "operator@mynagate.example"
+	demoOpPassword    = "demo-operator-pw"
+)
+
+// demoAccounts makes the demo's console accounts on the first run (later runs find them).
+func demoAccounts(ctx context.Context, p *platform.Platform, tenant, base string) ([]pages.Account, error) {
+	for _, a := range []struct {
+		tenant, email, pw string
+		op                bool
+	}{{tenant, demoStaffEmail, demoStaffPassword, false}, {"", demoOpEmail, demoOpPassword, true}} {
+		_, err := p.CreateConsoleUser(ctx, a.tenant, a.email, a.pw, a.op)
+		var pe *platform.Error
+		if err != nil && !(errors.As(err, &pe) && pe.Type == "email-taken") {
+			return nil, fmt.Errorf("demo console user %s: %w", a.email, err)
+		}
+	}
+	return []pages.Account{
+		{Role: "Demo Bank staff (console)", Email: demoStaffEmail, Password: demoStaffPassword, URL: base + "/console"},
+		{Role: "platform operator", Email: demoOpEmail, Password: demoOpPassword, URL: base + "/operator"},
+	}, nil
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/web"
+	"github.com/mynagate/mynagate/web/pages"
 	"github.com/spf13/cobra"
 )
 
@@ -48,6 +51,42 @@ type platformConfig struct {
 	// pins are the J-LIS CA certificates pinned by serve --trust / --trust-sha256; nil: the ones
 	// recorded at the first start are the reference (wiring.CheckTrust).
 	pins *wiring.Pins
+	// demo fills the landing page with the demo's accounts and cards.
+	demo *pages.Demo
+}
+
+// pageKey derives the web pages' session key from the master secret, so every node shares it
+// and it survives restarts.
+func pageKey(master []byte) []byte {
+	k, err := hkdf.Key(sha256.New, master, nil, "mynagate web pages session key", 32)
+	if err != nil {
+		panic(err) // only for an impossible length
+	}
+	return k
+}
+
+// crlHealth reports the fetcher's CRL freshness per CA for the operator's health page.
+func crlHealth(f *revocation.Fetcher) func(context.Context) []pages.CAHealth {
+	return func(context.Context) []pages.CAHealth {
+		var out []pages.CAHealth
+		now := time.Now()
+		for _, src := range f.Sources() {
+			st, _ := f.State(src.Name)
+			h := pages.CAHealth{Name: src.Name, Fresh: st.Fresh(now), FetchedAt: st.FetchedAt}
+			if st.Index != nil {
+				md := st.Index.Metadata()
+				h.ThisUpdate, h.NextUpdate = md.ThisUpdate, md.NextUpdate
+				if md.Number != nil {
+					h.Number = md.Number.String()
+				}
+			}
+			if st.LastError != nil {
+				h.Error = st.LastError.Error()
+			}
+			out = append(out, h)
+		}
+		return out
+	}
 }
 
 // node is a running platform: its parts, for the serve command, the demo and tests.
@@ -198,7 +237,14 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		st.Close()
 		return nil, err
 	}
+	pg, err := pages.New(p, pages.Config{Key: pageKey(master), Health: crlHealth(f), Demo: cfg.demo})
+	if err != nil {
+		stopLog()
+		st.Close()
+		return nil, err
+	}
 	wopts = append(wopts, web.WithRoutes(func(m *http.ServeMux) { m.Handle("/oidc/", prov.Handler()) }), web.WithTenantRoutes(prov.APIRoutes))
+	wopts = append(wopts, web.WithRoutes(pg.Routes))
 	h := web.New(p, wopts...)
 	return &node{store: st, plat: p, oidc: prov, fetcher: f, evidence: log, handler: withIndex(h, platformIndex()), metrics: h.Metrics(), stopLog: stopLog}, nil
 }

@@ -76,6 +76,9 @@ func (u *UI) Parse(fsys fs.FS, pattern string, shared ...string) (Pages, error) 
 		if err != nil {
 			return nil, err
 		}
+		if u.cfg.Funcs != nil {
+			t = t.Funcs(u.cfg.Funcs)
+		}
 		if len(shared) > 0 {
 			if t, err = t.ParseFS(fsys, shared...); err != nil {
 				return nil, fmt.Errorf("ui: %s: %w", f, err)

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -48,6 +49,8 @@ type Config struct {
 	CSP string
 	// TrustedOrigins may post cross-origin (scheme://host[:port]); normally none.
 	TrustedOrigins []string
+	// Funcs are extra template functions for the app's pages.
+	Funcs template.FuncMap
 	// Clock and Rand are injected for tests (real clock, crypto/rand).
 	Clock clockwork.Clock
 	Rand  io.Reader
