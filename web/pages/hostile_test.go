@@ -1,0 +1,226 @@
+package pages_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/platform"
+)
+
+// These tests need no browser: they speak HTTP to the pages as a hostile or careless client
+// would (another tenant's objects, forged redirects, guessing, no sign-in).
+
+type user struct {
+	t    *testing.T
+	e    *env
+	c    *http.Client
+	csrf string
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func newUser(t *testing.T, e *env) *user {
+	jar, _ := cookiejar.New(nil)
+	return &user{t: t, e: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (u *user) do(method, path string, form url.Values) (*http.Response, string) {
+	u.t.Helper()
+	var body io.Reader
+	if form != nil {
+		if form.Get("csrf") == "" {
+			form.Set("csrf", u.csrf)
+		}
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u.e.srv.URL+path, body)
+	req.Header.Set("Accept-Language", "en")
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := u.c.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(b); m != nil {
+		u.csrf = string(m[1])
+	}
+	return resp, string(b)
+}
+
+// login signs in and returns where the console sent the browser.
+func (u *user) login(email, pw, next string) string {
+	u.t.Helper()
+	u.do("GET", "/console/login", nil)
+	resp, body := u.do("POST", "/console/login", url.Values{"email": {email}, "password": {pw}, "next": {next}})
+	if resp.StatusCode != http.StatusSeeOther {
+		u.t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	loc := resp.Header.Get("Location")
+	u.do("GET", loc, nil)
+	return loc
+}
+
+func TestHostile(t *testing.T) {
+	e := newEnv(t)
+	other, err := e.plat.CreateTenant(ctx, "Other Corp", []platform.Fact{platform.FactName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, otherK, err := e.plat.CreateAPIKey(ctx, other.ID, "theirs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherEp, _, err := e.plat.CreateWebhookEndpoint(ctx, other, platform.WebhookEndpointRequest{URL: "http://127.0.0.1:9/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := client.New(e.srv.URL, client.WithAPIKey(otherKey))
+	s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.issue(testkit.Taro()).answer(s.HolderURL); err != nil {
+		t.Fatal(err)
+	}
+	done, _ := rp.Session(ctx, s.ID)
+	otherVerification := done.Verification.ID
+	e.publish()
+
+	t.Run("no session", func(t *testing.T) {
+		u := newUser(t, e)
+		for _, p := range []string{"/console", "/console/keys", "/console/evidence?id=" + otherVerification, "/operator", "/operator/health"} {
+			if resp, _ := u.do("GET", p, nil); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
+				t.Errorf("GET %s without signing in: %d %s", p, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		u.do("GET", "/console/login", nil)
+		if resp, _ := u.do("POST", "/console/keys", url.Values{"name": {"x"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("POST a key without signing in: %d", resp.StatusCode)
+		}
+		if ks, _ := e.plat.APIKeys(ctx, e.tenant.ID); len(ks) != 0 {
+			t.Errorf("keys made without signing in: %d", len(ks))
+		}
+	})
+
+	t.Run("another tenant's objects", func(t *testing.T) {
+		u := newUser(t, e)
+		u.login(staffEmail, staffPW, "")
+		if resp, _ := u.do("POST", "/console/keys/"+otherK.ID+"/revoke", url.Values{}); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("revoke another tenant's key: %d", resp.StatusCode)
+		}
+		if _, err := e.plat.Authenticate(ctx, otherKey); err != nil {
+			t.Errorf("another tenant's key stopped working: %v", err)
+		}
+		for _, p := range []string{"/console/webhooks/" + otherEp.ID, "/console/evidence/" + otherVerification + "/bundle.json"} {
+			if resp, _ := u.do("GET", p, nil); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s: %d", p, resp.StatusCode)
+			}
+		}
+		for _, p := range []string{"/rotate", "/redeliver", "/disable"} {
+			if resp, _ := u.do("POST", "/console/webhooks/"+otherEp.ID+p, url.Values{"grace": {"1"}}); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("POST %s to another tenant's endpoint: %d", p, resp.StatusCode)
+			}
+		}
+		if ep, _ := e.plat.WebhookEndpoint(ctx, other, otherEp.ID); ep.DisabledAt != nil {
+			t.Error("another tenant's endpoint was disabled")
+		}
+		resp, body := u.do("GET", "/console/evidence?id="+otherVerification, nil)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Your tenant has no verification with this id") || strings.Contains(body, "山田") {
+			t.Errorf("another tenant's evidence: %d", resp.StatusCode)
+		}
+		// Malformed and oversized input.
+		if resp, _ := u.do("POST", "/console/webhooks/"+otherEp.ID+"/redeliver", url.Values{"event": {"evt_<script>"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("malformed event id: %d", resp.StatusCode)
+		}
+		if resp, _ := u.do("GET", "/console/evidence?id="+strings.Repeat("v", 5000), nil); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("oversized id: %d", resp.StatusCode)
+		}
+		if resp, _ := u.do("POST", "/console/keys", url.Values{"name": {strings.Repeat("x", 70000)}}); resp.StatusCode < 400 {
+			t.Errorf("oversized form: %d", resp.StatusCode)
+		}
+		if ks, _ := e.plat.APIKeys(ctx, e.tenant.ID); len(ks) != 0 {
+			t.Errorf("a refused form stored a key: %d", len(ks))
+		}
+		// Staff never reach the operator's pages.
+		if resp, _ := u.do("GET", "/operator/health", nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("staff on /operator/health: %d", resp.StatusCode)
+		}
+		if resp, _ := u.do("POST", "/operator/tenants", url.Values{"name": {"Mine"}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("staff creating a tenant: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("redirects stay here", func(t *testing.T) {
+		for _, next := range []string{"//evil.example/console", "https://evil.example/", "/console\\@evil.example", "/holder", "javascript:alert(1)"} {
+			u := newUser(t, e)
+			if loc := u.login(staffEmail, staffPW, next); loc != "/console" {
+				t.Errorf("next=%q sent the browser to %q", next, loc)
+			}
+		}
+		u := newUser(t, e)
+		if loc := u.login(staffEmail, staffPW, "/console/usage"); loc != "/console/usage" {
+			t.Errorf("a good next was dropped: %q", loc)
+		}
+		// An operator asked to go to a staff page lands on the operator's.
+		u = newUser(t, e)
+		if loc := u.login(opEmail, opPW, "/console/keys"); loc != "/operator" {
+			t.Errorf("operator sent to %q", loc)
+		}
+	})
+
+	t.Run("guessing passwords", func(t *testing.T) {
+		u := newUser(t, e)
+		u.do("GET", "/console/login", nil)
+		for i := 0; i < 5; i++ {
+			resp, body := u.do("POST", "/console/login", url.Values{"email": {opEmail}, "password": {"guess number " + string(rune('a'+i))}})
+			if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "The email address or the password is wrong") {
+				t.Fatalf("wrong password %d: %d", i, resp.StatusCode)
+			}
+		}
+		resp, body := u.do("POST", "/console/login", url.Values{"email": {opEmail}, "password": {opPW}})
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Too many failed sign-ins") {
+			t.Errorf("the right password after 5 failures: %d", resp.StatusCode)
+		}
+		// An unknown email gets the same answer as a wrong password.
+		_, body = u.do("POST", "/console/login", url.Values{"email": {"nobody@example.com"}, "password": {"whatever password"}})
+		if !strings.Contains(body, "The email address or the password is wrong") {
+			t.Error("an unknown email is told apart")
+		}
+	})
+
+	t.Run("holder without a card sign-in", func(t *testing.T) {
+		u := newUser(t, e)
+		u.do("GET", "/holder", nil)
+		resp, _ := u.do("POST", "/holder/consents/revoke", url.Values{"tenant": {other.ID}, "scope": {"basic4_updates"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/holder" {
+			t.Errorf("revoke without signing in: %d", resp.StatusCode)
+		}
+		for _, p := range []string{"/holder/signin/done", "/holder/signin"} {
+			if resp, _ := u.do("GET", p, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/holder" {
+				t.Errorf("GET %s without a pending sign-in: %d %s", p, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		// A pending sign-in does not sign in until the card answers.
+		u.do("POST", "/holder/signin", url.Values{})
+		resp, _ = u.do("GET", "/holder/signin/done", nil)
+		if resp.Header.Get("Location") != "/holder/signin" {
+			t.Errorf("done before the card answered: %s", resp.Header.Get("Location"))
+		}
+		if _, body := u.do("GET", "/holder", nil); strings.Contains(body, "section class=\"company\"") {
+			t.Error("the holder's page opened without the card")
+		}
+		if _, body := u.do("GET", "/holder/signin/status", nil); strings.TrimSpace(body) != "{}" {
+			t.Errorf("status of a pending sign-in: %s", body)
+		}
+	})
+}
