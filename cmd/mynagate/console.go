@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/mynagate/mynagate/platform"
 	"github.com/spf13/cobra"
@@ -20,11 +21,11 @@ func newConsoleCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "console", Short: "Manage the web console's users"}
 	user := &cobra.Command{Use: "user", Short: "Manage console users (email + password)"}
 	var db, tenant, email string
-	var operator, stdin bool
+	var operator, stdin, asJSON bool
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a console user: staff of a tenant (--tenant) or an operator (--operator); prints a new password unless --password-stdin",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (tenant == "") == !operator {
 				return errors.New("give either --tenant ID (staff of that tenant) or --operator")
@@ -51,6 +52,14 @@ func newConsoleCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					out := map[string]string{"id": u.ID, "email": u.Email, "role": u.Role, "tenant_id": u.TenantID,
+						"created_at": u.CreatedAt.UTC().Format(time.RFC3339)}
+					if generated {
+						out["password"] = password // shown once
+					}
+					return printJSON(cmd, out)
+				}
 				what := "staff of tenant " + u.TenantID
 				if u.Role == platform.RoleOperator {
 					what = "an operator"
@@ -68,6 +77,7 @@ func newConsoleCmd() *cobra.Command {
 	create.Flags().StringVar(&tenant, "tenant", "", "tenant id (the user is that tenant's staff)")
 	create.Flags().BoolVar(&operator, "operator", false, "the user is an operator of the platform")
 	create.Flags().StringVar(&email, "email", "", "email address the user signs in with")
+	create.Flags().BoolVar(&asJSON, "json", false, "print the user as JSON (with the password when it was generated)")
 	create.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of standard input (12 to 128 characters)")
 	user.AddCommand(create)
 	cmd.AddCommand(user)

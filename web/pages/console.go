@@ -19,6 +19,7 @@ func (pg *Pages) consoleRoutes(h func(string, http.HandlerFunc)) {
 	h("POST /console/login", pg.login)
 	h("POST /console/logout", pg.logout)
 	h("GET /console", pg.staff(pg.overview))
+	h("POST /console/settings", pg.staff(pg.settings))
 	h("GET /console/keys", pg.staff(pg.keys))
 	h("POST /console/keys", pg.staff(pg.createKey))
 	h("POST /console/keys/{id}/revoke", pg.staff(pg.revokeKey))
@@ -163,6 +164,12 @@ func (pg *Pages) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (pg *Pages) overview(w http.ResponseWriter, r *http.Request, wh *who) {
+	f := ui.NewForm()
+	f.Set("revocation", string(wh.tenant.RevocationPolicy()))
+	pg.overviewPage(w, r, wh, http.StatusOK, f)
+}
+
+func (pg *Pages) overviewPage(w http.ResponseWriter, r *http.Request, wh *who, status int, f *ui.Form) {
 	keys, err := pg.p.APIKeys(r.Context(), wh.tenant.ID)
 	if err != nil {
 		pg.fail(w, r, err)
@@ -179,12 +186,39 @@ func (pg *Pages) overview(w http.ResponseWriter, r *http.Request, wh *who) {
 			active++
 		}
 	}
+	var policies []string
+	for _, p := range platform.RevocationPolicies {
+		policies = append(policies, string(p))
+	}
 	data := struct {
 		Tenant    *platform.Tenant
 		AllFacts  []platform.Fact
+		Policies  []string
 		Keys, Eps int
-	}{wh.tenant, platform.AllFacts, active, len(eps)}
-	pg.render(w, r, "overview.html", http.StatusOK, pg.consolePage(r, wh, "/console", data))
+	}{wh.tenant, platform.AllFacts, policies, active, len(eps)}
+	p := pg.consolePage(r, wh, "/console", data)
+	p.Form = f
+	pg.render(w, r, "overview.html", status, p)
+}
+
+// settings changes the tenant's own settings: its revocation policy (the fact allowance is the
+// operator's).
+func (pg *Pages) settings(w http.ResponseWriter, r *http.Request, wh *who) {
+	f := ui.ParseForm(r)
+	f.Required("revocation")
+	policy := platform.RevocationPolicy(f.Get("revocation"))
+	if f.OK() && !policy.Valid() {
+		f.Fail("revocation", "form.invalid")
+	}
+	if !f.OK() {
+		pg.overviewPage(w, r, wh, http.StatusUnprocessableEntity, f)
+		return
+	}
+	if _, err := pg.p.UpdateTenant(r.Context(), wh.tenant.ID, platform.WithRevocationPolicy(policy)); err != nil {
+		pg.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/console", "settings.saved")
 }
 
 type keysData struct {

@@ -151,6 +151,24 @@ func TestHostile(t *testing.T) {
 		if ks, _ := e.plat.APIKeys(ctx, e.tenant.ID); len(ks) != 0 {
 			t.Errorf("a refused form stored a key: %d", len(ks))
 		}
+		// The tenant's own setting: a bad policy is refused next to the field, a good one saved.
+		resp, body = u.do("POST", "/console/settings", url.Values{"revocation": {"never"}})
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f-revocation-err"`) {
+			t.Errorf("a bad revocation policy: %d", resp.StatusCode)
+		}
+		if tn, _ := e.plat.Tenant(ctx, e.tenant.ID); tn.RevocationPolicy() != platform.RevocationCRL {
+			t.Errorf("a refused setting changed the policy to %s", tn.RevocationPolicy())
+		}
+		if resp, _ := u.do("POST", "/console/settings", url.Values{"revocation": {"both"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("saving a policy: %d", resp.StatusCode)
+		}
+		if tn, _ := e.plat.Tenant(ctx, e.tenant.ID); tn.RevocationPolicy() != platform.RevocationBoth {
+			t.Errorf("policy after saving: %s", tn.RevocationPolicy())
+		}
+		u.do("POST", "/console/settings", url.Values{"revocation": {"crl"}})
+		if tn, _ := e.plat.Tenant(ctx, other.ID); tn.RevocationPolicy() != platform.RevocationCRL {
+			t.Error("another tenant's policy changed")
+		}
 		// Staff never reach the operator's pages.
 		if resp, _ := u.do("GET", "/operator/health", nil); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("staff on /operator/health: %d", resp.StatusCode)

@@ -185,6 +185,11 @@ func (p *Page) Field(name, labelKey, typ string) Field {
 
 // Select builds a select field whose option labels are labelKey+"."+value in the catalog.
 func (p *Page) Select(name, labelKey string, values ...string) Field {
+	return p.Choices(name, labelKey, values)
+}
+
+// Choices is Select with the values in a slice (templates cannot spread one).
+func (p *Page) Choices(name, labelKey string, values []string) Field {
 	f := p.Field(name, labelKey, "select")
 	for _, v := range values {
 		l := v
