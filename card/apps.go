@@ -1,7 +1,6 @@
 package card
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -149,31 +148,52 @@ func (c *Card) buildSupport() (*df, error) {
 		return nil, err
 	}
 	ap := &df{name: "券面事項入力補助AP", aid: jpki.AIDSupport, files: map[uint16]*ef{}}
+	// Files have fixed physical sizes, filled after their record, as jpki/myna's fixed-length
+	// reads expect (jpki.Support*Size).
+	basic4File, err := jpki.PadFile(basic4, jpki.SupportBasic4Size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+	}
 	ap.add(&ef{id: jpki.EFSupportMyNumber, kind: efBinary, data: myNumber,
 		readPINs: []uint16{jpki.EFSupportPIN, efSupportCollateA}})
-	ap.add(&ef{id: jpki.EFSupportBasic4, kind: efBinary, data: basic4,
+	ap.add(&ef{id: jpki.EFSupportBasic4, kind: efBinary, data: basic4File,
 		readPINs: []uint16{jpki.EFSupportPIN, efSupportCollateB}})
-	// EF 0003: digests of EF 0001 (17 bytes with filler) and of EF 0002's fields without the
-	// offset table. The AP's signature (DF 33) needs the AP key the virtual card lacks.
-	hlen := 3 // FF 20 <len>, then DF 21 08 <8-byte table> (11 bytes), then the fields
-	switch basic4[2] {
-	case 0x81:
-		hlen = 4
-	case 0x82:
-		hlen = 5
+	// EF 0003: digests of EF 0001 and of EF 0002's fields, and the issuer's signature (DF 33)
+	// when the card file carries it; EF 0004: the AP's certificate (jpki/cardap.go).
+	sigRecord, keyID := []byte(nil), make([]byte, 16)
+	if cf.SupportAP != nil {
+		cert, err := jpki.ParseCVCert(cf.SupportAP.Cert)
+		if err != nil {
+			return nil, fmt.Errorf("%w: support AP certificate: %v", ErrCardFile, err)
+		}
+		certFile, err := jpki.PadFile(cf.SupportAP.Cert, jpki.SupportCertSize)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+		}
+		ap.add(&ef{id: 0x0004, kind: efBinary, data: certFile})
+		sigRecord, keyID = cf.SupportAP.Signature, cert.CHR
+	} else {
+		digests, err := jpki.SupportDigests(myNumber, basic4)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+		}
+		sigRecord = tlv(nil, 0xFF, 0x30, digests) // an unsigned card file: digests only
 	}
-	fields := basic4[hlen+11:]
-	d1, d2 := sha256.Sum256(myNumber), sha256.Sum256(fields)
-	var digests []byte
-	digests = tlv(digests, 0xDF, 0x31, d1[:])
-	digests = tlv(digests, 0xDF, 0x32, d2[:])
-	ap.add(&ef{id: jpki.EFSupportDigest, kind: efBinary, data: tlv(nil, 0xFF, 0x30, digests),
+	sigFile, err := jpki.PadFile(sigRecord, jpki.SupportSignatureSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+	}
+	ap.add(&ef{id: jpki.EFSupportDigest, kind: efBinary, data: sigFile,
 		readPINs: []uint16{jpki.EFSupportPIN, efSupportCollateA, efSupportCollateB}})
 	// EF 0005: AP basic information FF 40 { DF 41 APInfo, DF 42 KeyID } — free.
 	var info []byte
 	info = tlv(info, 0xDF, 0x41, []byte{0x06, 0x03, 0x0E, 0x01})
-	info = tlv(info, 0xDF, 0x42, make([]byte, 16))
-	ap.add(&ef{id: 0x0005, kind: efBinary, data: tlv(nil, 0xFF, 0x40, info)})
+	info = tlv(info, 0xDF, 0x42, keyID)
+	infoFile, err := jpki.PadFile(tlv(nil, 0xFF, 0x40, info), jpki.SupportInfoSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+	}
+	ap.add(&ef{id: 0x0005, kind: efBinary, data: infoFile})
 	ap.add(&ef{id: 0x0008, kind: efBinary, data: []byte(strings.Repeat("\xFF", 16))})
 	ap.add(&ef{id: jpki.EFSupportPIN, kind: efPIN, pin: &pinObj{p: &cf.SupportPIN, rule: PINSupport, persistent: true, minLen: 4, maxLen: 4}})
 	ap.add(&ef{id: efSupportBlocked, kind: efPIN, pin: &pinObj{p: &jpki.PIN{}, blocked: true, minLen: 4, maxLen: 4}})

@@ -197,6 +197,9 @@ func (s *Simulator) Issue(ctx context.Context, req IssueRequest) (*Issued, error
 	if err != nil {
 		return nil, err
 	}
+	if err := s.signSupportAP(ctx, cf); err != nil {
+		return nil, err
+	}
 	out.Card = cf
 	return out, nil
 }

@@ -55,6 +55,9 @@ type Simulator struct {
 	cas map[caName]*authority
 
 	crlMu sync.Mutex // serialises CRL generation
+
+	capMu  sync.Mutex      // guards capKey
+	capKey *rsa.PrivateKey // the card-AP CA key, loaded on first use
 }
 
 // authority is one CA with its delegated OCSP responder.

@@ -296,6 +296,13 @@ func (s *Simulator) Change(ctx context.Context, cf *jpki.CardFile, next jpki.Bas
 			return nil, fmt.Errorf("jlis: generate holder key: %w", err)
 		}
 	}
+	// The municipality rewrites the 券面事項入力補助AP with the new facts, signed anew; signed
+	// first, so that a failure leaves J-LIS unchanged.
+	signed := *cf
+	signed.Basic4 = next
+	if err := s.signSupportAP(ctx, &signed); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := *cf
@@ -337,6 +344,7 @@ func (s *Simulator) Change(ctx context.Context, cf *jpki.CardFile, next jpki.Bas
 	if err != nil {
 		return nil, err
 	}
+	out.SupportAP = signed.SupportAP
 	return &out, nil
 }
 
@@ -547,6 +555,11 @@ func (s *Simulator) replace(ctx context.Context, cf *jpki.CardFile, newCard bool
 	})
 	if err != nil {
 		return nil, err
+	}
+	if newCard {
+		if err := s.signSupportAP(ctx, &out); err != nil {
+			return nil, err
+		}
 	}
 	return &out, nil
 }

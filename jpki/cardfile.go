@@ -75,6 +75,16 @@ type CardFile struct {
 	// in Collation; a key absent from the map has all CollationMaxTries tries left. Their values
 	// are derived from the card, so only the counters are stored.
 	CollationTries map[string]int `json:"collation_tries,omitempty"`
+	// SupportAP is the issuer's signature over the 券面事項入力補助AP's data (EF 0003) and the
+	// AP's certificate (EF 0004); nil on cards written before the simulator signed them.
+	SupportAP *SignedAP `json:"support_ap,omitempty"`
+}
+
+// SignedAP is what the issuer writes to make an AP's data verifiable: the signature record and
+// the AP's card-verifiable certificate (whose holder reference is the AP's key id).
+type SignedAP struct {
+	Signature []byte `json:"signature"` // the record of EF 0003, FF 30 { DF 31, DF 32, DF 33 }
+	Cert      []byte `json:"cert"`      // EF 0004, 7F 21 { 5F 4E, 5F 37 }
 }
 
 // The collation keys whose counters CardFile.CollationTries holds.

@@ -120,7 +120,7 @@ func CardFile(t testing.TB, medium jpki.Medium) *jpki.CardFile {
 		}
 		return der
 	}
-	return &jpki.CardFile{
+	cf := &jpki.CardFile{
 		Version:          jpki.CardFileVersion,
 		Medium:           medium,
 		CardSerial:       "400000012719843",
@@ -136,6 +136,45 @@ func CardFile(t testing.TB, medium jpki.Medium) *jpki.CardFile {
 		SupportPIN: jpki.PIN{Value: SupportPIN, Tries: jpki.SupportPINTries, MaxTries: jpki.SupportPINTries},
 		JukiPIN:    jpki.PIN{Value: JukiPIN, Tries: jpki.JukiPINTries, MaxTries: jpki.JukiPINTries},
 	}
+	if medium == jpki.MediumCard {
+		cf.SupportAP = SignSupportAP(t, cf)
+	}
+	return cf
+}
+
+// SignSupportAP signs the support AP's data of cf as an issuer does (the CA key of this
+// package certifies the auth key of this package as the AP key; CAPublicKey verifies it).
+func SignSupportAP(t testing.TB, cf *jpki.CardFile) *jpki.SignedAP {
+	t.Helper()
+	genKeys(t)
+	myNumber, err := jpki.MarshalSupportMyNumber(cf.MyNumber)
+	if err != nil {
+		t.Fatalf("cardtest: %v", err)
+	}
+	basic4, err := jpki.MarshalSupportBasic4(cf.Basic4)
+	if err != nil {
+		t.Fatalf("cardtest: %v", err)
+	}
+	digests, err := jpki.SupportDigests(myNumber, basic4)
+	if err != nil {
+		t.Fatalf("cardtest: %v", err)
+	}
+	ref := func(s string) []byte { return []byte(s + "................")[:16] }
+	cert, err := jpki.MarshalCVCert(ref("CARDTEST-CA"), ref("CARDTEST-AP"), &keys[1].PublicKey, keys[0])
+	if err != nil {
+		t.Fatalf("cardtest: %v", err)
+	}
+	sig, err := jpki.MarshalSupportSignature(digests, keys[1])
+	if err != nil {
+		t.Fatalf("cardtest: %v", err)
+	}
+	return &jpki.SignedAP{Signature: sig, Cert: cert}
+}
+
+// CAPublicKey is the public key of the CA that signs the test cards' AP certificates.
+func CAPublicKey(t testing.TB) *rsa.PublicKey {
+	genKeys(t)
+	return &keys[0].PublicKey
 }
 
 // WriteCardFile writes a fresh card file for the medium into t.TempDir() and returns its path.

@@ -326,8 +326,33 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 		if err != nil || b4 != cf.Basic4 {
 			t.Fatalf("basic 4 = %+v (%v)", b4, err)
 		}
+		// jpki/myna's fixed-length reads (text signature 336, text cert 568, text info 256)
+		// return exactly those lengths, and the AP's signature verifies.
 		s.want(SelectEF(jpki.EFSupportDigest), apdu.SWOK)
-		s.want(ReadBinary(0, 4), apdu.SWOK)
+		sigEF := s.readAll(jpki.SupportSignatureSize)
+		s.want(ReadBinary(jpki.SupportSignatureSize, 1), apdu.SWWrongP1P2)
+		s.want(SelectEF(0x0004), apdu.SWOK)
+		certEF := s.readAll(jpki.SupportCertSize)
+		s.want(ReadBinary(jpki.SupportCertSize, 1), apdu.SWWrongP1P2)
+		s.want(SelectEF(0x0005), apdu.SWOK)
+		infoEF := s.readAll(jpki.SupportInfoSize)
+		if !bytes.HasPrefix(infoEF, H("FF 40 1A DF 41 04 06 03 0E 01 DF 42 10")) {
+			t.Fatalf("EF 0005 = % X", infoEF[:32])
+		}
+		s.want(SelectEF(jpki.EFSupportBasic4), apdu.SWOK)
+		basic4EF := s.readAll(jpki.SupportBasic4Size)
+		s.want(SelectEF(jpki.EFSupportMyNumber), apdu.SWOK)
+		myNumberEF := s.readAll(17)
+		if cf.SupportAP == nil {
+			t.Fatal("cardtest: the card file carries no signed support AP data")
+		}
+		if err := jpki.VerifySupportAP(myNumberEF, basic4EF, sigEF, certEF, nil); err != nil {
+			t.Fatalf("support AP data: %v", err)
+		}
+		cert, err := jpki.ParseCVCert(certEF)
+		if err != nil || !bytes.Equal(cert.CHR, infoEF[13:29]) {
+			t.Fatalf("EF 0005 key id % X is not the AP certificate's holder reference (%v)", infoEF[13:29], err)
+		}
 		// blocked-at-issuance reference
 		s.want(SelectEF(0x0012), apdu.SWOK)
 		s.want(Verify(""), apdu.VerifyFailed(0))

@@ -789,6 +789,20 @@ func newJLISCACmd() *cobra.Command {
 				return err
 			}
 			defer sim.Close()
+			if ca == "card-ap" {
+				if responder {
+					return errors.New("the card-AP CA has no OCSP responder")
+				}
+				pub, err := sim.CardAPCAPublicKey(cmd.Context())
+				if err != nil {
+					return err
+				}
+				der, err := x509.MarshalPKIXPublicKey(pub)
+				if err != nil {
+					return err
+				}
+				return pem.Encode(cmd.OutOrStdout(), &pem.Block{Type: "PUBLIC KEY", Bytes: der})
+			}
 			get := sim.CACertificate
 			if responder {
 				get = sim.OCSPResponderCertificate
@@ -801,7 +815,7 @@ func newJLISCACmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().StringVar(&ca, "ca", "sign", "sign or auth (or sign-phone, auth-phone)")
+	cmd.Flags().StringVar(&ca, "ca", "sign", "sign or auth (or sign-phone, auth-phone), or card-ap for the public key that certifies the cards' support AP keys")
 	cmd.Flags().BoolVar(&responder, "responder", false, "print the CA's delegated OCSP responder certificate instead")
 	return cmd
 }

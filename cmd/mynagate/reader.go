@@ -66,7 +66,7 @@ commands refuse to use it unless --i-know-this-blocks is given: a wrong entry wo
 	pf.BoolVar(&f.pinStdin, "pin-stdin", false, "read the PIN from the first line of standard input")
 	pf.BoolVar(&f.allowLast, "i-know-this-blocks", false, "allow using a PIN that has one try left (a wrong entry blocks it)")
 	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
-	cmd.AddCommand(newReaderListCmd(f), newReaderStatusCmd(f), newReaderCertsCmd(f), newReaderBasic4Cmd(f), newReaderSignCmd(f), newReaderVerifyCmd(f), newReaderConsentCmd(f))
+	cmd.AddCommand(newReaderListCmd(f), newReaderStatusCmd(f), newReaderCertsCmd(f), newReaderBasic4Cmd(f), newReaderSignCmd(f), newReaderCardDataCmd(f), newReaderVerifyCmd(f), newReaderConsentCmd(f))
 	return cmd
 }
 

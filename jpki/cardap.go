@@ -1,0 +1,265 @@
+package jpki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math/big"
+)
+
+// The signed data of the 券面事項入力補助AP (docs/design/jpki-reference.md §2.2, §12.4).
+//
+// EF 0003 is FF 30 { DF 31 SHA-256 of EF 0001 (17 bytes with filler), DF 32 SHA-256 of EF 0002's
+// value after the offset table, DF 33 the AP key's RSA PKCS#1 v1.5 SHA-256 signature }. EF 0004
+// is the AP's card-verifiable certificate 7F 21 { 5F 4E body, 5F 37 signature }, the body being
+// the certification authority reference (16 bytes), the holder reference (16 bytes) and the public
+// key 90 <exponent> 91 <modulus>. jpki/myna reads these files with fixed lengths (336 and 568
+// bytes); with RSA-2048 keys these records are exactly that long, and the files have those
+// physical sizes (filled after the record, should a record be shorter).
+const (
+	SupportSignatureSize = 336 // EF 0003
+	SupportCertSize      = 568 // EF 0004
+	SupportInfoSize      = 256 // EF 0005
+	SupportBasic4Size    = 512 // EF 0002 (assumption: the real size is not published)
+	CardFiller           = 0xFF
+)
+
+// What is signed, read from the public descriptions and readers (assumptions, §12.4): DF 33 signs
+// the DF 31 and DF 32 TLVs as they stand in EF 0003; the certificate's signature covers the
+// whole 5F 4E TLV.
+
+// CVCert is a card-verifiable certificate of an AP key.
+type CVCert struct {
+	CAR, CHR  []byte // certification authority and holder references, 16 bytes each
+	PublicKey *rsa.PublicKey
+	Body      []byte // the 5F 4E TLV the signature covers
+	Signature []byte
+}
+
+// MarshalCVCert builds a certificate for pub, signed with the CA's key.
+func MarshalCVCert(car, chr []byte, pub *rsa.PublicKey, ca crypto.Signer) ([]byte, error) {
+	if len(car) != 16 || len(chr) != 16 {
+		return nil, errors.New("jpki: CV certificate references must be 16 bytes")
+	}
+	var key []byte
+	key = simpleTLV(key, 0x90, big.NewInt(int64(pub.E)).Bytes())
+	key = simpleTLV(key, 0x91, pub.N.Bytes())
+	body := appTLV(nil, 0x5F, 0x4E, append(append(append([]byte{}, car...), chr...), key...))
+	sig, err := signSHA256(ca, body)
+	if err != nil {
+		return nil, err
+	}
+	return appTLV(nil, 0x7F, 0x21, appTLV(body, 0x5F, 0x37, sig)), nil
+}
+
+// ParseCVCert reads a certificate (filler after it is ignored).
+func ParseCVCert(b []byte) (*CVCert, error) {
+	if len(b) < 2 || b[0] != 0x7F || b[1] != 0x21 {
+		return nil, errors.New("jpki: AP certificate does not start with 7F 21")
+	}
+	outer, _, err := readCardValue(b, 2)
+	if err != nil {
+		return nil, err
+	}
+	if len(outer) < 2 || outer[0] != 0x5F || outer[1] != 0x4E {
+		return nil, errors.New("jpki: AP certificate body is not 5F 4E")
+	}
+	v, start, err := readCardValue(outer, 2)
+	if err != nil {
+		return nil, err
+	}
+	c := &CVCert{Body: outer[:start+len(v)]}
+	rest := outer[start+len(v):]
+	if len(rest) < 2 || rest[0] != 0x5F || rest[1] != 0x37 {
+		return nil, errors.New("jpki: AP certificate has no 5F 37 signature")
+	}
+	if c.Signature, _, err = readCardValue(rest, 2); err != nil {
+		return nil, err
+	}
+	if len(v) < 32 {
+		return nil, errors.New("jpki: AP certificate body is too short")
+	}
+	c.CAR, c.CHR = v[:16], v[16:32]
+	if c.PublicKey, err = parseAPKey(v[32:]); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseAPKey reads 90 <exponent> 91 <modulus>.
+func parseAPKey(b []byte) (*rsa.PublicKey, error) {
+	e, rest, err := readSimpleTLV(b, 0x90)
+	if err != nil {
+		return nil, err
+	}
+	n, _, err := readSimpleTLV(rest, 0x91)
+	if err != nil {
+		return nil, err
+	}
+	exp := new(big.Int).SetBytes(e)
+	if !exp.IsInt64() || exp.Int64() < 3 || exp.Int64() > 1<<31 || len(n) < 256 {
+		return nil, errors.New("jpki: AP public key is not RSA-2048 or larger with a usual exponent")
+	}
+	return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())}, nil
+}
+
+// CheckSignatureFrom verifies the certificate's signature with the CA's public key.
+func (c *CVCert) CheckSignatureFrom(ca *rsa.PublicKey) error {
+	h := sha256.Sum256(c.Body)
+	if err := rsa.VerifyPKCS1v15(ca, crypto.SHA256, h[:], c.Signature); err != nil {
+		return fmt.Errorf("jpki: AP certificate not signed by this CA: %w", err)
+	}
+	return nil
+}
+
+// SupportDigests computes the DF 31 and DF 32 TLVs of EF 0003 from EF 0001 (the 17-byte file
+// with its filler) and EF 0002 (the record; filler after it is ignored).
+func SupportDigests(myNumberEF, basic4EF []byte) ([]byte, error) {
+	if len(myNumberEF) < 17 {
+		return nil, errors.New("jpki: individual number file is shorter than 17 bytes")
+	}
+	if len(basic4EF) < 3 || basic4EF[0] != 0xFF || basic4EF[1] != 0x20 {
+		return nil, errors.New("jpki: basic 4 record does not start with FF 20")
+	}
+	body, _, err := readCardValue(basic4EF, 2)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < 11 || body[0] != 0xDF || body[1] != 0x21 || body[2] != 0x08 {
+		return nil, errors.New("jpki: basic 4 record does not begin with its DF 21 offset table")
+	}
+	d1, d2 := sha256.Sum256(myNumberEF[:17]), sha256.Sum256(body[11:])
+	out := cardTLV(nil, 0xDF, 0x31, d1[:])
+	return cardTLV(out, 0xDF, 0x32, d2[:]), nil
+}
+
+// MarshalSupportSignature builds EF 0003 (the record, without filler) and signs the digests
+// with the AP's key.
+func MarshalSupportSignature(digests []byte, apKey crypto.Signer) ([]byte, error) {
+	sig, err := signSHA256(apKey, digests)
+	if err != nil {
+		return nil, err
+	}
+	return cardTLV(nil, 0xFF, 0x30, cardTLV(append([]byte{}, digests...), 0xDF, 0x33, sig)), nil
+}
+
+// SupportSignature is EF 0003 read back.
+type SupportSignature struct {
+	Digests   []byte // the DF 31 and DF 32 TLVs
+	Signature []byte // DF 33; empty when the record has none
+}
+
+// ParseSupportSignature reads EF 0003 (filler after the record is ignored).
+func ParseSupportSignature(b []byte) (*SupportSignature, error) {
+	if len(b) < 3 || b[0] != 0xFF || b[1] != 0x30 {
+		return nil, errors.New("jpki: signature record does not start with FF 30")
+	}
+	body, _, err := readCardValue(b, 2)
+	if err != nil {
+		return nil, err
+	}
+	out := &SupportSignature{}
+	pos := 0
+	for pos < len(body) {
+		if pos+2 > len(body) || body[pos] != 0xDF {
+			return nil, fmt.Errorf("jpki: signature record has an unexpected tag at %d", pos)
+		}
+		tag := body[pos+1]
+		v, start, err := readCardValue(body, pos+2)
+		if err != nil {
+			return nil, err
+		}
+		switch tag {
+		case 0x31, 0x32:
+			if len(v) != sha256.Size {
+				return nil, fmt.Errorf("jpki: DF%02X is not a SHA-256 digest", tag)
+			}
+			out.Digests = append(out.Digests, body[pos:start+len(v)]...)
+		case 0x33:
+			out.Signature = v
+		}
+		pos = start + len(v)
+	}
+	if len(out.Digests) != 2*(3+sha256.Size) {
+		return nil, errors.New("jpki: signature record lacks DF 31 or DF 32")
+	}
+	return out, nil
+}
+
+// VerifySupportAP checks the 券面事項入力補助AP's data as a chip-reading verifier does: the
+// digests in EF 0003 against EF 0001 and EF 0002, the DF 33 signature with the key of the AP
+// certificate (EF 0004), and — when ca is not nil — that certificate's signature by the card-AP
+// certification authority.
+func VerifySupportAP(myNumberEF, basic4EF, signatureEF, certEF []byte, ca *rsa.PublicKey) error {
+	want, err := SupportDigests(myNumberEF, basic4EF)
+	if err != nil {
+		return err
+	}
+	rec, err := ParseSupportSignature(signatureEF)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(want[:35], rec.Digests[:35]) != 1 {
+		return errors.New("jpki: the individual number does not match its digest in EF 0003")
+	}
+	if subtle.ConstantTimeCompare(want[35:], rec.Digests[35:]) != 1 {
+		return errors.New("jpki: the basic 4 facts do not match their digest in EF 0003")
+	}
+	if len(rec.Signature) == 0 {
+		return errors.New("jpki: EF 0003 carries no signature (DF 33)")
+	}
+	cert, err := ParseCVCert(certEF)
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256(rec.Digests)
+	if err := rsa.VerifyPKCS1v15(cert.PublicKey, crypto.SHA256, h[:], rec.Signature); err != nil {
+		return fmt.Errorf("jpki: the AP signature in EF 0003 does not verify with the AP certificate: %w", err)
+	}
+	if ca != nil {
+		return cert.CheckSignatureFrom(ca)
+	}
+	return nil
+}
+
+// PadFile fills a record to a file's physical size.
+func PadFile(rec []byte, size int) ([]byte, error) {
+	if len(rec) > size {
+		return nil, fmt.Errorf("jpki: record of %d bytes does not fit its %d-byte file", len(rec), size)
+	}
+	return append(append([]byte{}, rec...), bytes.Repeat([]byte{CardFiller}, size-len(rec))...), nil
+}
+
+func signSHA256(k crypto.Signer, msg []byte) ([]byte, error) {
+	h := sha256.Sum256(msg)
+	sig, err := k.Sign(nil, h[:], crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("jpki: sign: %w", err)
+	}
+	return sig, nil
+}
+
+// appTLV appends a two-byte application tag (7F xx, 5F xx) with a BER length.
+func appTLV(out []byte, t1, t2 byte, v []byte) []byte { return cardTLV(out, t1, t2, v) }
+
+// simpleTLV appends a one-byte tag with a BER length.
+func simpleTLV(out []byte, tag byte, v []byte) []byte {
+	out = append(out, tag)
+	out = appendBERLength(out, len(v))
+	return append(out, v...)
+}
+
+func readSimpleTLV(b []byte, tag byte) ([]byte, []byte, error) {
+	if len(b) < 2 || b[0] != tag {
+		return nil, nil, fmt.Errorf("jpki: expected tag %02X", tag)
+	}
+	v, start, err := readCardValue(b, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, b[start+len(v):], nil
+}

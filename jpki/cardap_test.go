@@ -1,0 +1,121 @@
+package jpki_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mynagate/mynagate/jpki"
+)
+
+var (
+	keyOnce sync.Once
+	caKey   *rsa.PrivateKey
+	apKey   *rsa.PrivateKey
+	other   *rsa.PrivateKey
+)
+
+func testKeys(t *testing.T) {
+	keyOnce.Do(func() {
+		caKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+		apKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+		other, _ = rsa.GenerateKey(rand.Reader, 2048)
+	})
+	if caKey == nil || apKey == nil || other == nil {
+		t.Fatal("key generation failed")
+	}
+}
+
+// signed returns EF 0001, 0002, 0003 and 0004 as a card holds them (filler included).
+func signed(t *testing.T, b4 jpki.Basic4, number string, ap, ca *rsa.PrivateKey) (mn, b, sig, cert []byte) {
+	t.Helper()
+	mn, err := jpki.MarshalSupportMyNumber(number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := jpki.MarshalSupportBasic4(b4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := jpki.SupportDigests(mn, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jpki.MarshalSupportSignature(d, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := jpki.MarshalCVCert(bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 16), &ap.PublicKey, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := func(r []byte, n int) []byte {
+		out, err := jpki.PadFile(r, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// With RSA-2048 keys the records are exactly the lengths jpki/myna reads (336 and 568
+	// bytes): the structure matches what those fixed reads were written for.
+	if len(s) != jpki.SupportSignatureSize || len(c) != jpki.SupportCertSize {
+		t.Fatalf("record sizes %d and %d, want 336 and 568", len(s), len(c))
+	}
+	return mn, pad(rec, jpki.SupportBasic4Size), pad(s, jpki.SupportSignatureSize), pad(c, jpki.SupportCertSize)
+}
+
+func TestVerifySupportAP(t *testing.T) {
+	testKeys(t)
+	b4 := jpki.Basic4{Name: "番号　花子", Address: "東京都千代田区霞が関２丁目１番２号", Birth: jpki.Date{Year: 1980, Month: time.February, Day: 17}, Sex: jpki.SexFemale}
+	const number = "123456789018"
+	mn, b, sig, cert := signed(t, b4, number, apKey, caKey)
+	if err := jpki.VerifySupportAP(mn, b, sig, cert, &caKey.PublicKey); err != nil {
+		t.Fatalf("genuine data: %v", err)
+	}
+	moved := b4
+	moved.Address = "大阪府大阪市北区梅田１丁目１番"
+	movedRec, _ := jpki.MarshalSupportBasic4(moved)
+	_, _, _, otherCert := signed(t, b4, number, apKey, other) // the same AP key certified by another CA
+	_, _, otherSig, _ := signed(t, b4, number, other, caKey)  // signed by a key the certificate does not name
+	flip := func(b []byte, i int) []byte { c := append([]byte{}, b...); c[i] ^= 1; return c }
+	digests, _ := jpki.SupportDigests(mn, b)
+	unsigned := append([]byte{0xFF, 0x30, byte(len(digests))}, digests...)
+	for _, tt := range []struct {
+		name             string
+		mn, b, sig, cert []byte
+		ca               *rsa.PublicKey
+		want             string
+	}{
+		{"facts changed", mn, movedRec, sig, cert, &caKey.PublicKey, "basic 4 facts do not match"},
+		{"number changed", flip(mn, 5), b, sig, cert, &caKey.PublicKey, "individual number does not match"},
+		{"signature by another key", mn, b, otherSig, cert, &caKey.PublicKey, "does not verify with the AP certificate"},
+		{"signature bit flipped", mn, b, flip(sig, 100), cert, &caKey.PublicKey, "does not verify"},
+		{"certificate of another CA", mn, b, sig, otherCert, &caKey.PublicKey, "not signed by this CA"},
+		{"certificate body changed", mn, b, sig, flip(cert, 20), &caKey.PublicKey, "not signed by this CA"},
+		{"no DF 33", mn, b, unsigned, cert, nil, "carries no signature"},
+		{"truncated signature record", mn, b, sig[:75], cert, nil, "truncated"},
+		{"truncated certificate", mn, b, sig, cert[:100], nil, "truncated"},
+		{"garbage", mn, b, bytes.Repeat([]byte{0xFF}, 336), cert, nil, "does not start with FF 30"},
+	} {
+		err := jpki.VerifySupportAP(tt.mn, tt.b, tt.sig, tt.cert, tt.ca)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	// Without a CA only the AP signature is checked: another CA's certificate passes.
+	if err := jpki.VerifySupportAP(mn, b, sig, otherCert, nil); err != nil {
+		t.Errorf("without a CA: %v", err)
+	}
+}
+
+func FuzzParseSupportAP(f *testing.F) {
+	f.Add([]byte{0xFF, 0x30, 0x03, 0xDF, 0x31, 0x00}, []byte{0x7F, 0x21, 0x00})
+	f.Fuzz(func(t *testing.T, sig, cert []byte) {
+		jpki.ParseSupportSignature(sig)
+		jpki.ParseCVCert(cert)
+	})
+}
