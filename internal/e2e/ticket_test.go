@@ -15,7 +15,6 @@ import (
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/internal/testkit"
-	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/ticket"
@@ -26,7 +25,7 @@ import (
 // organiser seeing names only and the database keeping neither date of birth nor address); the
 // same person's second account counts against the same limit; a lost card's revocation reaches
 // the service as a signed webhook and his tickets need re-verification (no code, refused at the
-// gate).
+// gate) until he verifies with his new card, which the platform ties to the same person.
 func TestTicketingOnThePlatform(t *testing.T) {
 	n := newNotifyEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "platform.db"))
 	rp, _ := n.tenant("Example Tickets", []platform.Fact{platform.FactName, platform.FactBirth, platform.FactAddress})
@@ -149,7 +148,12 @@ func TestTicketingOnThePlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.sim.RevokeCard(ctx, cf, jlis.CauseLost, time.Time{}); err != nil {
+	// A new card (再交付 for a lost card): the old certificates revoked, the new ones linked to them.
+	next, err := n.sim.Reissue(ctx, cf, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Save(taro.path); err != nil {
 		t.Fatal(err)
 	}
 	n.clk.Advance(time.Minute)
@@ -168,5 +172,14 @@ func TestTicketingOnThePlatform(t *testing.T) {
 	rep, _ := svc.Report(ctx, org, sake.ID)
 	if rep.Reverify != 2 {
 		t.Fatalf("report: %d tickets need re-verification, want 2", rep.Reverify)
+	}
+	// Taro verifies with his new card: the platform ties it to the same person (the same
+	// pairwise id), and his tickets have codes again.
+	n.clk.Advance(time.Minute)
+	if v := verify(taroA, sake.ID, taro); !v.Eligible {
+		t.Fatalf("re-verification with the new card: %+v", v)
+	}
+	if _, _, err := svc.Code(ctx, taroA, ts[0].ID); err != nil {
+		t.Fatalf("code after re-verification with the new card: %v", err)
 	}
 }
