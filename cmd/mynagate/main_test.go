@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -22,7 +26,28 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CI", os.Getenv("CI"))
+			env.Setenv("PGADMIN", pgAdmin())
 			return nil
+		},
+		// [postgres]: a PostgreSQL server answers at $PGADMIN; always true under CI=true, so
+		// that a missing server fails the script instead of skipping it.
+		Condition: func(cond string) (bool, error) {
+			if cond != "postgres" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			if os.Getenv("CI") == "true" {
+				return true, nil
+			}
+			u, err := url.Parse(pgAdmin())
+			if err != nil {
+				return false, nil
+			}
+			c, err := net.DialTimeout("tcp", u.Host, time.Second)
+			if err != nil {
+				return false, nil
+			}
+			c.Close()
+			return true, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// stdout2env NAME REGEXP sets $NAME to REGEXP's first group in the last stdout.
@@ -38,4 +63,12 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+// pgAdmin is the administrative PostgreSQL URL of the tests (MYNAGATE_TEST_POSTGRES overrides).
+func pgAdmin() string {
+	if v := os.Getenv("MYNAGATE_TEST_POSTGRES"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 }
