@@ -105,8 +105,8 @@ func buildChart(months []string, us []platform.Usage) Chart {
 		}
 	}
 	plot := height - bottom - top
-	for i := 0; i <= 4; i++ {
-		v := axis * int64(i) / 4
+	step := max(axis/4, 1) // whole numbers only, none repeated
+	for v := int64(0); v <= axis; v += step {
 		y := height - bottom - int(int64(plot)*v/axis)
 		c.Ticks = append(c.Ticks, struct {
 			Y    int

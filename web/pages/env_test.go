@@ -103,9 +103,11 @@ func newEnv(t testing.TB) *env {
 			}
 			return out
 		},
-		Demo: &pages.Demo{PINs: "auth 1234", ReaderCommand: "mynagate reader verify --card taro.json 'HOLDER_URL'",
-			Accounts: []pages.Account{{Role: "staff", Email: staffEmail, Password: staffPW, URL: "/console"}},
-			Cards:    []pages.DemoCard{{Holder: "山田　太郎", Path: "taro.json"}}}})
+		Demo: &pages.Demo{PINs: "authentication 1234, signing password ABC123",
+			ReaderCommand: "mynagate reader verify --card mynagate-demo/cards/taro.json 'HOLDER_URL'",
+			Accounts: []pages.Account{{Role: "Example Bank staff (console)", Email: staffEmail, Password: staffPW, URL: "/console"},
+				{Role: "platform operator", Email: opEmail, Password: opPW, URL: "/operator"}},
+			Cards: []pages.DemoCard{{Holder: "山田　太郎", Path: "mynagate-demo/cards/taro.json"}, {Holder: "𠮷田　花子", Path: "mynagate-demo/cards/hanako.json"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

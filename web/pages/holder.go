@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"regexp"
 	"slices"
@@ -93,7 +94,7 @@ func (pg *Pages) holderStart(w http.ResponseWriter, r *http.Request) {
 
 type waitData struct {
 	HolderURL string
-	QR        string // data: URL of a PNG
+	QR        template.URL // data: URL of a PNG made here (html/template would refuse a data: string)
 	Expires   time.Time
 	Failed    bool
 	Expired   bool
@@ -132,7 +133,7 @@ func (pg *Pages) holderWait(w http.ResponseWriter, r *http.Request) {
 			pg.fail(w, r, err)
 			return
 		}
-		d.QR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+		d.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 	}
 	pg.render(w, r, "holder_wait.html", http.StatusOK, holderPage(d))
 }

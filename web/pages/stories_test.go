@@ -195,6 +195,9 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(tb.text("#reader-cmd"), holderURL) {
 			t.Error("the page does not give the reader command with the holder URL")
 		}
+		if !get(tb, chromedp.Evaluate[bool](`(() => { const i = document.querySelector(".qr img"); return i.complete && i.naturalWidth > 0 })()`)) {
+			t.Error("the QR code does not show")
+		}
 		tb.check("holder-wait")
 		if _, err := taro.answer(holderURL); err != nil {
 			t.Fatal(err)
