@@ -97,15 +97,15 @@ func TestCrossDeviceLoginAndLogout(t *testing.T) {
 		e.oclk.Advance(time.Second)
 		select {
 		case got := <-events:
-			if got != "done" {
-				t.Fatalf("event %q, want done", got)
+			if got != "go" {
+				t.Fatalf("event %q, want go", got)
 			}
 			done = true
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	if !done {
-		t.Fatal("the event stream never said done")
+		t.Fatal("the event stream never said go")
 	}
 
 	status, _, page := b.get(loginURL)

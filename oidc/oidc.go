@@ -17,10 +17,11 @@
 // person. The provider keeps no single-sign-on session: every authorization is a fresh card
 // verification, so prompt=login and max_age are always met and auth_time is that verification.
 //
-// What is written here rather than taken from a library: the HTML of the login, consent and
-// device pages (a handful of templates; the platform's shared page foundation will replace the
-// layout), the browser binding of a login (an HMAC cookie), and the sealing of signing keys
-// (the same AES-GCM construction the platform uses for webhook secrets).
+// The pages (login with the QR code, consent, device code, messages) are built on web/ui: its
+// layout, Japanese and English catalogs, sealed session cookie — which also binds a login to
+// the browser that opened it — CSRF protection, strict CSP and live updates. What is written
+// here rather than taken from a library is the sealing of signing keys (the same AES-GCM
+// construction the platform uses for webhook secrets).
 package oidc
 
 import (
@@ -31,7 +32,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,6 +42,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/web/ui"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 )
@@ -100,16 +101,17 @@ type Config struct {
 
 // Provider is the OpenID provider. It is safe for concurrent use.
 type Provider struct {
-	p       *platform.Platform
-	st      Storage
-	cfg     Config
-	clk     clockwork.Clock
-	rand    io.Reader
-	op      *op.Provider
-	keys    *keyring
-	bindKey []byte // browser binding and CSRF tokens of the login pages
-	base    string // the issuer's path, e.g. /oidc
-	mux     *http.ServeMux
+	p     *platform.Platform
+	st    Storage
+	cfg   Config
+	clk   clockwork.Clock
+	rand  io.Reader
+	op    *op.Provider
+	keys  *keyring
+	ui    *ui.UI   // the pages' foundation (layout, catalogs, session, CSRF)
+	pages ui.Pages // login, consent, message and device pages
+	base  string   // the issuer's path, e.g. /oidc
+	mux   *http.ServeMux
 }
 
 // New returns a provider over the platform and its storage.
@@ -144,8 +146,10 @@ func New(p *platform.Platform, st Storage, cfg Config) (*Provider, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	pr := &Provider{p: p, st: st, cfg: cfg, clk: cfg.Clock, rand: cfg.Rand, bindKey: derive(cfg.Master, "oidc-browser-binding"),
-		base: strings.TrimRight(iss.Path, "/")}
+	pr := &Provider{p: p, st: st, cfg: cfg, clk: cfg.Clock, rand: cfg.Rand, base: strings.TrimRight(iss.Path, "/")}
+	if err := pr.newUI(); err != nil {
+		return nil, fmt.Errorf("oidc: pages: %w", err)
+	}
 	pr.keys = newKeyring(st, derive(cfg.Master, "oidc-signing-key-seal"), cfg.Clock, cfg.Rand, cfg.KeyRotation, cfg.IDTokenTTL+cfg.AccessTTL)
 	var cryptoKey [32]byte
 	copy(cryptoKey[:], derive(cfg.Master, "oidc-access-token"))
@@ -186,13 +190,15 @@ func (pr *Provider) Issuer() string { return pr.cfg.Issuer }
 func (pr *Provider) routes() {
 	m := http.NewServeMux()
 	b := pr.base
-	m.HandleFunc("GET "+b+"/login", pr.loginPage)
-	m.HandleFunc("GET "+b+"/login/qr.png", pr.loginQR)
-	m.HandleFunc("GET "+b+"/login/events", pr.loginEvents)
-	m.HandleFunc("POST "+b+"/login/consent", pr.consent)
-	m.HandleFunc("GET "+b+"/device", pr.devicePage)
-	m.HandleFunc("GET "+b+"/logged-out", pr.loggedOut)
-	m.HandleFunc("GET "+b+"/static/", pr.static)
+	page := func(f http.HandlerFunc) http.Handler { return pr.ui.Protect(f) }
+	m.Handle("GET "+b+"/login", page(pr.loginPage))
+	m.Handle("GET "+b+"/login/qr.png", page(pr.loginQR))
+	m.Handle("GET "+b+"/login/events", page(pr.loginEvents))
+	m.Handle("GET "+b+"/login/status", page(pr.loginStatus))
+	m.Handle("POST "+b+"/login/consent", page(pr.consent))
+	m.Handle("GET "+b+"/device", page(pr.devicePage))
+	m.Handle("GET "+b+"/logged-out", page(pr.loggedOut))
+	m.Handle("GET "+b+"/ui/static/", pr.ui.Assets())
 	m.HandleFunc("POST "+b+"/device_authorization", pr.deviceAuthorization)
 	// Everything else is the protocol, served by the library under the issuer's path.
 	m.Handle(b+"/", http.StripPrefix(b, pr.op))
@@ -294,5 +300,3 @@ func hashBytes(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
 }
-
-func sha256New() hash.Hash { return sha256.New() }

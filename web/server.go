@@ -162,6 +162,9 @@ func (w *recorder) WriteHeader(code int) { w.status = code; w.ResponseWriter.Wri
 // Unwrap lets http.ResponseController reach the connection (flushes of server-sent events).
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Flush passes a flush through (wrappers that look for http.Flusher, such as web/ui's).
+func (w *recorder) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
 // ServeHTTP adds a request id, bounds the body, and writes one log line per request (boulder's
 // RequestEvent): method, route, status, problem type, tenant, duration.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
