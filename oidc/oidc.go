@@ -276,7 +276,10 @@ func (pr *Provider) claims(ctx context.Context, tenantID, verificationID string,
 	if err != nil {
 		return nil, err
 	}
-	facts := platform.Facts(t, v.Basic4)
+	facts := v.Facts // opened from the verification's sealed evidence entry, within the allowance
+	if facts == nil {
+		facts = platform.Facts(t, v.Basic4)
+	}
 	for _, s := range want {
 		val, ok := facts[claimScopes[s]]
 		if !ok {
