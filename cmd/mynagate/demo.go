@@ -209,6 +209,10 @@ The J-LIS side:
 		return fmt.Errorf("ticketing: %w", err)
 	}
 	rpBase := "http://" + rln.Addr().String()
+	landing.Apps = []pages.App{
+		{Name: "Log in with My Number Card (a demo relying party on the OpenID provider)", URL: rpBase},
+		{Name: "Ticketing (a relying party built on the public API)", URL: "http://" + tln.Addr().String()},
+	}
 	oc, err := demoOIDC(ctx, n.oidc, tenant, filepath.Join(data, "oidc-clients.json"), rpBase)
 	if err != nil {
 		return fmt.Errorf("OpenID clients: %w", err)

@@ -107,6 +107,7 @@ func newEnv(t testing.TB) *env {
 			ReaderCommand: "mynagate reader verify --card mynagate-demo/cards/taro.json 'HOLDER_URL'",
 			Accounts: []pages.Account{{Role: "Example Bank staff (console)", Email: staffEmail, Password: staffPW, URL: "/console"},
 				{Role: "platform operator", Email: opEmail, Password: opPW, URL: "/operator"}},
+			Apps:  []pages.App{{Name: "Ticketing", URL: "http://127.0.0.1:8090"}},
 			Cards: []pages.DemoCard{{Holder: "山田　太郎", Path: "mynagate-demo/cards/taro.json"}, {Holder: "𠮷田　花子", Path: "mynagate-demo/cards/hanako.json"}}}})
 	if err != nil {
 		t.Fatal(err)

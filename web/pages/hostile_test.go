@@ -89,7 +89,8 @@ func TestHostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.issue(testkit.Taro()).answer(s.HolderURL); err != nil {
+	taro := e.issue(testkit.Taro())
+	if _, err := taro.answer(s.HolderURL); err != nil {
 		t.Fatal(err)
 	}
 	done, _ := rp.Session(ctx, s.ID)
@@ -239,6 +240,42 @@ func TestHostile(t *testing.T) {
 		}
 		if _, body := u.do("GET", "/holder/signin/status", nil); strings.TrimSpace(body) != "{}" {
 			t.Errorf("status of a pending sign-in: %s", body)
+		}
+	})
+
+	t.Run("holder signs in without script (polling)", func(t *testing.T) {
+		u := newUser(t, e)
+		u.do("GET", "/holder", nil)
+		u.do("POST", "/holder/signin", url.Values{})
+		_, body := u.do("GET", "/holder/signin", nil)
+		m := regexp.MustCompile(`id="holder-url">([^<]+)<`).FindStringSubmatch(body)
+		if m == nil || !strings.Contains(body, `<meta http-equiv="refresh"`) {
+			t.Fatalf("wait page without the holder URL or the no-script refresh:\n%s", body)
+		}
+		if _, err := taro.answer(m[1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, body := u.do("GET", "/holder/signin/status", nil); !strings.Contains(body, `"go":"/holder/signin/done"`) {
+			t.Errorf("status after the card answered: %s", body)
+		}
+		// Another browser cannot take over this sign-in.
+		thief := newUser(t, e)
+		if resp, _ := thief.do("GET", "/holder/signin/done", nil); resp.Header.Get("Location") != "/holder" {
+			t.Errorf("another browser completing the sign-in: %s", resp.Header.Get("Location"))
+		}
+		if _, body := thief.do("GET", "/holder", nil); strings.Contains(body, "Other Corp") {
+			t.Error("another browser sees the holder's companies")
+		}
+		if resp, _ := u.do("GET", "/holder/signin/done", nil); resp.Header.Get("Location") != "/holder" {
+			t.Fatalf("done: %s", resp.Header.Get("Location"))
+		}
+		_, body = u.do("GET", "/holder", nil)
+		if !strings.Contains(body, "Other Corp") || strings.Contains(body, platform.PortalTenantName) {
+			t.Errorf("the holder's companies:\n%s", body)
+		}
+		// The sign-in cannot be replayed: the pending session is gone from the cookie.
+		if resp, _ := u.do("GET", "/holder/signin/done", nil); resp.Header.Get("Location") != "/holder" {
+			t.Errorf("done again: %s", resp.Header.Get("Location"))
 		}
 	})
 }

@@ -49,6 +49,13 @@ type Demo struct {
 	ReaderCommand string
 	// PINs says the demo cards' PINs.
 	PINs string
+	// Apps are the demo's relying-party applications (their own sites).
+	Apps []App
+}
+
+// App is a relying-party application of the demo, on a site of its own.
+type App struct {
+	Name, URL string
 }
 
 // Account is a demo sign-in.
