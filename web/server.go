@@ -43,6 +43,7 @@ type Server struct {
 	dur         *prometheus.HistogramVec
 	verifs      *prometheus.CounterVec
 	extraRoutes []func(*http.ServeMux)
+	limits      *limiters // nil: no rate limits (ratelimit.go)
 }
 
 // Option configures a Server.
@@ -98,13 +99,13 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.HandleFunc("POST /v1/sessions", s.tenant(s.createSession))
+	m.HandleFunc("POST /v1/sessions", s.limitIP(ipSessions, "sessions", s.tenant(s.createSession)))
 	m.HandleFunc("GET /v1/sessions/{id}", s.tenant(s.getSession))
 	m.HandleFunc("GET /v1/sessions/{id}/qr.png", s.tenant(s.sessionQR))
 	m.HandleFunc("GET /v1/verifications/{id}", s.tenant(s.getVerification))
 	m.HandleFunc("GET /v1/usage", s.tenant(s.usage))
-	m.HandleFunc("GET /v1/holder/sessions/{id}", s.holderGet)
-	m.HandleFunc("POST /v1/holder/sessions/{id}", s.holderPost)
+	m.HandleFunc("GET /v1/holder/sessions/{id}", s.limitIP(ipHolder, "holder requests", s.holderGet))
+	m.HandleFunc("POST /v1/holder/sessions/{id}", s.limitIP(ipHolder, "holder requests", s.holderPost))
 	s.evidenceRoutes(m)
 	s.notifyRoutes(m) // webhooks.go
 	for _, f := range s.extraRoutes {
@@ -367,6 +368,10 @@ type CreateSessionRequest struct {
 }
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+	if err := s.limitTenantSessions(t); err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
 	var req CreateSessionRequest
 	if err := decode(r, &req); err != nil {
 		writeProblem(w, r, err, "")

@@ -25,9 +25,9 @@ func (s *Server) notifyRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /v1/watches/{sub}", s.tenant(s.getWatch))
 	m.HandleFunc("GET /v1/watches/{sub}/basic4", s.tenant(s.latestFacts))
 	m.HandleFunc("DELETE /v1/watches/{sub}", s.tenant(s.stopWatch))
-	m.HandleFunc("POST /v1/holder/consents/challenge", s.holderConsentChallenge)
-	m.HandleFunc("POST /v1/holder/consents/query", s.holderConsents)
-	m.HandleFunc("POST /v1/holder/consents/revoke", s.holderRevokeConsent)
+	m.HandleFunc("POST /v1/holder/consents/challenge", s.limitIP(ipHolder, "holder requests", s.holderConsentChallenge))
+	m.HandleFunc("POST /v1/holder/consents/query", s.limitIP(ipHolder, "holder requests", s.holderConsents))
+	m.HandleFunc("POST /v1/holder/consents/revoke", s.limitIP(ipHolder, "holder requests", s.holderRevokeConsent))
 }
 
 // EndpointRequest is the body of POST /v1/webhooks/endpoints.

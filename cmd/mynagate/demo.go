@@ -23,6 +23,7 @@ import (
 
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/web"
 	"github.com/mynagate/mynagate/web/pages"
 	"github.com/spf13/cobra"
 )
@@ -162,6 +163,7 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 	}
 	n, err := startNode(ctx, platformConfig{db: db, jlisURL: jbase, jlisToken: jlisToken, dataDir: filepath.Join(data, "platform"), publicURL: pbase, crlInterval: 10 * time.Second,
 		privateWebhooks: true, // the demo's receivers (mynagate webhook listen) run on this machine
+		rateLimits:      &web.DefaultRateLimits,
 		insecureJLIS:    true, // its own simulator on loopback
 		pins:            wiring.PinCertificates(anchors...),
 		demo:            landing,

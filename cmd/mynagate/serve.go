@@ -46,6 +46,8 @@ type platformConfig struct {
 	// privateWebhooks lets tenants' webhook endpoints be on loopback and private networks
 	// (platform.WithPrivateWebhookTargets).
 	privateWebhooks bool
+	// rateLimits are the API's rate limits (web.WithRateLimits); nil: none.
+	rateLimits *web.RateLimits
 	// insecureJLIS allows a J-LIS URL that is not https (the demo's and tests' local simulator).
 	insecureJLIS bool
 	// pins are the J-LIS CA certificates pinned by serve --trust / --trust-sha256; nil: the ones
@@ -231,6 +233,9 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		return f.Ready()
 	}
 	wopts := []web.Option{web.WithReadiness(ready), web.WithCollectors(append(f.Collectors(), nt.collectors()...)...)}
+	if cfg.rateLimits != nil {
+		wopts = append(wopts, web.WithRateLimits(*cfg.rateLimits))
+	}
 	prov, err := oidc.New(p, st, oidc.Config{Issuer: strings.TrimRight(cfg.publicURL, "/") + "/oidc", Master: master})
 	if err != nil {
 		stopLog()
@@ -324,6 +329,8 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&cfg.publicURL, "public-url", "", "base URL holders reach this platform at (default http://ADDR)")
 	fl.DurationVar(&cfg.crlInterval, "crl-interval", time.Minute, "how often CRLs are fetched (conditional GET)")
 	fl.BoolVar(&cfg.privateWebhooks, "webhook-private-targets", false, "let webhook endpoints be on loopback and private networks (default: public addresses only)")
+	cfg.rateLimits = new(web.RateLimits)
+	addRateLimitFlags(fl, cfg.rateLimits)
 	return cmd
 }
 

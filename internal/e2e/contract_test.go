@@ -201,7 +201,7 @@ func TestOpenAPISpecIsValid31(t *testing.T) {
 // problemStatus is the status each problem type comes with (web's statusOf over platform's kinds).
 var problemStatus = map[string]int{
 	"invalid-request": 400, "unauthorized": 401, "not-found": 404, "method-not-allowed": 405, "challenge-reused": 409,
-	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413, "unsupported-media-type": 415,
+	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413, "unsupported-media-type": 415, "rate-limited": 429,
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
 	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503, "evidence-pending": 503,
@@ -1123,6 +1123,69 @@ func TestContract(t *testing.T) {
 		}
 		if st, _, b := c.raw(ctx, "GET", base+"/v1/usage", "", http.Header{"Authorization": {"bearer " + key}}, nil); st != http.StatusOK {
 			t.Errorf("the scheme's case is free (RFC 9110 §11.1): %d %s", st, b)
+		}
+	})
+
+	// Rate limits, on a server of the same platform with small buckets and a clock of the test's.
+	t.Run("rate-limited", func(t *testing.T) {
+		var mu sync.Mutex
+		now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		limited := httptest.NewServer(web.New(e.plat, web.WithRateLimits(web.RateLimits{
+			TenantSessions: web.Limit{Rate: 1, Burst: 1}, IPSessions: web.Limit{Rate: 0.5, Burst: 3}, IPHolder: web.Limit{Rate: 1, Burst: 1}, Now: clock})))
+		defer limited.Close()
+		lb := limited.URL
+		create := func(k string) (int, http.Header, []byte) {
+			return c.raw(ctx, "POST", lb+"/v1/sessions", k, jsonHdr, strings.NewReader(`{"purpose":"login"}`))
+		}
+		limitedProblem := func(what string, st int, h http.Header, b []byte, detail, retry string) {
+			t.Helper()
+			if st != http.StatusTooManyRequests || !strings.Contains(string(b), "rate-limited") || !strings.Contains(string(b), detail) || h.Get("Retry-After") != retry {
+				t.Errorf("%s: %d Retry-After %q %s; want 429 rate-limited naming %q, Retry-After %s", what, st, h.Get("Retry-After"), b, detail, retry)
+			}
+		}
+		k1 := contractTenant(t, e, "Limited One", nil)
+		k2 := contractTenant(t, e, "Limited Two", nil)
+		k3 := contractTenant(t, e, "Limited Three", nil)
+		st, _, b := create(k1)
+		if st != http.StatusCreated {
+			t.Fatalf("first session: %d %s", st, b)
+		}
+		st, h, b := create(k1) // the tenant's bucket (1) is empty; the address's (3) is not
+		limitedProblem("second session of a tenant", st, h, b, "for this tenant", "1")
+		st, _, b = create(k2)
+		if st != http.StatusCreated {
+			t.Fatalf("another tenant's session: %d %s", st, b)
+		}
+		st, h, b = create(k3) // the address's bucket is empty now; it refills at 1 per 2 s
+		limitedProblem("a third tenant from the same address", st, h, b, "from this address", "2")
+		st, h, b = c.raw(lax(), "POST", lb+"/v1/sessions", "", jsonHdr, strings.NewReader(`{"purpose":"login"}`))
+		limitedProblem("no API key at all", st, h, b, "from this address", "2") // refused before the key is looked up
+		advance(2 * time.Second)
+		if st, _, b := create(k1); st != http.StatusCreated {
+			t.Errorf("after Retry-After: %d %s", st, b)
+		}
+
+		hs := session(rp, "login")
+		hurl := lb + "/v1/holder/sessions/" + hs.id
+		if st, _, b := c.raw(ctx, "GET", hurl+"?token="+hs.token, "", nil, nil); st != http.StatusOK {
+			t.Fatalf("holder challenge: %d %s", st, b)
+		}
+		for _, op := range []struct{ method, url string }{
+			{"GET", hurl + "?token=" + hs.token}, {"POST", hurl}, {"POST", lb + "/v1/holder/consents/challenge"},
+			{"POST", lb + "/v1/holder/consents/query"}, {"POST", lb + "/v1/holder/consents/revoke"},
+		} {
+			var body io.Reader
+			if op.method == "POST" {
+				body = strings.NewReader(`{}`)
+			}
+			st, h, b := c.raw(lax(), op.method, op.url, "", jsonHdr, body)
+			limitedProblem(op.method+" "+op.url, st, h, b, "from this address", "1")
+		}
+		advance(time.Second)
+		if st, _, b := c.raw(ctx, "GET", hurl+"?token="+hs.token, "", nil, nil); st != http.StatusOK {
+			t.Errorf("holder challenge after Retry-After: %d %s", st, b)
 		}
 	})
 
