@@ -65,6 +65,12 @@ func TestImportDirection(t *testing.T) {
 		// public client and webhooks, over HTTP, and has its own database. Its pages use web/ui,
 		// which imports nothing of the platform (web itself does, so it is excluded through platform).
 		{"ticket/...", ours("platform", "store", "jlis", "jlisapi", "card", "reader", "evidence", "revocation", "verify", "internal/wiring", "internal/testkit")},
+		// The gate is the ticket service's side: it decides offline with the verifier and the CRL
+		// reader, reads cards through reader, and never reaches the platform, its store or J-LIS
+		// (the API server web is excluded through platform; the page foundation web/ui is allowed).
+		{"gate/...", append(ours("platform", "store", "jlis", "jlisapi", "card", "evidence", "oidc", "internal/wiring", "internal/testkit"), sql...)},
+		// The manifest format is shared with the ticket service, which may not import the verifier.
+		{"gate/manifest", ours("verify", "revocation", "reader", "ticket", "platform", "store", "web", "jlis")},
 		// The demo relying party uses only standard OpenID client libraries and the page foundation.
 		{"rpdemo", append(ours("platform", "store", "oidc", "jlis", "card", "reader", "evidence", "revocation", "verify", "client"), sql...)},
 		// The provider builds its pages on web/ui, never on the API's package web (checked below).
