@@ -2,9 +2,11 @@ package evidence
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -21,6 +23,10 @@ type AuditReport struct {
 	// commitments; Shredded counts entries whose personal data is gone; Overdue counts entries
 	// past their retention that still have it (Shred has not run since).
 	Sealed, Shredded, Overdue int64
+	// Served counts verifications whose stored columns were checked against their leaf's
+	// commitment (version-2 leaves); Kept counts the checkpoints kept by others (a tenant, a
+	// witness) that the stored log was found to extend.
+	Served, Kept int
 }
 
 // Audit recomputes the whole tree from the stored leaves and compares it with everything the log
@@ -30,7 +36,14 @@ type AuditReport struct {
 // its leaf's commitments. The first discrepancy is returned as a *VerifyError with
 // ReasonStorageMismatch (or the reason of a bad checkpoint). progress, if not nil, is called
 // after each page of entries.
-func (l *Log) Audit(ctx context.Context, progress func(done, total uint64)) (*AuditReport, error) {
+//
+// What the platform serves about a verification outside the seal (its decision, reason,
+// person, certificate serial, event payload) is checked against the leaf's commitment to it,
+// and the retention end against the leaf's: personal data shredded before it is reported. kept
+// are checkpoints a tenant or witness kept (signatures already verified, e.g. by
+// ParseCheckpoint): the stored log must reach each one's size with its root, and its stored
+// checkpoints must reach it too, or checkpoints were deleted or the log rolled back.
+func (l *Log) Audit(ctx context.Context, progress func(done, total uint64), kept ...Checkpoint) (*AuditReport, error) {
 	ts, err := l.store.Tree(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: read tree state: %w", err)
@@ -39,6 +52,16 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total uint64)) (*Au
 		ts.Root = emptyRoot
 	}
 	rep := &AuditReport{Size: ts.Size}
+	kept = slices.Clone(kept)
+	slices.SortFunc(kept, func(a, b Checkpoint) int { return cmp.Compare(a.Size, b.Size) })
+	for _, k := range kept {
+		if k.Origin != l.origin {
+			return nil, verifyErr(ReasonWrongOrigin, "the kept checkpoint is of log %q, not %q", k.Origin, l.origin)
+		}
+		if k.Size > ts.Size {
+			return nil, verifyErr(ReasonStorageMismatch, "a kept checkpoint signs %d entries but the stored tree has %d: the log was rolled back or entries were deleted", k.Size, ts.Size)
+		}
+	}
 
 	// The checkpoints, verified and in ascending size.
 	var cps []Checkpoint
@@ -71,6 +94,14 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total uint64)) (*Au
 	if len(cps) > 0 {
 		rep.Latest = &cps[len(cps)-1]
 	}
+	if n := len(kept); n > 0 && (len(cps) == 0 || cps[len(cps)-1].Size < kept[n-1].Size) {
+		latest := uint64(0)
+		if len(cps) > 0 {
+			latest = cps[len(cps)-1].Size
+		}
+		return nil, verifyErr(ReasonStorageMismatch, "a kept checkpoint signs %d entries but the stored checkpoints stop at %d: the latest checkpoints were deleted or rolled back", kept[n-1].Size, latest)
+	}
+	nextKept := 0
 	nextCP := 0
 	rng := rangeFactory.NewEmptyRange(0)
 	checkCPs := func() error {
@@ -84,6 +115,17 @@ func (l *Log) Audit(ctx context.Context, progress func(done, total uint64)) (*Au
 			}
 			nextCP++
 			rep.Checkpoints++
+		}
+		for nextKept < len(kept) && kept[nextKept].Size == rng.End() {
+			root, err := rootOf(rng)
+			if err != nil {
+				return err
+			}
+			if root != kept[nextKept].Root {
+				return verifyErr(ReasonStorageMismatch, "the kept checkpoint of size %d has root %x, the stored leaves give %x: the log was rewritten", kept[nextKept].Size, kept[nextKept].Root, root)
+			}
+			nextKept++
+			rep.Kept++
 		}
 		return nil
 	}
@@ -155,8 +197,19 @@ func auditEntry(kr *Keyring, e *StoredEntry, now time.Time, rep *AuditReport) er
 		return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the stored id, tenant or time (%s, %s, %s) differ from the leaf's (%s, %s, %s)",
 			e.ID, e.Index, e.ID, e.TenantID, e.Time.Format(time.RFC3339Nano), leaf.ID, leaf.TenantID, leaf.Time.Format(time.RFC3339Nano))
 	}
+	if err := auditServed(kr, e, leaf, rep); err != nil {
+		return err
+	}
+	if leaf.Version >= 2 && !e.ShredAfter.Equal(leaf.RetainUntil) {
+		return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the stored retention end %s is not the leaf's %s",
+			e.ID, e.Index, e.ShredAfter.Format(time.RFC3339), leaf.RetainUntil.Format(time.RFC3339))
+	}
 	switch {
 	case len(e.Sealed) == 0 && len(e.WrappedKey) == 0:
+		if leaf.Version >= 2 && now.Before(leaf.RetainUntil) {
+			return verifyErr(ReasonStorageMismatch, "entry %s (index %d): its personal data was shredded before its retention end %s",
+				e.ID, e.Index, leaf.RetainUntil.Format(time.RFC3339))
+		}
 		rep.Shredded++
 		return nil
 	case len(e.Sealed) == 0 || len(e.WrappedKey) == 0:
@@ -172,10 +225,52 @@ func auditEntry(kr *Keyring, e *StoredEntry, now time.Time, rep *AuditReport) er
 	if keyCommitment(key) != leaf.KeyCommitment {
 		return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the stored data key is not the one the leaf commits to", e.ID, e.Index)
 	}
+	if leaf.Version >= 2 {
+		plain, err := open(e.ID, key, e.Sealed)
+		if err != nil {
+			return &VerifyError{Reason: ReasonStorageMismatch, Detail: fmt.Sprintf("entry %s (index %d): the committed key does not open the personal data", e.ID, e.Index), Err: err}
+		}
+		p, err := parsePersonal(plain, leaf.Method)
+		if err != nil {
+			return &VerifyError{Reason: ReasonStorageMismatch, Detail: fmt.Sprintf("entry %s (index %d): the personal data does not decode", e.ID, e.Index), Err: err}
+		}
+		if !slices.Equal(disclosures(key, p), leaf.Disclosures) {
+			return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the leaf's item commitments are not those of the personal data", e.ID, e.Index)
+		}
+	}
 	rep.Sealed++
 	if !now.Before(e.ShredAfter) {
 		rep.Overdue++
 	}
+	return nil
+}
+
+// auditServed checks what the database serves about a verification against the leaf: the
+// decision, reason, purpose and session in clear, and (version 2) every stored column, the
+// event payload included, against the leaf's keyed commitment.
+func auditServed(kr *Keyring, e *StoredEntry, leaf *Leaf, rep *AuditReport) error {
+	sv := e.Served
+	if sv == nil {
+		if len(leaf.Served) > 0 {
+			return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the leaf commits to a verification, but its stored columns are gone", e.ID, e.Index)
+		}
+		return nil
+	}
+	if sv.SessionID != leaf.SessionID || sv.Purpose != leaf.Purpose || sv.Decision != leaf.Decision.String() || sv.Reason != leaf.Reason {
+		return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the stored verification (%s, %s, %s %q) differs from the leaf's (%s, %s, %s %q): the decision or reason served was altered",
+			e.ID, e.Index, sv.SessionID, sv.Purpose, sv.Decision, sv.Reason, leaf.SessionID, leaf.Purpose, leaf.Decision, leaf.Reason)
+	}
+	if leaf.Version < 2 {
+		return nil
+	}
+	ok, err := kr.checkServed(e.ID, sv, leaf.Served)
+	if err != nil {
+		return &VerifyError{Reason: ReasonStorageMismatch, Detail: fmt.Sprintf("entry %s (index %d): the leaf's commitment to the stored verification cannot be checked", e.ID, e.Index), Err: err}
+	}
+	if !ok {
+		return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the stored verification is not what the leaf commits to: its person, certificate, detail, revocation reference or event was altered", e.ID, e.Index)
+	}
+	rep.Served++
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"unicode/utf8"
 
 	"github.com/transparency-dev/merkle/proof"
 )
@@ -37,6 +39,27 @@ type Bundle struct {
 	// Sealed and DataKey disclose the personal data: both or neither. Absent after shredding.
 	Sealed  []byte `json:"sealed,omitempty"`
 	DataKey []byte `json:"data_key,omitempty"`
+	// Disclosed discloses items of the personal data one by one (a version-2 leaf commits to
+	// each): what a tenant may see, without the certificate or the other facts.
+	Disclosed []Disclosed `json:"disclosed,omitempty"`
+}
+
+// Disclosed is one item of an entry's personal data with the salt of its commitment.
+type Disclosed struct {
+	Name  string `json:"name"` // ItemSubject, ItemDetail or FactItem(fact)
+	Value string `json:"value"`
+	Salt  []byte `json:"salt"`
+}
+
+// Disclosure says how much of an entry's personal data a bundle or an export reveals.
+type Disclosure struct {
+	// Full reveals the sealed personal data and its data key: the certificate, the signature
+	// and everything else the entry holds.
+	Full bool
+	// Items, without Full, reveals these items one by one (those the entry has), each checked
+	// offline against the leaf's commitment. Entries with a version-1 leaf have no item
+	// commitments and reveal nothing this way.
+	Items []string
 }
 
 // ConsistencyBundle proves that a log's older checkpoint is a prefix of a newer one.
@@ -108,6 +131,12 @@ func (b *ConsistencyBundle) Marshal() ([]byte, error) { return marshalCanonical(
 // ErrNotFound if the entry does not exist or is another tenant's; ErrNotIntegrated if it is not
 // in the tree yet.
 func (l *Log) Bundle(ctx context.Context, tenantID, id string, disclose bool) (*Bundle, error) {
+	return l.BundleFor(ctx, tenantID, id, Disclosure{Full: disclose})
+}
+
+// BundleFor is Bundle with a disclosure chosen for the reader: a tenant allowed everything the
+// certificate carries gets the sealed data and its key; another tenant gets the items it may see.
+func (l *Log) BundleFor(ctx context.Context, tenantID, id string, d Disclosure) (*Bundle, error) {
 	e, err := l.store.Entry(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && e.TenantID != tenantID) {
 		return nil, fmt.Errorf("evidence: entry %s of tenant %s: %w", id, tenantID, ErrNotFound)
@@ -128,22 +157,44 @@ func (l *Log) Bundle(ctx context.Context, tenantID, id string, disclose bool) (*
 			return nil, err
 		}
 	}
-	return l.bundleAt(ctx, e, cp, disclose)
+	return l.bundleAt(ctx, e, cp, d)
 }
 
-func (l *Log) bundleAt(ctx context.Context, e *StoredEntry, cp *StoredCheckpoint, disclose bool) (*Bundle, error) {
+func (l *Log) bundleAt(ctx context.Context, e *StoredEntry, cp *StoredCheckpoint, d Disclosure) (*Bundle, error) {
 	p, err := l.InclusionProof(ctx, e.Index, cp.Size)
 	if err != nil {
 		return nil, err
 	}
 	b := &Bundle{Format: FormatBundle, LogKey: l.keys.Public.String(), Checkpoint: string(cp.Note),
 		Index: e.Index, Leaf: e.LeafData, Inclusion: p}
-	if disclose && len(e.WrappedKey) > 0 && len(e.Sealed) > 0 {
+	if len(e.WrappedKey) == 0 || len(e.Sealed) == 0 || (!d.Full && len(d.Items) == 0) {
+		return b, nil
+	}
+	if d.Full {
 		key, err := l.keys.Wrap.unwrap(e.ID, e.WrappedKey)
 		if err != nil {
 			return nil, fmt.Errorf("evidence: entry %s: %w", e.ID, err)
 		}
 		b.Sealed, b.DataKey = e.Sealed, key
+		return b, nil
+	}
+	o, err := l.open(e)
+	if err != nil {
+		return nil, err
+	}
+	if o.Leaf.Version < 2 || o.Personal == nil {
+		return b, nil
+	}
+	key, err := l.keys.Wrap.unwrap(e.ID, e.WrappedKey)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: entry %s: %w", e.ID, err)
+	}
+	defer clear(key)
+	items := personalItems(o.Personal)
+	for _, name := range slices.Sorted(slices.Values(d.Items)) {
+		if v, ok := items[name]; ok {
+			b.Disclosed = append(b.Disclosed, Disclosed{Name: name, Value: v, Salt: disclosureSalt(key, name)})
+		}
 	}
 	return b, nil
 }
@@ -178,6 +229,8 @@ type Verified struct {
 	// Personal is the disclosed personal data, checked against the leaf's commitments; nil
 	// when the bundle does not disclose it (or it was shredded).
 	Personal *Personal
+	// Disclosed holds the items disclosed one by one, each checked against its commitment.
+	Disclosed map[string]string
 }
 
 // checkLogKey compares the key a document names with the trusted one.
@@ -211,11 +264,11 @@ func VerifyBundle(data []byte, key *PublicKey) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verifyEntry(cp, b.Index, b.Leaf, b.Inclusion, b.Sealed, b.DataKey)
+	return verifyEntry(cp, b.Index, b.Leaf, b.Inclusion, b.Sealed, b.DataKey, b.Disclosed)
 }
 
 // verifyEntry checks one leaf against a verified checkpoint.
-func verifyEntry(cp Checkpoint, index uint64, leaf []byte, inclusion [][]byte, sealed, dataKey []byte) (*Verified, error) {
+func verifyEntry(cp Checkpoint, index uint64, leaf []byte, inclusion [][]byte, sealed, dataKey []byte, disclosed []Disclosed) (*Verified, error) {
 	if index >= cp.Size {
 		return nil, verifyErr(ReasonNotIncluded, "entry index %d is not below the checkpoint's tree size %d", index, cp.Size)
 	}
@@ -237,6 +290,9 @@ func verifyEntry(cp Checkpoint, index uint64, leaf []byte, inclusion [][]byte, s
 		return nil, &VerifyError{Reason: ReasonMalformed, Detail: "the entry is in the log but does not decode", Err: err}
 	}
 	v := &Verified{Checkpoint: cp, Index: index, Leaf: l}
+	if err := verifyDisclosed(l, disclosed, v); err != nil {
+		return nil, err
+	}
 	if len(sealed) == 0 && len(dataKey) == 0 {
 		return v, nil
 	}
@@ -261,7 +317,36 @@ func verifyEntry(cp Checkpoint, index uint64, leaf []byte, inclusion [][]byte, s
 		return nil, &VerifyError{Reason: ReasonMalformed, Detail: "the personal data does not decode", Err: err}
 	}
 	v.Personal = p
+	if l.Version >= 2 {
+		if got := disclosures(dataKey, p); !slices.EqualFunc(got, l.Disclosures, func(a, b Commitment) bool { return a == b }) {
+			return nil, verifyErr(ReasonSealedMismatch, "the item commitments of entry %s are not those of its personal data", l.ID)
+		}
+	}
 	return v, nil
+}
+
+// verifyDisclosed checks items disclosed one by one against the leaf's commitments.
+func verifyDisclosed(l *Leaf, disclosed []Disclosed, v *Verified) error {
+	for i, d := range disclosed {
+		if i > 0 && d.Name <= disclosed[i-1].Name {
+			return verifyErr(ReasonMalformed, "the disclosed items are not in ascending order of name")
+		}
+		j := slices.IndexFunc(l.Disclosures, func(c Commitment) bool { return c.Name == d.Name })
+		if j < 0 {
+			return verifyErr(ReasonSealedMismatch, "entry %s commits to no item %q", l.ID, d.Name)
+		}
+		if len(d.Salt) != 32 || !utf8.ValidString(d.Value) {
+			return verifyErr(ReasonMalformed, "disclosed item %q has a %d-byte salt or a value that is not UTF-8", d.Name, len(d.Salt))
+		}
+		if itemCommitment(d.Salt, d.Name, d.Value) != l.Disclosures[j].Hash {
+			return verifyErr(ReasonSealedMismatch, "the disclosed %s of entry %s is not what the entry commits to: it was altered", d.Name, l.ID)
+		}
+		if v.Disclosed == nil {
+			v.Disclosed = map[string]string{}
+		}
+		v.Disclosed[d.Name] = d.Value
+	}
+	return nil
 }
 
 // VerifyConsistency verifies a consistency bundle offline: both checkpoints signed by the

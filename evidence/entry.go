@@ -90,12 +90,33 @@ type Personal struct {
 type Entry struct {
 	Header
 	Personal Personal
+	// Served, when the entry records a verification, is what the platform's database keeps and
+	// serves about it outside the seal. The leaf commits to it (Leaf.Served), so that an audit
+	// catches any stored edit of what the API serves.
+	Served *Served
+}
+
+// Served is a verification's columns as the platform's database stores them beside the entry:
+// the strings exactly as written (empty for NULL), and the exact event payload bytes.
+type Served struct {
+	SessionID, Purpose, Decision, Reason, Detail, PersonID, CertCA, CertSerial, Method, RevocationRef string
+	EventID, EventType                                                                                string
+	EventPayload                                                                                      []byte
+}
+
+// Commitment is a salted commitment to one item of an entry's personal data, by which a bundle
+// discloses that item alone (see Disclosed).
+type Commitment struct {
+	Name string
+	Hash [32]byte
 }
 
 // Leaf is the decoded leaf of the Merkle tree: the public header and two commitments to the
 // personal data. The tree commits to these bytes only, so deleting the personal data and its
 // key changes no leaf hash, no root and no proof.
 type Leaf struct {
+	// Version is the leaf's encoding version: 1, or 2 with the fields below Header's.
+	Version uint8
 	Header
 	// SealedHash is SHA-256 of the sealed personal data (the AES-GCM ciphertext and tag).
 	SealedHash [32]byte
@@ -103,6 +124,18 @@ type Leaf struct {
 	// key-committing; without it a log could disclose a different key that opens the same
 	// ciphertext to other plaintext.
 	KeyCommitment [32]byte
+
+	// Version 2 only.
+	// RetainUntil is when the personal data is to be shredded: shredding before it is caught.
+	RetainUntil time.Time
+	// Served is kek id (4) ‖ HMAC-SHA256 under a key derived from the log master key over the
+	// verification's stored columns (Served); empty when the entry records no verification. The
+	// key keeps it from being a public hash of guessable values (a serial, a person id).
+	Served []byte
+	// Disclosures commit to each item of the personal data (SHA-256 of a domain, a salt derived
+	// from the data key, the name and the value), names ascending: a bundle can disclose some
+	// facts without the certificate and the others.
+	Disclosures []Commitment
 }
 
 // The leaf and personal-data encodings are TLS-presentation-language structures (RFC 8446 §3):
@@ -141,8 +174,15 @@ type Leaf struct {
 //	    uint8  fact_count;
 //	    struct { opaque name<1..2^8-1>; opaque value<0..2^16-1>; } facts[fact_count];  // names ascending
 //	} Personal;
+//
+// Version 2 of the leaf is version 1 with, after key_commitment:
+//
+//	uint64 retain_until;
+//	opaque served<0..2^8-1>;
+//	uint8  disclosure_count;
+//	struct { opaque name<1..2^8-1>; opaque hash[32]; } disclosures[disclosure_count];  // names ascending
 const (
-	leafVersion     = 1
+	leafVersion     = 2
 	personalVersion = 1
 )
 
@@ -268,10 +308,12 @@ func addString8(b *cryptobyte.Builder, s string) {
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
 }
 
-// encodeLeaf returns the canonical leaf encoding. The header MUST have been validated.
-func encodeLeaf(h *Header, sealedHash, keyCommitment [32]byte) ([]byte, error) {
-	b := cryptobyte.NewBuilder(make([]byte, 0, 256+len(h.Challenge)))
-	b.AddUint8(leafVersion)
+// encodeLeaf returns the canonical leaf encoding of l (version 1 or 2). The header MUST have
+// been validated.
+func encodeLeaf(l *Leaf) ([]byte, error) {
+	h := &l.Header
+	b := cryptobyte.NewBuilder(make([]byte, 0, 256+len(h.Challenge)+40*len(l.Disclosures)))
+	b.AddUint8(l.Version)
 	addString8(b, h.ID)
 	addString8(b, h.SessionID)
 	addString8(b, h.TenantID)
@@ -285,8 +327,21 @@ func encodeLeaf(h *Header, sealedHash, keyCommitment [32]byte) ([]byte, error) {
 		addString8(b, h.CRLNumber)
 		addTime(b, h.CRLThisUpdate)
 	}
-	b.AddBytes(sealedHash[:])
-	b.AddBytes(keyCommitment[:])
+	b.AddBytes(l.SealedHash[:])
+	b.AddBytes(l.KeyCommitment[:])
+	if l.Version == 1 {
+		return b.Bytes()
+	}
+	addTime(b, l.RetainUntil)
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(l.Served) })
+	if len(l.Disclosures) > 255 {
+		return nil, fmt.Errorf("evidence: %d disclosures, at most 255", len(l.Disclosures))
+	}
+	b.AddUint8(uint8(len(l.Disclosures)))
+	for _, c := range l.Disclosures {
+		addString8(b, c.Name)
+		b.AddBytes(c.Hash[:])
+	}
 	return b.Bytes()
 }
 
@@ -320,7 +375,7 @@ type versionError struct {
 }
 
 func (e *versionError) Error() string {
-	return fmt.Sprintf("evidence: %s version %d is not supported (this program knows version 1)", e.what, e.version)
+	return fmt.Sprintf("evidence: %s version %d is not supported (this program knows versions 1 and 2 of the leaf, 1 of the personal data)", e.what, e.version)
 }
 
 func readString8(s *cryptobyte.String, out *string, lo int) bool {
@@ -353,10 +408,10 @@ func ParseLeaf(data []byte) (*Leaf, error) {
 	if !s.ReadUint8(&v) {
 		return nil, &parseError{"leaf", "empty"}
 	}
-	if v != leafVersion {
+	if v != 1 && v != 2 {
 		return nil, &versionError{"leaf", v}
 	}
-	var l Leaf
+	l := Leaf{Version: v}
 	var challenge cryptobyte.String
 	var decision, method uint8
 	ok := readString8(&s, &l.ID, 1) && readString8(&s, &l.SessionID, 0) && readString8(&s, &l.TenantID, 1) &&
@@ -375,13 +430,34 @@ func ParseLeaf(data []byte) (*Leaf, error) {
 	if !s.CopyBytes(l.SealedHash[:]) || !s.CopyBytes(l.KeyCommitment[:]) {
 		return nil, &parseError{"leaf", "truncated commitments"}
 	}
+	if v == 2 {
+		var served cryptobyte.String
+		var n uint8
+		if !readTime(&s, &l.RetainUntil) || !s.ReadUint8LengthPrefixed(&served) || !s.ReadUint8(&n) {
+			return nil, &parseError{"leaf", "truncated retention or served commitment"}
+		}
+		if len(served) != 0 && len(served) != 4+32 {
+			return nil, &parseError{"leaf", fmt.Sprintf("served commitment of %d bytes", len(served))}
+		}
+		l.Served = nilIfEmpty(served)
+		for i := 0; i < int(n); i++ {
+			var c Commitment
+			if !readString8(&s, &c.Name, 1) || !s.CopyBytes(c.Hash[:]) {
+				return nil, &parseError{"leaf", "truncated disclosure commitment"}
+			}
+			if i > 0 && c.Name <= l.Disclosures[i-1].Name {
+				return nil, &parseError{"leaf", "disclosure commitments not in ascending order"}
+			}
+			l.Disclosures = append(l.Disclosures, c)
+		}
+	}
 	if !s.Empty() {
 		return nil, &parseError{"leaf", fmt.Sprintf("%d bytes after the end", len(s))}
 	}
 	if err := l.Header.validate(); err != nil {
 		return nil, &parseError{"leaf", err.Error()}
 	}
-	again, err := encodeLeaf(&l.Header, l.SealedHash, l.KeyCommitment)
+	again, err := encodeLeaf(&l)
 	if err != nil || !bytes.Equal(again, data) {
 		return nil, &parseError{"leaf", "not in canonical form"}
 	}

@@ -47,11 +47,12 @@ type ExportHeader struct {
 
 // ExportEntry is one entry line of an export.
 type ExportEntry struct {
-	Index     uint64   `json:"index"`
-	Leaf      []byte   `json:"leaf"`
-	Inclusion [][]byte `json:"inclusion"`
-	Sealed    []byte   `json:"sealed,omitempty"`
-	DataKey   []byte   `json:"data_key,omitempty"`
+	Index     uint64      `json:"index"`
+	Leaf      []byte      `json:"leaf"`
+	Inclusion [][]byte    `json:"inclusion"`
+	Sealed    []byte      `json:"sealed,omitempty"`
+	DataKey   []byte      `json:"data_key,omitempty"`
+	Disclosed []Disclosed `json:"disclosed,omitempty"`
 }
 
 // ExportTrailer is the last line of an export.
@@ -72,6 +73,9 @@ type ExportQuery struct {
 	From, To time.Time // From ≤ entry time < To
 	// Disclose includes the personal data and data keys of entries not yet shredded.
 	Disclose bool
+	// Items, without Disclose, includes these items of the personal data one by one (see
+	// Disclosure): what a tenant not allowed the certificate may see.
+	Items []string
 }
 
 // ExportSummary says what an export holds.
@@ -133,15 +137,15 @@ func (l *Log) Export(ctx context.Context, w io.Writer, q ExportQuery, progress f
 			if e.Index >= cp.Size {
 				continue // integrated after the checkpoint; the next export covers it
 			}
-			b, err := l.bundleAt(ctx, e, cp, q.Disclose)
+			b, err := l.bundleAt(ctx, e, cp, Disclosure{Full: q.Disclose, Items: q.Items})
 			if err != nil {
 				return nil, err
 			}
-			if err := write(ExportEntry{Index: b.Index, Leaf: b.Leaf, Inclusion: b.Inclusion, Sealed: b.Sealed, DataKey: b.DataKey}); err != nil {
+			if err := write(ExportEntry{Index: b.Index, Leaf: b.Leaf, Inclusion: b.Inclusion, Sealed: b.Sealed, DataKey: b.DataKey, Disclosed: b.Disclosed}); err != nil {
 				return nil, fmt.Errorf("evidence: write export: %w", err)
 			}
 			sum.Count++
-			if b.DataKey != nil {
+			if b.DataKey != nil || len(b.Disclosed) > 0 {
 				sum.Disclosed++
 			}
 		}
@@ -244,7 +248,7 @@ func VerifyExport(r io.Reader, key *PublicKey, progress func(done int64)) (*Expo
 		if err := unmarshalCanonical(line, &e, fmt.Sprintf("export entry on line %d", lineNo-1)); err != nil {
 			return nil, err
 		}
-		v, err := verifyEntry(cp, e.Index, e.Leaf, e.Inclusion, e.Sealed, e.DataKey)
+		v, err := verifyEntry(cp, e.Index, e.Leaf, e.Inclusion, e.Sealed, e.DataKey, e.Disclosed)
 		if err != nil {
 			var ve *VerifyError
 			if errors.As(err, &ve) {
@@ -263,7 +267,7 @@ func VerifyExport(r io.Reader, key *PublicKey, progress func(done int64)) (*Expo
 		digest.Write(line)
 		lastIndex = e.Index
 		sum.Count++
-		if v.Personal != nil {
+		if v.Personal != nil || len(v.Disclosed) > 0 {
 			sum.Disclosed++
 		}
 		if progress != nil && sum.Count%1000 == 0 {

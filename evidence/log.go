@@ -142,11 +142,20 @@ func (l *Log) Prepare(e Entry) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence: encode personal data: %w", err)
 	}
+	shredAfter := l.retention(e.TenantID, e.Time).UTC()
+	if !shredAfter.After(e.Time) || !validTime(shredAfter) {
+		return nil, &EntryError{Field: "Time", Reason: fmt.Sprintf("gives a retention end %s that is not after it", shredAfter.Format(time.RFC3339))}
+	}
 	sealed, key, err := seal(l.rand, e.ID, plain)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := encodeLeaf(&e.Header, sha256.Sum256(sealed), keyCommitment(key))
+	lf := Leaf{Version: leafVersion, Header: e.Header, SealedHash: sha256.Sum256(sealed), KeyCommitment: keyCommitment(key),
+		RetainUntil: shredAfter, Disclosures: disclosures(key, &e.Personal)}
+	if e.Served != nil {
+		lf.Served = l.keys.Wrap.servedMAC(e.ID, e.Served)
+	}
+	leaf, err := encodeLeaf(&lf)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: encode leaf: %w", err)
 	}
@@ -155,10 +164,6 @@ func (l *Log) Prepare(e Entry) (*Record, error) {
 		return nil, err
 	}
 	clear(key)
-	shredAfter := l.retention(e.TenantID, e.Time).UTC()
-	if !shredAfter.After(e.Time) || !validTime(shredAfter) {
-		return nil, &EntryError{Field: "Time", Reason: fmt.Sprintf("gives a retention end %s that is not after it", shredAfter.Format(time.RFC3339))}
-	}
 	return &Record{
 		ID: e.ID, TenantID: e.TenantID, Time: e.Time.UTC(),
 		LeafData: leaf, LeafHash: [32]byte(hasher.HashLeaf(leaf)),

@@ -3,11 +3,16 @@ package evidence
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Domain strings keep every use of SHA-256 and AES-GCM in this package apart from every other.
@@ -16,6 +21,10 @@ const (
 	domainKey    = "mynagate-evidence/v1 key-commitment\x00"
 	domainWrap   = "mynagate-evidence/v1 wrap\x00"
 	domainKEKID  = "mynagate-evidence/v1 kek-id\x00"
+	domainServed = "mynagate-evidence/v2 served\x00"
+	domainMAC    = "mynagate-evidence/v2 served-mac-key\x00"
+	domainSalt   = "mynagate-evidence/v2 disclosure-salt\x00"
+	domainItem   = "mynagate-evidence/v2 disclosure\x00"
 )
 
 // dataKeySize is the size of a per-entry data key (AES-256).
@@ -79,6 +88,7 @@ type Keyring struct {
 type kek struct {
 	id   [4]byte
 	aead cipher.AEAD
+	mac  []byte // the key of served commitments, derived from the master key
 }
 
 // kekID names a master key in wrapped data keys: the first 4 bytes of a domain-separated
@@ -100,7 +110,9 @@ func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
 		if err != nil {
 			return nil, err
 		}
-		e := kek{id: kekID(k), aead: aead}
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(domainMAC))
+		e := kek{id: kekID(k), aead: aead, mac: m.Sum(nil)}
 		if i == 0 {
 			kr.current = e
 		}
@@ -139,4 +151,97 @@ func (kr *Keyring) unwrap(id string, wrapped []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", errUnwrap, err)
 	}
 	return key, nil
+}
+
+// encodeServed is the canonical encoding of a verification's stored columns.
+func encodeServed(id string, sv *Served) []byte {
+	b := cryptobyte.NewBuilder(nil)
+	for _, f := range []string{id, sv.SessionID, sv.Purpose, sv.Decision, sv.Reason, sv.Detail, sv.PersonID, sv.CertCA, sv.CertSerial,
+		sv.Method, sv.RevocationRef, sv.EventID, sv.EventType} {
+		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(f)) })
+	}
+	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(sv.EventPayload) })
+	return b.BytesOrPanic()
+}
+
+// servedMAC is the commitment a leaf carries to a verification's stored columns, under the
+// current master key: kek id (4) ‖ HMAC-SHA256.
+func (kr *Keyring) servedMAC(id string, sv *Served) []byte {
+	return macWith(kr.current, id, sv)
+}
+
+func macWith(k kek, id string, sv *Served) []byte {
+	m := hmac.New(sha256.New, k.mac)
+	m.Write([]byte(domainServed))
+	m.Write(encodeServed(id, sv))
+	return append(k.id[:], m.Sum(nil)...)
+}
+
+// checkServed reports whether mac is the commitment to sv of entry id, under whichever master
+// key it names.
+func (kr *Keyring) checkServed(id string, sv *Served, mac []byte) (bool, error) {
+	if len(mac) != 4+32 {
+		return false, fmt.Errorf("evidence: served commitment of %d bytes", len(mac))
+	}
+	k, ok := kr.byID[[4]byte(mac[:4])]
+	if !ok {
+		return false, fmt.Errorf("evidence: master key %x of a served commitment is not in the keyring", mac[:4])
+	}
+	return hmac.Equal(macWith(k, id, sv), mac), nil
+}
+
+// disclosureSalt is the salt of one item's commitment: derived from the data key, so that it
+// needs no storage of its own and is shredded with the key (the commitments of a shredded
+// entry then hide even low-entropy values such as a birth date).
+func disclosureSalt(key []byte, name string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(domainSalt))
+	m.Write([]byte(name))
+	return m.Sum(nil)
+}
+
+// itemCommitment is SHA-256(domain ‖ salt ‖ name ‖ 0 ‖ value).
+func itemCommitment(salt []byte, name, value string) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(domainItem))
+	h.Write(salt)
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write([]byte(value))
+	return [32]byte(h.Sum(nil))
+}
+
+// Item names of disclosures: the pairwise subject, the rejection detail, and each fact.
+const (
+	ItemSubject = "sub"
+	ItemDetail  = "detail"
+	itemFact    = "fact:"
+)
+
+// FactItem is the disclosure item name of a basic-4 fact ("fact:name", …).
+func FactItem(fact string) string { return itemFact + fact }
+
+// personalItems lists the items of personal data that can be disclosed one by one.
+func personalItems(p *Personal) map[string]string {
+	out := map[string]string{}
+	if p.Subject != "" {
+		out[ItemSubject] = p.Subject
+	}
+	if p.Detail != "" {
+		out[ItemDetail] = p.Detail
+	}
+	for k, v := range p.Facts {
+		out[FactItem(k)] = v
+	}
+	return out
+}
+
+// disclosures returns the commitments to p's items under data key, names ascending.
+func disclosures(key []byte, p *Personal) []Commitment {
+	items := personalItems(p)
+	out := make([]Commitment, 0, len(items))
+	for _, name := range slices.Sorted(maps.Keys(items)) {
+		out = append(out, Commitment{Name: name, Hash: itemCommitment(disclosureSalt(key, name), name, items[name])})
+	}
+	return out
 }

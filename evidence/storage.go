@@ -28,6 +28,9 @@ type StoredEntry struct {
 	// Sequenced is true once the integrator integrated the entry at Index.
 	Sequenced bool
 	Index     uint64
+	// Served is the verification the entry records, as stored beside it (nil for an entry
+	// that records none). The audit checks it against the leaf.
+	Served *Served
 }
 
 // Pending is an unsequenced entry as the integrator needs it.

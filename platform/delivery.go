@@ -309,6 +309,7 @@ func (d *Deliverer) send(ctx context.Context, dl *Delivery, keys [][]byte, at ti
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mynagate-webhooks/1")
 	webhook.SetHeaders(req.Header, keys, dl.EventID, at, dl.Payload)
+	d.p.setCheckpointHeader(ctx, req.Header)
 	resp, err := d.hc.Do(req)
 	if err != nil {
 		return 0, err

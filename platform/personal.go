@@ -2,8 +2,10 @@ package platform
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -29,10 +31,17 @@ func (p *Platform) openPersonal(ctx context.Context, tenant *Tenant, v *Verifica
 		return internal(fmt.Errorf("platform: open the evidence of %s: %w", v.ID, err))
 	}
 	v.RetainUntil = o.RetainUntil
+	// What is served is what the leaf says, not what the row says: a row edited after the fact
+	// serves nothing new (and the audit names it).
+	v.Decision, v.Reason = DecisionAccepted, o.Leaf.Reason
+	if o.Leaf.Decision == evidence.Rejected {
+		v.Decision = DecisionRejected
+	}
 	if o.Shredded() {
 		v.Shredded = true
 		return nil
 	}
+	v.Detail = o.Personal.Detail
 	for k, val := range o.Personal.Facts {
 		f := Fact(k)
 		if !slices.Contains(tenant.Facts, f) {
@@ -126,4 +135,44 @@ func (p *Platform) LatestFacts(ctx context.Context, tenant *Tenant, sub string) 
 		return &LatestFactsView{Sub: sub, Facts: Facts(tenant, &ans.Basic4), Deceased: ans.Deceased, UpdatedAt: ans.UpdatedAt}, nil
 	}
 	return nil, newError(KindNotFound, "not-found", "J-LIS knows no signing certificate of person %q", sub)
+}
+
+// servedOf is what the store keeps of a verification beside its entry, as it writes it
+// (store.CompleteSession): the entry's leaf commits to it, so the audit catches an edit of
+// anything served from it (decision, reason, person, certificate, event).
+func servedOf(v *Verification, ev Event) *evidence.Served {
+	return &evidence.Served{SessionID: v.SessionID, Purpose: string(v.Purpose), Decision: string(v.Decision), Reason: v.Reason,
+		Detail: v.Detail, PersonID: v.PersonID, CertCA: v.CertCA, CertSerial: v.CertSerial, Method: string(v.Method),
+		RevocationRef: v.RevocationRef, EventID: ev.ID, EventType: ev.Type, EventPayload: ev.Payload}
+}
+
+// EvidenceDisclosure is what the tenant's evidence bundles and exports reveal of an entry's
+// personal data: everything (the certificate included) to a tenant allowed the certificate;
+// to another, only its pairwise subject, the rejection detail and the facts it may see, each
+// disclosed against its commitment in the leaf.
+func (t *Tenant) EvidenceDisclosure() evidence.Disclosure {
+	if t.AllowsCertificate() {
+		return evidence.Disclosure{Full: true}
+	}
+	items := []string{evidence.ItemSubject, evidence.ItemDetail}
+	for _, f := range t.Facts {
+		items = append(items, evidence.FactItem(string(f)))
+	}
+	return evidence.Disclosure{Items: items}
+}
+
+// CheckpointHeader carries the evidence log's latest signed checkpoint (base64 of the note) on
+// every webhook delivery, so that a tenant keeps a recent checkpoint without asking: with it,
+// `mynagate evidence audit --checkpoint` catches a log rolled back or checkpoints deleted after.
+const CheckpointHeader = "Mynagate-Evidence-Checkpoint"
+
+func (p *Platform) setCheckpointHeader(ctx context.Context, h http.Header) {
+	if p.evidence == nil {
+		return
+	}
+	cp, err := p.evidence.Checkpoint(ctx)
+	if err != nil {
+		return // none yet, or the store is away: the delivery goes without
+	}
+	h.Set(CheckpointHeader, base64.StdEncoding.EncodeToString(cp.Note))
 }

@@ -285,7 +285,9 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 		return internal(err)
 	}
 	ev := Event{ID: evID, TenantID: tenant.ID, Type: EventVerificationCompleted, Payload: body, CreatedAt: v.CreatedAt}
-	rec, err := p.evidence.Prepare(p.evidenceEntry(v, sub, tenant, s, a, crlThisUpdate))
+	entry := p.evidenceEntry(v, sub, tenant, s, a, crlThisUpdate)
+	entry.Served = servedOf(v, ev)
+	rec, err := p.evidence.Prepare(entry)
 	if err != nil {
 		return internal(fmt.Errorf("prepare evidence of %s: %w", v.ID, err))
 	}

@@ -219,7 +219,10 @@ func (s *Store) Tiles(ctx context.Context, ids []evidence.TileID) ([][]byte, err
 
 // evidenceColumns reads entries with the tree size, which says whether each is integrated yet.
 // Rows without a leaf (verifications stored before the log) are not entries.
-const evidenceColumns = `e.id, e.tenant_id, e.created_at, e.leaf, e.leaf_hash, e.sealed, e.wrapped_key, e.shred_after, e.idx, t.size
+const evidenceColumns = `e.id, e.tenant_id, e.created_at, e.leaf, e.leaf_hash, e.sealed, e.wrapped_key, e.shred_after, e.idx, t.size,
+	e.session_id, COALESCE(e.purpose, ''), COALESCE(e.decision, ''), COALESCE(e.reason, ''), COALESCE(e.detail, ''), COALESCE(e.person_id, ''),
+	COALESCE(e.cert_ca, ''), COALESCE(e.cert_serial, ''), COALESCE(e.method, ''), COALESCE(e.revocation_ref, ''),
+	COALESCE(e.event_id, ''), COALESCE(e.event_type, ''), e.event_payload
 	FROM evidence_entries e CROSS JOIN evidence_tree t WHERE t.one = 1 AND e.leaf IS NOT NULL`
 
 func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
@@ -233,8 +236,12 @@ func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
 			shred   sql.NullInt64
 			idx     sql.NullInt64
 			size    int64
+			session sql.NullString
+			sv      evidence.Served
 		)
-		if err := rows.Scan(&e.ID, &e.TenantID, &created, &e.LeafData, &h, &e.Sealed, &e.WrappedKey, &shred, &idx, &size); err != nil {
+		if err := rows.Scan(&e.ID, &e.TenantID, &created, &e.LeafData, &h, &e.Sealed, &e.WrappedKey, &shred, &idx, &size,
+			&session, &sv.Purpose, &sv.Decision, &sv.Reason, &sv.Detail, &sv.PersonID, &sv.CertCA, &sv.CertSerial, &sv.Method, &sv.RevocationRef,
+			&sv.EventID, &sv.EventType, &sv.EventPayload); err != nil {
 			return nil, fmt.Errorf("store: read evidence entry: %w", err)
 		}
 		if len(h) != 32 {
@@ -246,6 +253,10 @@ func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
 		}
 		if idx.Valid && idx.Int64 < size {
 			e.Sequenced, e.Index = true, uint64(idx.Int64)
+		}
+		if session.Valid {
+			sv.SessionID = session.String
+			e.Served = &sv
 		}
 		out = append(out, e)
 	}

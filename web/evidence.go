@@ -48,7 +48,7 @@ func (s *Server) evidenceBundle(w http.ResponseWriter, r *http.Request, t *platf
 		return
 	}
 	id := r.PathValue("id")
-	b, err := l.Bundle(r.Context(), t.ID, id, true)
+	b, err := l.BundleFor(r.Context(), t.ID, id, t.EvidenceDisclosure())
 	if err != nil {
 		evidenceError(w, r, err, "evidence of verification "+id)
 		return
@@ -59,6 +59,7 @@ func (s *Server) evidenceBundle(w http.ResponseWriter, r *http.Request, t *platf
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store") // personal data
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+".evidence.json"))
 	w.Write(data)
 }

@@ -343,7 +343,7 @@ func (s *Server) sessionView(ctx context.Context, t *platform.Tenant, sess *plat
 func (s *Server) verificationView(t *platform.Tenant, v *platform.Verification) *VerificationView {
 	out := &VerificationView{ID: v.ID, SessionID: v.SessionID, Purpose: v.Purpose, Decision: v.Decision, Reason: v.Reason,
 		Detail: v.Detail, Revocation: RevocationView{Method: v.Method, Ref: v.RevocationRef}, CreatedAt: v.CreatedAt}
-	if v.CertSerial != "" {
+	if v.CertSerial != "" && t.AllowsCertificate() && !v.Shredded {
 		out.Cert = &CertView{Issuer: v.CertCA, Serial: v.CertSerial}
 	}
 	if v.Decision == platform.DecisionAccepted {

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -267,8 +269,15 @@ func printVerified(w io.Writer, key *evidence.PublicKey, v *evidence.Verified) {
 	if p := v.Personal; p != nil {
 		fmt.Fprintf(w, "  personal   disclosed, matches the entry's commitments: certificate %d bytes, signature %d bytes, %d facts\n",
 			len(p.Certificate), len(p.Signature), len(p.Facts))
+	} else if len(v.Disclosed) > 0 {
+		names := slices.Sorted(maps.Keys(v.Disclosed))
+		fmt.Fprintf(w, "  personal   %d items disclosed one by one, each matching its commitment: %s (the certificate is not disclosed)\n",
+			len(names), strings.Join(names, ", "))
 	} else {
 		fmt.Fprintln(w, "  personal   not disclosed in this bundle (or shredded after the retention period)")
+	}
+	if !v.Leaf.RetainUntil.IsZero() {
+		fmt.Fprintf(w, "  retention  until %s\n", humanTime(v.Leaf.RetainUntil))
 	}
 }
 
@@ -296,6 +305,8 @@ type verifiedJSON struct {
 	Subject     string            `json:"subject,omitempty"`
 	Facts       map[string]string `json:"facts,omitempty"`
 	Disclosed   bool              `json:"personal_data_disclosed"`
+	Items       map[string]string `json:"disclosed_items,omitempty"`
+	RetainUntil *time.Time        `json:"retain_until,omitempty"`
 }
 
 func printVerifiedJSON(w io.Writer, v *evidence.Verified) error {
@@ -305,6 +316,10 @@ func printVerifiedJSON(w io.Writer, v *evidence.Verified) error {
 		Reason: l.Reason, Challenge: l.Challenge, Method: l.Method.String(), CRLNumber: l.CRLNumber}
 	if !l.CRLThisUpdate.IsZero() {
 		j.CRLThis = &l.CRLThisUpdate
+	}
+	j.Items = v.Disclosed
+	if !l.RetainUntil.IsZero() {
+		j.RetainUntil = &l.RetainUntil
 	}
 	if p := v.Personal; p != nil {
 		j.Disclosed = true
@@ -365,10 +380,17 @@ the whole file. 'mynagate evidence verify FILE --log-key log.pub' checks it offl
 			}
 			defer closeStore()
 			// An unknown tenant is a mistyped --tenant, not an empty export.
-			if _, err := st.Tenant(ctx, tenant); errors.Is(err, platform.ErrNotFound) {
+			ten, err := st.Tenant(ctx, tenant)
+			if errors.Is(err, platform.ErrNotFound) {
 				return fmt.Errorf("--tenant %s: no such tenant in %s", tenant, redactDSN(cfg.db))
 			} else if err != nil {
 				return err
+			}
+			// The export discloses what the tenant may see: the certificate and everything only
+			// to a tenant allowed every fact, the facts it may see one by one to another.
+			d := ten.EvidenceDisclosure()
+			if noPersonal {
+				d = evidence.Disclosure{}
 			}
 			f, err := os.Create(out)
 			if err != nil {
@@ -382,7 +404,7 @@ the whole file. 'mynagate evidence verify FILE --log-key log.pub' checks it offl
 				}
 				bar.Set64(done)
 			}
-			sum, err := l.Export(ctx, f, evidence.ExportQuery{TenantID: tenant, From: start, To: end, Disclose: !noPersonal}, progress)
+			sum, err := l.Export(ctx, f, evidence.ExportQuery{TenantID: tenant, From: start, To: end, Disclose: d.Full, Items: d.Items}, progress)
 			if bar != nil {
 				bar.Finish()
 			}
@@ -416,12 +438,19 @@ the whole file. 'mynagate evidence verify FILE --log-key log.pub' checks it offl
 func newEvidenceAuditCmd() *cobra.Command {
 	var cfg evidenceStoreConfig
 	var asJSON bool
+	var keptFiles []string
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Recompute the tree from the stored entries and compare it with every stored checkpoint",
 		Long: `Read every entry of the log from the store, recompute each leaf hash, every tile and the
 root, and compare them with the stored tree and with every checkpoint the log signed (their
-signatures are verified too). Personal data still held is checked against its commitments.
+signatures are verified too). Personal data still held is checked against its commitments; what
+the platform serves about each verification beside it (decision, reason, person, certificate
+serial, detail, event payload, retention end) against the leaf's commitment; personal data
+shredded before its retention end is reported. --checkpoint FILE (repeatable) names a
+checkpoint kept by a tenant or a witness (from a bundle, a webhook's Mynagate-Evidence-Checkpoint
+header, or GET /v1/evidence/checkpoint): the stored log must extend it, and its stored
+checkpoints reach it, or the log was rolled back or checkpoints deleted.
 Exits with status 1 at the first discrepancy, saying where it is.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -431,6 +460,14 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 				return err
 			}
 			defer closeStore()
+			var kept []evidence.Checkpoint
+			for _, f := range keptFiles {
+				c, err := readKeptCheckpoint(f, l.PublicKey())
+				if err != nil {
+					return err
+				}
+				kept = append(kept, c)
+			}
 			var bar *progressbar.ProgressBar
 			rep, err := l.Audit(ctx, func(done, total uint64) {
 				if bar == nil {
@@ -438,7 +475,7 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 						progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
 				}
 				bar.Set64(int64(done))
-			})
+			}, kept...)
 			if bar != nil {
 				bar.Finish()
 			}
@@ -447,7 +484,7 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 			}
 			if asJSON {
 				j := map[string]any{"ok": true, "entries": rep.Size, "root": rep.Root[:], "checkpoints": rep.Checkpoints,
-					"sealed": rep.Sealed, "shredded": rep.Shredded, "overdue": rep.Overdue}
+					"sealed": rep.Sealed, "shredded": rep.Shredded, "overdue": rep.Overdue, "verifications": rep.Served, "kept_checkpoints": rep.Kept}
 				if rep.Latest != nil {
 					j["latest_checkpoint_size"] = rep.Latest.Size
 				}
@@ -462,11 +499,16 @@ Exits with status 1 at the first discrepancy, saying where it is.`,
 				fmt.Fprintln(out, "  checkpoints none published yet")
 			}
 			fmt.Fprintf(out, "  personal    %d sealed and matching their commitments, %d shredded, %d past retention awaiting shredding\n", rep.Sealed, rep.Shredded, rep.Overdue)
+			fmt.Fprintf(out, "  served      %d verifications as stored match their entries\n", rep.Served)
+			if len(kept) > 0 {
+				fmt.Fprintf(out, "  kept        %d checkpoints kept elsewhere are extended by the stored log\n", rep.Kept)
+			}
 			return nil
 		},
 	}
 	cfg.flags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringArrayVar(&keptFiles, "checkpoint", nil, "a checkpoint kept by a tenant or witness: a signed note, a bundle holding one, or its base64 (repeatable)")
 	return cmd
 }
 
@@ -508,4 +550,29 @@ not exist yet. Without --init a data directory without keys is an error, so that
 type checkpointJSON struct {
 	Size uint64 `json:"size"`
 	Root []byte `json:"root"`
+}
+
+// readKeptCheckpoint reads a checkpoint someone kept: the signed note itself, an evidence bundle
+// (its checkpoint), or the base64 of the note as a webhook's Mynagate-Evidence-Checkpoint header
+// carries it. Its signature is verified with the log's key.
+func readKeptCheckpoint(path string, key *evidence.PublicKey) (evidence.Checkpoint, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return evidence.Checkpoint{}, fmt.Errorf("--checkpoint: %w", err)
+	}
+	msg := data
+	if evidence.DocumentFormat(data) == evidence.FormatBundle {
+		var b evidence.Bundle
+		if err := json.Unmarshal(data, &b); err != nil {
+			return evidence.Checkpoint{}, fmt.Errorf("--checkpoint %s: %w", path, err)
+		}
+		msg = []byte(b.Checkpoint)
+	} else if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data))); err == nil {
+		msg = dec
+	}
+	c, err := evidence.ParseCheckpoint(msg, key)
+	if err != nil {
+		return evidence.Checkpoint{}, fmt.Errorf("--checkpoint %s: not a checkpoint signed by this log's key: %w", path, err)
+	}
+	return c, nil
 }
