@@ -104,9 +104,22 @@ func TestPrepareAcceptsEdgeCases(t *testing.T) {
 	}
 }
 
-// TestLeafGolden pins the version-1 leaf encoding byte for byte: a change to it would make every
-// stored leaf unverifiable. Regenerate (only for a new version) with go test -run TestLeafGolden -update.
+// TestLeafGolden pins the version-2 leaf encoding byte for byte, and keeps the version-1 golden
+// leaf (what every entry stored before version 2 holds) parsing to itself: a change to either
+// would make stored leaves unverifiable. Regenerate (only for a new version) with
+// go test -run TestLeafGolden -update.
 func TestLeafGolden(t *testing.T) {
+	v1, err := os.ReadFile(filepath.Join("testdata", "leaf-v1.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := hex.DecodeString(strings.TrimSpace(string(v1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l1, err := evidence.ParseLeaf(old); err != nil || l1.Version != 1 || l1.ID != evidencetest.Entry(7, "t_0123456789abcdef").ID || len(l1.Disclosures) != 0 {
+		t.Fatalf("the version-1 golden leaf no longer parses: %+v, %v", l1, err)
+	}
 	keys := evidencetest.Keys(t)
 	l, err := evidence.New(memory.New(), keys, evidence.WithRand(zeros{}))
 	if err != nil {
@@ -116,7 +129,7 @@ func TestLeafGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "leaf-v1.golden")
+	path := filepath.Join("testdata", "leaf-v2.golden")
 	got := hex.EncodeToString(r.LeafData) + "\n"
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -128,7 +141,7 @@ func TestLeafGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
-		t.Fatalf("the v1 leaf encoding changed:\n got %s\nwant %s", got, want)
+		t.Fatalf("the v2 leaf encoding changed:\n got %s\nwant %s", got, want)
 	}
 	leaf, err := evidence.ParseLeaf(r.LeafData)
 	if err != nil {
@@ -155,7 +168,8 @@ func TestParseLeafIsStrict(t *testing.T) {
 		version bool
 	}{
 		{"empty", nil, false},
-		{"version 2", append([]byte{2}, good[1:]...), true},
+		{"version 3", append([]byte{3}, good[1:]...), true},
+		{"version 1 with version 2's fields", append([]byte{1}, good[1:]...), false},
 		{"trailing byte", append(bytes.Clone(good), 0), false},
 		{"truncated", good[:len(good)-1], false},
 		{"unknown decision", func() []byte {
@@ -175,7 +189,7 @@ func TestParseLeafIsStrict(t *testing.T) {
 			if err == nil {
 				t.Fatal("ParseLeaf accepted it")
 			}
-			if tt.version != strings.Contains(err.Error(), "version 2 is not supported") {
+			if tt.version != strings.Contains(err.Error(), "version 3 is not supported") {
 				t.Errorf("error %q does not say whether the version is unknown", err)
 			}
 		})

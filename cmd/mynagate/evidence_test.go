@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -113,7 +114,49 @@ func writeEvidenceFixtures(t testing.TB, dir string) error {
 			return err
 		}
 	}
-	if _, err := pl.Publish(ctx); err != nil {
+	kept, err := pl.Publish(ctx)
+	if err != nil {
+		return err
+	}
+	// A bundle as a tenant allowed only the name gets it: the sub and the name disclosed one by
+	// one, not the certificate or the other facts.
+	lb, err := pl.BundleFor(ctx, "t_a", evidencetest.Entry(0, "t_a").ID, evidence.Disclosure{Items: []string{evidence.ItemSubject, evidence.FactItem("name")}})
+	if err != nil {
+		return err
+	}
+	limited, _ := lb.Marshal()
+	// Another database of the same log whose latest checkpoint (size 15, which a witness kept)
+	// was deleted afterwards.
+	rb, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "rolledback.db"))
+	if err != nil {
+		return err
+	}
+	defer rb.Close()
+	if err := rb.CreateTenant(ctx, platform.Tenant{ID: "t_a", Name: "Tenant t_a", CreatedAt: evidencetest.Base}); err != nil {
+		return err
+	}
+	rl, err := evidence.New(rb, keys)
+	if err != nil {
+		return err
+	}
+	var witnessed *evidence.StoredCheckpoint
+	for _, n := range []int{10, 15} {
+		for i := 0; i < 5+5*(n/15); i++ {
+			if _, err := rl.Append(ctx, evidencetest.Entry(1000+n*100+i, "t_a")); err != nil {
+				return err
+			}
+		}
+		if witnessed, err = rl.Publish(ctx); err != nil {
+			return err
+		}
+	}
+	rb.Close()
+	raw, err := sql.Open("sqlite", filepath.Join(dir, "rolledback.db"))
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, `DELETE FROM evidence_checkpoints WHERE size = $1`, int64(witnessed.Size)); err != nil {
 		return err
 	}
 	var pretty bytes.Buffer
@@ -122,7 +165,7 @@ func writeEvidenceFixtures(t testing.TB, dir string) error {
 		"log.pub": []byte(l.PublicKey().String() + "\n"), "other.pub": []byte(other.Public.String() + "\n"),
 		"bundle.json": bundle, "tampered.json": tampered, "pretty.json": pretty.Bytes(),
 		"consistency.json": consistency, "forked.json": forkedData, "old.note": old.Note,
-		"export.jsonl": export.Bytes(),
+		"export.jsonl": export.Bytes(), "limited.json": limited, "kept.note": kept.Note, "witnessed.note": witnessed.Note,
 	} {
 		if err := write(name, content); err != nil {
 			return err

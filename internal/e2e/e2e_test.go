@@ -50,6 +50,7 @@ type env struct {
 	rp, rp2  *client.Client // two tenants
 	tenantID string
 	evidence *evidence.Log
+	keys     *evidence.Keys
 	apiKey   string // the first tenant's
 	platOpts []platform.Option
 }
@@ -85,6 +86,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.keys = keys
 	e.evidence, err = evidence.New(st, keys)
 	if err != nil {
 		t.Fatal(err)
