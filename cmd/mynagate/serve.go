@@ -242,7 +242,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		st.Close()
 		return nil, err
 	}
-	pg, err := pages.New(p, pages.Config{Key: pageKey(master), Health: crlHealth(f), Demo: cfg.demo})
+	pg, err := pages.New(p, pages.Config{Key: pageKey(master), Health: crlHealth(f), Demo: cfg.demo, OIDC: prov})
 	if err != nil {
 		stopLog()
 		st.Close()

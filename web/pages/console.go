@@ -89,6 +89,7 @@ func (pg *Pages) consolePage(r *http.Request, wh *who, current string, data any)
 		{Href: "/console/verifications", Label: "nav.verifications"},
 		{Href: "/console/evidence", Label: "nav.evidence"},
 		{Href: "/console/usage", Label: "nav.usage"},
+		{Href: "/console/oidc", Label: "nav.oidc"},
 	}
 	for i := range nav {
 		nav[i].Current = nav[i].Href == current

@@ -18,6 +18,7 @@ import (
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/reader"
 	"github.com/mynagate/mynagate/revocation"
@@ -42,6 +43,7 @@ type env struct {
 	deliverer *platform.Deliverer
 	srv       *httptest.Server
 	tenant    *platform.Tenant
+	oidc      *oidc.Provider
 }
 
 const (
@@ -93,7 +95,12 @@ func newEnv(t testing.TB) *env {
 	if e.deliverer, err = platform.NewDeliverer(e.plat); err != nil {
 		t.Fatal(err)
 	}
-	pg, err := pages.New(e.plat, pages.Config{Key: bytes.Repeat([]byte{9}, 32), Poll: 100 * time.Millisecond,
+	prov, err := oidc.New(e.plat, st, oidc.Config{Issuer: e.srv.URL + "/oidc", Master: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.oidc = prov
+	pg, err := pages.New(e.plat, pages.Config{Key: bytes.Repeat([]byte{9}, 32), Poll: 100 * time.Millisecond, OIDC: prov,
 		Health: func(context.Context) []pages.CAHealth {
 			var out []pages.CAHealth
 			for _, s := range srcs {

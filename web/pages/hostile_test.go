@@ -11,6 +11,7 @@ import (
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 )
 
@@ -132,10 +133,27 @@ func TestHostile(t *testing.T) {
 				t.Errorf("POST %s to another tenant's endpoint: %d", p, resp.StatusCode)
 			}
 		}
+		oc, _, err := e.oidc.CreateClient(ctx, other.ID, oidc.ClientRequest{Name: "theirs", RedirectURIs: []string{"https://other.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := u.do("POST", "/console/oidc/"+oc.ID+"/delete", url.Values{}); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("delete another tenant's OpenID client: %d", resp.StatusCode)
+		}
+		if cs, _ := e.oidc.Clients(ctx, other.ID); len(cs) != 1 || cs[0].DeletedAt != nil {
+			t.Error("another tenant's OpenID client was deleted")
+		}
+		if _, body := u.do("GET", "/console/oidc", nil); strings.Contains(body, oc.ID) {
+			t.Error("another tenant's OpenID client is listed")
+		}
+		resp, body := u.do("POST", "/console/oidc", url.Values{"name": {"x"}, "redirects": {strings.Repeat("https://a.example/\n", 11)}})
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "at most 10 redirect URIs") {
+			t.Errorf("11 redirect URIs: %d", resp.StatusCode)
+		}
 		if ep, _ := e.plat.WebhookEndpoint(ctx, other, otherEp.ID); ep.DisabledAt != nil {
 			t.Error("another tenant's endpoint was disabled")
 		}
-		resp, body := u.do("GET", "/console/evidence?id="+otherVerification, nil)
+		resp, body = u.do("GET", "/console/evidence?id="+otherVerification, nil)
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Your tenant has no verification with this id") || strings.Contains(body, "山田") {
 			t.Errorf("another tenant's evidence: %d", resp.StatusCode)
 		}

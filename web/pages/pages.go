@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/web/ui"
 )
@@ -78,6 +79,9 @@ type Config struct {
 	Demo *Demo
 	// Poll is how often server-sent event streams look for news (default 500 ms).
 	Poll time.Duration
+	// OIDC is the platform's OpenID provider, for the console's OpenID clients page (nil: the
+	// page says there is none).
+	OIDC *oidc.Provider
 	// Clock drives sessions, sign-in throttling and streams (default real).
 	Clock clockwork.Clock
 }
@@ -121,6 +125,7 @@ func (pg *Pages) Routes(m *http.ServeMux) {
 	h := func(pattern string, f http.HandlerFunc) { m.Handle(pattern, pg.u.Protect(f)) }
 	h("GET /{$}", pg.landing)
 	pg.consoleRoutes(h)
+	pg.oidcRoutes(h)
 	pg.holderRoutes(h)
 	pg.operatorRoutes(h)
 	for _, prefix := range []string{"/console/", "/holder/", "/operator/"} {

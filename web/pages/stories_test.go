@@ -172,6 +172,23 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("redelivered: %+v", got)
 		}
 
+		// An OpenID client: bad redirect URIs are refused and kept; the secret is shown once.
+		tb.open("/console/oidc")
+		tb.submit("form.stack", map[string]string{"name": "Bank app", "redirects": "not a uri"})
+		tb.wantFieldError("redirects", "not a uri")
+		if got := tb.value("#f-name"); got != "Bank app" {
+			t.Errorf("client name not kept: %q", got)
+		}
+		tb.check("console-oidc-error")
+		tb.submit("form.stack", map[string]string{"name": "Bank app", "redirects": "https://bank.example/callback"})
+		if s := tb.text("#client-secret"); !strings.HasPrefix(s, "mgs_") {
+			t.Errorf("client secret %q", s)
+		}
+		if cs, _ := e.oidc.Clients(ctx, e.tenant.ID); len(cs) != 1 || cs[0].Name != "Bank app" || cs[0].Redirects[0] != "https://bank.example/callback" {
+			t.Errorf("clients after registering one: %+v", cs)
+		}
+		tb.check("console-oidc")
+
 		tb.open("/console/usage")
 		tb.run(chromedp.WaitVisible(css("svg.chart rect")))
 		tb.check("console-usage")
@@ -310,7 +327,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("every page checked", func(t *testing.T) {
 		for _, name := range []string{"landing", "landing-ja", "console-login", "console-login-error", "console-overview", "console-keys",
 			"console-webhooks", "console-webhooks-error", "console-webhook", "console-verifications", "console-verifications-empty",
-			"console-evidence", "console-usage", "holder-signin", "holder-wait", "holder-companies", "operator-tenants",
+			"console-evidence", "console-usage", "console-oidc", "console-oidc-error", "holder-signin", "holder-wait", "holder-companies", "operator-tenants",
 			"operator-health", "error-page"} {
 			if _, ok := checkedPages.Load(name); !ok {
 				t.Errorf("page %s was not checked for accessibility", name)
