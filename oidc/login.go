@@ -6,10 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/web/ui"
@@ -40,7 +45,7 @@ var messages = map[string]map[string]string{
 		"oidc.unknown":      "このログインは見つかりません。サービスに戻ってやり直してください。",
 		"oidc.otherBrowser": "このログインは別のブラウザで開始されました。ログインを始めたブラウザで続けてください。",
 		"oidc.used":         "このログインは既に完了しています。",
-		"oidc.deviceTitle":  "機器のログイン", "oidc.userCode": "機器の画面に表示されたコード", "oidc.next": "次へ", "oidc.badCode": "コードが正しくないか、有効期限が切れています。",
+		"oidc.deviceTitle":  "機器のログイン", "oidc.userCode": "機器の画面に表示されたコード", "oidc.next": "次へ", "oidc.badCode": "コードが正しくないか、有効期限が切れています。", "oidc.tooMany": "試行回数が多すぎます。1分後にもう一度お試しください。",
 		"oidc.loggedOut": "ログアウトしました。", "oidc.loggedOutTitle": "ログアウト",
 		"oidc.c_name": "氏名", "oidc.c_address": "住所", "oidc.c_birthdate": "生年月日", "oidc.c_gender": "性別",
 		"oidc.v_male": "男性", "oidc.v_female": "女性", "oidc.v_unspecified": "不明",
@@ -64,7 +69,7 @@ var messages = map[string]map[string]string{
 		"oidc.unknown":      "This login does not exist. Go back to the service and start again.",
 		"oidc.otherBrowser": "This login was started in another browser. Continue in the browser where you started.",
 		"oidc.used":         "This login is already complete.",
-		"oidc.deviceTitle":  "Log in a device", "oidc.userCode": "The code shown on your device", "oidc.next": "Next", "oidc.badCode": "The code is wrong or has expired.",
+		"oidc.deviceTitle":  "Log in a device", "oidc.userCode": "The code shown on your device", "oidc.next": "Next", "oidc.badCode": "The code is wrong or has expired.", "oidc.tooMany": "Too many tries. Try again in a minute.",
 		"oidc.loggedOut": "You are logged out.", "oidc.loggedOutTitle": "Logged out",
 		"oidc.c_name": "Name", "oidc.c_address": "Address", "oidc.c_birthdate": "Date of birth", "oidc.c_gender": "Sex",
 		"oidc.v_male": "male", "oidc.v_female": "female", "oidc.v_unspecified": "unspecified",
@@ -474,6 +479,11 @@ func (pr *Provider) devicePage(w http.ResponseWriter, r *http.Request) {
 		pr.render(w, r, http.StatusOK, "device.html", "deviceTitle", &data{})
 		return
 	}
+	if !pr.guesses.allow(r) {
+		w.Header().Set("Retry-After", "60")
+		pr.render(w, r, http.StatusTooManyRequests, "device.html", "deviceTitle", &data{UserCode: raw, Message: pr.t(r, "tooMany")})
+		return
+	}
 	code := normalizeUserCode(raw)
 	var req *Request
 	if code != "" {
@@ -548,4 +558,34 @@ func writeOAuthError(w http.ResponseWriter, status int, e *oidc.Error) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error": string(e.ErrorType), "error_description": e.Description})
+}
+
+// guessLimiter bounds how fast one client address may try user codes on the device page: a
+// user code is 8 letters of base 20 (about 2.6e10 codes) and lives 10 minutes, and this keeps
+// guessing far below any useful rate. Addresses are kept in a bounded LRU.
+type guessLimiter struct {
+	mu  sync.Mutex
+	ips *lru.Cache[string, *rate.Limiter]
+	clk func() time.Time
+}
+
+func newGuessLimiter(clk func() time.Time) *guessLimiter {
+	c, _ := lru.New[string, *rate.Limiter](10000)
+	return &guessLimiter{ips: c, clk: clk}
+}
+
+// allow takes one try for the request's address: 10 at once, then one every 6 seconds.
+func (g *guessLimiter) allow(r *http.Request) bool {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	l, ok := g.ips.Get(ip)
+	if !ok {
+		l = rate.NewLimiter(rate.Every(6*time.Second), 10)
+		g.ips.Add(ip, l)
+	}
+	return l.AllowN(g.clk(), 1)
 }

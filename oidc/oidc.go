@@ -101,17 +101,18 @@ type Config struct {
 
 // Provider is the OpenID provider. It is safe for concurrent use.
 type Provider struct {
-	p     *platform.Platform
-	st    Storage
-	cfg   Config
-	clk   clockwork.Clock
-	rand  io.Reader
-	op    *op.Provider
-	keys  *keyring
-	ui    *ui.UI   // the pages' foundation (layout, catalogs, session, CSRF)
-	pages ui.Pages // login, consent, message and device pages
-	base  string   // the issuer's path, e.g. /oidc
-	mux   *http.ServeMux
+	p       *platform.Platform
+	st      Storage
+	cfg     Config
+	clk     clockwork.Clock
+	rand    io.Reader
+	op      *op.Provider
+	keys    *keyring
+	ui      *ui.UI        // the pages' foundation (layout, catalogs, session, CSRF)
+	pages   ui.Pages      // login, consent, message and device pages
+	base    string        // the issuer's path, e.g. /oidc
+	guesses *guessLimiter // tries of user codes on the device page, per client address
+	mux     *http.ServeMux
 }
 
 // New returns a provider over the platform and its storage.
@@ -146,7 +147,7 @@ func New(p *platform.Platform, st Storage, cfg Config) (*Provider, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	pr := &Provider{p: p, st: st, cfg: cfg, clk: cfg.Clock, rand: cfg.Rand, base: strings.TrimRight(iss.Path, "/")}
+	pr := &Provider{p: p, st: st, cfg: cfg, clk: cfg.Clock, rand: cfg.Rand, base: strings.TrimRight(iss.Path, "/"), guesses: newGuessLimiter(cfg.Clock.Now)}
 	if err := pr.newUI(); err != nil {
 		return nil, fmt.Errorf("oidc: pages: %w", err)
 	}
