@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/mynagate/mynagate/jpki"
 )
@@ -217,22 +216,47 @@ func (c *Card) buildSurface() (*df, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: card expiry: %v", ErrCardFile, err)
 	}
-	photo := cf.Photo
-	if len(photo) == 0 {
-		if photo, err = Portrait(cf.MyNumber + cf.Basic4.Name); err != nil {
-			return nil, err
-		}
-	}
 	dob := compactDate(cf.Basic4.Birth)
 	ap := &df{name: "券面事項確認AP", aid: jpki.AIDSurface, files: map[uint16]*ef{}}
-	// EF 0001: age record FF 10 { DF 11 YYYYMMDD } (the AP's key and signature are absent).
-	ap.add(&ef{id: 0x0001, kind: efBinary, data: tlv(nil, 0xFF, 0x10, tlv(nil, 0xDF, 0x11, dob)),
-		readPINs: []uint16{efSurfaceBirthKey}})
-	// EF 0002: card face FF 20 { DF 21 offsets, DF 22 DOB, DF 23 sex, DF 24 public key,
-	// DF 25 name image, DF 26 address image, DF 27 photo, DF 28 signature, DF 29 expiry,
-	// DF 2A security code image }; images, key and signature are empty on the virtual card.
-	face := offsetRecord(0x20, [][]byte{dob, []byte(cf.Basic4.Sex.CardCode()), nil, nil, nil, photo, nil, compactDate(expiry), nil})
-	ap.add(&ef{id: 0x0002, kind: efBinary, data: face, readPINs: []uint16{efSurfaceCollateA, efSurfaceCollateB}})
+	if cf.SurfaceAP != nil {
+		// Signed by the issuer (jpki/cardap.go): the age record and the face carry the AP key
+		// and their signatures, EF 0004 the AP's certificate.
+		ss := cf.SurfaceAP
+		cert, err := jpki.ParseCVCert(ss.Cert)
+		if err != nil {
+			return nil, fmt.Errorf("%w: card-face AP certificate: %v", ErrCardFile, err)
+		}
+		age, err := jpki.PadFile(jpki.MarshalSurfaceAge(dob, cert.PublicKey, ss.AgeSignature), jpki.SurfaceAgeSize)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+		}
+		face, err := jpki.PadFile(jpki.MarshalSurfaceFace(jpki.SurfaceFace{Birth: dob, Sex: []byte(cf.Basic4.Sex.CardCode()),
+			APKey: cert.PublicKey, NameImage: ss.NameImage, AddressImage: ss.AddressImage, Photo: cf.Photo,
+			Signature: ss.FaceSignature, Expiry: compactDate(expiry), SecurityCodeImage: ss.SecurityCodeImage}), jpki.SurfaceFaceSize)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+		}
+		certFile, err := jpki.PadFile(ss.Cert, jpki.SupportCertSize)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCardFile, err)
+		}
+		ap.add(&ef{id: 0x0001, kind: efBinary, data: age, readPINs: []uint16{efSurfaceBirthKey}})
+		ap.add(&ef{id: 0x0002, kind: efBinary, data: face, readPINs: []uint16{efSurfaceCollateA, efSurfaceCollateB}})
+		ap.add(&ef{id: 0x0004, kind: efBinary, data: certFile})
+	} else {
+		// A card file written before the simulator signed this AP: unsigned records and a
+		// JPEG placeholder photo.
+		photo := cf.Photo
+		if len(photo) == 0 {
+			if photo, err = Portrait(cf.MyNumber + cf.Basic4.Name); err != nil {
+				return nil, err
+			}
+		}
+		ap.add(&ef{id: 0x0001, kind: efBinary, data: tlv(nil, 0xFF, 0x10, tlv(nil, 0xDF, 0x11, dob)),
+			readPINs: []uint16{efSurfaceBirthKey}})
+		face := offsetRecord(0x20, [][]byte{dob, []byte(cf.Basic4.Sex.CardCode()), nil, nil, nil, photo, nil, compactDate(expiry), nil})
+		ap.add(&ef{id: 0x0002, kind: efBinary, data: face, readPINs: []uint16{efSurfaceCollateA, efSurfaceCollateB}})
+	}
 	// EF 0003: AP basic data, free, with the issuing municipality.
 	var basic []byte
 	basic = tlv(basic, 0xDF, 0x31, []byte{0x06, 0x03, 0x0E, 0x01})
@@ -277,26 +301,13 @@ func commonRecord(cf *jpki.CardFile) ([]byte, error) {
 	return append(rec, compactDate(expiry)...), nil
 }
 
-// eras of the Japanese calendar for the 和暦 birth-date key.
-var eras = []struct {
-	start jpki.Date
-}{
-	{jpki.Date{Year: 2019, Month: time.May, Day: 1}},       // 令和
-	{jpki.Date{Year: 1989, Month: time.January, Day: 8}},   // 平成
-	{jpki.Date{Year: 1926, Month: time.December, Day: 25}}, // 昭和
-	{jpki.Date{Year: 1912, Month: time.July, Day: 30}},     // 大正
-	{jpki.Date{Year: 1868, Month: time.October, Day: 23}},  // 明治
-}
-
-// warekiYYMMDD formats a date as the 券面AP birth-date key: the year within its era, month and
-// day, two digits each (1980-02-17 = 昭和55年 → "550217", REFERENCE §4).
+// warekiYYMMDD formats a date as the 券面AP birth-date key (jpki.BirthKey).
 func warekiYYMMDD(d jpki.Date) (string, error) {
-	for _, e := range eras {
-		if !d.Before(e.start) {
-			return fmt.Sprintf("%02d%02d%02d", (d.Year-e.start.Year+1)%100, d.Month, d.Day), nil
-		}
+	k, err := jpki.BirthKey(d)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrCardFile, err)
 	}
-	return "", fmt.Errorf("%w: date of birth %s is before the 明治 era", ErrCardFile, d)
+	return k, nil
 }
 
 // collationB builds 照合番号B: the birth-date key (6), the card's expiry year (4) and the

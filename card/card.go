@@ -13,12 +13,12 @@
 // Facts and their sources: docs/design/jpki-reference.md (REFERENCE §1–§4, §11). Where the
 // reference marks a fact UNCONFIRMED the choice made here is commented at its place.
 //
-// The 券面事項入力補助AP serves the issuer's signature (EF 0003 DF 33) and the AP certificate
-// (EF 0004) that the card file carries, in files of fixed physical size (jpki/cardap.go).
+// The 券面事項入力補助AP and the 券面事項確認AP serve the issuer's signatures and AP
+// certificates that the card file carries, in files of fixed physical size (jpki/cardap.go).
 //
 // What the virtual card does not have: secure messaging (the 券面事項入力補助AP's SET SESSION
 // KEY), the APs' own signing keys (EF 0006, 0007; 80 2A 00 00), INTERNAL AUTHENTICATE of the
-// 共通カードAP, and the 券面事項確認AP's signatures, key and name, address and My Number images.
+// 共通カードAP, and the 券面事項確認AP's My Number image.
 package card
 
 import (

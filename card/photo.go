@@ -16,6 +16,15 @@ import (
 // The real 券面事項確認AP stores a JPEG 2000 photo; demo cards carry a JPEG, which every
 // image viewer opens.
 func Portrait(seed string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, PortraitImage(seed), &jpeg.Options{Quality: 80}); err != nil {
+		return nil, fmt.Errorf("card: encode portrait: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// PortraitImage draws the placeholder portrait of Portrait (96 × 120 pixels).
+func PortraitImage(seed string) *image.RGBA {
 	const w, h = 96, 120
 	sum := sha256.Sum256([]byte(seed))
 	bg := color.RGBA{200 + sum[0]%40, 210 + sum[1]%40, 220 + sum[2]%30, 255}
@@ -45,9 +54,5 @@ func Portrait(seed string) ([]byte, error) {
 			img.Set(x, y, c)
 		}
 	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
-		return nil, fmt.Errorf("card: encode portrait: %w", err)
-	}
-	return buf.Bytes(), nil
+	return img
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mynagate/mynagate/internal/cardface"
 	"github.com/mynagate/mynagate/jpki"
 )
 
@@ -113,5 +114,52 @@ func (s *Simulator) signSupportAP(ctx context.Context, cf *jpki.CardFile) error 
 		return err
 	}
 	cf.SupportAP = &jpki.SignedAP{Signature: sig, Cert: cert}
+	return s.signSurfaceAP(cf, ca, car[:16])
+}
+
+// signSurfaceAP writes the 券面事項確認AP's signed data: a new AP key with its certificate, the
+// images of the name, address and security code, the JPEG 2000 photo (kept if the card has one),
+// and the signatures of the age record and the face.
+func (s *Simulator) signSurfaceAP(cf *jpki.CardFile, ca *rsa.PrivateKey, car []byte) error {
+	apKey, err := s.newKey()
+	if err != nil {
+		return fmt.Errorf("jlis: generate AP key: %w", err)
+	}
+	chr := make([]byte, 16)
+	if _, err := io.ReadFull(s.rand, chr); err != nil {
+		return fmt.Errorf("jlis: AP key id: %w", err)
+	}
+	cert, err := jpki.MarshalCVCert(car, chr, &apKey.PublicKey, ca)
+	if err != nil {
+		return err
+	}
+	expiry, err := jpki.ParseDate(cf.CardExpiry)
+	if err != nil {
+		return fmt.Errorf("%w: card expiry: %v", ErrInvalid, err)
+	}
+	ss := &jpki.SignedSurface{Cert: cert}
+	for _, im := range []struct {
+		text string
+		out  *[]byte
+	}{{cf.Basic4.Name, &ss.NameImage}, {cf.Basic4.Address, &ss.AddressImage}, {cf.SecurityCode, &ss.SecurityCodeImage}} {
+		if *im.out, err = cardface.TextImage(im.text); err != nil {
+			return err
+		}
+	}
+	if !cardface.IsJP2(cf.Photo) {
+		cf.Photo = cardface.Photo(cf.MyNumber)
+	}
+	birth := []byte(compact(cf.Basic4.Birth))
+	face := jpki.SurfaceFace{Birth: birth, Sex: []byte(cf.Basic4.Sex.CardCode()), APKey: &apKey.PublicKey,
+		NameImage: ss.NameImage, AddressImage: ss.AddressImage, Photo: cf.Photo, Expiry: []byte(compact(expiry)), SecurityCodeImage: ss.SecurityCodeImage}
+	if ss.FaceSignature, err = jpki.SignAP(apKey, jpki.SurfaceFaceTBS(face)); err != nil {
+		return err
+	}
+	if ss.AgeSignature, err = jpki.SignAP(apKey, jpki.SurfaceAgeTBS(birth, &apKey.PublicKey)); err != nil {
+		return err
+	}
+	cf.SurfaceAP = ss
 	return nil
 }
+
+func compact(d jpki.Date) string { return fmt.Sprintf("%04d%02d%02d", d.Year, d.Month, d.Day) }

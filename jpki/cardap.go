@@ -21,10 +21,12 @@ import (
 // bytes); with RSA-2048 keys these records are exactly that long, and the files have those
 // physical sizes (filled after the record, should a record be shorter).
 const (
-	SupportSignatureSize = 336 // EF 0003
-	SupportCertSize      = 568 // EF 0004
-	SupportInfoSize      = 256 // EF 0005
-	SupportBasic4Size    = 512 // EF 0002 (assumption: the real size is not published)
+	SupportSignatureSize = 336  // EF 0003
+	SupportCertSize      = 568  // EF 0004
+	SupportInfoSize      = 256  // EF 0005
+	SupportBasic4Size    = 512  // EF 0002 (assumption: the real size is not published)
+	SurfaceAgeSize       = 547  // 券面AP EF 0001: FF 10 82 02 1E and its 542-byte value [MC-SURF]
+	SurfaceFaceSize      = 8192 // 券面AP EF 0002 (assumption)
 	CardFiller           = 0xFF
 )
 
@@ -262,4 +264,161 @@ func readSimpleTLV(b []byte, tag byte) ([]byte, []byte, error) {
 		return nil, nil, err
 	}
 	return v, b[start+len(v):], nil
+}
+
+// The signed records of the 券面事項確認AP (card-face AP, §2.3, §12.4): EF 0001 is the age
+// record FF 10 { DF 11 birth date, DF 12 the AP's public key, DF 13 signature over the DF 11 and
+// DF 12 TLVs }; EF 0002 is the face FF 20 { DF 21 offsets, DF 22 birth date, DF 23 sex, DF 24
+// the AP's public key, DF 25 name image, DF 26 address image, DF 27 photo (JPEG 2000), DF 28
+// signature over the DF 22–DF 27 TLVs, DF 29 expiry, DF 2A security-code image }. What each
+// signature covers is this simulator's reading (assumption).
+
+// SurfaceFace is the content of the card-face AP's EF 0002.
+type SurfaceFace struct {
+	Birth, Sex, Expiry             []byte // YYYYMMDD, sex code, YYYYMMDD
+	APKey                          *rsa.PublicKey
+	NameImage, AddressImage, Photo []byte
+	SecurityCodeImage, Signature   []byte
+}
+
+// APKeyValue encodes an AP public key as the cards hold it: 90 <exponent> 91 <modulus>.
+func APKeyValue(pub *rsa.PublicKey) []byte {
+	v := simpleTLV(nil, 0x90, big.NewInt(int64(pub.E)).Bytes())
+	return simpleTLV(v, 0x91, pub.N.Bytes())
+}
+
+// SurfaceFaceTBS is what DF 28 signs: the DF 22 to DF 27 TLVs.
+func SurfaceFaceTBS(f SurfaceFace) []byte {
+	var out []byte
+	for i, v := range [][]byte{f.Birth, f.Sex, APKeyValue(f.APKey), f.NameImage, f.AddressImage, f.Photo} {
+		out = cardTLV(out, 0xDF, 0x22+byte(i), v)
+	}
+	return out
+}
+
+// MarshalSurfaceFace builds EF 0002 with its offset table.
+func MarshalSurfaceFace(f SurfaceFace) []byte {
+	fields := [][]byte{f.Birth, f.Sex, APKeyValue(f.APKey), f.NameImage, f.AddressImage, f.Photo, f.Signature, f.Expiry, f.SecurityCodeImage}
+	offsets := make([]byte, 2*len(fields))
+	body := cardTLV(nil, 0xDF, 0x21, offsets)
+	starts := make([]int, len(fields))
+	for i, v := range fields {
+		starts[i] = len(body)
+		body = cardTLV(body, 0xDF, 0x22+byte(i), v)
+	}
+	rec := cardTLV(nil, 0xFF, 0x20, body)
+	hlen := len(rec) - len(body)
+	for i, st := range starts {
+		o := hlen + st
+		rec[hlen+3+2*i], rec[hlen+3+2*i+1] = byte(o>>8), byte(o)
+	}
+	return rec
+}
+
+// ParseSurfaceFace reads EF 0002 (filler after the record is ignored).
+func ParseSurfaceFace(b []byte) (*SurfaceFace, error) {
+	vals, err := readDFRecord(b, 0x20)
+	if err != nil {
+		return nil, err
+	}
+	for t := byte(0x22); t <= 0x2A; t++ {
+		if _, ok := vals[t]; !ok {
+			return nil, fmt.Errorf("jpki: face record lacks DF%02X", t)
+		}
+	}
+	key, err := parseAPKey(vals[0x24])
+	if err != nil {
+		return nil, err
+	}
+	return &SurfaceFace{Birth: vals[0x22], Sex: vals[0x23], APKey: key, NameImage: vals[0x25], AddressImage: vals[0x26],
+		Photo: vals[0x27], Signature: vals[0x28], Expiry: vals[0x29], SecurityCodeImage: vals[0x2A]}, nil
+}
+
+// SurfaceAgeTBS is what DF 13 signs: the DF 11 and DF 12 TLVs.
+func SurfaceAgeTBS(birth []byte, key *rsa.PublicKey) []byte {
+	return cardTLV(cardTLV(nil, 0xDF, 0x11, birth), 0xDF, 0x12, APKeyValue(key))
+}
+
+// MarshalSurfaceAge builds EF 0001.
+func MarshalSurfaceAge(birth []byte, key *rsa.PublicKey, sig []byte) []byte {
+	return cardTLV(nil, 0xFF, 0x10, cardTLV(SurfaceAgeTBS(birth, key), 0xDF, 0x13, sig))
+}
+
+// SignAP signs a record's to-be-signed bytes with an AP key (RSASSA-PKCS1-v1_5, SHA-256).
+func SignAP(key crypto.Signer, tbs []byte) ([]byte, error) { return signSHA256(key, tbs) }
+
+// VerifySurfaceAP checks the card-face AP's records: the age record's and the face's
+// signatures with the AP key they carry, that key against the AP certificate (EF 0004), and —
+// when ca is not nil — the certificate's signature by the card-AP CA. It also checks that the
+// photo is JPEG 2000.
+func VerifySurfaceAP(ageEF, faceEF, certEF []byte, ca *rsa.PublicKey) error {
+	cert, err := ParseCVCert(certEF)
+	if err != nil {
+		return err
+	}
+	if ca != nil {
+		if err := cert.CheckSignatureFrom(ca); err != nil {
+			return err
+		}
+	}
+	age, err := readDFRecord(ageEF, 0x10)
+	if err != nil {
+		return err
+	}
+	ageKey, err := parseAPKey(age[0x12])
+	if err != nil {
+		return err
+	}
+	if !ageKey.Equal(cert.PublicKey) {
+		return errors.New("jpki: the age record's key is not the AP certificate's")
+	}
+	if err := verifyAP(ageKey, SurfaceAgeTBS(age[0x11], ageKey), age[0x13]); err != nil {
+		return fmt.Errorf("jpki: the age record's signature (DF 13): %w", err)
+	}
+	face, err := ParseSurfaceFace(faceEF)
+	if err != nil {
+		return err
+	}
+	if !face.APKey.Equal(cert.PublicKey) {
+		return errors.New("jpki: the face record's key is not the AP certificate's")
+	}
+	if err := verifyAP(face.APKey, SurfaceFaceTBS(*face), face.Signature); err != nil {
+		return fmt.Errorf("jpki: the face record's signature (DF 28): %w", err)
+	}
+	if !bytes.Equal(face.Birth, age[0x11]) {
+		return errors.New("jpki: the age record and the face disagree on the date of birth")
+	}
+	if !bytes.HasPrefix(face.Photo, []byte{0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20}) {
+		return errors.New("jpki: the face photo is not JPEG 2000")
+	}
+	return nil
+}
+
+func verifyAP(key *rsa.PublicKey, tbs, sig []byte) error {
+	h := sha256.Sum256(tbs)
+	return rsa.VerifyPKCS1v15(key, crypto.SHA256, h[:], sig)
+}
+
+// readDFRecord reads FF <tag> { DF xx … } into its values by tag.
+func readDFRecord(b []byte, tag byte) (map[byte][]byte, error) {
+	if len(b) < 3 || b[0] != 0xFF || b[1] != tag {
+		return nil, fmt.Errorf("jpki: record does not start with FF %02X", tag)
+	}
+	body, _, err := readCardValue(b, 2)
+	if err != nil {
+		return nil, err
+	}
+	vals := map[byte][]byte{}
+	for pos := 0; pos < len(body); {
+		if pos+2 > len(body) || body[pos] != 0xDF {
+			return nil, fmt.Errorf("jpki: record FF %02X has an unexpected tag at %d", tag, pos)
+		}
+		v, start, err := readCardValue(body, pos+2)
+		if err != nil {
+			return nil, err
+		}
+		vals[body[pos+1]] = v
+		pos = start + len(v)
+	}
+	return vals, nil
 }

@@ -119,3 +119,62 @@ func FuzzParseSupportAP(f *testing.F) {
 		jpki.ParseCVCert(cert)
 	})
 }
+
+func TestVerifySurfaceAP(t *testing.T) {
+	testKeys(t)
+	jp2 := append([]byte{0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A}, bytes.Repeat([]byte{7}, 1500)...)
+	birth := []byte("19800217")
+	face := jpki.SurfaceFace{Birth: birth, Sex: []byte("2"), APKey: &apKey.PublicKey, NameImage: []byte("name png"),
+		AddressImage: []byte("address png"), Photo: jp2, Expiry: []byte("20350217"), SecurityCodeImage: []byte("code png")}
+	build := func(f jpki.SurfaceFace, signer *rsa.PrivateKey) (age, faceEF, cert []byte) {
+		t.Helper()
+		var err error
+		if f.Signature, err = jpki.SignAP(signer, jpki.SurfaceFaceTBS(f)); err != nil {
+			t.Fatal(err)
+		}
+		ageSig, err := jpki.SignAP(signer, jpki.SurfaceAgeTBS(f.Birth, f.APKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		age = jpki.MarshalSurfaceAge(f.Birth, f.APKey, ageSig)
+		if len(age) != jpki.SurfaceAgeSize {
+			t.Fatalf("age record %d bytes, want %d (FF 10 82 02 1E)", len(age), jpki.SurfaceAgeSize)
+		}
+		cert, err = jpki.MarshalCVCert(bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{3}, 16), &apKey.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return age, jpki.MarshalSurfaceFace(f), cert
+	}
+	age, faceEF, cert := build(face, apKey)
+	if err := jpki.VerifySurfaceAP(age, faceEF, cert, &caKey.PublicKey); err != nil {
+		t.Fatalf("genuine: %v", err)
+	}
+	parsed, err := jpki.ParseSurfaceFace(faceEF)
+	if err != nil || !bytes.Equal(parsed.Photo, jp2) || string(parsed.Expiry) != "20350217" {
+		t.Fatalf("parse: %+v %v", parsed, err)
+	}
+	// the photo swapped after signing
+	swapped := face
+	swapped.Signature = parsed.Signature
+	swapped.Photo = append(append([]byte{}, jp2[:12]...), bytes.Repeat([]byte{8}, 1500)...)
+	if err := jpki.VerifySurfaceAP(age, jpki.MarshalSurfaceFace(swapped), cert, nil); err == nil || !strings.Contains(err.Error(), "DF 28") {
+		t.Errorf("swapped photo: %v", err)
+	}
+	// signed by a key that is not the certificate's
+	a2, f2, _ := build(face, other)
+	if err := jpki.VerifySurfaceAP(a2, f2, cert, nil); err == nil {
+		t.Error("records signed by another key verified")
+	}
+	// a certificate from another CA
+	if err := jpki.VerifySurfaceAP(age, faceEF, cert, &other.PublicKey); err == nil || !strings.Contains(err.Error(), "not signed by this CA") {
+		t.Errorf("other CA: %v", err)
+	}
+	// a JPEG where JPEG 2000 belongs
+	jpeg := face
+	jpeg.Photo = []byte{0xFF, 0xD8, 0xFF, 0xE0}
+	a3, f3, c3 := build(jpeg, apKey)
+	if err := jpki.VerifySurfaceAP(a3, f3, c3, nil); err == nil || !strings.Contains(err.Error(), "not JPEG 2000") {
+		t.Errorf("JPEG photo: %v", err)
+	}
+}

@@ -58,7 +58,8 @@ type CardFile struct {
 	Basic4 Basic4 `json:"basic4"`
 	// SecurityCode is the 4-digit code printed on the card face (part of 照合番号B).
 	SecurityCode string `json:"security_code"`
-	// Photo is the face photo of the 券面事項確認AP (JPEG on demo cards).
+	// Photo is the face photo of the 券面事項確認AP: JPEG 2000 on cards the simulator signed
+	// (SurfaceAP), a JPEG placeholder on older ones.
 	Photo []byte `json:"photo,omitempty"`
 
 	// Auth is the 利用者証明用 key, certificate and 4-digit PIN (JPKI AP EFs 000A, 000B, 0017, 0018).
@@ -78,6 +79,20 @@ type CardFile struct {
 	// SupportAP is the issuer's signature over the 券面事項入力補助AP's data (EF 0003) and the
 	// AP's certificate (EF 0004); nil on cards written before the simulator signed them.
 	SupportAP *SignedAP `json:"support_ap,omitempty"`
+	// SurfaceAP is the issuer's signed data of the 券面事項確認AP (the photo is Photo, in JPEG
+	// 2000 when SurfaceAP is set); nil on cards written before the simulator signed it.
+	SurfaceAP *SignedSurface `json:"surface_ap,omitempty"`
+}
+
+// SignedSurface is the card-face AP's signed data: its AP certificate, the signatures of the
+// age record (EF 0001 DF 13) and of the face (EF 0002 DF 28), and the face's images (PNG).
+type SignedSurface struct {
+	Cert              []byte `json:"cert"`
+	AgeSignature      []byte `json:"age_signature"`
+	FaceSignature     []byte `json:"face_signature"`
+	NameImage         []byte `json:"name_image"`
+	AddressImage      []byte `json:"address_image"`
+	SecurityCodeImage []byte `json:"security_code_image"`
 }
 
 // SignedAP is what the issuer writes to make an AP's data verifiable: the signature record and

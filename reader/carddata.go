@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 
+	"github.com/mynagate/mynagate/apdu"
 	"github.com/mynagate/mynagate/jpki"
 )
 
@@ -100,4 +101,73 @@ func (d *SupportAPData) Verify(ca *rsa.PublicKey) (string, jpki.Basic4, error) {
 	}
 	b4, err := jpki.ParseSupportBasic4(d.Basic4)
 	return n, b4, err
+}
+
+// SurfaceAPData is the 券面事項確認AP's signed records: the age record (EF 0001), the face
+// (EF 0002) and the AP certificate (EF 0004).
+type SurfaceAPData struct {
+	Age, Face, Cert []byte
+}
+
+// ReadSurfaceAPData reads the 券面事項確認AP with the keys a verifier learns from the support
+// AP: the individual number (照合番号A) opens the face, the date of birth (as the 和暦 birth
+// key) the age record.
+func (c *Client) ReadSurfaceAPData(ctx context.Context, myNumber string, birth jpki.Date) (*SurfaceAPData, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, err := c.readSurfaceAPData(ctx, myNumber, birth)
+	return d, withOp("read the card-face AP's signed data", err)
+}
+
+func (c *Client) readSurfaceAPData(ctx context.Context, myNumber string, birth jpki.Date) (*SurfaceAPData, error) {
+	key, err := jpki.BirthKey(birth)
+	if err != nil {
+		return nil, &Error{Reason: ReasonInvalidPIN, Detail: err.Error()}
+	}
+	if err := c.selectAID(ctx, jpki.AIDSurface); err != nil {
+		return nil, err
+	}
+	var d SurfaceAPData
+	for _, step := range []struct {
+		keyEF, ef uint16
+		value     string
+		tag       []byte
+		out       *[]byte
+	}{
+		{0x0011, 0x0001, key, []byte{0xFF, 0x10}, &d.Age},
+		{0x0013, 0x0002, myNumber, []byte{0xFF, 0x20}, &d.Face},
+	} {
+		if err := c.mustSelectEF(ctx, step.keyEF, nil); err != nil {
+			return nil, err
+		}
+		resp, err := c.transmit(ctx, apdu.Command{CLA: 0x00, INS: 0x20, P1: 0x00, P2: 0x80, Data: []byte(step.value)})
+		if err != nil {
+			return nil, err
+		}
+		if resp.SW != apdu.SWOK {
+			return nil, &Error{Reason: ReasonAccessDenied, SW: uint16(resp.SW), Detail: fmt.Sprintf("the card-face AP refused the key of EF %04X (%s)", step.keyEF, resp.SW)}
+		}
+		if err := c.mustSelectEF(ctx, step.ef, nil); err != nil {
+			return nil, err
+		}
+		if *step.out, err = c.readRecord(ctx, step.tag, nil); err != nil {
+			return nil, err
+		}
+	}
+	none := &Error{Reason: ReasonNoCertificate, Detail: "the card-face AP has no EF 0004 (a card written before its data was signed?)"}
+	if err := c.mustSelectEF(ctx, 0x0004, none); err != nil {
+		return nil, err
+	}
+	if d.Cert, err = c.readFixed(ctx, jpki.SupportCertSize); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Verify checks the records' signatures (jpki.VerifySurfaceAP) and returns the face.
+func (d *SurfaceAPData) Verify(ca *rsa.PublicKey) (*jpki.SurfaceFace, error) {
+	if err := jpki.VerifySurfaceAP(d.Age, d.Face, d.Cert, ca); err != nil {
+		return nil, err
+	}
+	return jpki.ParseSurfaceFace(d.Face)
 }

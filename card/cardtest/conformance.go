@@ -390,8 +390,24 @@ func Conformance(t *testing.T, tr Transport, cf *jpki.CardFile) {
 			t.Fatalf("face record % X", head)
 		}
 		face := s.readAll(int(head[3])<<8 | int(head[4]) + 5) // FF 20 82 len len
-		if !bytes.Contains(face, []byte{0xFF, 0xD8, 0xFF}) {
-			t.Fatal("face record holds no JPEG photo")
+		if cf.SurfaceAP == nil {
+			if !bytes.Contains(face, []byte{0xFF, 0xD8, 0xFF}) {
+				t.Fatal("face record of an unsigned card file holds no JPEG photo")
+			}
+		} else {
+			// Signed by the issuer: the age record (547 bytes), the face with its JPEG 2000
+			// photo, and the AP certificate (568 bytes) verify together.
+			s.want(SelectEF(0x0001), apdu.SWOK)
+			age := s.readAll(jpki.SurfaceAgeSize)
+			s.want(SelectEF(0x0004), apdu.SWOK)
+			cert := s.readAll(jpki.SupportCertSize)
+			if err := jpki.VerifySurfaceAP(age, face, cert, nil); err != nil {
+				t.Fatalf("card-face AP: %v", err)
+			}
+			f, _ := jpki.ParseSurfaceFace(face)
+			if !bytes.Equal(f.Photo, cf.Photo) || !bytes.HasPrefix(f.Photo, H("0000000C6A502020")) {
+				t.Fatal("the face photo is not the card's JPEG 2000 photo")
+			}
 		}
 
 		s.want(SelectAID(jpki.AIDCommon), apdu.SWOK)

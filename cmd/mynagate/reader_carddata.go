@@ -17,15 +17,17 @@ import (
 
 func newReaderCardDataCmd(f *readerFlags) *cobra.Command {
 	var verify bool
-	var caFile string
+	var caFile, photoOut string
 	cmd := &cobra.Command{
 		Use:   "card-data [--verify [--ap-ca FILE]]",
-		Short: "Read the card's signed data (the support AP: individual number, basic 4, signature, AP certificate) and check its signature",
+		Short: "Read the card's signed data (support AP and card-face AP) and check its signatures",
 		Long: `Read the 券面事項入力補助AP as a chip-reading verifier does (its 4-digit PIN): the individual
 number, the basic 4 facts, the signature record and the AP's certificate, with the fixed file
-lengths real readers use. With --verify the digests and the AP's signature are checked against
-the AP certificate, and with --ap-ca (the card-AP CA's public key, PEM; 'mynagate jlis ca --ca
-card-ap') the certificate's issuer too; a failed check exits non-zero.
+lengths real readers use; then the 券面事項確認AP (card face: photo in JPEG 2000, images, age
+record), opened with the number and the date of birth just read. With --verify the digests and
+the APs' signatures are checked against their AP certificates, and with --ap-ca (the card-AP
+CA's public key, PEM; 'mynagate jlis ca --ca card-ap') the certificates' issuer too; a failed
+check exits non-zero. --photo-out writes the face photo.
 
 This is the "IC chip reading" check: weaker than a JPKI signature, since it proves the data was
 written by the issuer, not that the person holding the card is its holder.`,
@@ -63,6 +65,7 @@ written by the issuer, not that the person holding the card is its holder.`,
 				IssuerCheck  bool        `json:"issuer_checked"`
 				APKeyID      string      `json:"ap_key_id"`
 				APAuthorityR string      `json:"ap_authority_ref"`
+				PhotoBytes   int         `json:"photo_bytes"`
 			}{Verified: verify, IssuerCheck: ca != nil}
 			if verify {
 				if out.MyNumber, out.Basic4, err = d.Verify(ca); err != nil {
@@ -81,6 +84,24 @@ written by the issuer, not that the person holding the card is its holder.`,
 				return err
 			}
 			out.APKeyID, out.APAuthorityR = hex.EncodeToString(cert.CHR), hex.EncodeToString(cert.CAR)
+			sd, err := s.ReadSurfaceAPData(ctx, out.MyNumber, out.Basic4.Birth)
+			if err != nil {
+				return err
+			}
+			var face *jpki.SurfaceFace
+			if verify {
+				if face, err = sd.Verify(ca); err != nil {
+					return fmt.Errorf("the card-face data does not verify: %w", err)
+				}
+			} else if face, err = jpki.ParseSurfaceFace(sd.Face); err != nil {
+				return err
+			}
+			out.PhotoBytes = len(face.Photo)
+			if photoOut != "" {
+				if err := os.WriteFile(photoOut, face.Photo, 0o600); err != nil {
+					return fmt.Errorf("--photo-out: %w", err)
+				}
+			}
 			return f.output(cmd, out, func(w io.Writer) {
 				printBasic4(w, out.Basic4)
 				fmt.Fprintf(w, "my number:    %s\n", out.MyNumber)
@@ -89,14 +110,16 @@ written by the issuer, not that the person holding the card is its holder.`,
 				case !verify:
 					fmt.Fprintln(w, "signature:    not checked (--verify)")
 				case ca == nil:
-					fmt.Fprintln(w, "signature:    verifies with the AP certificate; its issuer not checked (--ap-ca)")
+					fmt.Fprintln(w, "signature:    support AP and card face verify with their AP certificates; issuer not checked (--ap-ca)")
 				default:
-					fmt.Fprintln(w, "signature:    verifies with the AP certificate, issued by the given card-AP CA")
+					fmt.Fprintln(w, "signature:    support AP and card face verify with their AP certificates, issued by the given card-AP CA")
 				}
+				fmt.Fprintf(w, "face photo:   JPEG 2000, %d bytes\n", out.PhotoBytes)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&verify, "verify", false, "check the digests, the AP's signature and (with --ap-ca) the AP certificate")
+	cmd.Flags().StringVar(&photoOut, "photo-out", "", "write the face photo (JPEG 2000) to this file")
 	cmd.Flags().StringVar(&caFile, "ap-ca", "", "the card-AP CA's public key (PEM) to check the AP certificate's issuer")
 	return cmd
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // poolSize is how many distinct keys the pool holds; keys are handed out round robin.
-const poolSize = 6
+const poolSize = 12
 
 var (
 	poolOnce sync.Once
