@@ -252,3 +252,61 @@ func TestLotteryDrawPayAndSecondRound(t *testing.T) {
 		t.Fatalf("taken %d of 6, %d holdings out of bounds", taken, overLimit)
 	}
 }
+
+// TestLotteryCompanionOverLimitAndOwnership: a companion already at their limit is refused with
+// a reason naming the companion; another account cannot pay, list or see an application or
+// ticket that is not its own, and another organiser cannot draw.
+func TestLotteryCompanionOverLimitAndOwnership(t *testing.T) {
+	w := newWorld(t, DialectSQLite, 1)
+	ev := w.lottery(10, 2)
+	a := w.buyer(ev, "Taro", taro())
+	comp := person{sub: "sub-c", name: "同行　者", birth: "1990-01-01", address: "東京都"}
+	cv, err := w.verify(a, ev.ID, comp, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The companion already holds their limit for this event (as through the resale).
+	if _, err := w.s().db.w.Exec(`INSERT INTO holdings (event_id, holder, n, max_n) VALUES ($1, $2, 2, 2)`, ev.ID, "sub:sub-c"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.s().Apply(ctx, a, ev.ID, "S", 1, []string{cv.ID})
+	if ReasonOf(err) != "companion-over-limit" || !strings.Contains(err.Error(), cv.ID) {
+		t.Fatalf("a companion at their limit: %v, want companion-over-limit naming them", err)
+	}
+	// Nothing of the refused application stayed.
+	var apps, members int
+	w.s().db.w.QueryRow(`SELECT COUNT(*) FROM applications`).Scan(&apps)
+	w.s().db.w.QueryRow(`SELECT COUNT(*) FROM application_members`).Scan(&members)
+	if apps != 0 || members != 0 {
+		t.Fatalf("%d applications, %d members after a refused application", apps, members)
+	}
+	app, err := w.s().Apply(ctx, a, ev.ID, "S", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.buyer(ev, "Hanako", person{sub: "sub-h", name: "花子", birth: "1990-01-01", address: "東京都"})
+	if _, err := w.s().Pay(ctx, b, app.ID); ReasonOf(err) != "not-found" {
+		t.Fatalf("another account pays Taro's application: %v", err)
+	}
+	o2, _, _ := w.s().CreateOrganiser(ctx, "Other")
+	w.clk.Advance(25 * time.Hour)
+	if _, err := w.s().Draw(ctx, o2, ev.ID); ReasonOf(err) != "not-found" {
+		t.Fatalf("another organiser draws: %v", err)
+	}
+	if _, err := w.s().Draw(ctx, w.org, ev.ID); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := w.s().Pay(ctx, a, app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s().List(ctx, b, ts[0].ID); ReasonOf(err) != "not-listable" {
+		t.Fatalf("another account lists Taro's ticket: %v", err)
+	}
+	if err := w.s().Unlist(ctx, b, ts[0].ID); ReasonOf(err) != "not-listed" {
+		t.Fatalf("another account unlists Taro's ticket: %v", err)
+	}
+	if _, err := w.s().Pay(ctx, a, app.ID); ReasonOf(err) != "not-payable" {
+		t.Fatalf("paying twice: %v", err)
+	}
+}
