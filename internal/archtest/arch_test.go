@@ -50,6 +50,8 @@ func TestImportDirection(t *testing.T) {
 	}{
 		{"platform", append(ours("jlis", "card", "reader", "store", "web", "revocation"), sql...)},
 		{"web", append(ours("jlis", "card", "reader", "store"), sql...)},
+		// The platform's pages use the platform's Go API: no SQL, no keys of J-LIS or cards.
+		{"web/pages", append(ours("jlis", "card", "reader", "store", "revocation"), sql...)},
 		// The HTML foundation serves relying-party apps too: no platform, no store, no API server.
 		{"web/ui", append(ours("jlis", "card", "reader", "store", "platform", "evidence", "verify", "revocation", "client"), append(sql, "direct:github.com/mynagate/mynagate/web")...)},
 		{"verify", append(ours("jlis", "card", "reader", "store", "platform", "revocation"), append(sql, "net/http", "direct:os", "direct:time/tzdata")...)},

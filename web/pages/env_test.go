@@ -53,7 +53,9 @@ const (
 	opPW       = "operator password 1"
 )
 
-func newEnv(t testing.TB) *env {
+// newEnv makes the world; pagesClock, when given, drives the pages' sessions (streams need a
+// real clock, so the browser tests give none).
+func newEnv(t testing.TB, pagesClock ...clockwork.Clock) *env {
 	t.Helper()
 	sim, clk, _ := testkit.Simulator(t)
 	e := &env{t: t, clk: clk, sim: sim}
@@ -100,7 +102,11 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.oidc = prov
-	pg, err := pages.New(e.plat, pages.Config{Key: bytes.Repeat([]byte{9}, 32), Poll: 100 * time.Millisecond, OIDC: prov,
+	var pclk clockwork.Clock
+	if len(pagesClock) > 0 {
+		pclk = pagesClock[0]
+	}
+	pg, err := pages.New(e.plat, pages.Config{Key: bytes.Repeat([]byte{9}, 32), Poll: 100 * time.Millisecond, OIDC: prov, Clock: pclk,
 		Health: func(context.Context) []pages.CAHealth {
 			var out []pages.CAHealth
 			for _, s := range srcs {

@@ -8,6 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/internal/testkit"
@@ -296,4 +299,43 @@ func TestHostile(t *testing.T) {
 			t.Errorf("done again: %s", resp.Header.Get("Location"))
 		}
 	})
+}
+
+// TestSessionsEnd: a holder's card sign-in lasts 30 minutes, a console sign-in 12 hours.
+func TestSessionsEnd(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(time.Now())
+	e := newEnv(t, clk)
+	taro := e.issue(testkit.Taro())
+	u := newUser(t, e)
+	u.do("GET", "/holder", nil)
+	u.do("POST", "/holder/signin", url.Values{})
+	_, body := u.do("GET", "/holder/signin", nil)
+	m := regexp.MustCompile(`id="holder-url">([^<]+)<`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no holder URL")
+	}
+	if _, err := taro.answer(m[1]); err != nil {
+		t.Fatal(err)
+	}
+	u.do("GET", "/holder/signin/done", nil)
+	if _, body := u.do("GET", "/holder", nil); !strings.Contains(body, "/holder/logout") {
+		t.Fatal("not signed in with the card")
+	}
+	clk.Advance(31 * time.Minute)
+	if _, body := u.do("GET", "/holder", nil); strings.Contains(body, "/holder/logout") || !strings.Contains(body, `action="/holder/signin"`) {
+		t.Error("the holder is still signed in after 31 minutes")
+	}
+	if resp, _ := u.do("POST", "/holder/consents/revoke", url.Values{"tenant": {e.tenant.ID}, "scope": {"basic4_updates"}}); resp.Header.Get("Location") != "/holder" {
+		t.Errorf("a revoke after the sign-in ended: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	s := newUser(t, e)
+	s.login(staffEmail, staffPW, "")
+	if resp, _ := s.do("GET", "/console", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("console: %d", resp.StatusCode)
+	}
+	clk.Advance(12 * time.Hour)
+	if resp, _ := s.do("GET", "/console", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("console after 12 hours: %d", resp.StatusCode)
+	}
 }
