@@ -21,33 +21,101 @@ type WatchStatus struct {
 	Consents []string  // scopes the holder consented to and did not revoke
 }
 
-// personOfSub finds the person behind a tenant's pairwise id. Pairwise ids cannot be inverted,
-// so it walks the persons the tenant verified and compares: O(persons of the tenant), which is
-// fine for an occasional call and is why no hot path uses it.
+// SubjectStorage indexes tenants' pairwise ids, so that a watch is found by key rather than by
+// walking every person of the tenant; the key is subjectKey's keyed hash of the pairwise id.
+// Pairwise ids derive from the master secret, so the platform fills the index: a lookup that
+// misses walks only the tenant's verifications since its high-water mark, indexes them and
+// moves the mark (to subjectSlack before the walk began, so that a verification committed late
+// with an earlier time is still walked). Each verification is thus walked about once, and the
+// verification path writes nothing more. store implements it (migration 00028); a store
+// without it is walked every time.
+type SubjectStorage interface {
+	// SubjectPerson returns the person of an indexed key ("" when none) and the tenant's mark.
+	SubjectPerson(ctx context.Context, tenantID string, key []byte) (string, time.Time, error)
+	// TenantPersonsSince calls fn with each person the tenant verified at or after since.
+	TenantPersonsSince(ctx context.Context, tenantID string, since time.Time, fn func(personID string) error) error
+	// IndexSubjects indexes keys (keyed hash → person) and moves the tenant's mark forward.
+	IndexSubjects(ctx context.Context, tenantID string, subjects map[string]string, mark time.Time) error
+}
+
+// subjectSlack is how far before a walk the mark is set: longer than a verification takes from
+// its clock reading to its commit.
+const subjectSlack = 5 * time.Minute
+
+// subjectKey is the index key of a tenant's pairwise id: HMAC-SHA256 under a key derived from
+// the master secret, so that the database alone does not map a pairwise id to a person.
+func (p *Platform) subjectKey(tenantID, sub string) []byte {
+	k := hmac.New(sha256.New, p.master)
+	k.Write([]byte("subject-index"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte(tenantID))
+	m.Write([]byte{0})
+	m.Write([]byte(sub))
+	return m.Sum(nil)
+}
+
+// personOfSub finds the person behind a tenant's pairwise id: by key in the index, walking
+// (and indexing) only the tenant's verifications since the last walk on a miss.
 func (p *Platform) personOfSub(ctx context.Context, st NotifyStorage, tenantID, sub string) (string, error) {
 	want, err := base64.RawURLEncoding.DecodeString(sub)
 	if err != nil || len(want) != sha256.Size {
 		return "", newError(KindNotFound, "not-found", "no person %q", sub)
 	}
+	notFound := newError(KindNotFound, "not-found", "no person %q among those the tenant verified", sub)
 	km := hmac.New(sha256.New, p.master)
 	km.Write([]byte("tenant:" + tenantID))
 	key := km.Sum(nil)
-	errFound := errors.New("found")
-	var person string
-	err = st.TenantPersons(ctx, tenantID, func(id string) error {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(id))
-		if hmac.Equal(m.Sum(nil), want) {
-			person = id
-			return errFound
+	ss, indexed := p.store.(SubjectStorage)
+	if !indexed {
+		var person string
+		err := st.TenantPersons(ctx, tenantID, func(id string) error {
+			m := hmac.New(sha256.New, key)
+			m.Write([]byte(id))
+			if hmac.Equal(m.Sum(nil), want) {
+				person = id
+			}
+			return nil
+		})
+		if err != nil {
+			return "", internal(err)
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errFound) {
+		if person == "" {
+			return "", notFound
+		}
+		return person, nil
+	}
+	person, mark, err := ss.SubjectPerson(ctx, tenantID, p.subjectKey(tenantID, sub))
+	if err != nil {
 		return "", internal(err)
 	}
+	if person != "" {
+		return person, nil
+	}
+	next := p.clk.Now().UTC().Add(-subjectSlack)
+	found := map[string]string{}
+	err = ss.TenantPersonsSince(ctx, tenantID, mark, func(id string) error {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id))
+		got := m.Sum(nil)
+		if hmac.Equal(got, want) {
+			person = id
+		}
+		found[string(p.subjectKey(tenantID, base64.RawURLEncoding.EncodeToString(got)))] = id
+		return nil
+	})
+	if err != nil {
+		return "", internal(err)
+	}
+	if next.Before(mark) {
+		next = mark
+	}
+	if next.After(mark) || len(found) > 0 {
+		if err := ss.IndexSubjects(ctx, tenantID, found, next); err != nil {
+			return "", internal(err)
+		}
+	}
 	if person == "" {
-		return "", newError(KindNotFound, "not-found", "no person %q among those the tenant verified", sub)
+		return "", notFound
 	}
 	return person, nil
 }
