@@ -188,15 +188,22 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 		fmt.Fprintf(w, "  %-28s %s  email %s  password %s\n", a.Role, a.URL, a.Email, a.Password)
 	}
 	fmt.Fprintf(w, "  %-28s %s/holder  sign in with a card; the page shows the holder URL for:\n    %s\n", "card holder", pbase, landing.ReaderCommand)
+	me, goRun := invokedAs()
 	fmt.Fprintf(w, `
+The platform trusts only this demo's J-LIS (%[2]s): a card issued by any other simulator
+(mynagate jlis issue --data DIR) is rejected as chain-invalid. Use the cards in %[1]s.
 PINs of every demo card: authentication 1234, signing password ABC123, support 1234.
-
-Verify a person (本人確認) end to end:
+`, cardDir, jbase)
+	if goRun {
+		fmt.Fprintf(w, "go run leaves no binary: build one for the commands below with  go build -o mynagate ./cmd/mynagate\n")
+	}
+	fmt.Fprint(w, strings.ReplaceAll(fmt.Sprintf(`
+Verify a person (本人確認) end to end (a session expires after 5 minutes):
   KEY=$(cat %[4]s/demo-api-key.txt)
-  curl -s -H "Authorization: Bearer $KEY" -d '{"purpose":"identity"}' %[1]s/v1/sessions
-  mynagate reader verify --card %[2]s/taro.json 'HOLDER_URL from the answer'
-  curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/sessions/SESSION_ID
-Log in (利用者認証): the same with {"purpose":"login"} (PIN 1234).
+  SESSION=$(curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"purpose":"identity"}' %[1]s/v1/sessions)
+  echo ABC123 | mynagate reader verify --card %[2]s/taro.json --pin-stdin "$(echo "$SESSION" | jq -r .holder_url)"
+  curl -sf -H "Authorization: Bearer $KEY" %[1]s/v1/sessions/$(echo "$SESSION" | jq -r .id) | jq .verification
+Log in (利用者認証): the same with {"purpose":"login"} and the authentication PIN 1234.
 
 The J-LIS side:
   curl -s %[5]s/crl/sign.crl | openssl crl -inform DER -noout -text
@@ -204,8 +211,8 @@ The J-LIS side:
   mynagate jlis reissue-sign --data %[3]s --card %[2]s/taro.json --sign-password ABC123   # after the move, at the counter
   mynagate jlis revoke --data %[3]s --card %[2]s/hanako.json --cause lost
   mynagate reader status --card %[2]s/taro.json
-  mynagate card insert %[2]s/taro.json      # attach it to pcscd (needs pcscd and vsmartcard-vpcd running)
-`, pbase, cardDir, jlisDir, data, jbase)
+  mynagate card insert %[2]s/taro.json      # into pcscd's virtual reader (pcscd with vsmartcard-vpcd)
+`, pbase, cardDir, jlisDir, data, jbase), "mynagate ", me+" "))
 	serveTicket, err := demoTicket(ctx, w, n.plat, data, pbase, tln)
 	if err != nil {
 		return fmt.Errorf("ticketing: %w", err)
@@ -242,7 +249,7 @@ Log in with My Number Card (OpenID Connect, issuer %[1]s):
 		return err
 	}
 	go serveUntilDone(ctx, rln, app.Handler())
-	fmt.Fprintf(w, "\nServing; Ctrl-C to stop.\n")
+	fmt.Fprintf(w, "\nReady: serving until Ctrl-C (the API key is in %s).\n", filepath.Join(data, "demo-api-key.txt"))
 	return <-perr
 }
 
@@ -338,4 +345,16 @@ func demoAccounts(ctx context.Context, p *platform.Platform, tenant, base string
 		{Role: "Demo Bank staff (console)", Email: demoStaffEmail, Password: demoStaffPassword, URL: base + "/console"},
 		{Role: "platform operator", Email: demoOpEmail, Password: demoOpPassword, URL: base + "/operator"},
 	}, nil
+}
+
+// invokedAs is how the printed hints should run this binary: ./mynagate after go run (whose
+// binary lives in the build cache; the hints then say to build one), else as it was invoked.
+func invokedAs() (name string, goRun bool) {
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, "go-build") {
+		return "./mynagate", true
+	}
+	if a := os.Args[0]; a != "" && strings.ContainsRune(a, filepath.Separator) {
+		return a, false
+	}
+	return "mynagate", false
 }
