@@ -56,9 +56,9 @@ type env struct {
 	dbPath   string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...jlis.Option) *env {
 	t.Helper()
-	sim, clk, _ := testkit.Simulator(t)
+	sim, clk, _ := testkit.Simulator(t, opts...)
 	e := &env{t: t, clk: clk, sim: sim, oclk: clockwork.NewFakeClockAt(time.Now())}
 	jsrv := httptest.NewServer(sim.Handler())
 	t.Cleanup(jsrv.Close)

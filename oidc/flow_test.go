@@ -3,12 +3,15 @@ package oidc_test
 import (
 	"errors"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/oidc"
 	"golang.org/x/oauth2"
 )
@@ -126,3 +129,34 @@ func expectOAuth(t *testing.T, err error, code string) {
 
 var _ = http.StatusOK
 var _ = strings.Contains
+
+// TestPhoneCredentialAMR: a login with a smartphone's credential (スマホ用電子証明書) says hwk
+// and pin, not sc: its key is in the phone's secure element, not on a smart card. The provider
+// tells it by the issuing CA, so J-LIS must issue phone credentials from their own CAs.
+func TestPhoneCredentialAMR(t *testing.T) {
+	e := newEnv(t, jlis.WithPhoneCAs(true))
+	iss, err := e.sim.Issue(ctx, jlis.IssueRequest{Basic4: testkit.Hanako(), Medium: jpki.MediumAndroid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "phone.json")
+	if err := iss.Card.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(e.bank, false)
+	v := oauth2.GenerateVerifier()
+	u := e.login(e.browser(), c.cfg.AuthCodeURL(random(), oauth2.S256ChallengeOption(v), gooidc.Nonce(random())), path)
+	tok, err := c.cfg.Exchange(ctx, u.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := c.verifier.Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cl idClaims
+	idt.Claims(&cl)
+	if !slices.Equal(cl.AMR, []string{"hwk", "pin"}) || cl.ACR != oidc.ACRLogin {
+		t.Errorf("phone login: acr %s amr %v, want %s [hwk pin]", cl.ACR, cl.AMR, oidc.ACRLogin)
+	}
+}

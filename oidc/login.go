@@ -357,7 +357,7 @@ func (pr *Provider) consent(w http.ResponseWriter, r *http.Request) {
 	if v.Purpose == platform.PurposeIdentity {
 		acr = ACRIdentity
 	}
-	l := Login{SessionID: s.ID, Subject: pr.p.PairwiseID(ls.tenant.ID, v.PersonID), VerificationID: v.ID, ACR: acr, AMR: amr, AuthTime: v.CreatedAt}
+	l := Login{SessionID: s.ID, Subject: pr.p.PairwiseID(ls.tenant.ID, v.PersonID), VerificationID: v.ID, ACR: acr, AMR: amrOf(pr.p.CAName(v.CertCA)), AuthTime: v.CreatedAt}
 	if err := pr.st.CompleteOIDCRequest(ctx, id, l, now); err != nil {
 		pr.message(w, r, http.StatusConflict, "errorTitle", "used", "", "")
 		return

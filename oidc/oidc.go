@@ -77,6 +77,18 @@ const (
 // password entered on the device (pin).
 var amr = []string{"hwk", "pin", "sc"}
 
+// phoneAMR is a smartphone's JPKI credential (スマホ用電子証明書): the key is in the phone's
+// secure element, not on a smart card.
+var phoneAMR = []string{"hwk", "pin"}
+
+// amrOf returns the amr of a login by the J-LIS CA that issued its certificate.
+func amrOf(caName string) []string {
+	if strings.HasSuffix(caName, "-phone") {
+		return phoneAMR
+	}
+	return amr
+}
+
 // Config tunes the provider.
 type Config struct {
 	// Issuer is the provider's public URL, e.g. https://id.example.jp/oidc. Its path is where

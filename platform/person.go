@@ -110,3 +110,14 @@ func kindOfCA(name string) string {
 	}
 	return "auth"
 }
+
+// CAName returns the J-LIS name of a trusted CA ("sign", "auth-phone", ...) by its storage key
+// (CAKey, as in Verification.CertCA), or "" for an unknown key.
+func (p *Platform) CAName(key string) string {
+	for _, ca := range p.cas {
+		if CAKey(ca.Cert) == key {
+			return ca.Name
+		}
+	}
+	return ""
+}
