@@ -383,3 +383,19 @@ func TestJournalReplayRemembersAdmissions(t *testing.T) {
 		t.Fatal("a journal of another key was accepted")
 	}
 }
+
+func TestExpiredCertificateOfTheHolder(t *testing.T) {
+	f := newFixture(t)
+	f.m.NotAfter = f.clk.Now().Add(20 * 365 * 24 * time.Hour)
+	var err error
+	if f.envelope, err = manifest.Sign(f.m, f.svcKey); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(6 * 365 * 24 * time.Hour) // past the authentication certificate's five years
+	g := f.gate(t, "g1", nil)
+	d := g.Decide(gate.Presentation{Tap: f.tap(t, g, "A")})
+	want(t, d, false, gate.CertificateInvalid)
+	if d.Detail != "the certificate is not valid now" {
+		t.Fatalf("detail %q", d.Detail)
+	}
+}
