@@ -1,47 +1,28 @@
 package oidc_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/mynagate/mynagate/internal/browsertest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/rpdemo"
 )
 
-// chromium returns the browser's path; without it the test skips, and under CI=true fails.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is missing (CI=true): .ci/run installs Debian's chromium")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
-
 // TestBrowserLogin drives Debian's chromium through the demo relying party: click "Log in with
 // My Number Card", the QR page, the virtual card answering in the background as the phone
 // would, the page moving on by itself (server-sent events), consent, and the relying party's
-// page with the verified claims. Screenshots are kept as test artifacts (and in docs/images
-// with MYNAGATE_SCREENSHOTS=1).
+// page with the verified claims. Screenshots go to the test's artifact directory (kept with
+// go test -artifacts), and to docs/images with MYNAGATE_SCREENSHOTS=1.
 func TestBrowserLogin(t *testing.T) {
-	exe := chromium(t)
+	browsertest.Chromium(t)
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
@@ -60,31 +41,13 @@ func TestBrowserLogin(t *testing.T) {
 	}
 	h = app.Handler()
 
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(900, 1000), chromedp.Flag("lang", "en")}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	bctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelT()
-
-	artifacts := t.TempDir()
-	docs := os.Getenv("MYNAGATE_SCREENSHOTS") == "1"
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			os.WriteFile(filepath.Join(artifacts, name), png, 0o644)
-			if docs {
-				return chromedp.Void{}, os.WriteFile(filepath.Join("..", "docs", "images", name), png, 0o644)
-			}
-			return chromedp.Void{}, nil
-		}
+	bctx := browsertest.Start(t, 90*time.Second, chromedp.WindowSize(900, 1000), chromedp.Flag("lang", "en"))
+	artifacts := browsertest.Artifacts(t)
+	dirs := []string{artifacts}
+	if os.Getenv("MYNAGATE_SCREENSHOTS") == "1" {
+		dirs = append(dirs, filepath.Join("..", "docs", "images"))
 	}
+	shot := func(name string) chromedp.Action[chromedp.Void] { return browsertest.Screenshot(name, dirs...) }
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(rps.URL+"/?lang=en"),
 		chromedp.Click("#login"),

@@ -2,45 +2,25 @@ package pages
 
 import (
 	"bytes"
-	"context"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/mynagate/mynagate/internal/browsertest"
 	"github.com/mynagate/mynagate/ticket"
 	"github.com/mynagate/mynagate/ticket/tickettest"
 	"golang.org/x/crypto/bcrypt"
 )
-
-// chromium returns the browser's path; without it the test skips, and under CI=true fails.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is missing (CI=true): .ci/run installs Debian's chromium")
-	}
-	t.Skip("chromium is not installed")
-	return ""
-}
 
 // TestBrowserBuyTicket drives Debian's chromium through the buyer's pages: create an account,
 // verify for an over-20 event (the stand-in platform answers as the card would), buy two
 // tickets, and see them with their holder's name, seat and the entry code's QR image (which
 // must load: the CSP and the session cookie let it through). Screenshots are test artifacts.
 func TestBrowserBuyTicket(t *testing.T) {
-	exe := chromium(t)
+	browsertest.Chromium(t)
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
@@ -68,28 +48,9 @@ func TestBrowserBuyTicket(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(900, 1200), chromedp.Flag("lang", "en")}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	bctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelT()
-	artifacts := t.TempDir()
-	if d := os.Getenv("MYNAGATE_SCREENSHOTS_DIR"); d != "" {
-		artifacts = d // to keep them
-	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(artifacts, name), png, 0o644)
-		}
-	}
+	bctx := browsertest.Start(t, 90*time.Second, chromedp.WindowSize(900, 1200), chromedp.Flag("lang", "en"))
+	artifacts := browsertest.Artifacts(t)
+	shot := func(name string) chromedp.Action[chromedp.Void] { return browsertest.Screenshot(name, artifacts) }
 	t.Logf("screenshots in %s", artifacts)
 
 	if err := chromedp.Do(bctx,

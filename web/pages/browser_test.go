@@ -17,13 +17,12 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/mynagate/mynagate/internal/browsertest"
 )
 
 // The browser tests drive Debian's chromium through chromedp: one browser for the package, a
 // fresh tab (and no cookies) per story. Without chromium they skip, except under CI=true, where
 // they fail.
-
-const chromiumPath = "/usr/bin/chromium"
 
 var screenshots = flag.Bool("screenshots", false, "write a screenshot of every page checked to docs/screenshots/")
 
@@ -49,29 +48,10 @@ func TestMain(m *testing.M) {
 // browser returns the package's browser, starting it on first use.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required under CI=true: %v", err)
-		}
-		t.Skipf("no chromium at %s: %v", chromiumPath, err)
-	}
+	exe := browsertest.Chromium(t)
 	browserOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mynagate-chromium-")
-		if err != nil {
-			browserErr = err
-			return
-		}
-		opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-			chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(dir),
-			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true), chromedp.Flag("lang", "en-US"), chromedp.Flag("accept-lang", "en-US,en"), chromedp.WindowSize(1200, 900)}
-		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-		bctx, bcancel := chromedp.NewContext(actx)
-		if err := chromedp.Do(bctx); err != nil {
-			browserErr = err
-		}
-		browserCtx = bctx
-		browserCancel = func() { bcancel(); acancel(); os.RemoveAll(dir) }
+		browserCtx, browserCancel, browserErr = browsertest.Launch(exe,
+			chromedp.Flag("lang", "en-US"), chromedp.Flag("accept-lang", "en-US,en"), chromedp.WindowSize(1200, 900))
 	})
 	if browserErr != nil {
 		t.Fatalf("start chromium: %v", browserErr)
