@@ -75,8 +75,9 @@ func LockCardFile(path, by string) (*CardLock, error) {
 			f.Close()
 			continue
 		}
-		if err := f.Truncate(0); err == nil {
-			_, err = f.WriteAt([]byte(fmt.Sprintf("%d\n%s\n", os.Getpid(), by)), 0)
+		// Who holds the lock is only told to those refused: the lock holds even if this fails.
+		if f.Truncate(0) == nil {
+			_, _ = f.WriteAt([]byte(fmt.Sprintf("%d\n%s\n", os.Getpid(), by)), 0)
 		}
 		return &CardLock{f: f, path: lp}, nil
 	}
