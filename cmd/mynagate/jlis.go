@@ -681,7 +681,7 @@ func newJLISCRLCmd() *cobra.Command {
 			if _, err := io.Copy(w, in); err != nil {
 				return fmt.Errorf("write CRL: %w", err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "CRL %s number %d, %d entries, %d bytes, next update %s\n", info.CA, info.Number, info.Entries, info.Size, info.NextUpdate.Format(time.RFC3339))
+			fmt.Fprintf(cmd.ErrOrStderr(), "CRL %s number %d, %d entries, %d bytes, next update %s\n", info.CA, info.Number, info.Entries, info.Size, humanTime(info.NextUpdate))
 			return nil
 		},
 	}
@@ -726,7 +726,7 @@ func newJLISCRLPublishCmd() *cobra.Command {
 				all = append(all, published{info.CA, info.Number, info.Entries, info.ThisUpdate, info.NextUpdate})
 				if !asJSON {
 					fmt.Fprintf(cmd.OutOrStdout(), "published CRL %s number %d, %d entries, next update %s (schedule %s)\n",
-						info.CA, info.Number, info.Entries, info.NextUpdate.Format(time.RFC3339), sim.CRLSchedule())
+						info.CA, info.Number, info.Entries, humanTime(info.NextUpdate), sim.CRLSchedule())
 				}
 			}
 			if asJSON {

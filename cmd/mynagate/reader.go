@@ -417,7 +417,7 @@ func newReaderCertsCmd(f *readerFlags) *cobra.Command {
 				fmt.Fprintf(w, "subject:      %s\n", d.Subject)
 				fmt.Fprintf(w, "issuer:       %s\n", d.Issuer)
 				fmt.Fprintf(w, "serial:       %s\n", d.Serial)
-				fmt.Fprintf(w, "valid:        %s to %s\n", d.NotBefore.In(jpki.JST).Format(time.DateTime+" MST"), d.NotAfter.In(jpki.JST).Format(time.DateTime+" MST"))
+				fmt.Fprintf(w, "valid:        %s to %s\n", humanTime(d.NotBefore), humanTime(d.NotAfter))
 				fmt.Fprintf(w, "sha256:       %s\n", d.SHA256Fingerprint)
 				if d.Basic4 != nil {
 					printBasic4(w, *d.Basic4)

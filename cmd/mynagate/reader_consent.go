@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/reader"
@@ -44,9 +43,9 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 				for _, c := range cs {
 					state := "in force"
 					if c.RevokedAt != nil {
-						state = "revoked " + c.RevokedAt.Format(time.RFC3339)
+						state = "revoked " + humanTime(*c.RevokedAt)
 					}
-					fmt.Fprintf(w, "%s (%s): %s, given %s, %s\n", c.TenantName, c.TenantID, c.Scope, c.GrantedAt.Format(time.RFC3339), state)
+					fmt.Fprintf(w, "%s (%s): %s, given %s, %s\n", c.TenantName, c.TenantID, c.Scope, humanTime(c.GrantedAt), state)
 				}
 			})
 		},
