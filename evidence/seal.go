@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
+	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -236,12 +236,37 @@ func personalItems(p *Personal) map[string]string {
 	return out
 }
 
-// disclosures returns the commitments to p's items under data key, names ascending.
+// disclosures returns the commitments to p's items under data key, names ascending. One keyed
+// HMAC and one SHA-256 state serve every item (Reset), as this runs once per verification.
 func disclosures(key []byte, p *Personal) []Commitment {
-	items := personalItems(p)
-	out := make([]Commitment, 0, len(items))
-	for _, name := range slices.Sorted(maps.Keys(items)) {
-		out = append(out, Commitment{Name: name, Hash: itemCommitment(disclosureSalt(key, name), name, items[name])})
+	type item struct{ name, value string }
+	items := make([]item, 0, 2+len(p.Facts))
+	if p.Subject != "" {
+		items = append(items, item{ItemSubject, p.Subject})
+	}
+	if p.Detail != "" {
+		items = append(items, item{ItemDetail, p.Detail})
+	}
+	for k, v := range p.Facts {
+		items = append(items, item{FactItem(k), v})
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.name, b.name) })
+	mac := hmac.New(sha256.New, key)
+	h := sha256.New()
+	var salt, sum [32]byte
+	out := make([]Commitment, len(items))
+	for i, it := range items {
+		mac.Reset()
+		mac.Write([]byte(domainSalt))
+		mac.Write([]byte(it.name))
+		mac.Sum(salt[:0])
+		h.Reset()
+		h.Write([]byte(domainItem))
+		h.Write(salt[:])
+		h.Write([]byte(it.name))
+		h.Write([]byte{0})
+		h.Write([]byte(it.value))
+		out[i] = Commitment{Name: it.name, Hash: [32]byte(h.Sum(sum[:0]))}
 	}
 	return out
 }
