@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS card (
 	medium TEXT NOT NULL,
 	issued INTEGER NOT NULL,
 	expires TEXT NOT NULL,
-	status TEXT NOT NULL DEFAULT 'active'
+	status TEXT NOT NULL DEFAULT 'active',
+	parent_card_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS cert (
 	ca TEXT NOT NULL,
@@ -122,6 +123,7 @@ func openDB(ctx context.Context, dir string) (*sql.DB, error) {
 func upgrade(ctx context.Context, db *sql.DB) error {
 	for _, c := range []struct{ table, column, def string }{
 		{"resident", "stay_until", "TEXT NOT NULL DEFAULT ''"},
+		{"card", "parent_card_id", "INTEGER"},
 	} {
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {

@@ -222,7 +222,7 @@ func (s *Simulator) lookupCard(ctx context.Context, q *sql.Tx, cf *jpki.CardFile
 	}
 	// The latest certificate of each kind is the one no link replaces.
 	rows, err := q.QueryContext(ctx, `SELECT ca, serial, kind, revoked_at IS NOT NULL, not_after FROM cert c WHERE card_id = ?
-		AND NOT EXISTS (SELECT 1 FROM link l WHERE l.old_ca = c.ca AND l.old_serial = c.serial)`, st.cardID)
+		AND NOT EXISTS (SELECT 1 FROM link l WHERE l.old_ca = c.ca AND l.old_serial = c.serial AND l.cause <> 'phone')`, st.cardID)
 	if err != nil {
 		return nil, fmt.Errorf("jlis: list card certificates: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mynagate/mynagate/jpki"
@@ -99,7 +100,7 @@ func (s *Simulator) Links(ctx context.Context, ref CertRef) (*LinkInfo, error) {
 	var other CertRef
 	err = s.db.QueryRowContext(ctx, `SELECT c.ca, c.serial FROM cert c JOIN cert me ON me.card_id = c.card_id
 		WHERE me.ca = ? AND me.serial = ? AND c.kind <> me.kind
-		AND NOT EXISTS (SELECT 1 FROM link l WHERE l.old_ca = c.ca AND l.old_serial = c.serial)
+		AND NOT EXISTS (SELECT 1 FROM link l WHERE l.old_ca = c.ca AND l.old_serial = c.serial AND l.cause <> 'phone')
 		ORDER BY c.not_before DESC LIMIT 1`, ref.CA, ref.Serial).Scan(&other.CA, &other.Serial)
 	switch {
 	case err == nil:
@@ -115,6 +116,8 @@ func (s *Simulator) Links(ctx context.Context, ref CertRef) (*LinkInfo, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A phone credential issued from a certificate does not replace it.
+		next = slices.DeleteFunc(next, func(l Link) bool { return l.Cause == CausePhone })
 		if len(next) == 0 {
 			break
 		}
@@ -230,7 +233,7 @@ func (s *Simulator) latestBasic4(ctx context.Context, ref CertRef) (*Basic4Answe
 	}
 	var latest CertRef
 	err = s.db.QueryRowContext(ctx, `SELECT c.ca, c.serial FROM cert c JOIN card k ON k.id = c.card_id
-		WHERE c.resident_id = ? AND c.kind = 'sign' AND c.revoked_at IS NULL AND k.status = 'active' ORDER BY c.not_before DESC LIMIT 1`, residentID.Int64).Scan(&latest.CA, &latest.Serial)
+		WHERE c.resident_id = ? AND c.kind = 'sign' AND c.revoked_at IS NULL AND k.status = 'active' ORDER BY k.medium = 'card' DESC, c.not_before DESC LIMIT 1`, residentID.Int64).Scan(&latest.CA, &latest.Serial)
 	if err == nil {
 		ans.LatestSign = &latest
 	} else if !errors.Is(err, sql.ErrNoRows) {

@@ -36,7 +36,7 @@ func newJLISCmd() *cobra.Command {
 		Short: "The J-LIS simulator: JPKI CAs, issuance, renewal links, revocation, CRL and OCSP",
 	}
 	cmd.AddCommand(newJLISServeCmd(), newJLISIssueCmd(), newJLISRenewCmd(), newJLISReissueCmd(), newJLISMoveCmd(),
-		newJLISChangeCmd(), newJLISReissueSignCmd(), newJLISRevokeCmd(), newJLISCRLCmd(), newJLISPopulateCmd(), newJLISCACmd(), newJLISCertCmd(), newJLISStatusCmd())
+		newJLISChangeCmd(), newJLISReissueSignCmd(), newJLISPhoneCmd(), newJLISRevokeCmd(), newJLISCRLCmd(), newJLISPopulateCmd(), newJLISCACmd(), newJLISCertCmd(), newJLISStatusCmd())
 	return cmd
 }
 
@@ -307,7 +307,7 @@ func newJLISIssueCmd() *cobra.Command {
 	fl.StringVar(&out, "out", "", "card file to write")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	fl.StringVar(&medium, "medium", "card", "card, android or iphone")
-	fl.BoolVar(&phone, "phone", false, "issue a smartphone credential (same as --medium android)")
+	fl.BoolVar(&phone, "phone", false, "issue a stand-alone smartphone credential for a new resident (same as --medium android; for tests — a real one comes from a card: 'jlis phone issue')")
 	fl.StringVar(&authPIN, "auth-pin", "", "4-digit authentication PIN (default "+jlis.DefaultAuthPIN+")")
 	fl.StringVar(&signPW, "sign-password", "", "6–16 character signing password, A–Z and 0–9 (default "+jlis.DefaultSignPassword+")")
 	fl.StringVar(&supportPIN, "support-pin", "", "4-digit PIN of the card-info input support application (default "+jlis.DefaultSupportPIN+")")
