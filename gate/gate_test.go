@@ -37,7 +37,7 @@ func commit(m *manifest.Manifest, cf *jpki.CardFile) string {
 	return manifest.Commit(m.CommitKey, sha256.Sum256(cf.Auth.Cert))
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	sim, clk, _ := testkit.Simulator(t)
