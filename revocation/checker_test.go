@@ -7,7 +7,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -23,8 +22,9 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/mynagate/mynagate/internal/ocspnonce"
 )
 
 // ocspPKI is a CA with a holder certificate, delegated responders good and bad, and an HTTP
@@ -191,89 +191,21 @@ func (p *ocspPKI) respond(req, nonce []byte, signer testCA, status int, mod func
 
 // requestNonceOf returns the nonce extension value of a request, or nil.
 func requestNonceOf(t testing.TB, der []byte) []byte {
-	in := cryptobyte.String(der)
-	var req, tbs, exts, list cryptobyte.String
-	var present bool
-	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
-		!tbs.SkipOptionalASN1(cbasn1.Tag(0).ContextSpecific().Constructed()) ||
-		!tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific().Constructed()) || !tbs.SkipASN1(cbasn1.SEQUENCE) ||
-		!tbs.ReadOptionalASN1(&exts, &present, cbasn1.Tag(2).ContextSpecific().Constructed()) {
-		t.Errorf("malformed request")
-		return nil
+	n, err := ocspnonce.FromRequest(der)
+	if err != nil {
+		t.Errorf("request: %v", err)
 	}
-	if !present || !exts.ReadASN1(&list, cbasn1.SEQUENCE) {
-		return nil
-	}
-	for !list.Empty() {
-		var e cryptobyte.String
-		var oid asn1.ObjectIdentifier
-		var v []byte
-		if !list.ReadASN1(&e, cbasn1.SEQUENCE) || !e.ReadASN1ObjectIdentifier(&oid) || !e.SkipOptionalASN1(cbasn1.BOOLEAN) ||
-			!e.ReadASN1Bytes(&v, cbasn1.OCTET_STRING) {
-			t.Errorf("malformed request extension")
-			return nil
-		}
-		if oid.Equal(oidOCSPNonce) {
-			return v
-		}
-	}
-	return nil
+	return n
 }
 
 // addNonce puts a nonce in the responseExtensions of a signed response and signs it again with
 // key (ECDSA with SHA-256, as ocsp.CreateResponse chose).
 func addNonce(t testing.TB, resp, nonce []byte, key crypto.Signer) []byte {
-	in := cryptobyte.String(resp)
-	var outer, rb, rbSeq, basicDER, basic, tbs, algo, certs cryptobyte.String
-	var status []byte
-	var typ asn1.ObjectIdentifier
-	var hasCerts bool
-	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1Element((*cryptobyte.String)(&status), cbasn1.ENUM) ||
-		!outer.ReadASN1(&rb, cbasn1.Tag(0).ContextSpecific().Constructed()) || !rb.ReadASN1(&rbSeq, cbasn1.SEQUENCE) ||
-		!rbSeq.ReadASN1ObjectIdentifier(&typ) || !rbSeq.ReadASN1(&basicDER, cbasn1.OCTET_STRING) ||
-		!basicDER.ReadASN1(&basic, cbasn1.SEQUENCE) || !basic.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
-		!basic.ReadASN1Element(&algo, cbasn1.SEQUENCE) || !basic.SkipASN1(cbasn1.BIT_STRING) ||
-		!basic.ReadOptionalASN1(&certs, &hasCerts, cbasn1.Tag(0).ContextSpecific().Constructed()) {
-		t.Fatal("addNonce: unexpected response structure")
-	}
-	var nb cryptobyte.Builder
-	nb.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(tbs)
-		b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1ObjectIdentifier(oidOCSPNonce)
-					b.AddASN1OctetString(nonce)
-				})
-			})
-		})
-	})
-	newTBS := nb.BytesOrPanic()
-	digest := sha256.Sum256(newTBS)
-	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	out, err := ocspnonce.AddToResponse(resp, nonce, key)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("addNonce: %v", err)
 	}
-	var out cryptobyte.Builder
-	out.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(status)
-		b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(typ)
-				b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddBytes(newTBS)
-						b.AddBytes(algo)
-						b.AddASN1BitString(sig)
-						if hasCerts {
-							b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddBytes(certs) })
-						}
-					})
-				})
-			})
-		})
-	})
-	return out.BytesOrPanic()
+	return out
 }
 
 func (p *ocspPKI) status(cert *x509.Certificate, policy Policy) (*Status, error) {

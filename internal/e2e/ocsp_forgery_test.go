@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"crypto"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/ocspnonce"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
@@ -22,9 +22,6 @@ import (
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/web"
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
-	"golang.org/x/crypto/ocsp"
 )
 
 // TestForgedOCSPAnswerEndToEnd is the attack of issue 14 point 2 over HTTP: a thief's card is
@@ -145,88 +142,20 @@ func countEntries(t *testing.T, e *env, tenantID string) int64 {
 	return n
 }
 
-var oidNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
-
 // requestNonce returns the nonce extension value of a DER OCSP request.
 func requestNonce(t *testing.T, der []byte) []byte {
-	in := cryptobyte.String(der)
-	var req, tbs, exts, list cryptobyte.String
-	var present bool
-	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
-		!tbs.SkipOptionalASN1(cbasn1.Tag(0).ContextSpecific().Constructed()) ||
-		!tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific().Constructed()) || !tbs.SkipASN1(cbasn1.SEQUENCE) ||
-		!tbs.ReadOptionalASN1(&exts, &present, cbasn1.Tag(2).ContextSpecific().Constructed()) || !present ||
-		!exts.ReadASN1(&list, cbasn1.SEQUENCE) {
-		t.Error("the platform's OCSP request carries no nonce")
-		return nil
+	n, err := ocspnonce.FromRequest(der)
+	if err != nil || n == nil {
+		t.Errorf("the platform's OCSP request carries no nonce (%v)", err)
 	}
-	for !list.Empty() {
-		var e cryptobyte.String
-		var oid asn1.ObjectIdentifier
-		var v []byte
-		if !list.ReadASN1(&e, cbasn1.SEQUENCE) || !e.ReadASN1ObjectIdentifier(&oid) || !e.SkipOptionalASN1(cbasn1.BOOLEAN) ||
-			!e.ReadASN1Bytes(&v, cbasn1.OCTET_STRING) {
-			break
-		}
-		if oid.Equal(oidNonce) {
-			return v
-		}
-	}
-	t.Error("the platform's OCSP request carries no nonce")
-	return nil
+	return n
 }
 
 // withNonce re-signs a response with the nonce in its responseExtensions (RSA, SHA-256).
 func withNonce(t *testing.T, resp, nonce []byte, key crypto.Signer) []byte {
-	in := cryptobyte.String(resp)
-	var outer, rb, rbSeq, basicDER, basic, tbs, algo, certs cryptobyte.String
-	var status []byte
-	var typ asn1.ObjectIdentifier
-	var hasCerts bool
-	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1Element((*cryptobyte.String)(&status), cbasn1.ENUM) ||
-		!outer.ReadASN1(&rb, cbasn1.Tag(0).ContextSpecific().Constructed()) || !rb.ReadASN1(&rbSeq, cbasn1.SEQUENCE) ||
-		!rbSeq.ReadASN1ObjectIdentifier(&typ) || !rbSeq.ReadASN1(&basicDER, cbasn1.OCTET_STRING) ||
-		!basicDER.ReadASN1(&basic, cbasn1.SEQUENCE) || !basic.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
-		!basic.ReadASN1Element(&algo, cbasn1.SEQUENCE) || !basic.SkipASN1(cbasn1.BIT_STRING) ||
-		!basic.ReadOptionalASN1(&certs, &hasCerts, cbasn1.Tag(0).ContextSpecific().Constructed()) {
-		t.Fatal("unexpected response structure")
-	}
-	var nb cryptobyte.Builder
-	nb.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(tbs)
-		b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1ObjectIdentifier(oidNonce)
-					b.AddASN1OctetString(nonce)
-				})
-			})
-		})
-	})
-	newTBS := nb.BytesOrPanic()
-	digest := sha256.Sum256(newTBS)
-	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	out, err := ocspnonce.AddToResponse(resp, nonce, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out cryptobyte.Builder
-	out.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(status)
-		b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(typ)
-				b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddBytes(newTBS)
-						b.AddBytes(algo)
-						b.AddASN1BitString(sig)
-						if hasCerts {
-							b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddBytes(certs) })
-						}
-					})
-				})
-			})
-		})
-	})
-	return out.BytesOrPanic()
+	return out
 }
