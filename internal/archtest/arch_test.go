@@ -77,6 +77,9 @@ func TestImportDirection(t *testing.T) {
 		{"rpdemo", append(ours("platform", "store", "oidc", "jlis", "card", "reader", "evidence", "revocation", "verify", "client"), sql...)},
 		// The provider builds its pages on web/ui, never on the API's package web (checked below).
 		{"oidc", append(ours("jlis", "card", "reader", "store", "revocation"), sql...)},
+		// The CMS builder is pure: the platform (to check a document signature) and the holder's
+		// client (to build what the card signs) both import it.
+		{"cades", append(ours("jlis", "card", "reader", "store", "platform", "web", "client", "verify", "revocation", "evidence", "jpki"), append(sql, "net/http", "direct:os")...)},
 		{"evidence", append(ours("jlis", "card", "reader", "store", "platform", "web", "revocation", "verify"), sql...)},
 	}
 	t.Run("oidc is not under web", func(t *testing.T) {
