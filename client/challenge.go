@@ -10,152 +10,52 @@ package client
 // belongs to, for which purpose (and so which key), until when, and for which tenant; CheckChallenge
 // compares all of it with the URL the holder was given before the card is touched.
 //
-// The parser is written here rather than taken from a library because the format is this
-// project's own: eight LF-terminated "key=value" lines in a fixed order with strict values, so
-// that one challenge has exactly one encoding.
+// The format itself (eight LF-terminated "key=value" lines with one encoding) is package
+// challenge's, shared with the platform that writes it.
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mynagate/mynagate/challenge"
 )
 
 // ChallengeDomain is the first line of every challenge.
-const ChallengeDomain = "mynagate-challenge/v1"
+const ChallengeDomain = challenge.Domain
 
 // MaxTenantName bounds the tenant display name a challenge carries, in bytes of UTF-8.
-const MaxTenantName = 256
+const MaxTenantName = challenge.MaxTenantName
 
 // ChallengeFields is a parsed challenge.
-type ChallengeFields struct {
-	Origin     string // scheme://host[:port] of the platform, lower case, default port omitted
-	SessionID  string
-	TenantID   string
-	TenantName string // as the platform sent it; show it with DisplayName
-	Purpose    string // identity (signing key) or login (authentication key)
-	ExpiresAt  time.Time
-	Nonce      []byte // 32 bytes
-}
+type ChallengeFields = challenge.Fields
 
-var challengeKeys = [...]string{"origin", "session", "tenant", "tenant-name", "purpose", "expires", "nonce"}
-
-// EncodeChallenge writes a challenge in its canonical form. The platform builds challenges with
-// the same encoding (platform.Platform.Challenge); this one is for tests and for other
-// implementations to compare against.
-func EncodeChallenge(f ChallengeFields) []byte {
-	var b bytes.Buffer
-	b.WriteString(ChallengeDomain + "\n")
-	vals := [...]string{f.Origin, f.SessionID, f.TenantID, escapeName(f.TenantName), f.Purpose,
-		f.ExpiresAt.UTC().Format(time.RFC3339), base64.RawURLEncoding.EncodeToString(f.Nonce)}
-	for i, k := range challengeKeys {
-		b.WriteString(k + "=" + vals[i] + "\n")
-	}
-	return b.Bytes()
-}
-
-// escapeName percent-encodes every byte of s but ALPHA, DIGIT, "-", ".", "_" and "~" (RFC 3986
-// unreserved), with upper-case hex digits.
-func escapeName(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
+// EncodeChallenge writes a challenge in its canonical form, as the platform does (both use
+// package challenge); it is for tests and for other implementations to compare against.
+func EncodeChallenge(f ChallengeFields) []byte { return challenge.Encode(f) }
 
 // ParseChallenge parses a challenge, refusing anything but the one canonical encoding.
 func ParseChallenge(b []byte) (*ChallengeFields, error) {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("client: not a mynagate challenge: "+format, a...)
+	f, err := challenge.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
 	}
-	if len(b) > 4096 {
-		return nil, bad("%d bytes is too long", len(b))
-	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) == 0 || lines[0] != ChallengeDomain {
-		return nil, bad("it does not start with %s", ChallengeDomain)
-	}
-	if len(lines) != len(challengeKeys)+2 || lines[len(lines)-1] != "" {
-		return nil, bad("it has %d lines, not %d ending with a line feed", len(lines)-1, len(challengeKeys)+1)
-	}
-	var v [len(challengeKeys)]string
-	for i, k := range challengeKeys {
-		val, ok := strings.CutPrefix(lines[i+1], k+"=")
-		if !ok {
-			return nil, bad("line %d is not %s=", i+2, k)
-		}
-		v[i] = val
-	}
-	f := &ChallengeFields{Origin: v[0], SessionID: v[1], TenantID: v[2], Purpose: v[4]}
-	if o, err := Origin(f.Origin); err != nil || o != f.Origin {
-		return nil, bad("origin %q is not a canonical http(s) origin", f.Origin)
-	}
-	if !idLike(f.SessionID) || !idLike(f.TenantID) {
-		return nil, bad("session or tenant id is malformed")
-	}
-	name, err := url.PathUnescape(v[3])
-	if err != nil || escapeName(name) != v[3] || !utf8.ValidString(name) || len(name) > MaxTenantName {
-		return nil, bad("tenant-name is not canonical percent-encoded UTF-8 of at most %d bytes", MaxTenantName)
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return nil, bad("tenant-name carries control characters (a terminal escape sequence?)")
-	}
-	f.TenantName = name
-	if f.Purpose != "identity" && f.Purpose != "login" {
-		return nil, bad("purpose %q is not identity or login", f.Purpose)
-	}
-	exp, err := time.Parse(time.RFC3339, v[5])
-	if err != nil || exp.UTC().Format(time.RFC3339) != v[5] {
-		return nil, bad("expires %q is not an RFC 3339 UTC time to the second", v[5])
-	}
-	f.ExpiresAt = exp
-	nonce, err := base64.RawURLEncoding.Strict().DecodeString(v[6])
-	if err != nil || len(nonce) != 32 {
-		return nil, bad("nonce is not 32 bytes in unpadded base64url")
-	}
-	f.Nonce = nonce
 	return f, nil
-}
-
-func idLike(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Origin returns the origin of an http(s) URL as a challenge states it: scheme "://" host
 // [":" port], in lower case, without the scheme's default port.
 func Origin(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return "", fmt.Errorf("client: %q is not an http(s) URL", raw)
+	o, err := challenge.Origin(raw)
+	if err != nil {
+		return "", fmt.Errorf("client: %w", err)
 	}
-	host := strings.ToLower(u.Host)
-	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
-		host = strings.TrimSuffix(host, ":"+p)
-	}
-	return u.Scheme + "://" + host, nil
+	return o, nil
 }
 
 // ChallengeCheck is what a challenge must match before the card signs it.

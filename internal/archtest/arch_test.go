@@ -80,6 +80,8 @@ func TestImportDirection(t *testing.T) {
 		// The CMS builder is pure: the platform (to check a document signature) and the holder's
 		// client (to build what the card signs) both import it.
 		{"cades", append(ours("jlis", "card", "reader", "store", "platform", "web", "client", "verify", "revocation", "evidence", "jpki"), append(sql, "net/http", "direct:os")...)},
+		// The challenge format is shared by the platform and the client: it depends on neither.
+		{"challenge", ours("platform", "client", "store", "web", "jlis", "card", "reader", "revocation", "verify", "evidence", "internal")},
 		{"evidence", append(ours("jlis", "card", "reader", "store", "platform", "web", "revocation", "verify"), sql...)},
 	}
 	t.Run("oidc is not under web", func(t *testing.T) {
