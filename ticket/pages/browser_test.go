@@ -1,18 +1,12 @@
 package pages
 
 import (
-	"bytes"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/mynagate/mynagate/internal/browsertest"
-	"github.com/mynagate/mynagate/ticket"
-	"github.com/mynagate/mynagate/ticket/tickettest"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // TestBrowserBuyTicket drives Debian's chromium through the buyer's pages: create an account,
@@ -24,29 +18,7 @@ func TestBrowserBuyTicket(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	db, err := ticket.OpenDB(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	plat := tickettest.NewPlatform()
-	key := bytes.Repeat([]byte{5}, 32)
-	s, err := ticket.New(db, plat, key, ticket.WithPasswordCost(bcrypt.MinCost))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(s, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p)
-	defer srv.Close()
-	org, _, _ := s.CreateOrganiser(ctx, "W TOKYO")
-	ev, err := s.CreateEvent(ctx, org, ticket.EventRequest{Name: "Sake Night", Venue: "Shibuya", Date: "2026-03-02", Identity: ticket.IdentityFull, MinAge: 20,
-		MaxPerPerson: 2, Classes: []ticket.SeatClass{{Name: "GA", Price: 4000, Capacity: 10}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, plat, srv, _, ev := newShop(t)
 
 	bctx := browsertest.Start(t, 90*time.Second, chromedp.WindowSize(900, 1200), chromedp.Flag("lang", "en"))
 	artifacts := browsertest.Artifacts(t)

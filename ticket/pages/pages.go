@@ -255,12 +255,7 @@ func (p *Pages) startVerify(w http.ResponseWriter, r *http.Request, a *ticket.Ac
 		p.fail(w, r, err)
 		return
 	}
-	ev, err := p.s.Event(r.Context(), v.EventID)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	p.render(w, r, "verify.html", 200, &ui.Page{Data: eventData{Event: ev, SignedIn: true, Verify: v}})
+	p.showVerify(w, r, v)
 }
 
 func (p *Pages) completeVerify(w http.ResponseWriter, r *http.Request, a *ticket.Account) {
@@ -269,6 +264,11 @@ func (p *Pages) completeVerify(w http.ResponseWriter, r *http.Request, a *ticket
 		p.fail(w, r, err)
 		return
 	}
+	p.showVerify(w, r, v)
+}
+
+// showVerify shows a verification of the signed-in buyer with its event.
+func (p *Pages) showVerify(w http.ResponseWriter, r *http.Request, v *ticket.Verification) {
 	ev, err := p.s.Event(r.Context(), v.EventID)
 	if err != nil {
 		p.fail(w, r, err)

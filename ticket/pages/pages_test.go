@@ -66,29 +66,7 @@ func (b *browser) post(page, path string, form url.Values) (int, string) {
 // buy, see the ticket with its code and the legally required fields, in Japanese and English;
 // the organiser sees the holder's name and the report; a form without its CSRF token is refused.
 func TestBuyerAndOrganiserPages(t *testing.T) {
-	db, err := ticket.OpenDB(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	plat := tickettest.NewPlatform()
-	key := bytes.Repeat([]byte{5}, 32)
-	s, err := ticket.New(db, plat, key, ticket.WithPasswordCost(bcrypt.MinCost))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(s, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p)
-	defer srv.Close()
-	org, orgTok, _ := s.CreateOrganiser(ctx, "W TOKYO")
-	ev, err := s.CreateEvent(ctx, org, ticket.EventRequest{Name: "Sake Night", Venue: "Shibuya", Date: "2026-03-02", Identity: ticket.IdentityFull, MinAge: 20,
-		MaxPerPerson: 2, Classes: []ticket.SeatClass{{Name: "GA", Price: 4000, Capacity: 10}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, plat, srv, orgTok, ev := newShop(t)
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, c: &http.Client{Jar: jar}, base: srv.URL, lang: "ja"}
 
@@ -174,4 +152,37 @@ func TestBuyerAndOrganiserPages(t *testing.T) {
 	if code, _ := b.get("/organiser/events/" + oev.ID); code != 404 {
 		t.Fatalf("another organiser's event page: HTTP %d", code)
 	}
+}
+
+// newShop serves the pages over a fresh service with a stand-in platform, an organiser (and its
+// token) and an over-20 event limited to two tickets a person.
+func newShop(t *testing.T) (*ticket.Service, *tickettest.Platform, *httptest.Server, string, *ticket.Event) {
+	t.Helper()
+	db, err := ticket.OpenDB(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	plat := tickettest.NewPlatform()
+	key := bytes.Repeat([]byte{5}, 32)
+	s, err := ticket.New(db, plat, key, ticket.WithPasswordCost(bcrypt.MinCost))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(s, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	org, orgTok, err := s.CreateOrganiser(ctx, "W TOKYO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.CreateEvent(ctx, org, ticket.EventRequest{Name: "Sake Night", Venue: "Shibuya", Date: "2026-03-02", Identity: ticket.IdentityFull, MinAge: 20,
+		MaxPerPerson: 2, Classes: []ticket.SeatClass{{Name: "GA", Price: 4000, Capacity: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, plat, srv, orgTok, ev
 }
