@@ -21,15 +21,12 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jonboulle/clockwork"
-	"github.com/mynagate/mynagate/card"
-	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
-	"github.com/mynagate/mynagate/reader"
 	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/web"
@@ -188,34 +185,7 @@ func holderURL(t *testing.T, page string) string {
 
 // holder answers a session with a card, in-process, as `mynagate reader verify` does.
 func (e *env) holder(cardPath, holderURL string) error {
-	base, id, tok, err := client.ParseHolderURL(holderURL)
-	if err != nil {
-		return err
-	}
-	hc := client.New(base)
-	ch, err := hc.FetchChallenge(ctx, id, tok)
-	if err != nil {
-		return err
-	}
-	c, err := card.Open(cardPath, card.WithClock(e.clk))
-	if err != nil {
-		return err
-	}
-	rc := reader.NewClient(reader.NewInProcess(c, "in-process"))
-	var signer *reader.Signer
-	if ch.Purpose == "identity" {
-		signer, err = rc.SignSigner(ctx, jlis.DefaultSignPassword)
-	} else {
-		signer, err = rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
-	}
-	if err != nil {
-		return err
-	}
-	sig, err := client.Sign(signer, ch.Challenge)
-	if err != nil {
-		return err
-	}
-	_, err = hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
+	_, err := testkit.AnswerWithCard(ctx, cardPath, e.clk, holderURL)
 	return err
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/testkit"
@@ -20,7 +19,6 @@ import (
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
-	"github.com/mynagate/mynagate/reader"
 	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/web"
@@ -156,35 +154,7 @@ func (e *env) issue(b4 jpki.Basic4) *holder {
 // answer answers the session behind a holder URL with the card (signing key for identity, the
 // authentication key for login), giving consent with it.
 func (h *holder) answer(holderURL string, consent ...string) (*client.HolderResult, error) {
-	base, id, tok, err := client.ParseHolderURL(holderURL)
-	if err != nil {
-		return nil, err
-	}
-	hc := client.New(base)
-	ch, err := hc.FetchChallenge(ctx, id, tok)
-	if err != nil {
-		return nil, err
-	}
-	c, err := card.Open(h.path, card.WithClock(h.e.clk))
-	if err != nil {
-		return nil, err
-	}
-	rc := reader.NewClient(reader.NewInProcess(c, "in-process"))
-	defer rc.Close()
-	var signer *reader.Signer
-	if ch.Purpose == "identity" {
-		signer, err = rc.SignSigner(ctx, jlis.DefaultSignPassword)
-	} else {
-		signer, err = rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
-	}
-	if err != nil {
-		return nil, err
-	}
-	sig, err := client.Sign(signer, ch.Challenge)
-	if err != nil {
-		return nil, err
-	}
-	return hc.AnswerWithConsent(ctx, id, tok, signer.Certificate().Raw, sig, consent)
+	return testkit.AnswerWithCard(ctx, h.path, h.e.clk, holderURL, consent...)
 }
 
 // publish integrates the evidence recorded so far and signs a checkpoint over it.

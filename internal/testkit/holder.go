@@ -1,0 +1,48 @@
+package testkit
+
+import (
+	"context"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/mynagate/mynagate/card"
+	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/reader"
+)
+
+// AnswerWithCard answers the session behind a holder URL with the card file at cardPath,
+// in-process, as `mynagate reader verify` does: the signing key (with the default password) for
+// an identity challenge, the authentication key (with the default PIN) for a login, consent
+// given for the named facts. The card reads time from clk.
+func AnswerWithCard(ctx context.Context, cardPath string, clk clockwork.Clock, holderURL string, consent ...string) (*client.HolderResult, error) {
+	base, id, tok, err := client.ParseHolderURL(holderURL)
+	if err != nil {
+		return nil, err
+	}
+	hc := client.New(base)
+	ch, err := hc.FetchChallenge(ctx, id, tok)
+	if err != nil {
+		return nil, err
+	}
+	c, err := card.Open(cardPath, card.WithClock(clk))
+	if err != nil {
+		return nil, err
+	}
+	rc := reader.NewClient(reader.NewInProcess(c, "in-process"))
+	defer rc.Close()
+	var signer *reader.Signer
+	if ch.Purpose == "identity" {
+		signer, err = rc.SignSigner(ctx, jlis.DefaultSignPassword)
+	} else {
+		signer, err = rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sig, err := client.Sign(signer, ch.Challenge)
+	if err != nil {
+		return nil, err
+	}
+	return hc.AnswerWithConsent(ctx, id, tok, signer.Certificate().Raw, sig, consent)
+}
