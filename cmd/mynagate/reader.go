@@ -163,6 +163,21 @@ func (f *readerFlags) pin(ctx context.Context, cmd *cobra.Command, s *session, p
 	return f.readPIN(cmd, p, n)
 }
 
+// openWithPIN opens the card and then reads p as pin does; the caller closes the session,
+// which is closed already when an error is returned.
+func (f *readerFlags) openWithPIN(ctx context.Context, cmd *cobra.Command, p reader.PIN) (*session, string, error) {
+	s, err := f.open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	pin, err := f.pin(ctx, cmd, s, p)
+	if err != nil {
+		s.Close()
+		return nil, "", err
+	}
+	return s, pin, nil
+}
+
 // readPIN reads a PIN without ever taking it from argv.
 func (f *readerFlags) readPIN(cmd *cobra.Command, p reader.PIN, triesLeft int) (string, error) {
 	var line string
@@ -464,15 +479,11 @@ func newReaderBasic4Cmd(f *readerFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
-			s, err := f.open(ctx)
+			s, pin, err := f.openWithPIN(ctx, cmd, reader.PINSupport)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			pin, err := f.pin(ctx, cmd, s, reader.PINSupport)
-			if err != nil {
-				return err
-			}
 			b, err := s.ReadBasic4(ctx, pin)
 			if err != nil {
 				return err
@@ -528,19 +539,15 @@ base64. With --json the signature, the certificate and the digest are printed as
 			digest := sha256.Sum256(data)
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
-			s, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
 			p := reader.PINAuth
 			if kind == jpki.KindSign {
 				p = reader.PINSign
 			}
-			pin, err := f.pin(ctx, cmd, s, p)
+			s, pin, err := f.openWithPIN(ctx, cmd, p)
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			signer, err := s.Signer(ctx, kind, pin)
 			if err != nil {
 				return err

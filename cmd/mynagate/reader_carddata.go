@@ -45,15 +45,11 @@ written by the issuer, not that the person holding the card is its holder.`,
 			}
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
-			s, err := f.open(ctx)
+			s, pin, err := f.openWithPIN(ctx, cmd, reader.PINSupport)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			pin, err := f.pin(ctx, cmd, s, reader.PINSupport)
-			if err != nil {
-				return err
-			}
 			d, err := s.ReadSupportAPData(ctx, pin)
 			if err != nil {
 				return err

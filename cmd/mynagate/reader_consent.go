@@ -88,13 +88,8 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 // authSigner opens the card and returns its authentication certificate and a signer with the
 // PIN entered; closeCard ends the session.
 func (f *readerFlags) authSigner(ctx context.Context, cmd *cobra.Command) ([]byte, *reader.Signer, func(), error) {
-	s, err := f.open(ctx)
+	s, pin, err := f.openWithPIN(ctx, cmd, reader.PINAuth)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	pin, err := f.pin(ctx, cmd, s, reader.PINAuth)
-	if err != nil {
-		s.Close()
 		return nil, nil, nil, err
 	}
 	signer, err := s.AuthSigner(ctx, pin)
