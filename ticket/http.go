@@ -76,13 +76,16 @@ func writeErr(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decode reads a JSON body strictly: application/json, bounded, no unknown fields, one value.
-func decode(r *http.Request, v any) error {
+func decode(r *http.Request, v any) error { return decodeN(r, v, maxBody) }
+
+// decodeN is decode with a body limit of n bytes.
+func decodeN(r *http.Request, v any, n int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return errf(KindInvalid, "invalid-request", "the body must be application/json")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, n))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errf(KindInvalid, "invalid-request", "malformed JSON body: %v", err)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mynagate/mynagate/gate/manifest"
 	"github.com/skip2/go-qrcode"
 )
 
@@ -17,6 +18,8 @@ import (
 //	POST   /api/resale/{ticket}/buy             (buyer)
 //	POST   /api/organiser/events/{id}/check     {code, admit} the gate (organiser)
 //	POST   /api/organiser/vouchers/redeem       {code} (organiser)
+//	PUT    /api/organiser/events/{id}/gates/{gate} {public_key} register a gate's Ed25519 key (organiser)
+//	POST   /api/organiser/events/{id}/gate-sync {records} gates' signed admissions (organiser)
 //	GET    /api/organiser/events/{id}/report    JSON; report.csv as CSV (organiser)
 //	POST   /webhooks/platform                   the platform's signed webhooks
 func (s *Service) moreRoutes(mux *http.ServeMux) {
@@ -101,6 +104,35 @@ func (s *Service) moreRoutes(mux *http.ServeMux) {
 		if err := s.WriteReportCSV(r.Context(), o, r.PathValue("id"), w); err != nil {
 			writeErr(w, r, err)
 		}
+	}))
+	mux.HandleFunc("PUT /api/organiser/events/{id}/gates/{gate}", s.organiser(func(w http.ResponseWriter, r *http.Request, o *Organiser) {
+		var in struct {
+			PublicKey []byte `json:"public_key"`
+		}
+		if err := decode(r, &in); err != nil {
+			writeErr(w, r, err)
+			return
+		}
+		if err := s.RegisterGate(r.Context(), o, r.PathValue("id"), r.PathValue("gate"), in.PublicKey); err != nil {
+			writeErr(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("POST /api/organiser/events/{id}/gate-sync", s.organiser(func(w http.ResponseWriter, r *http.Request, o *Organiser) {
+		var in struct {
+			Records []manifest.SignedRecord `json:"records"`
+		}
+		if err := decodeN(r, &in, maxSyncBody); err != nil {
+			writeErr(w, r, err)
+			return
+		}
+		rep, err := s.GateSync(r.Context(), o, r.PathValue("id"), in.Records)
+		if err != nil {
+			writeErr(w, r, err)
+			return
+		}
+		writeJSON(w, 200, rep)
 	}))
 	mux.HandleFunc("POST /webhooks/platform", s.hWebhook)
 }
