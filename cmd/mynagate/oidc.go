@@ -15,29 +15,19 @@ import (
 func init() { register(newOIDCCmd) }
 
 // withProvider opens the store and the OpenID provider for the client registration commands
-// (no J-LIS needed).
+// (no J-LIS needed); like the tenant commands it refuses a --db that does not exist yet.
 func withProvider(ctx context.Context, db, dataDir, publicURL string, f func(pr *oidc.Provider) error) error {
-	if db == "" {
-		return fmt.Errorf("--db is required (sqlite:PATH or postgres://...)")
-	}
-	master, err := loadMaster(dataDir)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	p, err := platform.New(st)
-	if err != nil {
-		return err
-	}
-	pr, err := oidc.New(p, st, oidc.Config{Issuer: strings.TrimRight(publicURL, "/") + "/oidc", Master: master})
-	if err != nil {
-		return err
-	}
-	return f(pr)
+	return withStore(ctx, db, false, func(st *store.Store, p *platform.Platform) error {
+		master, err := loadMaster(dataDir)
+		if err != nil {
+			return err
+		}
+		pr, err := oidc.New(p, st, oidc.Config{Issuer: strings.TrimRight(publicURL, "/") + "/oidc", Master: master})
+		if err != nil {
+			return err
+		}
+		return f(pr)
+	})
 }
 
 func newOIDCCmd() *cobra.Command {

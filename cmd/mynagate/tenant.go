@@ -44,6 +44,12 @@ func withOperator(ctx context.Context, db string, f func(p *platform.Platform) e
 // withOperatorInit is withOperator that, with create, makes a new SQLite database when there is
 // none (tenant create --init).
 func withOperatorInit(ctx context.Context, db string, create bool, f func(p *platform.Platform) error) error {
+	return withStore(ctx, db, create, func(_ *store.Store, p *platform.Platform) error { return f(p) })
+}
+
+// withStore opens the store named by --db (refusing a missing SQLite file unless create) and
+// runs f with it and an operator platform over it.
+func withStore(ctx context.Context, db string, create bool, f func(st *store.Store, p *platform.Platform) error) error {
 	if db == "" {
 		return errors.New("--db is required (sqlite:PATH or postgres://...)")
 	}
@@ -61,7 +67,7 @@ func withOperatorInit(ctx context.Context, db string, create bool, f func(p *pla
 	if err != nil {
 		return err
 	}
-	return f(p)
+	return f(st, p)
 }
 
 func parseFacts(s string) ([]platform.Fact, error) {
