@@ -1,8 +1,6 @@
 package oidc_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"github.com/mynagate/mynagate/internal/browsertest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/oidc"
-	"github.com/mynagate/mynagate/rpdemo"
 )
 
 // TestBrowserLogin drives Debian's chromium through the demo relying party: click "Log in with
@@ -28,18 +25,7 @@ func TestBrowserLogin(t *testing.T) {
 	}
 	e := newEnv(t)
 	card := testkit.CardFile(t, e.sim, testkit.Taro())
-	var h http.Handler
-	rps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	defer rps.Close()
-	c, secret, err := e.prov.CreateClient(ctx, e.bank.ID, oidc.ClientRequest{Name: "Demo Bank", RedirectURIs: []string{rps.URL + "/callback"}, LogoutURIs: []string{rps.URL + "/"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := rpdemo.New(ctx, rpdemo.Config{Issuer: e.issuer, ClientID: c.ID, ClientSecret: secret, BaseURL: rps.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = app.Handler()
+	rps := e.demoRP(t)
 
 	bctx := browsertest.Start(t, 90*time.Second, chromedp.WindowSize(900, 1000), chromedp.Flag("lang", "en"))
 	artifacts := browsertest.Artifacts(t)

@@ -13,15 +13,12 @@ import (
 	"github.com/mynagate/mynagate/rpdemo"
 )
 
-// TestRPDemo logs in to the demo relying party (go-oidc + x/oauth2 only) through the provider:
-// the button, the QR page, the card step by the reader code, consent, and the RP's page with
-// the verified claims; then its logout.
-func TestRPDemo(t *testing.T) {
-	e := newEnv(t)
-	card := testkit.CardFile(t, e.sim, testkit.Taro())
+// demoRP serves the demo relying party, registered with the provider as a client of the bank.
+func (e *env) demoRP(t *testing.T) *httptest.Server {
+	t.Helper()
 	var h http.Handler
 	rps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	defer rps.Close()
+	t.Cleanup(rps.Close)
 	c, secret, err := e.prov.CreateClient(ctx, e.bank.ID, oidc.ClientRequest{Name: "Demo Bank", RedirectURIs: []string{rps.URL + "/callback"}, LogoutURIs: []string{rps.URL + "/"}})
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +28,16 @@ func TestRPDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	h = app.Handler()
+	return rps
+}
+
+// TestRPDemo logs in to the demo relying party (go-oidc + x/oauth2 only) through the provider:
+// the button, the QR page, the card step by the reader code, consent, and the RP's page with
+// the verified claims; then its logout.
+func TestRPDemo(t *testing.T) {
+	e := newEnv(t)
+	card := testkit.CardFile(t, e.sim, testkit.Taro())
+	rps := e.demoRP(t)
 	b := e.browser()
 	status, _, page := b.get(rps.URL + "/?lang=en")
 	if status != 200 || !strings.Contains(page, "Log in with My Number Card") {
