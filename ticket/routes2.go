@@ -19,6 +19,7 @@ import (
 //	POST   /api/organiser/events/{id}/check     {code, admit} the gate (organiser)
 //	POST   /api/organiser/vouchers/redeem       {code} (organiser)
 //	PUT    /api/organiser/events/{id}/gates/{gate} {public_key} register a gate's Ed25519 key (organiser)
+//	GET    /api/organiser/events/{id}/gate-manifest the signed offline manifest (organiser)
 //	POST   /api/organiser/events/{id}/gate-sync {records} gates' signed admissions (organiser)
 //	GET    /api/organiser/events/{id}/report    JSON; report.csv as CSV (organiser)
 //	POST   /webhooks/platform                   the platform's signed webhooks
@@ -118,6 +119,16 @@ func (s *Service) moreRoutes(mux *http.ServeMux) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("GET /api/organiser/events/{id}/gate-manifest", s.organiser(func(w http.ResponseWriter, r *http.Request, o *Organiser) {
+		env, err := s.GateManifest(r.Context(), o, r.PathValue("id"))
+		if err != nil {
+			writeErr(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(env)
 	}))
 	mux.HandleFunc("POST /api/organiser/events/{id}/gate-sync", s.organiser(func(w http.ResponseWriter, r *http.Request, o *Organiser) {
 		var in struct {

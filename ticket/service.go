@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -78,6 +79,9 @@ type Service struct {
 	loginTTL      time.Duration
 	tz            *time.Location
 	webhookSecret string
+	gateKey       ed25519.PrivateKey
+	gateTrust     GateTrust
+	gateValidity  time.Duration
 }
 
 // Option configures New.
