@@ -43,6 +43,8 @@ type Log struct {
 
 	genMu sync.Mutex
 	genCh chan struct{} // closed and replaced after every integration
+
+	health health // what Ready reports (health.go)
 }
 
 // Option configures a Log.
@@ -562,12 +564,17 @@ func (l *Log) Run(ctx context.Context) error {
 	defer cp.Stop()
 	sh := l.clk.NewTicker(l.shredEvery)
 	defer sh.Stop()
+	l.health.start(l.clk.Now())
+	defer l.health.stop()
 	l.logErr(ctx, "shred", l.shredOnly(ctx))
 	var last time.Time
 	var soon <-chan time.Time // armed when a notification came too early
 	integrate := func() {
 		soon, last = nil, l.clk.Now()
 		_, err := l.Integrate(ctx)
+		if err == nil {
+			l.health.mark(&l.health.integrated, l.clk.Now())
+		}
 		l.logErr(ctx, "integrate", err)
 	}
 	for {
@@ -593,6 +600,9 @@ func (l *Log) Run(ctx context.Context) error {
 			integrate()
 		case <-cp.Chan():
 			_, err := l.Publish(ctx)
+			if err == nil {
+				l.health.mark(&l.health.published, l.clk.Now())
+			}
 			l.logErr(ctx, "publish checkpoint", err)
 		case <-sh.Chan():
 			l.logErr(ctx, "shred", l.shredOnly(ctx))

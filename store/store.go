@@ -282,6 +282,22 @@ func (s *Store) Close() error {
 	return errors.Join(s.w.Close(), s.r.Close())
 }
 
+// Ping checks that the database answers a trivial query on the read pool and, where writes use
+// a pool of their own (SQLite), that the writer's connection is alive too. Readiness checks
+// call it.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	if s.r != s.w {
+		if err := s.w.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping writer: %w", err)
+		}
+	}
+	return nil
+}
+
 // Dialect returns "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect }
 

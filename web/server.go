@@ -49,7 +49,7 @@ type Server struct {
 // Option configures a Server.
 type Option func(*Server)
 
-// WithReadiness sets the check behind /readyz (database reachable, revocation data fresh); the
+// WithReadiness sets the check behind /readyz (serve: database, J-LIS CRLs, evidence log); the
 // server answers 503 with its error while it fails.
 func WithReadiness(f func(context.Context) error) Option { return func(s *Server) { s.ready = f } }
 

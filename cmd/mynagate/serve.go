@@ -224,14 +224,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		slog.Warn("first CRL fetch failed; verifications fall back to OCSP until it succeeds", "err", err)
 	}
 	go f.Run(ctx, cfg.crlInterval)
-	ready := func(ctx context.Context) error {
-		if pinger, ok := any(st).(interface{ Ping(context.Context) error }); ok {
-			if err := pinger.Ping(ctx); err != nil {
-				return fmt.Errorf("database: %w", err)
-			}
-		}
-		return f.Ready()
-	}
+	ready := nodeReadiness(st, f, log)
 	wopts := []web.Option{web.WithReadiness(ready), web.WithCollectors(append(f.Collectors(), nt.collectors()...)...)}
 	if cfg.rateLimits != nil {
 		wopts = append(wopts, web.WithRateLimits(*cfg.rateLimits))
