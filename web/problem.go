@@ -81,8 +81,16 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error, verificatio
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(p)
-	if rec, ok := w.(*recorder); ok {
-		rec.problem = e.Type
+	for w != nil {
+		if rec, ok := w.(*recorder); ok {
+			rec.problem = e.Type
+			break
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
 	}
 }
 

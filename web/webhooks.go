@@ -14,14 +14,14 @@ import (
 
 // notifyRoutes registers the routes of this file; New calls it.
 func (s *Server) notifyRoutes(m *http.ServeMux) {
-	m.HandleFunc("POST /v1/webhooks/endpoints", s.tenant(s.createEndpoint))
+	m.HandleFunc("POST /v1/webhooks/endpoints", s.tenant(s.idempotent(s.createEndpoint)))
 	m.HandleFunc("GET /v1/webhooks/endpoints", s.tenant(s.listEndpoints))
 	m.HandleFunc("GET /v1/webhooks/endpoints/{id}", s.tenant(s.getEndpoint))
 	m.HandleFunc("DELETE /v1/webhooks/endpoints/{id}", s.tenant(s.disableEndpoint))
-	m.HandleFunc("POST /v1/webhooks/endpoints/{id}/rotate", s.tenant(s.rotateSecret))
-	m.HandleFunc("POST /v1/webhooks/endpoints/{id}/redeliver", s.tenant(s.redeliverDead))
+	m.HandleFunc("POST /v1/webhooks/endpoints/{id}/rotate", s.tenant(s.idempotent(s.rotateSecret)))
+	m.HandleFunc("POST /v1/webhooks/endpoints/{id}/redeliver", s.tenant(s.idempotent(s.redeliverDead)))
 	m.HandleFunc("GET /v1/webhooks/deliveries", s.tenant(s.listDeliveries))
-	m.HandleFunc("POST /v1/events/{id}/redeliver", s.tenant(s.redeliverEvent))
+	m.HandleFunc("POST /v1/events/{id}/redeliver", s.tenant(s.idempotent(s.redeliverEvent)))
 	m.HandleFunc("GET /v1/watches/{sub}", s.tenant(s.getWatch))
 	m.HandleFunc("GET /v1/watches/{sub}/basic4", s.tenant(s.latestFacts))
 	m.HandleFunc("DELETE /v1/watches/{sub}", s.tenant(s.stopWatch))
