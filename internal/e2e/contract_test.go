@@ -201,7 +201,8 @@ func TestOpenAPISpecIsValid31(t *testing.T) {
 // problemStatus is the status each problem type comes with (web's statusOf over platform's kinds).
 var problemStatus = map[string]int{
 	"invalid-request": 400, "unauthorized": 401, "not-found": 404, "method-not-allowed": 405, "challenge-reused": 409,
-	"idempotency-key-reused": 409, "challenge-expired": 410, "body-too-large": 413, "unsupported-media-type": 415, "rate-limited": 429,
+	"idempotency-key-reused":    409,
+	"idempotency-key-in-flight": 409, "challenge-expired": 410, "body-too-large": 413, "unsupported-media-type": 415, "rate-limited": 429,
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
 	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503, "evidence-pending": 503,
@@ -1385,6 +1386,7 @@ func TestContract(t *testing.T) {
 	h = session(rp, "login")
 	rejected(h, authSigner.Certificate().Raw, sign(authSigner, h.challenge), "cert-expired")
 
+	t.Run("idempotency", func(t *testing.T) { idempotencyFlows(t, e, c) })
 	t.Run("internal", func(t *testing.T) {
 		// A platform on a closed store, and not configured for verifications: every call fails
 		// inside, and must still answer the documented 500.

@@ -12,16 +12,14 @@ import (
 	"github.com/mynagate/mynagate/platform"
 )
 
-// TestIdempotencyKey shows Idempotency-Key on the webhook operations: a retried endpoint
+// idempotencyFlows (TestContract/idempotency) shows Idempotency-Key on the webhook operations: a retried endpoint
 // creation or rotation with the same key answers the same and changes nothing (the receiver's
 // secret is not retired by a retry), the key with another body is 409, a failed request frees
 // its key, and each tenant's keys are its own — another tenant's same key neither replays the
 // first tenant's answer nor is blocked by it.
-func TestIdempotencyKey(t *testing.T) {
-	e := newEnv(t, "")
-	c := newContract(t)
+func idempotencyFlows(t *testing.T, e *env, c *contract) {
 	base := e.api.URL
-	key1 := e.apiKey
+	key1 := contractTenant(t, e, "Idempotent Bank", platform.AllFacts)
 	key2 := contractTenant(t, e, "Other Shop", []platform.Fact{platform.FactBirth})
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	t.Cleanup(recv.Close)
@@ -65,11 +63,15 @@ func TestIdempotencyKey(t *testing.T) {
 	if a1.status != http.StatusCreated || a1.replayed || a2.status != http.StatusCreated || !a2.replayed || a1.raw != a2.raw {
 		t.Fatalf("create, then retried: %d %v %s / %d %v %s", a1.status, a1.replayed, a1.raw, a2.status, a2.replayed, a2.raw)
 	}
-	eps, err := e.rp.Endpoints(ctx)
-	if err != nil || len(eps) != 1 {
-		t.Fatalf("endpoints after a retried create: %d %v", len(eps), err)
+	var eps struct{ Endpoints []struct{ ID string } }
+	if st, _, b := c.raw(ctx, "GET", base+"/v1/webhooks/endpoints", key1, nil, nil); st != http.StatusOK || json.Unmarshal(b, &eps) != nil || len(eps.Endpoints) != 1 {
+		t.Fatalf("endpoints after a retried create: %d %s", st, b)
 	}
-	ep := eps[0].ID
+	ep := eps.Endpoints[0].ID
+	// The key with another body is refused, and makes no endpoint.
+	if r := post(key1, "/v1/webhooks/endpoints", "create-1", `{"url":"`+recv.URL+`/other"}`); r.status != http.StatusConflict || r.body["type"] != "https://mynagate.dev/problems/idempotency-key-reused" {
+		t.Fatalf("create with the key and another body: %d %s", r.status, r.raw)
+	}
 	first := secretIDs(ep)
 
 	// A retried rotation gives the same new secret and does not rotate again: the secret the
@@ -94,8 +96,31 @@ func TestIdempotencyKey(t *testing.T) {
 	if r := post(key1, "/v1/webhooks/endpoints/"+ep+"/redeliver", "rotate-1", ""); r.status != http.StatusConflict {
 		t.Fatalf("the key on another path: %d %s", r.status, r.raw)
 	}
+	if r := post(key1, "/v1/events/evt_00000000000000000000000000000000/redeliver", "rotate-1", ""); r.status != http.StatusConflict {
+		t.Fatalf("the key on an event's redelivery: %d %s", r.status, r.raw)
+	}
 	if got := secretIDs(ep); !slices.Equal(got, after) {
 		t.Fatalf("secrets after refused requests: %v, want %v", got, after)
+	}
+
+	// While the first request with a key runs, a retry is 409 in flight and changes nothing.
+	ten, err := e.plat.Authenticate(ctx, key1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"grace_seconds":60}`
+	digest := platform.IdempotentRequestDigest("POST", rot, []byte(body))
+	if kept, err := e.plat.BeginIdempotent(ctx, ten, "rotate-running", digest); err != nil || kept != nil {
+		t.Fatalf("claim: %v %v", kept, err)
+	}
+	if r := post(key1, rot, "rotate-running", body); r.status != http.StatusConflict || r.body["type"] != "https://mynagate.dev/problems/idempotency-key-in-flight" {
+		t.Fatalf("a retry while the first runs: %d %s", r.status, r.raw)
+	}
+	if got := secretIDs(ep); !slices.Equal(got, after) {
+		t.Fatalf("secrets after an in-flight retry: %v, want %v", got, after)
+	}
+	if err := e.plat.FinishIdempotent(ctx, ten, "rotate-running", digest, nil); err != nil {
+		t.Fatal(err)
 	}
 
 	// Another tenant's same key is its own: on the first tenant's endpoint it is not found (no
