@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mynagate/mynagate/evidence"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -27,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mynagate/mynagate/evidence"
 
 	"github.com/mynagate/mynagate/api"
 	"github.com/mynagate/mynagate/client"
@@ -842,22 +843,7 @@ func TestContract(t *testing.T) {
 		// Deliver what the flows so far emitted (the verifications' events, once their
 		// evidence is in the tree): to the first endpoint, delivered; to the second, which
 		// answers 503, pending a retry.
-		if _, err := e.evidence.Integrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		d, err := platform.NewDeliverer(e.plat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			n, err := d.Cycle(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				break
-			}
-		}
+		e.deliverAll(t)
 		msgs := recv.messages()
 		if len(msgs) == 0 {
 			t.Fatal("no webhook message was delivered")

@@ -8,8 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"github.com/mynagate/mynagate/evidence"
-	"github.com/mynagate/mynagate/internal/wiring"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,8 +20,10 @@ import (
 	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/card/vpcd"
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/pcsctest"
 	"github.com/mynagate/mynagate/internal/testkit"
+	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
@@ -564,6 +564,28 @@ func TestRejections(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: HTTP %d, want 413", resp.StatusCode)
+	}
+}
+
+// deliverAll integrates the evidence recorded so far (after which its events are dispatched)
+// and runs delivery cycles until nothing is left to send.
+func (e *env) deliverAll(t *testing.T) {
+	t.Helper()
+	if _, err := e.evidence.Integrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := platform.NewDeliverer(e.plat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := d.Cycle(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
 	}
 }
 

@@ -288,22 +288,7 @@ func TestLimitedTenantSeesOnlyItsFacts(t *testing.T) {
 	check("the view of a rejected attempt", rvb)
 
 	// Webhooks: every delivery, with the log's current checkpoint in a header.
-	if _, err := e.evidence.Integrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	d, err := platform.NewDeliverer(e.plat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		n, err := d.Cycle(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-	}
+	e.deliverAll(t)
 	mu.Lock()
 	if len(hooks) != 2 {
 		t.Errorf("%d webhooks, want the two verification.completed", len(hooks))
