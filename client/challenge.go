@@ -14,6 +14,9 @@ package client
 // challenge's, shared with the platform that writes it.
 
 import (
+	"bytes"
+	"context"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -159,4 +162,60 @@ func ParsePlatformKey(s string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("client: platform key %q is not a 32-byte Ed25519 public key in base64", s)
 	}
 	return ed25519.PublicKey(b), nil
+}
+
+// ErrSessionNotPending is returned by HolderChallenge for a session that is no longer waiting
+// for the holder (verified, rejected or expired).
+var ErrSessionNotPending = errors.New("the session is not waiting for the holder")
+
+// CheckedChallenge is a challenge that passed CheckChallenge. Its bytes are kept unexported:
+// the card signs them only through its Sign method, so a challenge the client has not checked
+// cannot reach the card through this package.
+type CheckedChallenge struct {
+	Fields ChallengeFields // the checked challenge; show Fields.TenantName with DisplayName
+	// Facts are the basic 4 facts the tenant may receive, as the platform's JSON says
+	// (identity sessions), to tell the holder.
+	Facts     []string
+	SessionID string
+	Token     string
+	msg       []byte
+}
+
+// Bytes returns a copy of the exact challenge bytes that Sign signs.
+func (c *CheckedChallenge) Bytes() []byte { return bytes.Clone(c.msg) }
+
+// Sign signs the checked challenge with a card's key: SHA-256 of the exact bytes,
+// RSASSA-PKCS1-v1_5 (the card adds the padding to the DigestInfo). Choose the key from
+// Fields.Purpose: the signing key for identity, the authentication key for login.
+func (c *CheckedChallenge) Sign(signer crypto.Signer) ([]byte, error) {
+	if c == nil || len(c.msg) == 0 {
+		return nil, errors.New("client: no checked challenge to sign")
+	}
+	return signBytes(signer, c.msg)
+}
+
+// HolderChallenge is the holder's fetch of a session's challenge: it reads the session named
+// by check.HolderURL from this client's platform and checks the challenge with CheckChallenge
+// (origin, session, purpose, expiry on check.Now, pinned key) before returning anything that
+// can be signed. The client's base URL must be the holder URL's platform.
+func (c *Client) HolderChallenge(ctx context.Context, check ChallengeCheck) (*CheckedChallenge, error) {
+	base, id, token, err := ParseHolderURL(check.HolderURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimRight(base, "/") != c.base {
+		return nil, fmt.Errorf("client: %w: the holder URL is of %s, this client is for %s", ErrChallengeForeign, base, c.base)
+	}
+	ch, err := c.FetchUncheckedChallenge(ctx, id, token)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Status != "pending" {
+		return nil, fmt.Errorf("client: %w: session %s is %s; ask the service for a new one", ErrSessionNotPending, id, ch.Status)
+	}
+	f, err := CheckChallenge(ch, check)
+	if err != nil {
+		return nil, err
+	}
+	return &CheckedChallenge{Fields: *f, Facts: ch.Facts, SessionID: id, Token: token, msg: bytes.Clone(ch.Challenge)}, nil
 }

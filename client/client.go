@@ -235,12 +235,13 @@ func (c *Client) Usage(ctx context.Context, from, to string) (*Usage, error) {
 	return &u, nil
 }
 
-// Challenge is what the holder's app signs, once CheckChallenge has accepted it.
+// Challenge is a holder session as the platform serves it; a holder's app signs its challenge
+// only as a CheckedChallenge (HolderChallenge).
 type Challenge struct {
 	ID         string    `json:"id"`
 	Purpose    string    `json:"purpose"`
 	TenantName string    `json:"tenant_name"`
-	Challenge  []byte    `json:"challenge"` // the exact bytes to sign; check them with CheckChallenge first
+	Challenge  []byte    `json:"challenge"` // unchecked: sign only through HolderChallenge
 	Facts      []string  `json:"facts"`
 	ExpiresAt  time.Time `json:"expires_at"`
 	Status     string    `json:"status"`
@@ -279,8 +280,10 @@ func ParseHolderURL(raw string) (base, id, token string, err error) {
 	return u.Scheme + "://" + u.Host + prefix, sid, token, nil
 }
 
-// FetchChallenge gets the challenge of a session (holder).
-func (c *Client) FetchChallenge(ctx context.Context, id, token string) (*Challenge, error) {
+// FetchUncheckedChallenge reads a holder session as the platform serves it, for its status
+// and for platform tests. Its challenge bytes are NOT checked: a holder's app uses
+// HolderChallenge, whose result is the only challenge this package signs.
+func (c *Client) FetchUncheckedChallenge(ctx context.Context, id, token string) (*Challenge, error) {
 	var ch Challenge
 	if _, err := c.do(ctx, "GET", "/v1/holder/sessions/"+url.PathEscape(id)+"?token="+url.QueryEscape(token), nil, nil, &ch); err != nil {
 		return nil, err
@@ -293,9 +296,10 @@ func (c *Client) Answer(ctx context.Context, id, token string, cert, sig []byte)
 	return c.AnswerWithConsent(ctx, id, token, cert, sig, nil)
 }
 
-// Sign signs a challenge with a card's key: SHA-256 of the exact challenge bytes, signed
-// RSASSA-PKCS1-v1_5 (the card adds the padding to the DigestInfo).
-func Sign(signer crypto.Signer, challenge []byte) ([]byte, error) {
+// signBytes signs SHA-256 of msg with a card's key, RSASSA-PKCS1-v1_5 (the card adds the
+// padding to the DigestInfo). It is unexported so that only checked challenges
+// (CheckedChallenge.Sign) and the holder's consent messages reach the card through this package.
+func signBytes(signer crypto.Signer, challenge []byte) ([]byte, error) {
 	sum := sha256.Sum256(challenge)
 	sig, err := signer.Sign(rand.Reader, sum[:], crypto.SHA256)
 	if err != nil {

@@ -233,7 +233,7 @@ func (c *Client) holderProof(ctx context.Context, cert []byte, signer crypto.Sig
 	if _, err := c.do(ctx, "POST", "/v1/holder/consents/challenge", nil, nil, &ch); err != nil {
 		return nil, err
 	}
-	sig, err := Sign(signer, HolderMessage(action, tenantID, scope, ch.Challenge))
+	sig, err := signBytes(signer, HolderMessage(action, tenantID, scope, ch.Challenge))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -42,23 +43,22 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 				return err
 			}
 			hc := client.New(base)
-			ch, err := hc.FetchChallenge(ctx, id, token)
-			if err != nil {
-				return err
-			}
-			if ch.Status != "pending" {
-				return fmt.Errorf("session %s is %s; ask the service for a new one", id, ch.Status)
-			}
 			now := time.Now
 			if f.now != nil {
 				now = f.now
 			}
-			// The card is not touched before the challenge passed: the key is chosen from the
-			// checked challenge's purpose.
-			fields, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: args[0], Now: now(), PlatformKey: pinned})
+			// The card is not touched before the client has checked the challenge: the key is
+			// chosen from the checked challenge's purpose, and only its bytes can be signed.
+			ch, err := hc.HolderChallenge(ctx, client.ChallengeCheck{HolderURL: args[0], Now: now(), PlatformKey: pinned})
 			if err != nil {
-				return fmt.Errorf("refusing to sign: %w", err)
+				for _, e := range []error{client.ErrChallengeForeign, client.ErrChallengeExpired, client.ErrChallengePurpose, client.ErrChallengeUnsigned} {
+					if errors.Is(err, e) {
+						return fmt.Errorf("refusing to sign: %w", err)
+					}
+				}
+				return err
 			}
+			fields := ch.Fields
 			if len(consent) > 0 && fields.Purpose != "identity" {
 				return fmt.Errorf("consent is given with an identity verification; session %s is for %s", id, fields.Purpose)
 			}
@@ -92,7 +92,7 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sig, err := client.Sign(signer, ch.Challenge)
+			sig, err := ch.Sign(signer)
 			if err != nil {
 				return err
 			}

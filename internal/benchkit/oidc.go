@@ -114,7 +114,7 @@ func (o *OIDC) login(ctx context.Context, i int) (*oidcLogin, error) {
 		return nil, err
 	}
 	holder := client.New(hb)
-	ch, err := holder.FetchChallenge(ctx, sid, tok)
+	ch, err := holder.FetchUncheckedChallenge(ctx, sid, tok)
 	if err != nil {
 		return nil, err
 	}

@@ -674,7 +674,7 @@ func TestContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch, err := anon.FetchChallenge(ctx, id, tok)
+		ch, err := anon.FetchUncheckedChallenge(ctx, id, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -686,7 +686,7 @@ func TestContract(t *testing.T) {
 	}
 	sign := func(s crypto.Signer, msg []byte) []byte {
 		t.Helper()
-		sig, err := client.Sign(s, msg)
+		sig, err := signRaw(s, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -757,7 +757,7 @@ func TestContract(t *testing.T) {
 		t.Errorf("qr.png: %d %s %q", st, qh.Get("Content-Type"), clip(png))
 	}
 	_, id1, tok1, _ := client.ParseHolderURL(s1.HolderURL)
-	ch1, err := anon.FetchChallenge(ctx, id1, tok1)
+	ch1, err := anon.FetchUncheckedChallenge(ctx, id1, tok1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1022,7 +1022,7 @@ func TestContract(t *testing.T) {
 			t.Errorf("qr.png of no session: %d", st)
 		}
 		wrong := strings.Repeat("0", 48)
-		_, err = anon.FetchChallenge(ctx, s1.ID, wrong)
+		_, err = anon.FetchUncheckedChallenge(ctx, s1.ID, wrong)
 		expectProblem(t, err, "not-found")
 		_, err = anon.Answer(ctx, s1.ID, wrong, signer.Certificate().Raw, []byte("sig"))
 		expectProblem(t, err, "not-found")
@@ -1249,7 +1249,7 @@ func TestContract(t *testing.T) {
 	if s, err := rp.Session(ctx, he.id); err != nil || s.Status != "expired" {
 		t.Errorf("expired session: %+v %v", s, err)
 	}
-	if ch, err := anon.FetchChallenge(ctx, he.id, he.token); err != nil || ch.Status != "expired" {
+	if ch, err := anon.FetchUncheckedChallenge(ctx, he.id, he.token); err != nil || ch.Status != "expired" {
 		t.Errorf("holder's view of an expired session: status %q %v, want expired as the tenant sees it", ch.Status, err)
 	}
 
@@ -1296,7 +1296,7 @@ func TestContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := session(rp, "login")
-		sig, err := client.Sign(fresh, h.challenge)
+		sig, err := signRaw(fresh, h.challenge)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1399,7 +1399,7 @@ func TestContract(t *testing.T) {
 		if code, _, _ := c.raw(ctx, "GET", broken.URL+"/v1/sessions/"+s1.ID+"/qr.png", key, nil, nil); code != http.StatusInternalServerError {
 			t.Errorf("qr.png on a broken store: %d", code)
 		}
-		_, err = c.client(broken.URL, "").FetchChallenge(ctx, id1, tok1)
+		_, err = c.client(broken.URL, "").FetchUncheckedChallenge(ctx, id1, tok1)
 		expectProblem(t, err, "internal")
 		_, err = c.client(broken.URL, "").Answer(ctx, id1, tok1, signer.Certificate().Raw, []byte("sig"))
 		expectProblem(t, err, "internal")

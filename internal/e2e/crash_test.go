@@ -111,7 +111,7 @@ func TestServerKilledUnderLoad(t *testing.T) {
 			return err
 		}
 		hc := client.New(b, client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
-		ch, err := hc.FetchChallenge(ctx, id, tok)
+		ch, err := hc.FetchUncheckedChallenge(ctx, id, tok)
 		if err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func (e *env) newSession(rp *client.Client, purpose string) (*client.Client, str
 	}
 	base, id, tok, _ := client.ParseHolderURL(s.HolderURL)
 	hc := client.New(base)
-	ch, err := hc.FetchChallenge(ctx, id, tok)
+	ch, err := hc.FetchUncheckedChallenge(ctx, id, tok)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestSessionCompletedOnAnotherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	hc, id, tok, challenge := e.newSession(e.rp, "identity") // on node A
-	sig, err := client.Sign(signer, challenge)
+	sig, err := signRaw(signer, challenge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func TestSessionCompletedOnAnotherNode(t *testing.T) {
 	if after := usage(); after != before {
 		t.Errorf("usage went from %d to %d on a refused replay", before, after)
 	}
-	if ch, err := hc.FetchChallenge(ctx, id, tok); err != nil || ch.Status != "verified" {
+	if ch, err := hc.FetchUncheckedChallenge(ctx, id, tok); err != nil || ch.Status != "verified" {
 		t.Errorf("node A's holder view after the refusal: %+v %v, want verified", ch, err)
 	}
 }
@@ -446,20 +446,20 @@ func TestRejections(t *testing.T) {
 	}{
 		{"auth certificate for identity", func() error {
 			hc, id, tok, ch := newSession(e.rp, "identity")
-			sig, _ := client.Sign(authSigner, ch)
+			sig, _ := signRaw(authSigner, ch)
 			_, err := hc.Answer(ctx, id, tok, authSigner.Certificate().Raw, sig)
 			return err
 		}, "wrong-certificate-kind"},
 		{"signature over other bytes", func() error {
 			hc, id, tok, _ := newSession(e.rp, "identity")
-			sig, _ := client.Sign(signer, []byte("something else"))
+			sig, _ := signRaw(signer, []byte("something else"))
 			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
 			return err
 		}, "signature-invalid"},
 		{"another tenant's challenge", func() error {
 			_, _, _, chA := newSession(e.rp2, "identity")
 			hc, id, tok, _ := newSession(e.rp, "identity")
-			sig, _ := client.Sign(signer, chA)
+			sig, _ := signRaw(signer, chA)
 			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
 			return err
 		}, "signature-invalid"},
@@ -470,7 +470,7 @@ func TestRejections(t *testing.T) {
 		}, "chain-invalid"},
 		{"truncated DER", func() error {
 			hc, id, tok, ch := newSession(e.rp, "identity")
-			sig, _ := client.Sign(signer, ch)
+			sig, _ := signRaw(signer, ch)
 			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw[:100], sig)
 			return err
 		}, "malformed-certificate"},
@@ -481,7 +481,7 @@ func TestRejections(t *testing.T) {
 		}, "malformed-certificate"},
 		{"replayed challenge", func() error {
 			hc, id, tok, ch := newSession(e.rp, "identity")
-			sig, _ := client.Sign(signer, ch)
+			sig, _ := signRaw(signer, ch)
 			if _, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig); err != nil {
 				return err
 			}
@@ -491,13 +491,13 @@ func TestRejections(t *testing.T) {
 		{"expired challenge", func() error {
 			hc, id, tok, ch := newSession(e.rp, "identity")
 			e.clk.Advance(6 * time.Minute)
-			sig, _ := client.Sign(signer, ch)
+			sig, _ := signRaw(signer, ch)
 			_, err := hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
 			return err
 		}, "challenge-expired"},
 		{"wrong holder token", func() error {
 			hc, id, _, ch := newSession(e.rp, "identity")
-			sig, _ := client.Sign(signer, ch)
+			sig, _ := signRaw(signer, ch)
 			_, err := hc.Answer(ctx, id, "0000", signer.Certificate().Raw, sig)
 			return err
 		}, "not-found"},
@@ -536,7 +536,7 @@ func TestRejections(t *testing.T) {
 		t.Fatal(err)
 	}
 	hc, id, tok, ch := newSession(e.rp, "identity")
-	sig, _ := client.Sign(signer, ch)
+	sig, _ := signRaw(signer, ch)
 	_, err = hc.Answer(ctx, id, tok, signer.Certificate().Raw, sig)
 	expectProblem(t, err, "cert-revoked")
 	if p := err.(*client.Problem); !strings.Contains(p.Detail, "(reason keyCompromise)") {
@@ -551,7 +551,7 @@ func TestRejections(t *testing.T) {
 	// Expired certificate: six years on (the CRL is then stale; validity is checked first).
 	e.clk.Advance(6 * 365 * 24 * time.Hour)
 	hc, id, tok, ch = newSession(e.rp, "login")
-	sig, _ = client.Sign(authSigner, ch)
+	sig, _ = signRaw(authSigner, ch)
 	_, err = hc.Answer(ctx, id, tok, authSigner.Certificate().Raw, sig)
 	expectProblem(t, err, "cert-expired")
 

@@ -184,20 +184,17 @@ func answerWith(h *holder, s *client.Session, consent []string) error {
 		return err
 	}
 	hc := client.New(base)
-	ch, err := hc.FetchChallenge(ctx, id, tok)
-	if err != nil {
-		return err
-	}
-	// As the holder's app does: check the challenge before the card signs, and take the key
-	// from the checked challenge.
+	// As the holder's app does: the client checks the challenge before the card signs, and
+	// the key is taken from the checked challenge.
 	now := s.CreatedAt // the platform's clock when it made the session
 	if now.IsZero() {
-		now = ch.ExpiresAt.Add(-time.Second) // callers that know only the holder URL
+		now = s.ExpiresAt.Add(-time.Second) // callers that know only the holder URL
 	}
-	f, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: s.HolderURL, Now: now})
+	cc, err := hc.HolderChallenge(ctx, client.ChallengeCheck{HolderURL: s.HolderURL, Now: now})
 	if err != nil {
 		return err
 	}
+	f := cc.Fields
 	var signer *reader.Signer
 	if f.Purpose == "identity" {
 		signer, err = h.reader().SignSigner(ctx, jlis.DefaultSignPassword)
@@ -207,7 +204,7 @@ func answerWith(h *holder, s *client.Session, consent []string) error {
 	if err != nil {
 		return err
 	}
-	sig, err := client.Sign(signer, ch.Challenge)
+	sig, err := cc.Sign(signer)
 	if err != nil {
 		return err
 	}
@@ -469,7 +466,7 @@ func TestConsentRevokedAndWatchStopped(t *testing.T) {
 	// the tenant and the scope.
 	var ch web.HolderConsentChallenge
 	postJSON(t, n.api.URL+"/v1/holder/consents/challenge", nil, &ch, http.StatusOK)
-	listSig, _ := client.Sign(auth, client.HolderMessage("consents.list", "", "", ch.Challenge))
+	listSig, _ := signRaw(auth, client.HolderMessage("consents.list", "", "", ch.Challenge))
 	postJSON(t, n.api.URL+"/v1/holder/consents/revoke", web.HolderProofRequest{Certificate: auth.Certificate().Raw, Signature: listSig,
 		Challenge: ch.Challenge, TenantID: n.tenantID, Scope: "basic4_updates"}, nil, http.StatusUnprocessableEntity)
 	forged := append([]byte(nil), ch.Challenge...)

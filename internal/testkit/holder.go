@@ -12,7 +12,7 @@ import (
 )
 
 // AnswerWithCard answers the session behind a holder URL with the card file at cardPath,
-// in-process, as `mynagate reader verify` does: the signing key (with the default password) for
+// in-process, as `mynagate reader verify` does (the challenge checked by the client first): the signing key (with the default password) for
 // an identity challenge, the authentication key (with the default PIN) for a login, consent
 // given for the named facts. The card reads time from clk.
 func AnswerWithCard(ctx context.Context, cardPath string, clk clockwork.Clock, holderURL string, consent ...string) (*client.HolderResult, error) {
@@ -21,7 +21,8 @@ func AnswerWithCard(ctx context.Context, cardPath string, clk clockwork.Clock, h
 		return nil, err
 	}
 	hc := client.New(base)
-	ch, err := hc.FetchChallenge(ctx, id, tok)
+	// The client checks the challenge against the holder URL before anything can be signed.
+	ch, err := hc.HolderChallenge(ctx, client.ChallengeCheck{HolderURL: holderURL, Now: clk.Now()})
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +33,7 @@ func AnswerWithCard(ctx context.Context, cardPath string, clk clockwork.Clock, h
 	rc := reader.NewClient(reader.NewInProcess(c, "in-process"))
 	defer rc.Close()
 	var signer *reader.Signer
-	if ch.Purpose == "identity" {
+	if ch.Fields.Purpose == "identity" {
 		signer, err = rc.SignSigner(ctx, jlis.DefaultSignPassword)
 	} else {
 		signer, err = rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
@@ -40,7 +41,7 @@ func AnswerWithCard(ctx context.Context, cardPath string, clk clockwork.Clock, h
 	if err != nil {
 		return nil, err
 	}
-	sig, err := client.Sign(signer, ch.Challenge)
+	sig, err := ch.Sign(signer)
 	if err != nil {
 		return nil, err
 	}
