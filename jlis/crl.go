@@ -5,12 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/mynagate/mynagate/internal/crlwriter"
 	"io"
 	"math/big"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mynagate/mynagate/internal/crlwriter"
 )
 
 // CRLInfo describes the current CRL of a CA.

@@ -25,13 +25,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/mynagate/mynagate/evidence"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/jlisapi"
 )
 

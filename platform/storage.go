@@ -3,8 +3,9 @@ package platform
 import (
 	"context"
 	"errors"
-	"github.com/mynagate/mynagate/evidence"
 	"time"
+
+	"github.com/mynagate/mynagate/evidence"
 )
 
 // Sentinel errors of the storage contract. Storage implementations MUST return these (wrapped is

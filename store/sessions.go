@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mynagate/mynagate/evidence"
 	"hash/fnv"
 	"slices"
 	"strings"
 
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/platform"
 )

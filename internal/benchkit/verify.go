@@ -15,7 +15,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
-	"github.com/mynagate/mynagate/internal/wiring"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
