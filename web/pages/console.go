@@ -455,32 +455,10 @@ func (pg *Pages) verifications(w http.ResponseWriter, r *http.Request, wh *who) 
 // ?since= exists.
 func (pg *Pages) verificationEvents(w http.ResponseWriter, r *http.Request, wh *who) {
 	since := r.URL.Query().Get("since")
-	st, err := ui.NewStream(w, r)
-	if err != nil {
-		return
-	}
-	tick := pg.clk.NewTicker(pg.cfg.Poll)
-	defer tick.Stop()
-	deadline := pg.clk.After(10 * time.Minute)
-	for i := 0; ; i++ {
+	pg.streamGo(w, r, "/console/verifications", func() bool {
 		vs, err := pg.p.RecentVerifications(r.Context(), wh.tenant, 1)
-		if err == nil && len(vs) > 0 && vs[0].ID != since {
-			st.Send("go", "/console/verifications")
-			return
-		}
-		if i%20 == 19 {
-			if st.Ping() != nil {
-				return
-			}
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-deadline:
-			return
-		case <-tick.Chan():
-		}
-	}
+		return err == nil && len(vs) > 0 && vs[0].ID != since
+	})
 }
 
 var verificationIDPattern = regexp.MustCompile(`^v_[0-9a-f]{32}$`)

@@ -151,6 +151,12 @@ func (pg *Pages) signinState(r *http.Request) (done bool) {
 
 // holderEvents streams "go" to the done page when the card has answered (or the session ended).
 func (pg *Pages) holderEvents(w http.ResponseWriter, r *http.Request) {
+	pg.streamGo(w, r, "/holder/signin/done", func() bool { return pg.signinState(r) })
+}
+
+// streamGo streams "go" with target once done reports true, asking done again every poll
+// interval, for at most ten minutes; a ping every 20 polls notices a browser that has left.
+func (pg *Pages) streamGo(w http.ResponseWriter, r *http.Request, target string, done func() bool) {
 	st, err := ui.NewStream(w, r)
 	if err != nil {
 		return
@@ -159,8 +165,8 @@ func (pg *Pages) holderEvents(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	deadline := pg.clk.After(10 * time.Minute)
 	for i := 0; ; i++ {
-		if pg.signinState(r) {
-			st.Send("go", "/holder/signin/done")
+		if done() {
+			st.Send("go", target)
 			return
 		}
 		if i%20 == 19 && st.Ping() != nil {
