@@ -414,9 +414,12 @@ func (s *Store) Checkpoints(ctx context.Context, start uint64, limit int) ([]evi
 
 // Shred implements evidence.Storage: it clears the sealed data and wrapped key of the entries
 // that are due. On SQLite the writer connection runs with secure_delete, so the cleared keys
-// are overwritten in the file, not only unlinked; on PostgreSQL the space is reclaimed by
-// VACUUM (and old WAL segments and backups expire on their own schedule: see
-// docs/design/evidence.md).
+// are overwritten in the file, not only unlinked, and the WAL is checkpointed and truncated.
+// On PostgreSQL the UPDATE leaves the old row versions in the table's pages, and a plain
+// VACUUM only marks their space free without overwriting it, so once a pass is over (a call
+// that finds fewer than limit entries due) the table is rewritten with VACUUM (FULL): the new
+// file holds only the live rows and the old one is truncated. What this does not reach (WAL
+// segments not yet overwritten, archives, backups) is in docs/design/evidence.md.
 func (s *Store) Shred(ctx context.Context, now time.Time, limit int) (int, error) {
 	if err := validate("Shred").time("now", now).check("limit", limit > 0, "is not positive").done(); err != nil {
 		return 0, err
@@ -436,12 +439,37 @@ func (s *Store) Shred(ctx context.Context, now time.Time, limit int) (int, error
 		n, err = res.RowsAffected()
 		return err
 	})
-	if err == nil && s.dialect == DialectSQLite {
+	if err != nil {
+		return int(n), err
+	}
+	switch s.dialect {
+	case DialectSQLite:
 		// The shredded rows' old pages are still in the WAL until a checkpoint copies the new
 		// ones over them; TRUNCATE then empties the WAL file.
 		err = checkpointWAL(ctx, s.w)
+	case DialectPostgres:
+		if n > 0 {
+			s.compactDue.Store(true)
+		}
+		if n < int64(limit) && s.compactDue.Load() {
+			err = s.compactEvidence(ctx)
+		}
 	}
 	return int(n), err
+}
+
+// compactEvidence rewrites evidence_entries (and its TOAST table and indexes) on PostgreSQL so
+// that the row versions a shredding pass left behind are gone from the database files. VACUUM
+// cannot run in a transaction, so it runs on its own after the pass committed. VACUUM (FULL)
+// holds an ACCESS EXCLUSIVE lock on the table while it copies the live rows: appends and reads
+// of the log wait for it (docs/design/evidence.md says what that costs). If it fails the next
+// Shred call retries it.
+func (s *Store) compactEvidence(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `VACUUM (FULL) evidence_entries`); err != nil {
+		return fmt.Errorf("store: shred: rewrite evidence_entries without the shredded row versions: %w", err)
+	}
+	s.compactDue.Store(false)
+	return nil
 }
 
 // checkpointWAL copies every WAL frame into the SQLite database file and truncates the WAL to

@@ -41,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,6 +70,9 @@ type Store struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	linger  time.Duration // how long a group waits for company (group.go, lingerFor)
+	// compactDue is set on PostgreSQL when Shred cleared rows that VACUUM (FULL) has not yet
+	// rewritten away (evidence.go, Shred).
+	compactDue atomic.Bool
 }
 
 // Option configures [Open].
