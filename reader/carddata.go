@@ -74,18 +74,7 @@ func (c *Client) readSupportAPData(ctx context.Context, pin string) (*SupportAPD
 // readFixed reads n bytes from the start of the current EF in chunks of at most 256, as
 // jpki/myna's ReadBinary(size) does; a file shorter than n is an error.
 func (c *Client) readFixed(ctx context.Context, n int) ([]byte, error) {
-	out := make([]byte, 0, n)
-	for len(out) < n {
-		chunk, err := c.readBinary(ctx, len(out), min(256, n-len(out)))
-		if err != nil {
-			return nil, err
-		}
-		if len(chunk) == 0 {
-			return nil, &Error{Reason: ReasonMalformed, Detail: fmt.Sprintf("file ends at %d bytes, %d expected", len(out), n)}
-		}
-		out = append(out, chunk...)
-	}
-	return out, nil
+	return c.readOn(ctx, make([]byte, 0, n), n, "file ends at %d bytes, %d expected")
 }
 
 // Verify checks the data as a chip-reading verifier does (jpki.VerifySupportAP): the digests

@@ -199,13 +199,20 @@ func (c *Client) readRecord(ctx context.Context, tag []byte, empty error) ([]byt
 	}
 	out := make([]byte, 0, total)
 	out = append(out, head[:min(len(head), total)]...)
-	for len(out) < total {
-		chunk, err := c.readBinary(ctx, len(out), min(256, total-len(out)))
+	return c.readOn(ctx, out, total, "file ends at %d bytes, header says %d")
+}
+
+// readOn reads the current EF on from len(out) until out holds n bytes, in chunks of at most
+// 256 (as jpki/myna's ReadBinary does); a file that ends first is malformed, described by short
+// (a format of the length read and n).
+func (c *Client) readOn(ctx context.Context, out []byte, n int, short string) ([]byte, error) {
+	for len(out) < n {
+		chunk, err := c.readBinary(ctx, len(out), min(256, n-len(out)))
 		if err != nil {
 			return nil, err
 		}
 		if len(chunk) == 0 {
-			return nil, &Error{Reason: ReasonMalformed, Detail: fmt.Sprintf("file ends at %d bytes, header says %d", len(out), total)}
+			return nil, &Error{Reason: ReasonMalformed, Detail: fmt.Sprintf(short, len(out), n)}
 		}
 		out = append(out, chunk...)
 	}
