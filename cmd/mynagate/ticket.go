@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/ticket"
@@ -138,7 +139,9 @@ func startTicket(ctx context.Context, cfg ticketConfig, opts ...ticket.Option) (
 
 func newTicketServeCmd() *cobra.Command {
 	var cfg ticketConfig
-	var addr, keyFile, whFile string
+	var addr, keyFile, whFile, gateKeyFile string
+	var gateCAs, gateCRLs []string
+	var gateValidity time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a ticketing node (stateless: several nodes share one PostgreSQL)",
@@ -159,11 +162,19 @@ func newTicketServeCmd() *cobra.Command {
 					return err
 				}
 			}
+			var opts []ticket.Option
+			gopt, err := gateOption(gateKeyFile, gateCAs, gateCRLs, gateValidity)
+			if err != nil {
+				return err
+			}
+			if gopt != nil {
+				opts = append(opts, gopt)
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			s, h, err := startTicket(ctx, cfg)
+			s, h, err := startTicket(ctx, cfg, opts...)
 			if err != nil {
 				ln.Close()
 				return err
@@ -180,6 +191,10 @@ func newTicketServeCmd() *cobra.Command {
 	fl.StringVar(&keyFile, "api-key-file", "", "file with the platform API key of the ticketing tenant")
 	fl.StringVar(&cfg.codeKeyFile, "code-key-file", "mynagate-ticket/code.key", "key of the rotating ticket codes (created on first use; shared by every node and the gates)")
 	fl.StringVar(&whFile, "webhook-secret-file", "", "file with the platform webhook endpoint's secret (whsec_…): enables POST /webhooks/platform")
+	fl.StringVar(&gateKeyFile, "gate-manifest-key", "", "PEM file of the Ed25519 private key (PKCS#8) signing gate manifests: enables GET …/gate-manifest")
+	fl.StringArrayVar(&gateCAs, "gate-ca", nil, "J-LIS authentication CA certificate (DER or PEM file) for gate manifests; repeatable")
+	fl.StringArrayVar(&gateCRLs, "gate-crl", nil, "CRL of a --gate-ca (file, or http(s) URL fetched at each manifest download); repeatable")
+	fl.DurationVar(&gateValidity, "gate-manifest-validity", 24*time.Hour, "longest validity of a gate manifest (also bounded by the CRLs' nextUpdate)")
 	return cmd
 }
 
