@@ -219,3 +219,85 @@ func (c *Client) HolderChallenge(ctx context.Context, check ChallengeCheck) (*Ch
 	}
 	return &CheckedChallenge{Fields: *f, Facts: ch.Facts, SessionID: id, Token: token, msg: bytes.Clone(ch.Challenge)}, nil
 }
+
+// ConsentChallengeDomain is the first line of the platform's challenge for the holder's consent
+// requests (POST /v1/holder/consents/challenge).
+const ConsentChallengeDomain = "mynagate-holder-challenge/v1"
+
+// ConsentChallenge is a consent challenge that passed CheckConsentChallenge; its bytes are
+// unexported, and the client signs them only inside the holder's consent requests.
+type ConsentChallenge struct {
+	Origin    string
+	ExpiresAt time.Time
+	msg       []byte
+}
+
+// CheckConsentChallenge checks a consent challenge served by the platform at platformURL
+// before the card signs a request over it: the canonical form ("mynagate-holder-challenge/v1",
+// origin, purpose, expires, nonce, mac lines), the origin equal to platformURL's, the purpose
+// "consents" (the authentication key; never a session challenge), the expiry equal to the JSON's
+// and after now.
+func CheckConsentChallenge(platformURL string, b []byte, jsonExpires, now time.Time) (*ConsentChallenge, error) {
+	origin, err := Origin(platformURL)
+	if err != nil {
+		return nil, err
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("client: %w: not a mynagate consent challenge: "+fmt.Sprintf(format, a...), ErrChallengeForeign)
+	}
+	if len(b) > 512 {
+		return nil, bad("%d bytes is too long", len(b))
+	}
+	lines := strings.Split(string(b), "\n")
+	keys := []string{"origin", "purpose", "expires", "nonce", "mac"}
+	if len(lines) != len(keys)+2 || lines[0] != ConsentChallengeDomain || lines[len(lines)-1] != "" {
+		return nil, bad("it does not start with %s or has not %d lines", ConsentChallengeDomain, len(keys)+1)
+	}
+	v := map[string]string{}
+	for i, k := range keys {
+		val, ok := strings.CutPrefix(lines[i+1], k+"=")
+		if !ok {
+			return nil, bad("line %d is not %s=", i+2, k)
+		}
+		v[k] = val
+	}
+	if v["origin"] != origin {
+		return nil, fmt.Errorf("client: %w: the consent challenge is for %s, the platform asked is %s (a relayed challenge)", ErrChallengeForeign, v["origin"], origin)
+	}
+	if v["purpose"] != "consents" {
+		return nil, fmt.Errorf("client: %w: the consent challenge is for %q, not consents", ErrChallengePurpose, v["purpose"])
+	}
+	exp, err := time.Parse(time.RFC3339, v["expires"])
+	if err != nil || exp.UTC().Format(time.RFC3339) != v["expires"] {
+		return nil, bad("expires %q is not an RFC 3339 UTC time to the second", v["expires"])
+	}
+	for _, k := range []string{"nonce", "mac"} {
+		if x, err := base64.RawURLEncoding.Strict().DecodeString(v[k]); err != nil || len(x) != 16 {
+			return nil, bad("%s is not 16 bytes in unpadded base64url", k)
+		}
+	}
+	if !jsonExpires.IsZero() && !jsonExpires.Equal(exp) {
+		return nil, bad("the platform says it expires at %s, the challenge at %s", jsonExpires.UTC().Format(time.RFC3339), v["expires"])
+	}
+	if now.IsZero() {
+		return nil, errors.New("client: CheckConsentChallenge needs the holder's clock reading")
+	}
+	if !now.Before(exp) {
+		return nil, fmt.Errorf("client: %w: it expired at %s", ErrChallengeExpired, v["expires"])
+	}
+	return &ConsentChallenge{Origin: origin, ExpiresAt: exp, msg: bytes.Clone(b)}, nil
+}
+
+// ConsentChallenge fetches a challenge for the holder's consent requests and checks it with
+// CheckConsentChallenge against this client's platform and the holder's clock reading now,
+// before anything is signed: open the card only after it returned.
+func (c *Client) ConsentChallenge(ctx context.Context, now time.Time) (*ConsentChallenge, error) {
+	var ch struct {
+		Challenge []byte    `json:"challenge"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if _, err := c.do(ctx, "POST", "/v1/holder/consents/challenge", nil, nil, &ch); err != nil {
+		return nil, err
+	}
+	return CheckConsentChallenge(c.base, ch.Challenge, ch.ExpiresAt, now)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -226,18 +227,15 @@ type Consent struct {
 	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
-func (c *Client) holderProof(ctx context.Context, cert []byte, signer crypto.Signer, action, tenantID, scope string) (map[string]any, error) {
-	var ch struct {
-		Challenge []byte `json:"challenge"`
+func (c *Client) holderProof(cc *ConsentChallenge, cert []byte, signer crypto.Signer, action, tenantID, scope string) (map[string]any, error) {
+	if cc == nil || len(cc.msg) == 0 {
+		return nil, errors.New("client: no checked consent challenge (ConsentChallenge) to sign over")
 	}
-	if _, err := c.do(ctx, "POST", "/v1/holder/consents/challenge", nil, nil, &ch); err != nil {
-		return nil, err
-	}
-	sig, err := signBytes(signer, HolderMessage(action, tenantID, scope, ch.Challenge))
+	sig, err := signBytes(signer, HolderMessage(action, tenantID, scope, cc.msg))
 	if err != nil {
 		return nil, err
 	}
-	body := map[string]any{"certificate": cert, "signature": sig, "challenge": ch.Challenge}
+	body := map[string]any{"certificate": cert, "signature": sig, "challenge": cc.msg}
 	if tenantID != "" {
 		body["tenant_id"], body["scope"] = tenantID, scope
 	}
@@ -245,9 +243,9 @@ func (c *Client) holderProof(ctx context.Context, cert []byte, signer crypto.Sig
 }
 
 // Consents lists the consents the holder gave, proved with the card's authentication
-// certificate (DER) and key (holder).
-func (c *Client) Consents(ctx context.Context, cert []byte, signer crypto.Signer) ([]Consent, error) {
-	body, err := c.holderProof(ctx, cert, signer, "consents.list", "", "")
+// certificate (DER) and key (holder), over a challenge checked by ConsentChallenge.
+func (c *Client) Consents(ctx context.Context, cc *ConsentChallenge, cert []byte, signer crypto.Signer) ([]Consent, error) {
+	body, err := c.holderProof(cc, cert, signer, "consents.list", "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -262,11 +260,12 @@ func (c *Client) Consents(ctx context.Context, cert []byte, signer crypto.Signer
 
 // RevokeConsent revokes the holder's consent to a tenant for a scope and returns how many grants
 // it ended (0 if none was in force) (holder).
-func (c *Client) RevokeConsent(ctx context.Context, cert []byte, signer crypto.Signer, tenantID, scope string) (int, error) {
+// The challenge is one checked by ConsentChallenge.
+func (c *Client) RevokeConsent(ctx context.Context, cc *ConsentChallenge, cert []byte, signer crypto.Signer, tenantID, scope string) (int, error) {
 	if tenantID == "" || scope == "" {
 		return 0, fmt.Errorf("client: a tenant and a scope are required")
 	}
-	body, err := c.holderProof(ctx, cert, signer, "consents.revoke", tenantID, scope)
+	body, err := c.holderProof(cc, cert, signer, "consents.revoke", tenantID, scope)
 	if err != nil {
 		return 0, err
 	}

@@ -6,7 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -101,10 +101,14 @@ func (p *Platform) recordConsent(ctx context.Context, v *Verification, scopes []
 // The holder's own requests about consents (list, revoke) are proved with the card's
 // authentication key, like a login, over a stateless platform challenge:
 //
-//	challenge = expiry (8 bytes, unix seconds) || nonce (16) || HMAC-SHA256(k, expiry || nonce)[:16]
+//	challenge = head "mac=" base64url(HMAC-SHA256(k, head)[:16]) LF
+//	head      = "mynagate-holder-challenge/v1" LF "origin=" ORIGIN LF "purpose=consents" LF
+//	            "expires=" RFC3339 LF "nonce=" base64url(16 bytes) LF
 //	signed    = "mynagate-holder/v1" 0x00 action 0x00 tenant 0x00 scope 0x00 challenge
 //
-// with k derived from the master secret. A challenge is not single-use: both actions are
+// with k derived from the master secret. The challenge names the platform's origin and its
+// purpose in clear so that the holder's app (client.CheckConsentChallenge) refuses, before the
+// card is touched, a challenge relayed from another platform or an expired one. A challenge is not single-use: both actions are
 // idempotent (listing, and revoking what is revoked already), so a replay within the five minutes
 // gains nothing that the original did not.
 const holderDomain = "mynagate-holder/v1"
@@ -126,7 +130,10 @@ func HolderMessage(action, tenantID, scope string, challenge []byte) []byte {
 	return b.Bytes()
 }
 
-const holderChallengeSize = 8 + 16 + 16
+// HolderChallengeDomain is the first line of a consent challenge.
+const HolderChallengeDomain = "mynagate-holder-challenge/v1"
+
+const maxHolderChallenge = 512
 
 func (p *Platform) holderMAC(head []byte) []byte {
 	km := hmac.New(sha256.New, p.master)
@@ -146,9 +153,9 @@ func (p *Platform) HolderChallenge() ([]byte, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	head := binary.BigEndian.AppendUint64(nil, uint64(exp.Unix()))
-	head = append(head, nonce...)
-	return append(head, p.holderMAC(head)...), exp, nil
+	head := []byte(HolderChallengeDomain + "\norigin=" + p.origin() + "\npurpose=consents\nexpires=" + exp.Format(time.RFC3339) +
+		"\nnonce=" + base64.RawURLEncoding.EncodeToString(nonce) + "\n")
+	return append(append(head, "mac="+base64.RawURLEncoding.EncodeToString(p.holderMAC(head))...), '\n'), exp, nil
 }
 
 // HolderProof is a holder's signed request: the authentication certificate and its signature
@@ -166,11 +173,12 @@ func (p *Platform) holderPerson(ctx context.Context, proof HolderProof, action, 
 		return "", internal(errors.New("platform: not configured for verifications"))
 	}
 	c := proof.Challenge
-	if len(c) != holderChallengeSize || !hmac.Equal(c[24:], p.holderMAC(c[:24])) {
+	exp, ok := p.holderChallengeExpiry(c)
+	if !ok {
 		return "", newError(KindInvalid, "invalid-request", "the challenge is not one this platform issued")
 	}
 	now := p.clk.Now().UTC()
-	if exp := time.Unix(int64(binary.BigEndian.Uint64(c[:8])), 0); !now.Before(exp) {
+	if !now.Before(exp) {
 		return "", newError(KindGone, "challenge-expired", "the challenge expired at %s", exp.UTC().Format(time.RFC3339))
 	}
 	var roots, phoneRoots []*x509.Certificate
@@ -328,4 +336,28 @@ func (p *Platform) RevokeHolderConsent(ctx context.Context, proof HolderProof, t
 		return 0, internal(err)
 	}
 	return n, nil
+}
+
+// holderChallengeExpiry checks that c is a consent challenge this platform issued (its MAC)
+// and returns its expiry.
+func (p *Platform) holderChallengeExpiry(c []byte) (time.Time, bool) {
+	if len(c) > maxHolderChallenge || !bytes.HasSuffix(c, []byte("\n")) {
+		return time.Time{}, false
+	}
+	i := bytes.LastIndex(c, []byte("\nmac="))
+	if i < 0 {
+		return time.Time{}, false
+	}
+	head := c[:i+1]
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(string(c[i+5 : len(c)-1]))
+	if err != nil || !hmac.Equal(mac, p.holderMAC(head)) {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(head), "\n") {
+		if v, ok := strings.CutPrefix(line, "expires="); ok {
+			exp, err := time.Parse(time.RFC3339, v)
+			return exp, err == nil
+		}
+	}
+	return time.Time{}, false
 }

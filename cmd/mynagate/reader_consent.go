@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/mynagate/mynagate/client"
 	"github.com/mynagate/mynagate/reader"
@@ -13,7 +15,8 @@ import (
 // newReaderConsentCmd is the holder's view of the consents given to tenants with identity
 // verifications (reader verify --consent basic4_updates): list them, and revoke one. Each request
 // is signed with the card's authentication key (PIN), over a challenge of the platform, so only
-// the holder of the card can see or change them.
+// the holder of the card can see or change them. The challenge is checked (origin of --platform,
+// purpose, expiry) before the card is opened.
 func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "consent",
@@ -27,12 +30,17 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
+			pc := client.New(platformURL)
+			cc, err := f.consentChallenge(ctx, pc)
+			if err != nil {
+				return err
+			}
 			cert, signer, closeCard, err := f.authSigner(ctx, cmd)
 			if err != nil {
 				return err
 			}
 			defer closeCard()
-			cs, err := client.New(platformURL).Consents(ctx, cert, signer)
+			cs, err := pc.Consents(ctx, cc, cert, signer)
 			if err != nil {
 				return err
 			}
@@ -57,12 +65,17 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
+			pc := client.New(platformURL)
+			cc, err := f.consentChallenge(ctx, pc)
+			if err != nil {
+				return err
+			}
 			cert, signer, closeCard, err := f.authSigner(ctx, cmd)
 			if err != nil {
 				return err
 			}
 			defer closeCard()
-			n, err := client.New(platformURL).RevokeConsent(ctx, cert, signer, tenant, scope)
+			n, err := pc.RevokeConsent(ctx, cc, cert, signer, tenant, scope)
 			if err != nil {
 				return err
 			}
@@ -83,6 +96,26 @@ func newReaderConsentCmd(f *readerFlags) *cobra.Command {
 	revoke.Flags().StringVar(&scope, "scope", "basic4_updates", "the consent to revoke")
 	cmd.AddCommand(list, revoke)
 	return cmd
+}
+
+// consentChallenge fetches the platform's consent challenge and checks it (origin of
+// --platform, purpose, expiry on the holder's clock) before the card is opened
+// (docs/design/challenge.md).
+func (f *readerFlags) consentChallenge(ctx context.Context, pc *client.Client) (*client.ConsentChallenge, error) {
+	now := time.Now
+	if f.now != nil {
+		now = f.now
+	}
+	cc, err := pc.ConsentChallenge(ctx, now())
+	if err != nil {
+		for _, e := range []error{client.ErrChallengeForeign, client.ErrChallengeExpired, client.ErrChallengePurpose} {
+			if errors.Is(err, e) {
+				return nil, fmt.Errorf("refusing to sign: %w", err)
+			}
+		}
+		return nil, err
+	}
+	return cc, nil
 }
 
 // authSigner opens the card and returns its authentication certificate and a signer with the

@@ -923,11 +923,11 @@ func TestContract(t *testing.T) {
 		if f, err := rp.LatestFacts(ctx, sub); err != nil || f.Facts["name"] != testkit.Taro().Name {
 			t.Errorf("latest facts: %+v %v", f, err)
 		}
-		cs, err := anon.Consents(ctx, authSigner.Certificate().Raw, authSigner)
+		cs, err := anon.Consents(ctx, checkedConsentCh(anon, e.clk.Now()), authSigner.Certificate().Raw, authSigner)
 		if err != nil || len(cs) != 1 || cs[0].Scope != "basic4_updates" {
 			t.Fatalf("holder's consents: %+v %v", cs, err)
 		}
-		if n, err := anon.RevokeConsent(ctx, authSigner.Certificate().Raw, authSigner, cs[0].TenantID, "basic4_updates"); err != nil || n != 1 {
+		if n, err := anon.RevokeConsent(ctx, checkedConsentCh(anon, e.clk.Now()), authSigner.Certificate().Raw, authSigner, cs[0].TenantID, "basic4_updates"); err != nil || n != 1 {
 			t.Errorf("revoke consent: %d %v", n, err)
 		}
 		_, err = rp.LatestFacts(ctx, sub)
@@ -946,9 +946,9 @@ func TestContract(t *testing.T) {
 		expectProblem(t, rp.StopWatching(ctx, noSub), "not-found")
 
 		// The holder's proofs refused.
-		_, err = anon.Consents(ctx, signer.Certificate().Raw, signer)
+		_, err = anon.Consents(ctx, checkedConsentCh(anon, e.clk.Now()), signer.Certificate().Raw, signer)
 		expectProblem(t, err, "wrong-certificate-kind")
-		_, err = anon.RevokeConsent(ctx, signer.Certificate().Raw, signer, cs[0].TenantID, "basic4_updates")
+		_, err = anon.RevokeConsent(ctx, checkedConsentCh(anon, e.clk.Now()), signer.Certificate().Raw, signer, cs[0].TenantID, "basic4_updates")
 		expectProblem(t, err, "wrong-certificate-kind")
 		proof := func(tenant, scope string, challenge []byte) map[string]any {
 			m := map[string]any{"certificate": authSigner.Certificate().Raw, "challenge": challenge,
@@ -1356,9 +1356,9 @@ func TestContract(t *testing.T) {
 	_, err = anon.Answer(ctx, h.id, h.token, hanakoSigner.Certificate().Raw, sign(hanakoSigner, h.challenge))
 	expectProblem(t, err, "jlis-unavailable")
 	// The holder's consent requests of a certificate the platform never saw need J-LIS too.
-	_, err = anon.Consents(ctx, hanakoAuth.Certificate().Raw, hanakoAuth)
+	_, err = anon.Consents(ctx, checkedConsentCh(anon, e.clk.Now()), hanakoAuth.Certificate().Raw, hanakoAuth)
 	expectProblem(t, err, "jlis-unavailable")
-	_, err = anon.RevokeConsent(ctx, hanakoAuth.Certificate().Raw, hanakoAuth, "t_0000000000000000", "basic4_updates")
+	_, err = anon.RevokeConsent(ctx, checkedConsentCh(anon, e.clk.Now()), hanakoAuth.Certificate().Raw, hanakoAuth, "t_0000000000000000", "basic4_updates")
 	expectProblem(t, err, "jlis-unavailable")
 	h = session(rpNoFacts, "identity")
 	st, hdr, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(map[string]any{

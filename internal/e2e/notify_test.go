@@ -455,7 +455,7 @@ func TestConsentRevokedAndWatchStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	hc := client.New(n.api.URL)
-	cs, err := hc.Consents(ctx, auth.Certificate().Raw, auth)
+	cs, err := hc.Consents(ctx, checkedConsentCh(hc, n.clk.Now()), auth.Certificate().Raw, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,14 +472,14 @@ func TestConsentRevokedAndWatchStopped(t *testing.T) {
 	forged := append([]byte(nil), ch.Challenge...)
 	forged[3] ^= 1
 	postJSON(t, n.api.URL+"/v1/holder/consents/query", web.HolderProofRequest{Certificate: auth.Certificate().Raw, Signature: listSig, Challenge: forged}, nil, http.StatusBadRequest)
-	revoked, err := hc.RevokeConsent(ctx, auth.Certificate().Raw, auth, n.tenantID, "basic4_updates")
+	revoked, err := hc.RevokeConsent(ctx, checkedConsentCh(hc, n.clk.Now()), auth.Certificate().Raw, auth, n.tenantID, "basic4_updates")
 	if err != nil || revoked != 1 {
 		t.Fatalf("RevokeConsent = %d, %v", revoked, err)
 	}
-	if again, err := hc.RevokeConsent(ctx, auth.Certificate().Raw, auth, n.tenantID, "basic4_updates"); err != nil || again != 0 {
+	if again, err := hc.RevokeConsent(ctx, checkedConsentCh(hc, n.clk.Now()), auth.Certificate().Raw, auth, n.tenantID, "basic4_updates"); err != nil || again != 0 {
 		t.Fatalf("revoking twice = %d, %v", again, err)
 	}
-	if cs, _ := hc.Consents(ctx, auth.Certificate().Raw, auth); len(cs) != 1 || cs[0].RevokedAt == nil {
+	if cs, _ := hc.Consents(ctx, checkedConsentCh(hc, n.clk.Now()), auth.Certificate().Raw, auth); len(cs) != 1 || cs[0].RevokedAt == nil {
 		t.Fatalf("consents after revocation %+v", cs)
 	}
 	// The second tenant stops watching.
