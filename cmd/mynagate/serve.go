@@ -107,10 +107,17 @@ type node struct {
 
 // loadMaster reads the platform's master secret from DIR/master.key, creating it on first use.
 func loadMaster(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "master.key")
+	return loadSecretKey(filepath.Join(dir, "master.key"), "master key")
+}
+
+// loadSecretKey reads a secret of at least 32 bytes from path, or creates a random one there
+// (0600, its directory 0700) on first use. When another node creates it at the same moment, the
+// loser reads the winner's key, so every node ends up with the same one. what names the key in
+// errors ("master key").
+func loadSecretKey(path, what string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
 		}
 		b = make([]byte, 32)
@@ -118,8 +125,11 @@ func loadMaster(dir string) ([]byte, error) {
 			return nil, err
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return loadSecretKey(path, what) // another node made it first
+		}
 		if err != nil {
-			return nil, fmt.Errorf("create master key: %w", err)
+			return nil, fmt.Errorf("create %s: %w", what, err)
 		}
 		if _, err := f.Write(b); err != nil {
 			f.Close()
@@ -128,10 +138,10 @@ func loadMaster(dir string) ([]byte, error) {
 		return b, f.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read master key: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	if len(b) < 32 {
-		return nil, fmt.Errorf("master key %s is shorter than 32 bytes", path)
+		return nil, fmt.Errorf("%s %s is shorter than 32 bytes", what, path)
 	}
 	return b, nil
 }

@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -69,35 +65,7 @@ func readSecretFile(flag, path string) (string, error) {
 // loadCodeKey reads the key of the rotating ticket codes, creating it (0600) on first use. Every
 // node of one service and its gates share it; nobody else may have it.
 func loadCodeKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		b = make([]byte, 32)
-		if _, err := io.ReadFull(rand.Reader, b); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return loadCodeKey(path) // another node made it first
-		}
-		if err != nil {
-			return nil, fmt.Errorf("create code key: %w", err)
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return b, f.Close()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read code key: %w", err)
-	}
-	if len(b) < 32 {
-		return nil, fmt.Errorf("code key %s is shorter than 32 bytes", path)
-	}
-	return b, nil
+	return loadSecretKey(path, "code key")
 }
 
 // startTicket opens the database and builds a ticket node's service and its handler: the API
