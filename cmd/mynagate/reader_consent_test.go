@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -13,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/card/cardtest"
 	"github.com/mynagate/mynagate/jpki"
-	"github.com/mynagate/mynagate/reader"
 )
 
 // TestReaderConsentRefusesForeignChallenges points `reader consent list` and `revoke` at fake
@@ -55,22 +52,8 @@ func TestReaderConsentRefusesForeignChallenges(t *testing.T) {
 			json.NewEncoder(w).Encode(map[string]any{"consents": []any{}, "revoked": 0})
 		}))
 		defer srv.Close()
-		var rec *recordingTransport
-		f := &readerFlags{now: func() time.Time { return now }, openCard: func(context.Context) (*session, error) {
-			c, err := card.New(cf)
-			if err != nil {
-				return nil, err
-			}
-			rec = &recordingTransport{Transport: reader.NewInProcess(c, "test card")}
-			return &session{Client: reader.NewClient(rec)}, nil
-		}}
-		cmd := newReaderCmdWith(f)
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(append(append([]string{"consent"}, args...), "--pin-file", pinFile, "--platform", srv.URL))
-		err := cmd.ExecuteContext(context.Background())
-		return out.String(), rec, requests, err
+		out, rec, err := runReader(cf, now, append(append([]string{"consent"}, args...), "--pin-file", pinFile, "--platform", srv.URL)...)
+		return out, rec, requests, err
 	}
 	exp := now.Add(5 * time.Minute)
 	commands := [][]string{{"list"}, {"revoke", "--tenant", "t_1"}}

@@ -36,6 +36,28 @@ func (r *recordingTransport) Transmit(ctx context.Context, capdu []byte) ([]byte
 	return r.Transport.Transmit(ctx, capdu)
 }
 
+// runReader runs `mynagate reader ARGS` at now against card file cf opened in-process, and
+// returns what it printed, the transport that recorded the APDUs the card received (nil when
+// the command never opened the card) and the command's error.
+func runReader(cf *jpki.CardFile, now time.Time, args ...string) (string, *recordingTransport, error) {
+	var rec *recordingTransport
+	f := &readerFlags{now: func() time.Time { return now }, openCard: func(context.Context) (*session, error) {
+		c, err := card.New(cf)
+		if err != nil {
+			return nil, err
+		}
+		rec = &recordingTransport{Transport: reader.NewInProcess(c, "test card")}
+		return &session{Client: reader.NewClient(rec)}, nil
+	}}
+	cmd := newReaderCmdWith(f)
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), rec, err
+}
+
 // signs counts the PERFORM SECURITY OPERATION (INS 2A) commands: the card signing.
 func (r *recordingTransport) signs() int {
 	r.mu.Lock()
@@ -100,22 +122,7 @@ func TestReaderVerifyRefusesFakeChallenges(t *testing.T) {
 			ExpiresAt: f.ExpiresAt, PlatformSignature: ed25519.Sign(key, b)}
 	}
 	run := func(fp *fakePlatform, extra ...string) (string, *recordingTransport, error) {
-		var rec *recordingTransport
-		f := &readerFlags{now: func() time.Time { return now }, openCard: func(context.Context) (*session, error) {
-			c, err := card.New(cf)
-			if err != nil {
-				return nil, err
-			}
-			rec = &recordingTransport{Transport: reader.NewInProcess(c, "test card")}
-			return &session{Client: reader.NewClient(rec)}, nil
-		}}
-		cmd := newReaderCmdWith(f)
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(append(append([]string{"verify", "--pin-file", pinFile}, extra...), fp.holderURL()))
-		err := cmd.ExecuteContext(context.Background())
-		return out.String(), rec, err
+		return runReader(cf, now, append(append([]string{"verify", "--pin-file", pinFile}, extra...), fp.holderURL())...)
 	}
 
 	// The control: a well-formed challenge of the platform the URL names is signed and sent,
@@ -234,23 +241,12 @@ func TestReaderVerifyTellsTheFacts(t *testing.T) {
 			return client.Challenge{ID: "s_1", Purpose: "identity", TenantName: f.TenantName, Challenge: client.EncodeChallenge(f),
 				Status: "pending", ExpiresAt: f.ExpiresAt, Facts: tc.facts}
 		}
-		f := &readerFlags{now: func() time.Time { return now }, openCard: func(context.Context) (*session, error) {
-			c, err := card.New(cf)
-			if err != nil {
-				return nil, err
-			}
-			return &session{Client: reader.NewClient(reader.NewInProcess(c, "test card"))}, nil
-		}}
-		cmd := newReaderCmdWith(f)
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs([]string{"verify", "--pin-file", pinFile, fp.holderURL()})
-		if err := cmd.ExecuteContext(context.Background()); err != nil {
-			t.Fatalf("%v: %v\n%s", tc.facts, err, out.String())
+		out, _, err := runReader(cf, now, "verify", "--pin-file", pinFile, fp.holderURL())
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", tc.facts, err, out)
 		}
-		if !strings.Contains(out.String(), tc.want) {
-			t.Errorf("facts %v: the holder is not told %q:\n%s", tc.facts, tc.want, out.String())
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("facts %v: the holder is not told %q:\n%s", tc.facts, tc.want, out)
 		}
 	}
 }
