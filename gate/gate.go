@@ -282,6 +282,21 @@ func (g *Gate) Decide(p Presentation) Decision {
 	return g.admit(t, now, method, holder)
 }
 
+// CheckTap checks a tap on its own, for a kiosk that decides by something other than tickets:
+// the manifest's validity, then the challenge, the certificate (chain, validity), the card's
+// signature and the CRL snapshot, exactly as Decide does. It returns the card's holder
+// commitment under the manifest's commit key, or the refusal.
+func (g *Gate) CheckTap(tp *Tap) (string, Decision) {
+	now := g.clk.Now()
+	if now.After(g.m.NotAfter) {
+		return "", no(ManifestStale, "the trust snapshot expired at "+g.m.NotAfter.Format(time.RFC3339)+"; load a new one")
+	}
+	if tp == nil {
+		return "", no(Malformed, "no card")
+	}
+	return g.checkTap(tp, now)
+}
+
 func (g *Gate) checkTap(tp *Tap, now time.Time) (string, Decision) {
 	key := hex.EncodeToString(tp.Nonce)
 	g.mu.Lock()
@@ -404,7 +419,7 @@ func (g *Gate) findByHolder(holder string, now time.Time) (*ticket, Decision) {
 		_, in := g.admitted[t.ID]
 		g.mu.Unlock()
 		if in {
-			last = no(AlreadyEntered, "ticket "+t.ID+" was admitted already")
+			last = Decision{Reason: AlreadyEntered, Detail: "ticket " + t.ID + " was admitted already", Ticket: t.ID, Seat: t.Seat, Name: t.Name}
 			continue
 		}
 		return t, Decision{}

@@ -18,6 +18,7 @@ import (
 	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/gate"
 	"github.com/mynagate/mynagate/gate/manifest"
+	"github.com/mynagate/mynagate/gate/staff"
 	"github.com/mynagate/mynagate/reader"
 	"github.com/spf13/cobra"
 )
@@ -36,7 +37,8 @@ func newGateCmd() *cobra.Command {
 func newGateRunCmd() *cobra.Command {
 	var event, lane, manifestFile, serviceKey, gateKey, journal string
 	var cards []string
-	var asJSON bool
+	var asJSON, face bool
+	var sf staffFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Drive one lane from the terminal: codes and card taps in, ADMIT or REJECT out",
@@ -52,7 +54,15 @@ Taps answer a fresh challenge of this gate with the card's authentication key, i
 admission is appended to --journal, signed with --gate-key, before ADMIT is printed; the journal
 is read back at start, so a restarted lane still refuses what it admitted. Keys are PEM files as
 openssl makes them: 'openssl genpkey -algorithm ed25519 -out gate.pem' for the gate,
-the ticket service's public key for --service-key.`,
+the ticket service's public key for --service-key.
+
+With --listen the lane also serves its staff page for a tablet: the last decision in large type
+(the reason in Japanese and English), the holder's name and seat, the counter of admitted
+people, moving on by itself with each decision. Staff sign in with the lane token
+(--staff-token-file, or one printed on stderr at start). On a network other than loopback give
+--tls-cert and --tls-key: the session cookie is Secure. With --face a tap also reads the card's
+face photo for the page, with the same PIN as the support application's (the card's own data,
+opened by the individual number, which is not kept).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if event == "" || lane == "" || manifestFile == "" || serviceKey == "" || gateKey == "" || journal == "" {
@@ -95,6 +105,20 @@ the ticket service's public key for --service-key.`,
 			if err != nil {
 				return err
 			}
+			var board *staff.Board
+			if sf.listen != "" {
+				board = staff.NewBoard(clk)
+				title := m.Event
+				if m.EventName != "" {
+					title = m.EventName
+				}
+				stop, err := sf.serve(cmd, staff.Config{Board: board, Title: title + " · " + lane, Clock: clk, Rand: rand.Reader,
+					Counts: func() []staff.Count { return []staff.Count{{Label: "count.admitted", N: g.Admitted()}} }})
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			out := cmd.OutOrStdout()
 			sc := bufio.NewScanner(cmd.InOrStdin())
 			for sc.Scan() {
@@ -106,7 +130,7 @@ the ticket service's public key for --service-key.`,
 					fmt.Fprintf(out, "admitted %d\n", g.Admitted())
 					continue
 				}
-				p, err := parsePresentation(cmd, g, line, cards)
+				p, facts, err := parsePresentation(cmd, g, line, cards, face)
 				var d gate.Decision
 				if err != nil {
 					d = gate.Decision{Reason: gate.Malformed, Detail: err.Error()}
@@ -114,6 +138,13 @@ the ticket service's public key for --service-key.`,
 					d = g.Decide(p)
 				}
 				printDecision(out, d, asJSON)
+				if board != nil {
+					e := staff.FromDecision(d)
+					if facts != nil {
+						e.Photo, e.PhotoType = staff.BrowserPhoto(cmd.Context(), facts.Photo)
+					}
+					board.Publish(e)
+				}
 			}
 			return sc.Err()
 		},
@@ -126,6 +157,8 @@ the ticket service's public key for --service-key.`,
 	cmd.Flags().StringVar(&journal, "journal", "", "file of this gate's signed admission records (appended, read back at start)")
 	cmd.Flags().StringArrayVar(&cards, "card", nil, "a card file to tap in-process (repeatable; 'tap N' taps the Nth)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per decision")
+	cmd.Flags().BoolVar(&face, "face", false, "with --listen, read the face photo of each card tapped for the staff page")
+	sf.register(cmd)
 	return cmd
 }
 
@@ -140,8 +173,9 @@ func (w syncWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []string) (gate.Presentation, error) {
+func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []string, face bool) (gate.Presentation, *gate.CardFacts, error) {
 	var p gate.Presentation
+	var facts *gate.CardFacts
 	f := strings.Fields(line)
 	for len(f) > 0 {
 		switch {
@@ -150,28 +184,33 @@ func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []st
 		case f[0] == "tap" && len(f) >= 3:
 			n, err := strconv.Atoi(f[1])
 			if err != nil || n < 1 || n > len(cards) {
-				return p, fmt.Errorf("no card %q: give 1 to %d (--card)", f[1], len(cards))
+				return p, nil, fmt.Errorf("no card %q: give 1 to %d (--card)", f[1], len(cards))
 			}
 			c, err := card.Open(cards[n-1])
 			if err != nil {
-				return p, err
+				return p, nil, err
 			}
 			ch, err := g.NewChallenge()
 			if err != nil {
-				return p, err
+				return p, nil, err
 			}
 			rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
 			p.Tap, err = gate.TapCard(cmd.Context(), rc, f[2], ch)
+			if err == nil && face {
+				// The photo is for the staff's eyes only; a card that will not give it is still
+				// decided on its tap.
+				facts, _ = gate.ReadCardFacts(cmd.Context(), rc, f[2], true, nil)
+			}
 			rc.Close()
 			if err != nil {
-				return p, err
+				return p, nil, err
 			}
 			f = f[3:]
 		default:
-			return p, fmt.Errorf("cannot read %q: give 'code CODE', 'tap N PIN', both, or 'count'", line)
+			return p, nil, fmt.Errorf("cannot read %q: give 'code CODE', 'tap N PIN', both, or 'count'", line)
 		}
 	}
-	return p, nil
+	return p, facts, nil
 }
 
 func printDecision(w io.Writer, d gate.Decision, asJSON bool) {

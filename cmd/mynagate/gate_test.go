@@ -26,12 +26,13 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 	}
 }
 
-// gate run drives a lane from stdin with in-process card taps, journals its admissions and
-// remembers them across a restart; a tampered or other event's manifest stops it at once.
-func TestGateRun(t *testing.T) {
+// gateRunFixture writes what a lane needs into a temporary directory: two cards (A holds
+// ticket t1), the signed manifest, the service's public key (svc.pem) and the gate's key
+// (gate.pem).
+func gateRunFixture(t *testing.T) (dir, cardA, cardB, mf string, m *manifest.Manifest, env []byte) {
 	sim, clk, _ := testkit.Simulator(t)
-	dir := t.TempDir()
-	cardA, cardB := testkit.CardFile(t, sim, testkit.Taro()), testkit.CardFile(t, sim, testkit.Hanako())
+	dir = t.TempDir()
+	cardA, cardB = testkit.CardFile(t, sim, testkit.Taro()), testkit.CardFile(t, sim, testkit.Hanako())
 	cfA, err := jpki.LoadCardFile(cardA)
 	if err != nil {
 		t.Fatal(err)
@@ -44,21 +45,29 @@ func TestGateRun(t *testing.T) {
 	ca, _ := sim.CACertificate("auth")
 	// The simulator's clock is fake; the lane runs on the real one, so the manifest covers both.
 	now := time.Now()
-	m := &manifest.Manifest{Event: "ev1", IssuedAt: now, NotBefore: clk.Now().Add(-time.Hour), NotAfter: now.Add(time.Hour),
+	m = &manifest.Manifest{Event: "ev1", IssuedAt: now, NotBefore: clk.Now().Add(-time.Hour), NotAfter: now.Add(time.Hour),
 		CommitKey: bytes.Repeat([]byte{1}, 32), CodeKey: bytes.Repeat([]byte{2}, 32), CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
 	m.Tickets = []manifest.Ticket{{ID: "t1", Event: "ev1", Seat: "A-1", Status: "valid", Name: "山田　太郎", Holder: manifest.Commit(m.CommitKey, sha256.Sum256(cfA.Auth.Cert))}}
 	svcPub, svc, _ := ed25519.GenerateKey(rand.Reader)
-	env, err := manifest.Sign(m, svc)
+	env, err = manifest.Sign(m, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mf := filepath.Join(dir, "manifest.json")
+	mf = filepath.Join(dir, "manifest.json")
 	os.WriteFile(mf, env, 0o600)
 	spki, _ := x509.MarshalPKIXPublicKey(svcPub)
 	writePEM(t, filepath.Join(dir, "svc.pem"), "PUBLIC KEY", spki)
 	_, gk, _ := ed25519.GenerateKey(rand.Reader)
 	p8, _ := x509.MarshalPKCS8PrivateKey(gk)
 	writePEM(t, filepath.Join(dir, "gate.pem"), "PRIVATE KEY", p8)
+
+	return dir, cardA, cardB, mf, m, env
+}
+
+// gate run drives a lane from stdin with in-process card taps, journals its admissions and
+// remembers them across a restart; a tampered or other event's manifest stops it at once.
+func TestGateRun(t *testing.T) {
+	dir, cardA, cardB, mf, m, env := gateRunFixture(t)
 
 	lane := func(event, manifestPath, stdin string) (string, error) {
 		root := newRoot()
