@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mynagate/mynagate/internal/crlwriter"
@@ -168,9 +170,16 @@ func (s *Simulator) generateCRL(ctx context.Context, a *authority, n int64, now 
 	}
 	// The previous CRL stays on disk: a reader that looked up its name just before the switch
 	// can still open it. Older ones go.
+	// The pattern also matches other CAs' files ("sign-*" matches "sign-phone-3.crl" and
+	// "sign-g2-3.crl"): only this CA's own, name-NUMBER.crl, are removed.
 	if old, err := filepath.Glob(filepath.Join(dir, string(a.name)+"-*.crl")); err == nil {
 		for _, f := range old {
-			if b := filepath.Base(f); b != name && b != oldFile {
+			b := filepath.Base(f)
+			num, ok := strings.CutSuffix(strings.TrimPrefix(b, string(a.name)+"-"), ".crl")
+			if _, err := strconv.ParseUint(num, 10, 63); !ok || err != nil {
+				continue
+			}
+			if b != name && b != oldFile {
 				os.Remove(f)
 			}
 		}

@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS ca (
 	crl_number INTEGER NOT NULL DEFAULT 0,
 	crl_this_update INTEGER NOT NULL DEFAULT 0,
 	crl_file TEXT NOT NULL DEFAULT '',
-	dirty INTEGER NOT NULL DEFAULT 1
+	dirty INTEGER NOT NULL DEFAULT 1,
+	gen INTEGER NOT NULL DEFAULT 1,
+	link_cert BLOB
 );
 CREATE TABLE IF NOT EXISTS resident (
 	id INTEGER PRIMARY KEY,
@@ -124,6 +126,8 @@ func upgrade(ctx context.Context, db *sql.DB) error {
 	for _, c := range []struct{ table, column, def string }{
 		{"resident", "stay_until", "TEXT NOT NULL DEFAULT ''"},
 		{"card", "parent_card_id", "INTEGER"},
+		{"ca", "gen", "INTEGER NOT NULL DEFAULT 1"},
+		{"ca", "link_cert", "BLOB"},
 	} {
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {

@@ -37,7 +37,9 @@ const maxJSONBody = 64 << 10
 // Handler returns the simulator's HTTP interface:
 //
 //	GET  /healthz
-//	GET  /ca/{name}.cer | /ca/{name}.pem        CA certificate (name: sign, auth, sign-phone, auth-phone)
+//	GET  /ca                                    every CA generation, JSON (see CAList)
+//	GET  /ca/{name}.cer | /ca/{name}.pem        CA certificate (name: sign, auth, sign-phone, auth-phone,
+//	                                            or a later generation: sign-g2, auth-g3-phone, ...)
 //	GET  /ocsp-responder/{name}.cer             the CA's delegated OCSP responder certificate
 //	GET  /crl/{name}.crl                        full CRL, DER; ETag and Last-Modified for conditional GET
 //	POST /ocsp/{name}                           OCSP (RFC 6960 §A.1), body application/ocsp-request
@@ -54,6 +56,7 @@ func (s *Simulator) Handler(opts ...HandlerOption) http.Handler {
 		o(h)
 	}
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	h.mux.HandleFunc("GET /ca", h.caList)
 	h.mux.HandleFunc("GET /ca/{file}", h.caCert)
 	h.mux.HandleFunc("GET /ocsp-responder/{file}", h.responderCert)
 	h.mux.HandleFunc("GET /crl/{file}", h.crl)
@@ -144,6 +147,36 @@ func (h *handler) caCert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCert(w, c.Raw, ext)
+}
+
+// CAList is the answer of GET /ca: every generation of every CA J-LIS runs. Production J-LIS
+// has rolled its roots over (three generations share one DN with different keys); a verifier
+// needs all unexpired ones, and a platform that trusts one generation can accept the next by
+// its link certificate.
+type CAList struct {
+	CAs []CAListEntry `json:"cas"`
+}
+
+// CAListEntry is one CA generation; certificates are DER, base64 in JSON.
+type CAListEntry struct {
+	Name       string `json:"name"`
+	Base       string `json:"base"`
+	Generation int    `json:"generation"`
+	Issuing    bool   `json:"issuing"`
+	Cert       []byte `json:"cert"`
+	LinkCert   []byte `json:"link_cert,omitempty"` // NewWithOld, from the generation before
+}
+
+func (h *handler) caList(w http.ResponseWriter, r *http.Request) {
+	var out CAList
+	for _, g := range h.s.CAGenerations() {
+		e := CAListEntry{Name: g.Name, Base: g.Base, Generation: g.Generation, Issuing: g.Issuing, Cert: g.Cert.Raw}
+		if g.Link != nil {
+			e.LinkCert = g.Link.Raw
+		}
+		out.CAs = append(out.CAs, e)
+	}
+	writeJSON(w, out)
 }
 
 func (h *handler) responderCert(w http.ResponseWriter, r *http.Request) {

@@ -219,13 +219,15 @@ type holder struct {
 	limit  jpki.Date
 }
 
-// caFor returns the CA that issues a kind of certificate for a medium.
+// caFor returns the CA generation that issues a kind of certificate for a medium: the newest.
 func (s *Simulator) caFor(kind jpki.Kind, medium jpki.Medium) *authority {
 	n := caName(kind)
 	if medium.IsPhone() && s.phoneCAs {
 		n += "-phone"
 	}
-	return s.cas[n]
+	s.casMu.RLock()
+	defer s.casMu.RUnlock()
+	return s.newest[n]
 }
 
 // issueCert creates and stores one end-entity certificate. Validity: from 00:00 JST of the issue

@@ -51,8 +51,11 @@ type Simulator struct {
 	recordSchedule, loadSchedule bool
 	crlBuilt                     func(ca string) // test hook, see export_test.go
 
-	mu  sync.Mutex // serialises state changes (SQLite has one writer)
-	cas map[caName]*authority
+	mu sync.Mutex // serialises state changes (SQLite has one writer)
+
+	casMu  sync.RWMutex          // guards cas and newest, which Rollover changes
+	cas    map[caName]*authority // every generation of every CA, by name
+	newest map[caName]*authority // the issuing generation, by base name
 
 	crlMu sync.Mutex // serialises CRL generation
 
@@ -60,9 +63,11 @@ type Simulator struct {
 	capKey *rsa.PrivateKey // the card-AP CA key, loaded on first use
 }
 
-// authority is one CA with its delegated OCSP responder.
+// authority is one generation of a CA with its delegated OCSP responder.
 type authority struct {
 	name     caName
+	gen      int               // 1 for the first generation
+	link     *x509.Certificate // NewWithOld link certificate from generation gen-1 (nil for gen 1)
 	cert     *x509.Certificate
 	key      *rsa.PrivateKey
 	ocspCert *x509.Certificate
@@ -163,20 +168,52 @@ func (s *Simulator) Close() error { return s.db.Close() }
 // Naming returns the naming in force for this data directory.
 func (s *Simulator) Naming() Naming { return s.naming }
 
-// CA names accepted by the public API: "sign", "auth", and with phone CAs "sign-phone",
-// "auth-phone".
+// CANames lists the CA names accepted by the public API: "sign", "auth", with phone CAs
+// "sign-phone", "auth-phone", and after a rollover their later generations ("sign-g2", ...),
+// each family oldest first.
 func (s *Simulator) CANames() []string {
+	s.casMu.RLock()
+	defer s.casMu.RUnlock()
 	var out []string
 	for _, n := range []caName{caSign, caAuth, caSignPhone, caAuthPhone} {
-		if _, ok := s.cas[n]; ok {
-			out = append(out, string(n))
+		if top, ok := s.newest[n]; ok {
+			for g := 1; g <= top.gen; g++ {
+				if _, ok := s.cas[n.generation(g)]; ok {
+					out = append(out, string(n.generation(g)))
+				}
+			}
 		}
 	}
 	return out
 }
 
+// CAGeneration is one generation of a CA as J-LIS publishes it.
+type CAGeneration struct {
+	Name       string            // "sign", "sign-g2", ...
+	Base       string            // the family: "sign", "auth", "sign-phone", "auth-phone"
+	Generation int               // 1, 2, ...
+	Cert       *x509.Certificate // the self-signed root
+	Link       *x509.Certificate // NewWithOld: this generation's key certified by the one before; nil for the first
+	Issuing    bool              // the generation that issues new certificates
+}
+
+// CAGenerations lists every generation of every CA, each family oldest first.
+func (s *Simulator) CAGenerations() []CAGeneration {
+	names := s.CANames()
+	s.casMu.RLock()
+	defer s.casMu.RUnlock()
+	out := make([]CAGeneration, 0, len(names))
+	for _, n := range names {
+		a := s.cas[caName(n)]
+		out = append(out, CAGeneration{Name: n, Base: string(a.name.base()), Generation: a.gen, Cert: a.cert, Link: a.link, Issuing: s.newest[a.name.base()] == a})
+	}
+	return out
+}
+
 func (s *Simulator) authority(name string) (*authority, error) {
+	s.casMu.RLock()
 	a, ok := s.cas[caName(name)]
+	s.casMu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: CA %q (known: %v)", ErrNotFound, name, s.CANames())
 	}

@@ -115,6 +115,8 @@ func (s *Simulator) RefOf(der []byte) (CertRef, error) {
 	if err != nil {
 		return CertRef{}, invalidf("certificate does not parse: %v", err)
 	}
+	s.casMu.RLock()
+	defer s.casMu.RUnlock()
 	for _, a := range s.cas {
 		if !bytes.Equal(c.AuthorityKeyId, a.cert.SubjectKeyId) || c.CheckSignatureFrom(a.cert) != nil {
 			continue

@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"strings"
 
 	"github.com/mynagate/mynagate/jpki"
 	"golang.org/x/crypto/cryptobyte"
@@ -43,14 +44,39 @@ const (
 	caAuthPhone caName = "auth-phone"
 )
 
+// A later generation of a CA (same DN, new key, see Rollover) is named after its base with
+// "-gN" before any "-phone": "sign-g2", "auth-g3-phone". The first generation keeps the plain
+// name, so data directories and platform records made before rollovers existed stay valid.
+
 func (c caName) kind() jpki.Kind {
-	if c == caSign || c == caSignPhone {
+	if strings.HasPrefix(string(c), "sign") {
 		return jpki.KindSign
 	}
 	return jpki.KindAuth
 }
 
-func (c caName) phone() bool { return c == caSignPhone || c == caAuthPhone }
+func (c caName) phone() bool { return strings.HasSuffix(string(c), "-phone") }
+
+// base is the CA family a generation belongs to: caSign, caAuth, caSignPhone or caAuthPhone.
+func (c caName) base() caName {
+	n := caName(c.kind())
+	if c.phone() {
+		n += "-phone"
+	}
+	return n
+}
+
+// generation names generation gen (1, 2, ...) of a base CA.
+func (c caName) generation(gen int) caName {
+	if gen <= 1 {
+		return c
+	}
+	n := caName(fmt.Sprintf("%s-g%d", c.kind(), gen))
+	if c.phone() {
+		n += "-phone"
+	}
+	return n
+}
 
 // Object identifiers not exported by crypto/x509.
 var (

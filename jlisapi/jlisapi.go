@@ -150,6 +150,52 @@ func (c *Client) CACertificate(ctx context.Context, name string) (*x509.Certific
 	return cert, nil
 }
 
+// CA is one CA generation J-LIS publishes.
+type CA struct {
+	Name       string            // "sign", "sign-g2", "auth-phone", ...
+	Base       string            // the family: "sign", "auth", "sign-phone", "auth-phone"
+	Generation int               // 1, 2, ...
+	Issuing    bool              // the generation that issues new certificates
+	Cert       *x509.Certificate // the self-signed root
+	Link       *x509.Certificate // NewWithOld link certificate from the generation before; nil for the first
+}
+
+// CAs lists every CA generation J-LIS publishes (GET /ca). ErrNotFound means J-LIS has no such
+// list (one generation per CA, fetched by name with CACertificate).
+func (c *Client) CAs(ctx context.Context) ([]CA, error) {
+	var list struct {
+		CAs []struct {
+			Name       string `json:"name"`
+			Base       string `json:"base"`
+			Generation int    `json:"generation"`
+			Issuing    bool   `json:"issuing"`
+			Cert       []byte `json:"cert"`
+			LinkCert   []byte `json:"link_cert"`
+		} `json:"cas"`
+	}
+	if err := c.do(ctx, "GET", "/ca", nil, &list); err != nil {
+		return nil, err
+	}
+	out := make([]CA, 0, len(list.CAs))
+	for _, e := range list.CAs {
+		if e.Name == "" || e.Generation < 1 {
+			return nil, fmt.Errorf("jlisapi: CA list: entry %q without a name or generation", e.Name)
+		}
+		ca := CA{Name: e.Name, Base: e.Base, Generation: e.Generation, Issuing: e.Issuing}
+		var err error
+		if ca.Cert, err = x509.ParseCertificate(e.Cert); err != nil {
+			return nil, fmt.Errorf("jlisapi: CA %s: %w", e.Name, err)
+		}
+		if e.LinkCert != nil {
+			if ca.Link, err = x509.ParseCertificate(e.LinkCert); err != nil {
+				return nil, fmt.Errorf("jlisapi: link certificate of CA %s: %w", e.Name, err)
+			}
+		}
+		out = append(out, ca)
+	}
+	return out, nil
+}
+
 // Links asks the renewal-link service about a certificate.
 func (c *Client) Links(ctx context.Context, ref CertRef) (*LinkInfo, error) {
 	var out LinkInfo

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/verify"
@@ -104,8 +105,10 @@ func (p *Platform) caKeyByName(name string) string {
 	return ""
 }
 
+// kindOfCA is the kind of certificate a CA issues by its J-LIS name: "sign", "sign-phone" and
+// their later generations ("sign-g2", "sign-g2-phone") issue signing certificates.
 func kindOfCA(name string) string {
-	if name == "sign" || name == "sign-phone" {
+	if strings.HasPrefix(name, "sign") {
 		return "sign"
 	}
 	return "auth"

@@ -71,9 +71,13 @@ type LinkSource interface {
 
 // CA is a J-LIS certification authority the platform trusts, by its J-LIS name.
 type CA struct {
-	Name    string // "sign", "auth", "sign-phone", "auth-phone"
+	Name    string // "sign", "auth", "sign-phone", "auth-phone"; later generations "sign-g2", ...
 	Cert    *x509.Certificate
 	Purpose Purpose // identity for signing CAs, login for authentication CAs
+	// Link is J-LIS's link certificate by which the previous generation of this CA (same DN,
+	// older key) certifies this one's key; nil for a first generation. Only the wiring's trust
+	// check reads it.
+	Link *x509.Certificate
 }
 
 // Platform is the platform core. It is safe for concurrent use.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -286,9 +287,9 @@ func newJLISIssueCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "issued %s %s for %s (%s) to %s\n", iss.Card.Medium, iss.Card.CardSerial, iss.Card.Basic4.Name, iss.Municipality.City, out)
-			fmt.Fprintf(w, "  authentication certificate auth/%X\n", iss.AuthSerial)
-			if iss.SignSerial != 0 {
-				fmt.Fprintf(w, "  signing certificate        sign/%X\n", iss.SignSerial)
+			fmt.Fprintf(w, "  authentication certificate %s\n", refName(sim, iss.Card.Auth.Cert))
+			if iss.Card.Sign != nil {
+				fmt.Fprintf(w, "  signing certificate        %s\n", refName(sim, iss.Card.Sign.Cert))
 			} else {
 				fmt.Fprintln(w, "  no signing certificate (holder under 15)")
 			}
@@ -381,6 +382,15 @@ func cardOp(use, short string, extra func(cmd *cobra.Command), op func(ctx conte
 	return cmd
 }
 
+// refName names a certificate as CA/SERIAL ("sign-g2/1A2B"), the CA generation found by the
+// simulator.
+func refName(sim *jlis.Simulator, der []byte) string {
+	if r, err := sim.RefOf(der); err == nil {
+		return r.String()
+	}
+	return "?/" + serialOf(der)
+}
+
 func serialOf(der []byte) string {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -396,9 +406,9 @@ func newJLISRenewCmd() *cobra.Command {
 			if err != nil {
 				return nil, "", err
 			}
-			msg := fmt.Sprintf("renewed: auth/%s → auth/%s", serialOf(cf.Auth.Cert), serialOf(next.Auth.Cert))
+			msg := fmt.Sprintf("renewed: %s → %s", refName(sim, cf.Auth.Cert), refName(sim, next.Auth.Cert))
 			if cf.Sign != nil && next.Sign != nil {
-				msg += fmt.Sprintf(", sign/%s → sign/%s", serialOf(cf.Sign.Cert), serialOf(next.Sign.Cert))
+				msg += fmt.Sprintf(", %s → %s", refName(sim, cf.Sign.Cert), refName(sim, next.Sign.Cert))
 			}
 			return next, msg + " (old certificates revoked as superseded)", nil
 		})
@@ -467,22 +477,22 @@ func newJLISMoveCmd() *cobra.Command {
 			if err != nil {
 				return nil, "", err
 			}
-			return next, describeChange(cf, next), nil
+			return next, describeChange(sim, cf, next), nil
 		})
 }
 
-func describeChange(old, next *jpki.CardFile) string {
+func describeChange(sim *jlis.Simulator, old, next *jpki.CardFile) string {
 	switch {
 	case old.Sign == nil && next.Sign == nil:
 		return "recorded the new basic 4 facts (no signing certificate on this card)"
 	case old.Sign == nil:
-		return fmt.Sprintf("recorded the new basic 4 facts; new signing certificate sign/%s", serialOf(next.Sign.Cert))
+		return fmt.Sprintf("recorded the new basic 4 facts; new signing certificate %s", refName(sim, next.Sign.Cert))
 	case bytes.Equal(old.Sign.Cert, next.Sign.Cert):
-		return fmt.Sprintf("signing certificate sign/%s revoked (affiliationChanged), no new one (the holder may apply with 'mynagate jlis reissue-sign'); authentication certificate unchanged",
-			serialOf(old.Sign.Cert))
+		return fmt.Sprintf("signing certificate %s revoked (affiliationChanged), no new one (the holder may apply with 'mynagate jlis reissue-sign'); authentication certificate unchanged",
+			refName(sim, old.Sign.Cert))
 	}
-	return fmt.Sprintf("signing certificate sign/%s revoked (affiliationChanged), new sign/%s linked to it; authentication certificate unchanged",
-		serialOf(old.Sign.Cert), serialOf(next.Sign.Cert))
+	return fmt.Sprintf("signing certificate %s revoked (affiliationChanged), new %s linked to it; authentication certificate unchanged",
+		refName(sim, old.Sign.Cert), refName(sim, next.Sign.Cert))
 }
 
 func newJLISReissueSignCmd() *cobra.Command {
@@ -499,9 +509,9 @@ func newJLISReissueSignCmd() *cobra.Command {
 			if err != nil {
 				return nil, "", err
 			}
-			msg := fmt.Sprintf("new signing certificate sign/%s", serialOf(next.Sign.Cert))
+			msg := fmt.Sprintf("new signing certificate %s", refName(sim, next.Sign.Cert))
 			if cf.Sign != nil {
-				msg += fmt.Sprintf(", linked from sign/%s", serialOf(cf.Sign.Cert))
+				msg += fmt.Sprintf(", linked from %s", refName(sim, cf.Sign.Cert))
 			}
 			return next, msg, nil
 		})
@@ -557,7 +567,7 @@ func newJLISChangeCmd() *cobra.Command {
 			if err != nil {
 				return nil, "", err
 			}
-			return next, describeChange(cf, next), nil
+			return next, describeChange(sim, cf, next), nil
 		})
 }
 
@@ -778,10 +788,10 @@ func newJLISPopulateCmd() *cobra.Command {
 func newJLISCACmd() *cobra.Command {
 	var f simFlags
 	var ca string
-	var responder bool
+	var responder, all bool
 	cmd := &cobra.Command{
 		Use:   "ca",
-		Short: "Print a CA certificate (or its OCSP responder certificate) as PEM",
+		Short: "Print a CA certificate (or its OCSP responder certificate) as PEM; `ca rollover` makes a new CA generation",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sim, err := f.open(cmd.Context())
@@ -789,6 +799,17 @@ func newJLISCACmd() *cobra.Command {
 				return err
 			}
 			defer sim.Close()
+			if all {
+				if responder || cmd.Flags().Changed("ca") {
+					return errors.New("--all prints every CA generation; it takes no --ca or --responder")
+				}
+				for _, g := range sim.CAGenerations() {
+					if err := pem.Encode(cmd.OutOrStdout(), &pem.Block{Type: "CERTIFICATE", Bytes: g.Cert.Raw}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			if ca == "card-ap" {
 				if responder {
 					return errors.New("the card-AP CA has no OCSP responder")
@@ -815,8 +836,43 @@ func newJLISCACmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().StringVar(&ca, "ca", "sign", "sign or auth (or sign-phone, auth-phone), or card-ap for the public key that certifies the cards' support AP keys")
+	cmd.Flags().StringVar(&ca, "ca", "sign", "sign or auth (or sign-phone, auth-phone, or a later generation such as sign-g2), or card-ap for the public key that certifies the cards' support AP keys")
 	cmd.Flags().BoolVar(&responder, "responder", false, "print the CA's delegated OCSP responder certificate instead")
+	cmd.Flags().BoolVar(&all, "all", false, "print every generation of every CA (a PEM bundle for serve --trust)")
+	cmd.AddCommand(newJLISCARolloverCmd())
+	return cmd
+}
+
+func newJLISCARolloverCmd() *cobra.Command {
+	var f simFlags
+	var ca string
+	cmd := &cobra.Command{
+		Use:   "rollover",
+		Short: "Make a new generation of a CA: same DN, new key, a link certificate from the previous generation; new certificates come from it",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ca == "" {
+				return errors.New("--ca sign|auth (or sign-phone, auth-phone) is required")
+			}
+			sim, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			name, err := sim.Rollover(cmd.Context(), ca)
+			if err != nil {
+				return err
+			}
+			c, err := sim.CACertificate(name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new CA generation %s: subject %s, key id %X, SHA-256 %x\n", name, c.Subject, c.SubjectKeyId, sha256.Sum256(c.Raw))
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&ca, "ca", "", "the CA to roll over: sign or auth (or sign-phone, auth-phone)")
 	return cmd
 }
 

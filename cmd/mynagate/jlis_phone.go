@@ -70,9 +70,9 @@ func newJLISPhoneIssueCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "issued %s credential %s from card %s to %s, valid until %s\n", iss.Card.Medium, iss.Card.CardSerial, cf.CardSerial, out, iss.Card.CardExpiry)
-			fmt.Fprintf(w, "  authentication certificate auth/%X\n", iss.AuthSerial)
-			if iss.SignSerial != 0 {
-				fmt.Fprintf(w, "  signing certificate        sign/%X\n", iss.SignSerial)
+			fmt.Fprintf(w, "  authentication certificate %s\n", refName(sim, iss.Card.Auth.Cert))
+			if iss.Card.Sign != nil {
+				fmt.Fprintf(w, "  signing certificate        %s\n", refName(sim, iss.Card.Sign.Cert))
 			} else {
 				fmt.Fprintln(w, "  no signing certificate (the card has no valid one)")
 			}

@@ -6,6 +6,7 @@ package wiring
 // serving other CAs — a swapped or spoofed service — is refused before anything is verified.
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -103,54 +104,114 @@ var ErrUntrustedAnchor = errors.New("untrusted J-LIS CA")
 
 // CheckTrust compares the CAs fetched from J-LIS with pins, or — without pins — with the
 // anchors recorded at an earlier start, and records them: replacing the record when pinned,
-// adding names not seen before otherwise. A CA that is neither pinned nor the recorded one is
-// refused with a one-line error, and nothing is recorded then.
+// adding names not seen before otherwise. A CA is trusted when it is pinned (with pins), when it
+// is the one recorded under its name (without pins), or when its link certificate from J-LIS
+// (NewWithOld: the new generation's key certified by an older generation of the same DN) verifies
+// against a CA trusted so — so a planned J-LIS rollover needs no new pin, while a new "generation"
+// that no trusted key vouches for is refused. Without pins and with nothing recorded (the first
+// start) every fetched CA is trusted. A CA that is none of these is refused with a one-line error,
+// and nothing is recorded then.
 func CheckTrust(ctx context.Context, cas []platform.CA, pins *Pins, st AnchorStore, now time.Time) error {
 	fetched := map[string][]byte{}
 	for _, ca := range cas {
 		fetched[ca.Name] = ca.Cert.Raw
 	}
+	trusted := map[string]bool{}
+	var recorded map[string][]byte
 	if pins != nil {
 		for _, ca := range cas {
-			if !pins.sums[sha256.Sum256(ca.Cert.Raw)] {
-				return fmt.Errorf("%w: J-LIS serves CA %s with SHA-256 %s, which is not pinned by --trust/--trust-sha256; refusing to start", ErrUntrustedAnchor, ca.Name, Fingerprint(ca.Cert))
+			trusted[ca.Name] = pins.sums[sha256.Sum256(ca.Cert.Raw)]
+		}
+	} else {
+		var err error
+		if recorded, err = st.TrustAnchors(ctx); err != nil {
+			return fmt.Errorf("read the recorded J-LIS CAs: %w", err)
+		}
+		for _, name := range sortedNames(cas) {
+			der := fetched[name]
+			old, ok := recorded[name]
+			if ok && string(old) != string(der) {
+				oldSum, newSum := sha256.Sum256(old), sha256.Sum256(der)
+				return fmt.Errorf("%w: J-LIS CA %s changed since it was first trusted (now SHA-256 %s, recorded %s); refusing to start — if the change is genuine, pin the new CA certificates with serve --trust FILE",
+					ErrUntrustedAnchor, name, hex.EncodeToString(newSum[:]), hex.EncodeToString(oldSum[:]))
+			}
+			trusted[name] = ok || len(recorded) == 0
+		}
+	}
+	// Follow link certificates from trusted generations to the newer ones, as far as they go.
+	for changed := true; changed; {
+		changed = false
+		for _, ca := range cas {
+			if trusted[ca.Name] || ca.Link == nil {
+				continue
+			}
+			for _, by := range cas {
+				if trusted[by.Name] && LinkVerifies(ca.Link, ca.Cert, by.Cert, now) == nil {
+					trusted[ca.Name], changed = true, true
+					break
+				}
 			}
 		}
+	}
+	for _, name := range sortedNames(cas) {
+		if trusted[name] {
+			continue
+		}
+		sum := sha256.Sum256(fetched[name])
+		if pins != nil {
+			return fmt.Errorf("%w: J-LIS serves CA %s with SHA-256 %s, which is not pinned by --trust/--trust-sha256 and has no link certificate from a pinned CA; refusing to start", ErrUntrustedAnchor, name, hex.EncodeToString(sum[:]))
+		}
+		return fmt.Errorf("%w: J-LIS serves CA %s (SHA-256 %s), which was not trusted at the first start and has no link certificate from a trusted CA; refusing to start — if it is genuine, pin it with serve --trust FILE", ErrUntrustedAnchor, name, hex.EncodeToString(sum[:]))
+	}
+	if pins != nil {
 		if err := st.RecordTrustAnchors(ctx, fetched, true, now); err != nil {
 			return fmt.Errorf("record the pinned J-LIS CAs: %w", err)
 		}
 		return nil
 	}
+	if err := st.RecordTrustAnchors(ctx, fetched, false, now); err != nil {
+		return fmt.Errorf("record the J-LIS CAs: %w", err)
+	}
+	// Two nodes starting at once: the first record wins; read it back.
 	recorded, err := st.TrustAnchors(ctx)
 	if err != nil {
 		return fmt.Errorf("read the recorded J-LIS CAs: %w", err)
 	}
+	for _, name := range sortedNames(cas) {
+		if string(recorded[name]) != string(fetched[name]) {
+			return fmt.Errorf("%w: J-LIS CA %s differs from the one another node recorded at the same time; refusing to start", ErrUntrustedAnchor, name)
+		}
+	}
+	return nil
+}
+
+func sortedNames(cas []platform.CA) []string {
 	names := make([]string, 0, len(cas))
 	for _, ca := range cas {
 		names = append(names, ca.Name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		der := fetched[name]
-		old, ok := recorded[name]
-		if ok && string(old) != string(der) {
-			oldSum, newSum := sha256.Sum256(old), sha256.Sum256(der)
-			return fmt.Errorf("%w: J-LIS CA %s changed since it was first trusted (now SHA-256 %s, recorded %s); refusing to start — if the change is genuine, pin the new CA certificates with serve --trust FILE",
-				ErrUntrustedAnchor, name, hex.EncodeToString(newSum[:]), hex.EncodeToString(oldSum[:]))
-		}
+	return names
+}
+
+// LinkVerifies checks that link is a link certificate by which trusted certifies next: the
+// link's subject and key are next's, it names trusted as issuer (DN and key id) and is signed by
+// trusted's key, it is valid at now, and next keeps trusted's DN (a rollover keeps the name).
+func LinkVerifies(link, next, trusted *x509.Certificate, now time.Time) error {
+	switch {
+	case !bytes.Equal(link.RawSubject, next.RawSubject) || !bytes.Equal(link.RawSubjectPublicKeyInfo, next.RawSubjectPublicKeyInfo):
+		return errors.New("the link certificate is not for this CA's name and key")
+	case !bytes.Equal(next.RawSubject, trusted.RawSubject):
+		return errors.New("the new generation does not keep the trusted CA's name")
+	case !bytes.Equal(link.RawIssuer, trusted.RawSubject) || !bytes.Equal(link.AuthorityKeyId, trusted.SubjectKeyId):
+		return errors.New("the link certificate is not issued by the trusted CA")
+	case now.Before(link.NotBefore) || now.After(link.NotAfter):
+		return errors.New("the link certificate is not valid now")
+	case !link.IsCA:
+		return errors.New("the link certificate is not a CA certificate")
 	}
-	if err := st.RecordTrustAnchors(ctx, fetched, false, now); err != nil {
-		return fmt.Errorf("record the J-LIS CAs: %w", err)
-	}
-	// Two nodes starting at once: the first record wins; read it back.
-	recorded, err = st.TrustAnchors(ctx)
-	if err != nil {
-		return fmt.Errorf("read the recorded J-LIS CAs: %w", err)
-	}
-	for _, name := range names {
-		if string(recorded[name]) != string(fetched[name]) {
-			return fmt.Errorf("%w: J-LIS CA %s differs from the one another node recorded at the same time; refusing to start", ErrUntrustedAnchor, name)
-		}
+	if err := link.CheckSignatureFrom(trusted); err != nil {
+		return fmt.Errorf("the link certificate's signature: %w", err)
 	}
 	return nil
 }
