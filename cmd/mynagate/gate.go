@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -30,7 +31,7 @@ func newGateCmd() *cobra.Command {
 		Use:   "gate",
 		Short: "Admit people at an event's entrance, offline, from a manifest signed by the ticket service",
 	}
-	cmd.AddCommand(newGateRunCmd())
+	cmd.AddCommand(newGateRunCmd(), newGateKioskCmd())
 	return cmd
 }
 
@@ -85,17 +86,7 @@ opened by the individual number, which is not kept).`,
 			if err != nil {
 				return err
 			}
-			var replay []gate.SignedRecord
-			if f, err := os.Open(journal); err == nil {
-				replay, err = gate.ReadJournal(f)
-				f.Close()
-				if err != nil {
-					return err
-				}
-			} else if !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			jf, err := os.OpenFile(journal, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			replay, jf, err := openJournal(journal)
 			if err != nil {
 				return err
 			}
@@ -162,6 +153,42 @@ opened by the individual number, which is not kept).`,
 	return cmd
 }
 
+// openJournal reads a gate's or kiosk's journal back (a missing file is an empty journal) and
+// opens it for appending.
+func openJournal(path string) ([]gate.SignedRecord, *os.File, error) {
+	var replay []gate.SignedRecord
+	if f, err := os.Open(path); err == nil {
+		replay, err = gate.ReadJournal(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	jf, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	return replay, jf, err
+}
+
+// tapCardFile has the virtual card in file answer ch in-process, and with facts reads the
+// card's facts (the photo too with photo) with the same PIN. err is the tap's failure; ferr the
+// facts' (the tap stands without them).
+func tapCardFile(ctx context.Context, file, pin string, ch gate.Challenge, facts, photo bool) (tp *gate.Tap, f *gate.CardFacts, ferr, err error) {
+	c, err := card.Open(file)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
+	defer rc.Close()
+	if tp, err = gate.TapCard(ctx, rc, pin, ch); err != nil {
+		return nil, nil, nil, err
+	}
+	if facts {
+		f, ferr = gate.ReadCardFacts(ctx, rc, pin, photo, nil)
+	}
+	return tp, f, ferr, nil
+}
+
 // syncWriter makes each journal record reach the disk before the gate answers ADMIT.
 type syncWriter struct{ f *os.File }
 
@@ -186,22 +213,13 @@ func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []st
 			if err != nil || n < 1 || n > len(cards) {
 				return p, nil, fmt.Errorf("no card %q: give 1 to %d (--card)", f[1], len(cards))
 			}
-			c, err := card.Open(cards[n-1])
-			if err != nil {
-				return p, nil, err
-			}
 			ch, err := g.NewChallenge()
 			if err != nil {
 				return p, nil, err
 			}
-			rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
-			p.Tap, err = gate.TapCard(cmd.Context(), rc, f[2], ch)
-			if err == nil && face {
-				// The photo is for the staff's eyes only; a card that will not give it is still
-				// decided on its tap.
-				facts, _ = gate.ReadCardFacts(cmd.Context(), rc, f[2], true, nil)
-			}
-			rc.Close()
+			// The photo is for the staff's eyes only; a card that will not give it is still
+			// decided on its tap.
+			p.Tap, facts, _, err = tapCardFile(cmd.Context(), cards[n-1], f[2], ch, face, face)
 			if err != nil {
 				return p, nil, err
 			}

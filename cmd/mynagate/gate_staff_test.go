@@ -129,3 +129,6 @@ func TestGateRunStaffPage(t *testing.T) {
 		t.Errorf("terminal: %s", out.String())
 	}
 }
+
+// httpClientNoJar is a client without a session.
+var httpClientNoJar = http.Client{Timeout: 10 * time.Second}

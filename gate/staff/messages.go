@@ -5,6 +5,7 @@ package staff
 var catalog = map[string]map[string]string{
 	"ja": {
 		"staff.title":                "入場レーン",
+		"staff.title.kiosk":          "受付",
 		"staff.user":                 "スタッフ",
 		"staff.waiting":              "カードのタッチを待っています",
 		"staff.name":                 "氏名",
@@ -61,6 +62,7 @@ var catalog = map[string]map[string]string{
 	},
 	"en": {
 		"staff.title":                "Entry lane",
+		"staff.title.kiosk":          "Check-in",
 		"staff.user":                 "staff",
 		"staff.waiting":              "Waiting for a card tap",
 		"staff.name":                 "Name",

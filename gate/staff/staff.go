@@ -146,6 +146,8 @@ type Config struct {
 	Board *Board
 	// Title is the event's or the site's name, shown above the decision.
 	Title string
+	// Kiosk heads the page as a check-in kiosk rather than an entry lane.
+	Kiosk bool
 	// Token is the lane token staff type to sign in (at least 8 characters).
 	Token string
 	// Counts are read at every page view (admitted so far, present now, ...).
@@ -309,6 +311,7 @@ func (s *Server) fail() {
 // view is what the decision page shows.
 type view struct {
 	Title     string
+	Heading   string // catalog key
 	Entry     *Entry
 	Verdict   string // ADMIT / REJECT / ARRIVE / LEAVE, the big word
 	Class     string // admit or reject
@@ -326,7 +329,10 @@ var jst = time.FixedZone("JST", 9*3600)
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, e *Entry) {
 	latest, _ := s.c.Board.Latest()
-	v := view{Title: s.c.Title, Entry: e, Counts: s.c.Counts(), Recent: s.c.Board.Recent(8), Downloads: s.c.Downloads, Latest: latest, JST: jst}
+	v := view{Title: s.c.Title, Entry: e, Counts: s.c.Counts(), Recent: s.c.Board.Recent(8), Downloads: s.c.Downloads, Latest: latest, JST: jst, Heading: "staff.title"}
+	if s.c.Kiosk {
+		v.Heading = "staff.title.kiosk"
+	}
 	if e != nil {
 		v.Latest = e.Seq
 		v.Class, v.Verdict = "reject", "REJECT"

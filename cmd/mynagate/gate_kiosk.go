@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/gate"
+	"github.com/mynagate/mynagate/gate/kiosk"
+	"github.com/mynagate/mynagate/gate/manifest"
+	"github.com/mynagate/mynagate/gate/staff"
+	"github.com/spf13/cobra"
+)
+
+func newGateKioskCmd() *cobra.Command {
+	var rosterFile, kioskKey, journal string
+	var caFiles, crlFiles, cards []string
+	var facts, asJSON bool
+	var sf staffFlags
+	cmd := &cobra.Command{
+		Use:   "kiosk",
+		Short: "Check-in without tickets (entry pass, library, shelter): card taps admitted by a roster or recorded",
+		Long: `Opens the site's roster (--roster: who may enter by holder commitment, or mode "open" for a
+shelter that records everyone whose card checks), the J-LIS authentication CA certificates
+(--ca-cert) and a CRL snapshot (--crl), then reads one line per tap on stdin:
+
+  tap N PIN        a tap of the Nth --card: ARRIVE or LEAVE (alternating per person), or REJECT
+  count            present now, arrivals, departures
+  export roster    the roster with who is present (CSV on stdout)
+  export records   every arrival and departure (CSV)
+  export reconcile one row per person: first arrival, last departure, still present (CSV)
+
+A tap is the card's authentication signature over a fresh challenge, checked offline as at a
+gate. With --facts the name and the date of birth (for the age band) are read from the card's
+support application with the same PIN, for people not on the roster; each record says where
+its facts came from. Each record is signed with --kiosk-key and appended to --journal before
+the answer, and the journal is read back at start. With --listen the staff page shows the live
+count, the last tap and the CSV exports. 'mynagate gate kiosk reconcile' merges the journals of
+a site's kiosks later.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rosterFile == "" || kioskKey == "" || journal == "" || len(caFiles) == 0 || len(crlFiles) == 0 {
+				return errors.New("--roster, --ca-cert, --crl, --kiosk-key and --journal are required")
+			}
+			ro, err := readRoster(rosterFile)
+			if err != nil {
+				return err
+			}
+			key, err := readEd25519Private(kioskKey)
+			if err != nil {
+				return err
+			}
+			cas, err := readDERFiles(caFiles, "CERTIFICATE")
+			if err != nil {
+				return fmt.Errorf("--ca-cert: %w", err)
+			}
+			crls, err := readDERFiles(crlFiles, "X509 CRL")
+			if err != nil {
+				return fmt.Errorf("--crl: %w", err)
+			}
+			replay, jf, err := openJournal(journal)
+			if err != nil {
+				return err
+			}
+			defer jf.Close()
+			clk := clockwork.NewRealClock()
+			k, err := kiosk.New(kiosk.Config{Roster: ro, CACerts: cas, CRLs: crls, ID: manifest.KeyID(key.Public().(ed25519.PublicKey)), Key: key,
+				Clock: clk, Rand: rand.Reader, Journal: syncWriter{jf}, Replay: replay})
+			if err != nil {
+				return err
+			}
+			var board *staff.Board
+			if sf.listen != "" {
+				board = staff.NewBoard(clk)
+				title := ro.Site
+				if ro.Name != "" {
+					title = ro.Name
+				}
+				stop, err := sf.serve(cmd, staff.Config{Board: board, Title: title, Kiosk: true, Clock: clk, Rand: rand.Reader, Counts: kioskCounts(k), Downloads: kioskDownloads(k)})
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			out := cmd.OutOrStdout()
+			sc := bufio.NewScanner(cmd.InOrStdin())
+			for sc.Scan() {
+				f := strings.Fields(sc.Text())
+				switch {
+				case len(f) == 0:
+				case f[0] == "count" && len(f) == 1:
+					c := k.Counts()
+					fmt.Fprintf(out, "present %d  arrivals %d  departures %d\n", c.Present, c.Arrivals, c.Departures)
+				case f[0] == "export" && len(f) == 2:
+					if err := kioskExport(out, k, f[1]); err != nil {
+						fmt.Fprintf(out, "REJECT malformed: %v\n", err)
+					}
+				case f[0] == "tap" && len(f) == 3:
+					res := kioskTap(cmd, k, cards, f[1], f[2], facts)
+					printKiosk(out, res, asJSON)
+					if board != nil {
+						board.Publish(kioskEntry(res))
+					}
+				default:
+					fmt.Fprintf(out, "REJECT malformed: cannot read %q: give 'tap N PIN', 'count' or 'export roster|records|reconcile'\n", sc.Text())
+				}
+			}
+			return sc.Err()
+		},
+	}
+	cmd.Flags().StringVar(&rosterFile, "roster", "", "the site's roster file (JSON, format mynagate-kiosk-roster-v1)")
+	cmd.Flags().StringArrayVar(&caFiles, "ca-cert", nil, "a J-LIS authentication CA certificate, DER or PEM (repeatable)")
+	cmd.Flags().StringArrayVar(&crlFiles, "crl", nil, "a CRL of those CAs, DER or PEM: the revocation snapshot (repeatable)")
+	cmd.Flags().StringVar(&kioskKey, "kiosk-key", "", "PEM file of this kiosk's Ed25519 private key (PKCS#8)")
+	cmd.Flags().StringVar(&journal, "journal", "", "file of this kiosk's signed records (appended, read back at start)")
+	cmd.Flags().StringArrayVar(&cards, "card", nil, "a card file to tap in-process (repeatable; 'tap N' taps the Nth)")
+	cmd.Flags().BoolVar(&facts, "facts", false, "read name and date of birth from the card's support application (same PIN)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tap")
+	sf.register(cmd)
+	cmd.AddCommand(newGateKioskReconcileCmd())
+	return cmd
+}
+
+func readRoster(path string) (*kiosk.Roster, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Read one byte past the bound so that an oversized file is refused as such.
+	b, err := io.ReadAll(io.LimitReader(f, kiosk.MaxRosterSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return kiosk.ParseRoster(b)
+}
+
+func readDERFiles(paths []string, typ string) ([][]byte, error) {
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, readDERorPEM(b, typ))
+	}
+	return out, nil
+}
+
+func kioskTap(cmd *cobra.Command, k *kiosk.Kiosk, cards []string, n, pin string, facts bool) kiosk.Result {
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 1 || i > len(cards) {
+		return kiosk.Result{Reason: gate.Malformed, Detail: fmt.Sprintf("no card %q: give 1 to %d (--card)", n, len(cards))}
+	}
+	ch, err := k.NewChallenge()
+	if err != nil {
+		return kiosk.Result{Reason: gate.Malformed, Detail: err.Error()}
+	}
+	tp, f, ferr, err := tapCardFile(cmd.Context(), cards[i-1], pin, ch, facts, false)
+	if err != nil {
+		return kiosk.Result{Reason: gate.Malformed, Detail: err.Error()}
+	}
+	if ferr != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "card facts not read: %v\n", ferr)
+	}
+	return k.Tap(tp, f)
+}
+
+func printKiosk(w io.Writer, r kiosk.Result, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(map[string]any{"admit": r.Admit, "reason": r.Reason, "detail": r.Detail, "record": r.Record})
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	if !r.Admit {
+		fmt.Fprintf(w, "REJECT %s: %s\n", r.Reason, r.Detail)
+		return
+	}
+	rec := r.Record
+	fmt.Fprintf(w, "%s  %s  %s  %s  (%s)\n", strings.ToUpper(rec.Kind), rec.Person, rec.Name, rec.AgeBand, rec.Source)
+}
+
+func kioskEntry(r kiosk.Result) staff.Entry {
+	if !r.Admit {
+		return staff.Entry{Reason: string(r.Reason), Detail: r.Detail}
+	}
+	return staff.Entry{Admit: true, Reason: r.Record.Kind, Name: r.Record.Name, AgeBand: r.Record.AgeBand, Source: r.Record.Source}
+}
+
+func kioskCounts(k *kiosk.Kiosk) func() []staff.Count {
+	return func() []staff.Count {
+		c := k.Counts()
+		out := []staff.Count{{Label: "count.present", N: c.Present}, {Label: "count.arrivals", N: c.Arrivals}, {Label: "count.departures", N: c.Departures}}
+		if c.Roster > 0 {
+			out = append(out, staff.Count{Label: "count.roster", N: c.Roster})
+		}
+		return out
+	}
+}
+
+func kioskExport(w io.Writer, k *kiosk.Kiosk, what string) error {
+	switch what {
+	case "roster":
+		return kiosk.WriteRosterCSV(w, k.Roster(), k.Records())
+	case "records":
+		return kiosk.WriteRecordsCSV(w, k.Records())
+	case "reconcile":
+		return kiosk.WriteReconcileCSV(w, k.Report())
+	}
+	return fmt.Errorf("no export %q: roster, records or reconcile", what)
+}
+
+func kioskDownloads(k *kiosk.Kiosk) []staff.Download {
+	var out []staff.Download
+	for _, d := range []struct{ what, label string }{{"roster", "export.roster"}, {"records", "export.arrivals"}, {"reconcile", "export.reconcile"}} {
+		what := d.what
+		out = append(out, staff.Download{Path: "/export/" + what + ".csv", Label: d.label, Serve: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+k.Roster().Site+"-"+what+`.csv"`)
+			kioskExport(w, k, what)
+		}})
+	}
+	return out
+}
+
+func newGateKioskReconcileCmd() *cobra.Command {
+	var site, what string
+	var pubs []string
+	cmd := &cobra.Command{
+		Use:   "reconcile JOURNAL...",
+		Short: "Merge the journals of a site's kiosks into the list a municipality reconciles (CSV on stdout)",
+		Long: `Checks every line of the journals against the kiosks' public keys (--kiosk-pub, repeatable) and
+the site, counts a line given twice once, and writes one row per person (--what reconcile: first
+arrival, last arrival, last departure, still present, at which kiosks) or every record in time
+order (--what records). Lines of an unknown kiosk, of another site, or with a bad signature are
+listed on stderr and make the exit status 1, after the CSV of the lines that checked.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("missing JOURNAL: usage: %s", cmd.UseLine())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if site == "" || len(pubs) == 0 {
+				return errors.New("--site and --kiosk-pub are required")
+			}
+			if what != "reconcile" && what != "records" {
+				return fmt.Errorf("--what %q: reconcile or records", what)
+			}
+			var keys []ed25519.PublicKey
+			for _, p := range pubs {
+				k, err := readEd25519Public(p)
+				if err != nil {
+					return err
+				}
+				keys = append(keys, k)
+			}
+			var lines []gate.SignedRecord
+			var from []string // the file of each line, for the messages
+			for _, a := range args {
+				f, err := os.Open(a)
+				if err != nil {
+					return err
+				}
+				recs, err := gate.ReadJournal(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", a, err)
+				}
+				lines = append(lines, recs...)
+				for i := range recs {
+					from = append(from, fmt.Sprintf("%s line %d", a, i+1))
+				}
+			}
+			rep := kiosk.Reconcile(site, keys, lines)
+			var err error
+			if what == "records" {
+				err = kiosk.WriteRecordsCSV(cmd.OutOrStdout(), rep.Records)
+			} else {
+				err = kiosk.WriteReconcileCSV(cmd.OutOrStdout(), rep)
+			}
+			if err != nil {
+				return err
+			}
+			for _, r := range rep.Rejected {
+				fmt.Fprintf(cmd.ErrOrStderr(), "rejected %s: %s\n", from[r.Line-1], r.Reason)
+			}
+			if rep.Duplicates > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d lines seen twice, counted once\n", rep.Duplicates)
+			}
+			if len(rep.Rejected) > 0 {
+				return fmt.Errorf("%d journal lines rejected", len(rep.Rejected))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&site, "site", "", "the site whose records to take")
+	cmd.Flags().StringArrayVar(&pubs, "kiosk-pub", nil, "PEM file of a kiosk's Ed25519 public key (repeatable)")
+	cmd.Flags().StringVar(&what, "what", "reconcile", "reconcile (one row per person) or records (every arrival and departure)")
+	return withoutJSON(cmd, "it writes CSV for a spreadsheet")
+}
