@@ -85,7 +85,7 @@ a site's kiosks later.`,
 				if ro.Name != "" {
 					title = ro.Name
 				}
-				stop, err := sf.serve(cmd, staff.Config{Board: board, Title: title, Kiosk: true, Clock: clk, Rand: rand.Reader, Counts: kioskCounts(k), Downloads: kioskDownloads(k)})
+				stop, err := sf.serve(cmd, staff.Config{Board: board, Title: title, Kiosk: true, Clock: clk, Rand: rand.Reader, Counts: staff.KioskCounts(k), Downloads: kioskDownloads(k)})
 				if err != nil {
 					return err
 				}
@@ -108,7 +108,7 @@ a site's kiosks later.`,
 					res := kioskTap(cmd, k, cards, f[1], f[2], facts)
 					printKiosk(out, res, asJSON)
 					if board != nil {
-						board.Publish(kioskEntry(res))
+						board.Publish(staff.FromKiosk(res))
 					}
 				default:
 					fmt.Fprintf(out, "REJECT malformed: cannot read %q: give 'tap N PIN', 'count' or 'export roster|records|reconcile'\n", sc.Text())
@@ -187,24 +187,6 @@ func printKiosk(w io.Writer, r kiosk.Result, asJSON bool) {
 	}
 	rec := r.Record
 	fmt.Fprintf(w, "%s  %s  %s  %s  (%s)\n", strings.ToUpper(rec.Kind), rec.Person, rec.Name, rec.AgeBand, rec.Source)
-}
-
-func kioskEntry(r kiosk.Result) staff.Entry {
-	if !r.Admit {
-		return staff.Entry{Reason: string(r.Reason), Detail: r.Detail}
-	}
-	return staff.Entry{Admit: true, Reason: r.Record.Kind, Name: r.Record.Name, AgeBand: r.Record.AgeBand, Source: r.Record.Source}
-}
-
-func kioskCounts(k *kiosk.Kiosk) func() []staff.Count {
-	return func() []staff.Count {
-		c := k.Counts()
-		out := []staff.Count{{Label: "count.present", N: c.Present}, {Label: "count.arrivals", N: c.Arrivals}, {Label: "count.departures", N: c.Departures}}
-		if c.Roster > 0 {
-			out = append(out, staff.Count{Label: "count.roster", N: c.Roster})
-		}
-		return out
-	}
 }
 
 func kioskExport(w io.Writer, k *kiosk.Kiosk, what string) error {

@@ -34,7 +34,9 @@ type lane struct {
 	srv   *httptest.Server
 }
 
-func newLane(t *testing.T) *lane {
+// trust issues a card (山田 太郎) with the J-LIS simulator and returns the simulator's clock,
+// the card, and the CA certificate and CRL a gate or kiosk is given.
+func trust(t *testing.T) (*clockwork.FakeClock, *jpki.CardFile, []byte, []byte) {
 	t.Helper()
 	sim, clk, _ := testkit.Simulator(t)
 	cf := testkit.Issue(t, sim, testkit.Taro()).Card
@@ -50,9 +52,15 @@ func newLane(t *testing.T) *lane {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return clk, cf, ca.Raw, crlDER
+}
+
+func newLane(t *testing.T) *lane {
+	t.Helper()
+	clk, cf, caDER, crlDER := trust(t)
 	now := clk.Now()
 	m := &manifest.Manifest{Event: "ev1", EventName: "Spring Live", IssuedAt: now, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour),
-		CommitKey: bytes.Repeat([]byte{9}, 32), CodeKey: bytes.Repeat([]byte{7}, 32), CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
+		CommitKey: bytes.Repeat([]byte{9}, 32), CodeKey: bytes.Repeat([]byte{7}, 32), CACerts: [][]byte{caDER}, CRLs: [][]byte{crlDER}}
 	m.Tickets = []manifest.Ticket{{ID: "t1", Event: "ev1", Seat: "A-12", Status: "valid", Name: "山田　太郎",
 		Holder: manifest.Commit(m.CommitKey, sha256.Sum256(cf.Auth.Cert))}}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
@@ -75,24 +83,11 @@ func newLane(t *testing.T) *lane {
 // with --face, and publishes the decision.
 func (l *lane) tap(t *testing.T) gate.Decision {
 	t.Helper()
-	c, err := card.New(l.card)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
-	defer rc.Close()
 	ch, err := l.g.NewChallenge()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := gate.TapCard(context.Background(), rc, jlis.DefaultAuthPIN, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	facts, err := gate.ReadCardFacts(context.Background(), rc, jlis.DefaultSupportPIN, true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp, facts := tapWithFacts(t, l.card, ch, true)
 	d := l.g.Decide(gate.Presentation{Tap: tp})
 	e := staff.FromDecision(d)
 	e.Photo, e.PhotoType = staff.BrowserPhoto(context.Background(), facts.Photo)
@@ -104,4 +99,24 @@ func newServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// tapWithFacts has the card answer ch and reads its facts (and with photo its face photo).
+func tapWithFacts(t *testing.T, cf *jpki.CardFile, ch gate.Challenge, photo bool) (*gate.Tap, *gate.CardFacts) {
+	t.Helper()
+	c, err := card.New(cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
+	defer rc.Close()
+	tp, err := gate.TapCard(context.Background(), rc, jlis.DefaultAuthPIN, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts, err := gate.ReadCardFacts(context.Background(), rc, jlis.DefaultSupportPIN, photo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp, facts
 }

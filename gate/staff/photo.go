@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mynagate/mynagate/gate"
+	"github.com/mynagate/mynagate/gate/kiosk"
 )
 
 // FromDecision is the page's entry for a gate's decision.
@@ -22,6 +23,27 @@ func FromDecision(d gate.Decision) Entry {
 		e.Source = "manifest"
 	}
 	return e
+}
+
+// FromKiosk is the page's entry for a kiosk's answer: an arrival or departure, or the refusal.
+func FromKiosk(r kiosk.Result) Entry {
+	if !r.Admit {
+		return Entry{Reason: string(r.Reason), Detail: r.Detail}
+	}
+	return Entry{Admit: true, Reason: r.Record.Kind, Name: r.Record.Name, AgeBand: r.Record.AgeBand, Source: r.Record.Source}
+}
+
+// KioskCounts are a kiosk's live counters: present now, arrivals, departures and, when it has
+// one, the roster's size.
+func KioskCounts(k *kiosk.Kiosk) func() []Count {
+	return func() []Count {
+		c := k.Counts()
+		out := []Count{{Label: "count.present", N: c.Present}, {Label: "count.arrivals", N: c.Arrivals}, {Label: "count.departures", N: c.Departures}}
+		if c.Roster > 0 {
+			out = append(out, Count{Label: "count.roster", N: c.Roster})
+		}
+		return out
+	}
 }
 
 // jp2Decoder is OpenJPEG's command-line decoder (Debian package libopenjp2-tools).
