@@ -30,18 +30,36 @@ import (
 
 func init() { register(newDemoCmd) }
 
-// demoResidents are the holders of the demo cards.
+// demoResidents are the holders of the demo cards. An entry with phoneOf is an Android
+// credential the holder of that card issued from it (jlis phone issue --card): the same
+// resident, My Number and person, not a resident of its own.
 var demoResidents = []struct {
-	file  string
-	b4    jpki.Basic4
-	alias string
-	phone bool
+	file    string
+	b4      jpki.Basic4
+	alias   string
+	phoneOf string
 }{
-	{"taro.json", jpki.Basic4{Name: "山田　太郎", Birth: jpki.Date{Year: 1985, Month: time.April, Day: 2}, Sex: jpki.SexMale, Address: "東京都千代田区霞が関２丁目１番２号"}, "", false},
-	{"hanako.json", jpki.Basic4{Name: "𠮷田　花子", Birth: jpki.Date{Year: 1992, Month: time.February, Day: 29}, Sex: jpki.SexFemale, Address: "東京都清瀬市中里５丁目８４２番地"}, "", false},
-	{"anna.json", jpki.Basic4{Name: "SMITH ANNA", Birth: jpki.Date{Year: 1990, Month: time.July, Day: 7}, Sex: jpki.SexFemale, Address: "大阪府大阪市北区梅田１丁目１番"}, "スミス　アンナ", false},
-	{"ken-phone.json", jpki.Basic4{Name: "佐藤　健", Birth: jpki.Date{Year: 2001, Month: time.November, Day: 3}, Sex: jpki.SexMale, Address: "福岡県福岡市中央区天神１丁目８番１号"}, "", true},
-	{"yui-child.json", jpki.Basic4{Name: "山田　結衣", Birth: jpki.Date{Year: 2016, Month: time.June, Day: 10}, Sex: jpki.SexFemale, Address: "東京都千代田区霞が関２丁目１番２号"}, "", false},
+	{"taro.json", jpki.Basic4{Name: "山田　太郎", Birth: jpki.Date{Year: 1985, Month: time.April, Day: 2}, Sex: jpki.SexMale, Address: "東京都千代田区霞が関２丁目１番２号"}, "", ""},
+	{"hanako.json", jpki.Basic4{Name: "𠮷田　花子", Birth: jpki.Date{Year: 1992, Month: time.February, Day: 29}, Sex: jpki.SexFemale, Address: "東京都清瀬市中里５丁目８４２番地"}, "", ""},
+	{"anna.json", jpki.Basic4{Name: "SMITH ANNA", Birth: jpki.Date{Year: 1990, Month: time.July, Day: 7}, Sex: jpki.SexFemale, Address: "大阪府大阪市北区梅田１丁目１番"}, "スミス　アンナ", ""},
+	{"ken.json", jpki.Basic4{Name: "佐藤　健", Birth: jpki.Date{Year: 2001, Month: time.November, Day: 3}, Sex: jpki.SexMale, Address: "福岡県福岡市中央区天神１丁目８番１号"}, "", ""},
+	{"ken-phone.json", jpki.Basic4{Name: "佐藤　健"}, "", "ken.json"},
+	{"yui-child.json", jpki.Basic4{Name: "山田　結衣", Birth: jpki.Date{Year: 2016, Month: time.June, Day: 10}, Sex: jpki.SexFemale, Address: "東京都千代田区霞が関２丁目１番２号"}, "", ""},
+}
+
+// issueDemo issues a demo card, or with phoneOf an Android credential from the demo card in
+// that file, as its holder's app would.
+func issueDemo(ctx context.Context, sim *jlis.Simulator, cardDir string, b4 jpki.Basic4, alias, phoneOf string) (*jlis.Issued, string, error) {
+	if phoneOf == "" {
+		iss, err := sim.Issue(ctx, jlis.IssueRequest{Basic4: b4, Alias: alias})
+		return iss, "card", err
+	}
+	cf, err := jpki.LoadCardFile(filepath.Join(cardDir, phoneOf))
+	if err != nil {
+		return nil, "", err
+	}
+	iss, err := sim.IssuePhone(ctx, cf, jpki.MediumAndroid, "", "")
+	return iss, "Android credential from " + phoneOf, err
 }
 
 func newDemoCmd() *cobra.Command {
@@ -110,26 +128,18 @@ func runDemo(ctx context.Context, w io.Writer, data, addr, jlisAddr, ticketAddr,
 			fmt.Fprintf(w, "  card %-30s (kept from an earlier run)\n", path)
 			continue
 		}
-		m := jpki.MediumCard
-		if r.phone {
-			m = jpki.MediumAndroid
-		}
-		iss, err := sim.Issue(ctx, jlis.IssueRequest{Basic4: r.b4, Alias: r.alias, Medium: m})
+		iss, kind, err := issueDemo(ctx, sim, cardDir, r.b4, r.alias, r.phoneOf)
 		if err != nil {
 			return fmt.Errorf("issue demo card %s: %w", r.file, err)
 		}
 		if err := iss.Card.Save(path); err != nil {
 			return err
 		}
-		kind := "card"
-		if r.phone {
-			kind = "Android credential"
-		}
 		sign := "no signing certificate (under 15)"
-		if iss.SignSerial != 0 {
-			sign = fmt.Sprintf("sign/%X", iss.SignSerial)
+		if iss.Card.Sign != nil {
+			sign = refName(sim, iss.Card.Sign.Cert)
 		}
-		fmt.Fprintf(w, "  card %-30s %s of %s: auth/%X, %s\n", path, kind, iss.Card.Basic4.Name, iss.AuthSerial, sign)
+		fmt.Fprintf(w, "  card %-30s %s of %s: %s, %s\n", path, kind, iss.Card.Basic4.Name, refName(sim, iss.Card.Auth.Cert), sign)
 	}
 	// J-LIS answers status, links and basic 4 to the platform only, as it would for real.
 	tokFile, err := platformTokenFile(jlisDir, rand.Reader)
