@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"github.com/mynagate/mynagate/gate/kiosk"
 	"github.com/mynagate/mynagate/gate/manifest"
 	"github.com/mynagate/mynagate/gate/staff"
+	"github.com/mynagate/mynagate/verify"
 	"github.com/spf13/cobra"
 )
 
@@ -126,7 +129,7 @@ a site's kiosks later.`,
 	cmd.Flags().BoolVar(&facts, "facts", false, "read name and date of birth from the card's support application (same PIN)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tap")
 	sf.register(cmd)
-	cmd.AddCommand(newGateKioskReconcileCmd())
+	cmd.AddCommand(newGateKioskReconcileCmd(), newGateKioskEnrollCmd())
 	return cmd
 }
 
@@ -186,7 +189,16 @@ func printKiosk(w io.Writer, r kiosk.Result, asJSON bool) {
 		return
 	}
 	rec := r.Record
-	fmt.Fprintf(w, "%s  %s  %s  %s  (%s)\n", strings.ToUpper(rec.Kind), rec.Person, rec.Name, rec.AgeBand, rec.Source)
+	f := []string{strings.ToUpper(rec.Kind)}
+	for _, v := range []string{rec.Person, rec.Name, rec.AgeBand} {
+		if v != "" {
+			f = append(f, v)
+		}
+	}
+	if rec.Source != "" {
+		f = append(f, "("+rec.Source+")")
+	}
+	fmt.Fprintln(w, strings.Join(f, "  "))
 }
 
 func kioskExport(w io.Writer, k *kiosk.Kiosk, what string) error {
@@ -289,4 +301,89 @@ listed on stderr and make the exit status 1, after the CSV of the lines that che
 	cmd.Flags().StringArrayVar(&pubs, "kiosk-pub", nil, "PEM file of a kiosk's Ed25519 public key (repeatable)")
 	cmd.Flags().StringVar(&what, "what", "reconcile", "reconcile (one row per person) or records (every arrival and departure)")
 	return withoutJSON(cmd, "it writes CSV for a spreadsheet")
+}
+
+func newGateKioskEnrollCmd() *cobra.Command {
+	var rosterFile, cardFile, pin, id, name, site, mode string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "enroll",
+		Short: "Add a card's holder to a site's roster: the card signs a fresh challenge, its commitment is added",
+		Long: `Taps --card (its authentication key signs a fresh challenge with --pin, checked here), computes the
+holder commitment under the roster's key and adds {id, holder, name} to --roster. The name is
+--name, or else read from the card's support application with the same PIN. A roster file that
+does not exist yet is created with --site and --mode (roster or open) and a fresh commit key.
+The file is checked whole (kiosk.ParseRoster) and replaced atomically; an id or a card already
+on it is refused.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rosterFile == "" || cardFile == "" || pin == "" || id == "" {
+				return errors.New("--roster, --card, --pin and --id are required")
+			}
+			ro, err := readRoster(rosterFile)
+			switch {
+			case errors.Is(err, os.ErrNotExist) && site != "":
+				ro = &kiosk.Roster{Format: kiosk.RosterFormat, Site: site, Mode: mode, CommitKey: make([]byte, 32)}
+				if _, err := io.ReadFull(rand.Reader, ro.CommitKey); err != nil {
+					return err
+				}
+			case errors.Is(err, os.ErrNotExist):
+				return fmt.Errorf("%s does not exist: give --site (and --mode) to create it", rosterFile)
+			case err != nil:
+				return err
+			}
+			nonce := make([]byte, 32)
+			if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+				return err
+			}
+			ch := gate.Challenge{Nonce: nonce, Message: gate.ChallengeMessage(ro.Site, "enroll", "", nonce)}
+			tp, facts, ferr, err := tapCardFile(cmd.Context(), cardFile, pin, ch, name == "", false)
+			if err != nil {
+				return err
+			}
+			cert, err := x509.ParseCertificate(tp.Certificate)
+			if err != nil {
+				return fmt.Errorf("the card's certificate: %w", err)
+			}
+			if err := verify.Signature(cert, ch.Message, tp.Signature); err != nil {
+				return fmt.Errorf("the card's signature does not verify: %w", err)
+			}
+			if name == "" {
+				if ferr != nil {
+					return fmt.Errorf("no --name, and the card's name could not be read: %w", ferr)
+				}
+				name = facts.Name
+			}
+			p := kiosk.Person{ID: id, Holder: manifest.Commit(ro.CommitKey, sha256.Sum256(tp.Certificate)), Name: name}
+			ro.Entries = append(ro.Entries, p)
+			b, err := json.MarshalIndent(ro, "", "  ")
+			if err != nil {
+				return err
+			}
+			if _, err := kiosk.ParseRoster(b); err != nil {
+				return err
+			}
+			tmp := rosterFile + ".tmp"
+			if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, rosterFile); err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(p)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "enrolled %s  %s  (%d on the roster of %s)\n", p.ID, p.Name, len(ro.Entries), ro.Site)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&rosterFile, "roster", "", "the site's roster file (created with --site when missing)")
+	cmd.Flags().StringVar(&cardFile, "card", "", "the card file to enroll (tapped in-process)")
+	cmd.Flags().StringVar(&pin, "pin", "", "the card's authentication PIN (and support PIN, for the name)")
+	cmd.Flags().StringVar(&id, "id", "", "the person's id on the roster (employee, member or resident number)")
+	cmd.Flags().StringVar(&name, "name", "", "the name to show (default: read from the card)")
+	cmd.Flags().StringVar(&site, "site", "", "a new roster's site id")
+	cmd.Flags().StringVar(&mode, "mode", kiosk.ModeRoster, "a new roster's mode: roster or open")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the entry added as JSON")
+	return cmd
 }

@@ -15,11 +15,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/gate/kiosk"
 	"github.com/mynagate/mynagate/gate/manifest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jpki"
 )
+
+// kioskFixture issues cards A (Taro), B (Hanako) and C (Taro) and writes the CA certificate
+// (ca.pem) and a CRL snapshot made now (the kiosk runs on the real clock; the simulator's starts
+// earlier) into a temporary directory.
+func kioskFixture(t *testing.T) (dir string, clk *clockwork.FakeClock, cardA, cardB, cardC, crlPath string) {
+	t.Helper()
+	sim, clk, _ := testkit.Simulator(t)
+	dir = t.TempDir()
+	cardA, cardB, cardC = testkit.CardFile(t, sim, testkit.Taro()), testkit.CardFile(t, sim, testkit.Hanako()), testkit.CardFile(t, sim, testkit.Taro())
+	clk.Advance(time.Until(clk.Now()) * -1)
+	crl, err := sim.CRL(t.Context(), "auth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := sim.CACertificate("auth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Raw)
+	return dir, clk, cardA, cardB, cardC, crl.Path
+}
+
+// run runs the CLI with stdin and returns its stdout and stderr.
+func runCLI(stdin string, argv ...string) (string, string, error) {
+	root := newRoot()
+	var out, errs bytes.Buffer
+	root.SetArgs(argv)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errs)
+	err := root.Execute()
+	return out.String(), errs.String(), err
+}
 
 // gate kiosk at a shelter: a known resident (on the roster) and a walk-in (named from the card's
 // support application) arrive, the resident leaves; the count and the exports say so, a
@@ -27,22 +61,11 @@ import (
 // signed-in staff, and reconcile merges the journal (refusing a journal no key given signed).
 // A malformed roster stops the kiosk before anything starts.
 func TestGateKiosk(t *testing.T) {
-	sim, clk, _ := testkit.Simulator(t)
-	dir := t.TempDir()
-	cardA, cardB := testkit.CardFile(t, sim, testkit.Taro()), testkit.CardFile(t, sim, testkit.Hanako())
+	dir, clk, cardA, cardB, _, crlPath := kioskFixture(t)
 	cfA, err := jpki.LoadCardFile(cardA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The kiosk runs on the real clock: the CRL snapshot is made now (the simulator's clock
-	// starts earlier).
-	clk.Advance(time.Until(clk.Now()) * -1)
-	crl, err := sim.CRL(t.Context(), "auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := sim.CACertificate("auth")
-	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Raw)
 	ckey := bytes.Repeat([]byte{3}, 32)
 	ro := kiosk.Roster{Format: kiosk.RosterFormat, Site: "shelter-1", Name: "第一小学校", Mode: kiosk.ModeOpen, CommitKey: ckey,
 		Entries: []kiosk.Person{{ID: "r-001", Holder: manifest.Commit(ckey, sha256.Sum256(cfA.Auth.Cert)), Name: "=山田　太郎"}}}
@@ -56,25 +79,16 @@ func TestGateKiosk(t *testing.T) {
 	writePEM(t, filepath.Join(dir, "kiosk.pub"), "PUBLIC KEY", spki)
 	journal := filepath.Join(dir, "journal")
 	args := func(roster string, extra ...string) []string {
-		return append([]string{"gate", "kiosk", "--roster", roster, "--ca-cert", filepath.Join(dir, "ca.pem"), "--crl", crl.Path,
+		return append([]string{"gate", "kiosk", "--roster", roster, "--ca-cert", filepath.Join(dir, "ca.pem"), "--crl", crlPath,
 			"--kiosk-key", filepath.Join(dir, "kiosk.pem"), "--journal", journal, "--card", cardA, "--card", cardB, "--facts"}, extra...)
 	}
-	run := func(stdin string, argv ...string) (string, string, error) {
-		root := newRoot()
-		var out, errs bytes.Buffer
-		root.SetArgs(argv)
-		root.SetIn(strings.NewReader(stdin))
-		root.SetOut(&out)
-		root.SetErr(&errs)
-		err := root.Execute()
-		return out.String(), errs.String(), err
-	}
+	run := runCLI
 	out, _, err := run("tap 1 1234\ntap 2 1234\ntap 1 1234\ncount\nexport reconcile\nexport bogus\nhello\n", args(rosterFile)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b4 := testkit.Hanako()
-	for _, w := range []string{"ARRIVE  r-001  =山田　太郎", "ARRIVE    " + b4.Name + "  " + kiosk.AgeBand(b4.Birth, clk.Now()), "(card-support-ap)",
+	for _, w := range []string{"ARRIVE  r-001  =山田　太郎", "ARRIVE  " + b4.Name + "  " + kiosk.AgeBand(b4.Birth, clk.Now()), "(card-support-ap)",
 		"LEAVE  r-001", "present 1  arrivals 2  departures 1", "site,person,name,age_band", "shelter-1,r-001,'=山田　太郎",
 		`REJECT malformed: no export "bogus"`, `REJECT malformed: cannot read "hello"`} {
 		if !strings.Contains(out, w) {
@@ -149,5 +163,49 @@ func TestGateKiosk(t *testing.T) {
 	feed.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// gate kiosk enroll creates a roster with a fresh key, adds a card's holder named from the card
+// and another by --name, refuses the same card twice and a missing roster without --site; the
+// kiosk then admits the enrolled cards and refuses the others as not on the roster.
+func TestGateKioskEnroll(t *testing.T) {
+	dir, _, cardA, cardB, cardC, crlPath := kioskFixture(t)
+	roster := filepath.Join(dir, "office.json")
+	enroll := func(extra ...string) (string, string, error) {
+		return runCLI("", append([]string{"gate", "kiosk", "enroll", "--roster", roster, "--pin", "1234"}, extra...)...)
+	}
+	if _, _, err := enroll("--card", cardA, "--id", "emp-1"); err == nil || !strings.Contains(err.Error(), "give --site") {
+		t.Errorf("a missing roster without --site: %v", err)
+	}
+	out, _, err := enroll("--card", cardA, "--id", "emp-1", "--site", "office-7")
+	if err != nil || !strings.Contains(out, "enrolled emp-1  "+testkit.Taro().Name+"  (1 on the roster of office-7)") {
+		t.Fatalf("enroll A: %v %s", err, out)
+	}
+	if _, _, err = enroll("--card", cardA, "--id", "emp-9"); err == nil || !strings.Contains(err.Error(), "same holder") {
+		t.Errorf("the same card twice: %v", err)
+	}
+	if _, _, err = enroll("--card", cardB, "--id", "emp-2", "--name", "@受付"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = enroll("--card", cardB, "--id", "emp-3", "--pin", "9999"); err == nil {
+		t.Errorf("a wrong PIN enrolled a card")
+	}
+	ro, err := readRoster(roster)
+	if err != nil || len(ro.Entries) != 2 || ro.Mode != kiosk.ModeRoster || ro.Entries[1].Name != "@受付" {
+		t.Fatalf("roster after enrolment: %v %+v", err, ro)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	p8, _ := x509.MarshalPKCS8PrivateKey(key)
+	writePEM(t, filepath.Join(dir, "kiosk.pem"), "PRIVATE KEY", p8)
+	out, _, err = runCLI("tap 1 1234\ntap 2 1234\ntap 3 1234\n", "gate", "kiosk", "--roster", roster, "--ca-cert", filepath.Join(dir, "ca.pem"), "--crl", crlPath,
+		"--kiosk-key", filepath.Join(dir, "kiosk.pem"), "--journal", filepath.Join(dir, "journal"), "--card", cardA, "--card", cardB, "--card", cardC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"ARRIVE  emp-1  " + testkit.Taro().Name, "ARRIVE  emp-2  @受付  (roster)", "REJECT not-on-roster"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("kiosk output lacks %q:\n%s", w, out)
+		}
 	}
 }
