@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -96,20 +97,12 @@ opened by the individual number, which is not kept).`,
 			if err != nil {
 				return err
 			}
-			var board *staff.Board
-			if sf.listen != "" {
-				board = staff.NewBoard(clk)
-				title := m.Event
-				if m.EventName != "" {
-					title = m.EventName
-				}
-				stop, err := sf.serve(cmd, staff.Config{Board: board, Title: title + " · " + lane, Clock: clk, Rand: rand.Reader,
-					Counts: func() []staff.Count { return []staff.Count{{Label: "count.admitted", N: g.Admitted()}} }})
-				if err != nil {
-					return err
-				}
-				defer stop()
+			board, stop, err := sf.start(cmd, staff.Config{Title: cmp.Or(m.EventName, m.Event) + " · " + lane, Clock: clk, Rand: rand.Reader,
+				Counts: func() []staff.Count { return []staff.Count{{Label: "count.admitted", N: g.Admitted()}} }})
+			if err != nil {
+				return err
 			}
+			defer stop()
 			out := cmd.OutOrStdout()
 			sc := bufio.NewScanner(cmd.InOrStdin())
 			for sc.Scan() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -81,19 +82,12 @@ a site's kiosks later.`,
 			if err != nil {
 				return err
 			}
-			var board *staff.Board
-			if sf.listen != "" {
-				board = staff.NewBoard(clk)
-				title := ro.Site
-				if ro.Name != "" {
-					title = ro.Name
-				}
-				stop, err := sf.serve(cmd, staff.Config{Board: board, Title: title, Kiosk: true, Clock: clk, Rand: rand.Reader, Counts: staff.KioskCounts(k), Downloads: kioskDownloads(k)})
-				if err != nil {
-					return err
-				}
-				defer stop()
+			board, stop, err := sf.start(cmd, staff.Config{Title: cmp.Or(ro.Name, ro.Site), Kiosk: true, Clock: clk, Rand: rand.Reader,
+				Counts: staff.KioskCounts(k), Downloads: kioskDownloads(k)})
+			if err != nil {
+				return err
 			}
+			defer stop()
 			out := cmd.OutOrStdout()
 			sc := bufio.NewScanner(cmd.InOrStdin())
 			for sc.Scan() {

@@ -28,6 +28,17 @@ func (f *staffFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 }
 
+// start serves the staff page on --listen with a new board (nil, and a stop that does
+// nothing, without --listen); stop shuts it down.
+func (f *staffFlags) start(cmd *cobra.Command, c staff.Config) (*staff.Board, func(), error) {
+	if f.listen == "" {
+		return nil, func() {}, nil
+	}
+	c.Board = staff.NewBoard(c.Clock)
+	stop, err := f.serve(cmd, c)
+	return c.Board, stop, err
+}
+
 // serve starts the staff page on f.listen; stop shuts it down.
 func (f *staffFlags) serve(cmd *cobra.Command, c staff.Config) (stop func(), err error) {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
