@@ -47,7 +47,30 @@ var (
 	OIDSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
 	OIDSHA256               = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 	OIDRSAEncryption        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	// OIDContentIdentifier is ESS id-aa-contentIdentifier (RFC 2634 §2.7, an OCTET STRING):
+	// a document signature made through the platform carries the holder's challenge in it.
+	OIDContentIdentifier = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 7}
 )
+
+// ChallengeAttribute is the extra signed attribute that binds a document signature to the
+// platform's signing challenge (its origin, session, nonce, expiry, document hash and relying
+// party): an ESS content identifier whose value is the exact challenge bytes. The holder's app
+// and the platform both build the signed attributes with it, so they get the same bytes.
+func ChallengeAttribute(challenge []byte) Attribute {
+	var b cryptobyte.Builder
+	b.AddASN1OctetString(challenge)
+	return Attribute{Type: OIDContentIdentifier, Value: b.BytesOrPanic()}
+}
+
+// ChallengeAttributes are the signed attributes of a document signature through the platform:
+// SignedAttributes over the document's SHA-256 at the signing time the challenge states, with
+// the challenge as ChallengeAttribute.
+func ChallengeAttributes(digest []byte, cert *x509.Certificate, at time.Time, challenge []byte) ([]byte, error) {
+	if len(challenge) == 0 {
+		return nil, fmt.Errorf("%w: no challenge", ErrInput)
+	}
+	return SignedAttributes(digest, cert, at, ChallengeAttribute(challenge))
+}
 
 // Attribute is an extra signed attribute: its type and the DER of its one value.
 type Attribute struct {

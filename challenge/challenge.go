@@ -13,6 +13,15 @@
 //	expires=2026-04-01T01:05:00Z
 //	nonce=<32 random bytes, unpadded base64url>
 //
+// A document-signing challenge (the OpenID provider's sign scope) has three more lines, and its
+// purpose is identity (the signing key):
+//
+//	document-sha256=<64 lower-case hex digits>
+//	rp=<the relying party's name, percent-encoded as tenant-name>
+//	signing-time=2026-04-01T01:00:00Z
+//
+// The holder then signs not the challenge but CAdES signed attributes over the document's
+// SHA-256 that carry the challenge (package cades, ChallengeAttribute).
 // The platform writes challenges with Encode and the holder's side (package client) reads them
 // with Parse, so the two cannot drift apart. The package imports nothing of this module: the
 // platform and the client both use it, and the client must not import the platform.
@@ -24,6 +33,8 @@ package challenge
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -51,9 +62,20 @@ type Fields struct {
 	Purpose    string // identity (signing key) or login (authentication key)
 	ExpiresAt  time.Time
 	Nonce      []byte // 32 bytes
+	// Document signing only: the document's SHA-256 (32 bytes; nil for a plain verification),
+	// the relying party that asks for the signature (its display name, at most MaxTenantName
+	// bytes) and the signing time the signed attributes state (to the second).
+	DocumentSHA256 []byte
+	RP             string
+	SigningTime    time.Time
 }
 
+// Signing reports whether the challenge asks for a document signature.
+func (f *Fields) Signing() bool { return f.DocumentSHA256 != nil }
+
 var keys = [...]string{"origin", "session", "tenant", "tenant-name", "purpose", "expires", "nonce"}
+
+var signKeys = [...]string{"document-sha256", "rp", "signing-time"}
 
 // Encode writes a challenge in its canonical form.
 func Encode(f Fields) []byte {
@@ -63,6 +85,12 @@ func Encode(f Fields) []byte {
 		f.ExpiresAt.UTC().Format(time.RFC3339), base64.RawURLEncoding.EncodeToString(f.Nonce)}
 	for i, k := range keys {
 		b.WriteString(k + "=" + vals[i] + "\n")
+	}
+	if f.Signing() {
+		svals := [...]string{hex.EncodeToString(f.DocumentSHA256), escapeName(f.RP), f.SigningTime.UTC().Format(time.RFC3339)}
+		for i, k := range signKeys {
+			b.WriteString(k + "=" + svals[i] + "\n")
+		}
 	}
 	return b.Bytes()
 }
@@ -97,8 +125,9 @@ func Parse(b []byte) (*Fields, error) {
 	if len(lines) == 0 || lines[0] != Domain {
 		return nil, bad("it does not start with %s", Domain)
 	}
-	if len(lines) != len(keys)+2 || lines[len(lines)-1] != "" {
-		return nil, bad("it has %d lines, not %d ending with a line feed", len(lines)-1, len(keys)+1)
+	signing := len(lines) == len(keys)+len(signKeys)+2
+	if (len(lines) != len(keys)+2 && !signing) || lines[len(lines)-1] != "" {
+		return nil, bad("it has %d lines, not %d (or %d to sign a document) ending with a line feed", len(lines)-1, len(keys)+1, len(keys)+len(signKeys)+1)
 	}
 	var v [len(keys)]string
 	for i, k := range keys {
@@ -115,14 +144,46 @@ func Parse(b []byte) (*Fields, error) {
 	if !idLike(f.SessionID) || !idLike(f.TenantID) {
 		return nil, bad("session or tenant id is malformed")
 	}
-	name, err := url.PathUnescape(v[3])
-	if err != nil || escapeName(name) != v[3] || !utf8.ValidString(name) || len(name) > MaxTenantName {
-		return nil, bad("tenant-name is not canonical percent-encoded UTF-8 of at most %d bytes", MaxTenantName)
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return nil, bad("tenant-name carries control characters (a terminal escape sequence?)")
+	name, err := textValue(v[3])
+	if err != nil {
+		return nil, bad("tenant-name %s", err)
 	}
 	f.TenantName = name
+	if !signing {
+		return parseRest(f, v, bad)
+	}
+	var sv [len(signKeys)]string
+	for i, k := range signKeys {
+		val, ok := strings.CutPrefix(lines[len(keys)+1+i], k+"=")
+		if !ok {
+			return nil, bad("line %d is not %s=", len(keys)+2+i, k)
+		}
+		sv[i] = val
+	}
+	digest, err := hex.DecodeString(sv[0])
+	if err != nil || len(digest) != 32 || hex.EncodeToString(digest) != sv[0] {
+		return nil, bad("document-sha256 is not 64 lower-case hex digits")
+	}
+	rp, err := textValue(sv[1])
+	if err != nil {
+		return nil, bad("rp %s", err)
+	}
+	at, err := time.Parse(time.RFC3339, sv[2])
+	if err != nil || at.UTC().Format(time.RFC3339) != sv[2] {
+		return nil, bad("signing-time %q is not an RFC 3339 UTC time to the second", sv[2])
+	}
+	f.DocumentSHA256, f.RP, f.SigningTime = digest, rp, at
+	if _, err := parseRest(f, v, bad); err != nil {
+		return nil, err
+	}
+	if f.Purpose != "identity" {
+		return nil, bad("a document is signed with the signing key (purpose identity), not %s", f.Purpose)
+	}
+	return f, nil
+}
+
+// parseRest checks the purpose, expiry and nonce lines.
+func parseRest(f *Fields, v [len(keys)]string, bad func(string, ...any) error) (*Fields, error) {
 	if f.Purpose != "identity" && f.Purpose != "login" {
 		return nil, bad("purpose %q is not identity or login", f.Purpose)
 	}
@@ -137,6 +198,18 @@ func Parse(b []byte) (*Fields, error) {
 	}
 	f.Nonce = nonce
 	return f, nil
+}
+
+// textValue decodes a percent-encoded name line (tenant-name, rp).
+func textValue(v string) (string, error) {
+	name, err := url.PathUnescape(v)
+	if err != nil || escapeName(name) != v || !utf8.ValidString(name) || len(name) > MaxTenantName {
+		return "", fmt.Errorf("is not canonical percent-encoded UTF-8 of at most %d bytes", MaxTenantName)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", errors.New("carries control characters (a terminal escape sequence?)")
+	}
+	return name, nil
 }
 
 func idLike(s string) bool {

@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mynagate/mynagate/cades"
 	"github.com/mynagate/mynagate/challenge"
 )
 
@@ -187,11 +189,28 @@ func (c *CheckedChallenge) Bytes() []byte { return bytes.Clone(c.msg) }
 // Sign signs the checked challenge with a card's key: SHA-256 of the exact bytes,
 // RSASSA-PKCS1-v1_5 (the card adds the padding to the DigestInfo). Choose the key from
 // Fields.Purpose: the signing key for identity, the authentication key for login.
+//
+// A document-signing challenge (Fields.Signing) is answered with a signature over the CAdES
+// signed attributes of the document's SHA-256 (cades.ChallengeAttributes: the signing time the
+// challenge states, the signer's certificate, the challenge itself), which the platform builds
+// again and assembles into the relying party's CMS. The signer must then also tell its
+// certificate (a Certificate() *x509.Certificate method, as reader.Signer has).
 func (c *CheckedChallenge) Sign(signer crypto.Signer) ([]byte, error) {
 	if c == nil || len(c.msg) == 0 {
 		return nil, errors.New("client: no checked challenge to sign")
 	}
-	return signBytes(signer, c.msg)
+	if !c.Fields.Signing() {
+		return signBytes(signer, c.msg)
+	}
+	cs, ok := signer.(interface{ Certificate() *x509.Certificate })
+	if !ok || cs.Certificate() == nil {
+		return nil, errors.New("client: a document signature needs the signer's certificate")
+	}
+	attrs, err := cades.ChallengeAttributes(c.Fields.DocumentSHA256, cs.Certificate(), c.Fields.SigningTime, c.msg)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return signBytes(signer, attrs)
 }
 
 // HolderChallenge is the holder's fetch of a session's challenge: it reads the session named

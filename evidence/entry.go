@@ -78,7 +78,7 @@ type Header struct {
 // key of its own, which is deleted when the tenant's retention ends.
 type Personal struct {
 	Certificate  []byte // the DER certificate presented
-	Signature    []byte // the holder's signature over Header.Challenge
+	Signature    []byte // the holder's signature over Header.Challenge (a document signature: over the CAdES signed attributes that carry it, platform/sign.go)
 	OCSPResponse []byte // the raw DER OCSP response, with MethodOCSP
 	Detail       string // the human-readable detail of a rejection (it may name the certificate)
 	Subject      string // the pairwise id the tenant received, if any

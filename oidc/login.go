@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -48,6 +49,7 @@ var messages = map[string]map[string]string{
 		"oidc.deviceTitle":  "機器のログイン", "oidc.userCode": "機器の画面に表示されたコード", "oidc.next": "次へ", "oidc.badCode": "コードが正しくないか、有効期限が切れています。", "oidc.tooMany": "試行回数が多すぎます。1分後にもう一度お試しください。",
 		"oidc.loggedOut": "ログアウトしました。", "oidc.loggedOutTitle": "ログアウト",
 		"oidc.c_name": "氏名", "oidc.c_address": "住所", "oidc.c_birthdate": "生年月日", "oidc.c_gender": "性別",
+		"oidc.c_sign": "文書への電子署名（署名用電子証明書、文書の SHA-256）",
 		"oidc.v_male": "男性", "oidc.v_female": "女性", "oidc.v_unspecified": "不明",
 	},
 	"en": {
@@ -72,6 +74,7 @@ var messages = map[string]map[string]string{
 		"oidc.deviceTitle":  "Log in a device", "oidc.userCode": "The code shown on your device", "oidc.next": "Next", "oidc.badCode": "The code is wrong or has expired.", "oidc.tooMany": "Too many tries. Try again in a minute.",
 		"oidc.loggedOut": "You are logged out.", "oidc.loggedOutTitle": "Logged out",
 		"oidc.c_name": "Name", "oidc.c_address": "Address", "oidc.c_birthdate": "Date of birth", "oidc.c_gender": "Sex",
+		"oidc.c_sign": "An electronic signature of a document (signing certificate; the document's SHA-256)",
 		"oidc.v_male": "male", "oidc.v_female": "female", "oidc.v_unspecified": "unspecified",
 	},
 }
@@ -169,8 +172,17 @@ func (pr *Provider) loadLogin(ctx context.Context, id string) (*loginState, stri
 
 // identity reports whether a login needs the signing certificate.
 func (ls *loginState) identity() bool {
-	id, _ := checkScopes(ls.tenant, ls.req.Params.Scopes)
+	id, _ := checkScopes(ls.tenant, ls.req.Params.Scopes, ls.req.Params.DocumentSHA256 != "")
 	return id
+}
+
+// sign is the document signature the login asks for, nil when none.
+func (ls *loginState) sign() *platform.SignRequest {
+	if ls.req.Params.DocumentSHA256 == "" {
+		return nil
+	}
+	d, _ := hex.DecodeString(ls.req.Params.DocumentSHA256) // checked when the request was made
+	return &platform.SignRequest{DocumentSHA256: d, RP: ls.client.Name}
 }
 
 // session returns the login's platform session, starting a new one when there is none or the
@@ -190,7 +202,7 @@ func (pr *Provider) session(ctx context.Context, ls *loginState, retry bool) (*p
 	if ls.identity() {
 		purpose = platform.PurposeIdentity
 	}
-	s, _, err := pr.p.CreateSession(ctx, ls.tenant, platform.SessionRequest{Purpose: purpose, ClientRef: "oidc:" + ls.req.ID})
+	s, _, err := pr.p.CreateSession(ctx, ls.tenant, platform.SessionRequest{Purpose: purpose, ClientRef: "oidc:" + ls.req.ID, Sign: ls.sign()})
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +268,9 @@ func (pr *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 			d.Asked = append(d.Asked, pr.t(r, "c_"+sc))
 		}
 	}
+	if sr := ls.sign(); sr != nil {
+		d.Asked = append(d.Asked, pr.t(r, "c_sign")+": "+hex.EncodeToString(sr.DocumentSHA256))
+	}
 	q := "?id=" + url.QueryEscape(id)
 	d.EventsURL, d.PollURL, d.QRURL, d.HolderURL = pr.base+"/login/events"+q, pr.base+"/login/status"+q, pr.base+"/login/qr.png"+q, pr.p.HolderURL(s)
 	d.AppLink = template.URL(AppLink(d.HolderURL))
@@ -307,6 +322,9 @@ func (pr *Provider) consentPage(w http.ResponseWriter, r *http.Request, ls *logi
 			s = x["formatted"]
 		}
 		d.Claims = append(d.Claims, claimView{Name: pr.t(r, "c_"+sc), Value: s})
+	}
+	if sr := ls.sign(); sr != nil {
+		d.Claims = append(d.Claims, claimView{Name: pr.t(r, "c_sign"), Value: hex.EncodeToString(sr.DocumentSHA256)})
 	}
 	pr.render(w, r, http.StatusOK, "consent.html", "consentTitle", d)
 }
@@ -545,7 +563,7 @@ func (pr *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) 
 			writeOAuthError(w, http.StatusInternalServerError, oidc.ErrServerError())
 			return
 		}
-		if _, err := checkScopes(t, strings.Fields(r.PostForm.Get("scope"))); err != nil {
+		if _, err := checkScopes(t, strings.Fields(r.PostForm.Get("scope")), false); err != nil {
 			writeOAuthError(w, http.StatusBadRequest, oidc.ErrInvalidScope().WithDescription("%s", err.Error()))
 			return
 		}

@@ -12,7 +12,9 @@
 // Scopes follow the Digital Agency's app: openid alone is a login with the authentication
 // certificate (login-grade acr); name, address, birthdate and gender need the signing
 // certificate (identity-grade acr) and are released only within the tenant's fact allowance —
-// a scope beyond it is refused with invalid_scope before anything is shown to the holder. sub
+// a scope beyond it is refused with invalid_scope before anything is shown to the holder. The
+// sign scope has the holder sign a document's SHA-256, given in a request object, with the
+// signing key, and returns the CMS at userinfo (sign.go). sub
 // is the tenant's pairwise id, so two relying parties never see the same subject for one
 // person. The provider keeps no single-sign-on session: every authorization is a fresh card
 // verification, so prompt=login and max_age are always met and auth_time is that verification.
@@ -53,6 +55,9 @@ const (
 	ScopeAddress   = "address"
 	ScopeBirthdate = "birthdate"
 	ScopeGender    = "gender"
+	// ScopeSign asks the holder to sign a document's SHA-256 with the signing key; the hash
+	// comes in a request object (sign.go) and the CMS is the userinfo claim document_signature.
+	ScopeSign = "sign"
 )
 
 // claimScopes maps each personal-data scope to the platform fact it releases.
@@ -181,9 +186,9 @@ func New(p *platform.Platform, st Storage, cfg Config) (*Provider, error) {
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
 		SupportedUILocales:       []language.Tag{language.Japanese, language.English},
-		SupportedScopes:          []string{"openid", "offline_access", ScopeName, ScopeAddress, ScopeBirthdate, ScopeGender},
+		SupportedScopes:          []string{"openid", "offline_access", ScopeName, ScopeAddress, ScopeBirthdate, ScopeGender, ScopeSign},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash",
-			"name", "address", "birthdate", "gender"},
+			"name", "address", "birthdate", "gender", "document_signature"},
 		DeviceAuthorization: op.DeviceAuthorizationConfig{Lifetime: cfg.DeviceTTL, PollInterval: cfg.DeviceInterval,
 			UserFormPath: pr.base + "/device", UserCode: op.UserCodeBase20},
 	}, &opStorage{pr}, op.StaticIssuer(cfg.Issuer), opts...)
@@ -213,6 +218,7 @@ func (pr *Provider) routes() {
 	m.Handle("GET "+b+"/logged-out", page(pr.loggedOut))
 	m.Handle("GET "+b+"/ui/static/", pr.ui.Assets())
 	m.HandleFunc("POST "+b+"/device_authorization", pr.deviceAuthorization)
+	m.HandleFunc(b+"/authorize", pr.authorize) // request objects (sign.go), then the library's
 	// Everything else is the protocol, served by the library under the issuer's path.
 	m.Handle(b+"/", http.StripPrefix(b, pr.op))
 	pr.mux = m
@@ -246,14 +252,24 @@ func (pr *Provider) tenantOf(ctx context.Context, c *Client) (*platform.Tenant, 
 }
 
 // checkScopes refuses any scope the provider does not offer or the tenant may not receive, and
-// says which certificate the request needs.
-func checkScopes(t *platform.Tenant, scopes []string) (identity bool, err error) {
+// says which certificate the request needs. sign is offered only with a document to sign
+// (signing: a request object carried its hash) and needs the signing certificate.
+func checkScopes(t *platform.Tenant, scopes []string, signing bool) (identity bool, err error) {
 	if !slices.Contains(scopes, "openid") {
 		return false, errors.New("the openid scope is required")
+	}
+	if signing && !slices.Contains(scopes, ScopeSign) {
+		return false, errors.New("a document to sign was given without the sign scope")
 	}
 	for _, s := range scopes {
 		switch s {
 		case "openid", "offline_access":
+			continue
+		case ScopeSign:
+			if !signing {
+				return false, errors.New("the sign scope needs the document's SHA-256 in a request object signed by the client (request=, RFC 9101)")
+			}
+			identity = true
 			continue
 		}
 		f, ok := claimScopes[s]

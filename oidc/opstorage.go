@@ -60,7 +60,10 @@ func (c opClient) AccessTokenType() op.AccessTokenType  { return op.AccessTokenT
 func (c opClient) IDTokenLifetime() time.Duration       { return c.cfg.IDTokenTTL }
 func (c opClient) IDTokenUserinfoClaimsAssertion() bool { return false }
 func (c opClient) ClockSkew() time.Duration             { return 0 }
-func (c opClient) IsScopeAllowed(scope string) bool     { _, ok := claimScopes[scope]; return ok }
+func (c opClient) IsScopeAllowed(scope string) bool {
+	_, ok := claimScopes[scope]
+	return ok || scope == ScopeSign
+}
 func (c opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
@@ -230,7 +233,14 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest,
 	case slices.Contains(ar.Prompt, oidc.PromptNone):
 		return nil, oidc.ErrLoginRequired().WithDescription("every login is a card verification; prompt=none cannot be met")
 	}
-	if _, err := checkScopes(t, ar.Scopes); err != nil {
+	doc := signDocOf(ctx)
+	switch {
+	case doc != nil && doc.clientID != c.ID:
+		return nil, oidc.ErrInvalidRequest().WithDescription("the request object is not this client's")
+	case doc == nil && slices.Contains(ar.Scopes, ScopeSign):
+		return nil, oidc.ErrInvalidRequest().WithDescription("the sign scope needs the document's SHA-256 in a request object signed by the client (request=, RFC 9101)")
+	}
+	if _, err := checkScopes(t, ar.Scopes, doc != nil); err != nil {
 		return nil, oidc.ErrInvalidScope().WithDescription("%s", err.Error())
 	}
 	id, err := s.pr.randomToken(16)
@@ -246,6 +256,9 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest,
 		Params: Params{RedirectURI: ar.RedirectURI, Scopes: ar.Scopes, State: ar.State, Nonce: ar.Nonce, ResponseType: string(ar.ResponseType),
 			ResponseMode: string(ar.ResponseMode), CodeChallenge: ar.CodeChallenge, CodeMethod: string(ar.CodeChallengeMethod),
 			MaxAge: ar.MaxAge, Prompt: ar.Prompt, UILocales: locales}}
+	if doc != nil {
+		r.Params.DocumentSHA256 = doc.sha256
+	}
 	if err := s.pr.st.CreateOIDCRequest(ctx, r, ""); err != nil {
 		return nil, err
 	}
@@ -519,6 +532,13 @@ func (s *opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo,
 		return err
 	}
 	ui.Subject = t.Subject
+	if slices.Contains(t.Scopes, ScopeSign) {
+		sig, err := s.pr.documentSignature(ctx, t)
+		if err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		ui.AppendClaims("document_signature", sig)
+	}
 	claims, err := s.pr.claims(ctx, t.TenantID, t.VerificationID, t.Scopes)
 	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
@@ -581,7 +601,7 @@ func (s *opStorage) StoreDeviceAuthorization(ctx context.Context, clientID, devi
 	if err != nil {
 		return err
 	}
-	if _, err := checkScopes(t, scopes); err != nil {
+	if _, err := checkScopes(t, scopes, false); err != nil {
 		return oidc.ErrInvalidScope().WithDescription("%s", err.Error())
 	}
 	id, err := s.pr.randomToken(16)

@@ -1,6 +1,9 @@
 package oidc_test
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +26,11 @@ func (e *env) demoRP(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := rpdemo.New(ctx, rpdemo.Config{Issuer: e.issuer, ClientID: c.ID, ClientSecret: secret, BaseURL: rps.URL})
+	signCA, err := e.sim.CACertificate("sign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := rpdemo.New(ctx, rpdemo.Config{Issuer: e.issuer, ClientID: c.ID, ClientSecret: secret, BaseURL: rps.URL, SignCAs: []*x509.Certificate{signCA}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,5 +84,40 @@ func TestRPDemo(t *testing.T) {
 	status, _, page = b.post(rps.URL+"/logout", url.Values{"csrf": {html.UnescapeString(m[2])}})
 	if status != 200 || strings.Contains(page, taro.Name) || !strings.Contains(page, `id="login"`) {
 		t.Errorf("after logout: %d\n%s", status, page)
+	}
+}
+
+// TestRPDemoSignedDocument: the demo relying party's signed-document example asks for the sign
+// scope over its sample contract in a request object (go-jose), the holder signs with the card,
+// and the RP's page shows the contract, its hash, the CMS, and that openssl verifies it with the
+// J-LIS signing CA.
+func TestRPDemoSignedDocument(t *testing.T) {
+	openssl(t)
+	e := newEnv(t)
+	card := testkit.CardFile(t, e.sim, testkit.Taro())
+	rps := e.demoRP(t)
+	b := e.browser()
+	status, _, page := b.get(rps.URL + "/?lang=en")
+	if status != 200 || !strings.Contains(page, `href="/sign"`) {
+		t.Fatalf("RP home has no signed-document example: %d\n%s", status, page)
+	}
+	status, _, page = b.get(rps.URL + "/sign")
+	sum := sha256.Sum256([]byte(rpdemo.Contract))
+	if status != 200 || !strings.Contains(page, hex.EncodeToString(sum[:])) {
+		t.Fatalf("the login page does not show the contract's hash: %d\n%s", status, page)
+	}
+	if err := e.holder(card, holderURL(t, page)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, page = b.get(e.loginURL(page))
+	status, _, page = b.consent(page, "allow")
+	for _, want := range []string{"Signed document", hex.EncodeToString(sum[:]), "-----BEGIN CMS-----",
+		"the signature verifies (trust anchor: the J-LIS signing CA)", "Verification successful", testkit.Taro().Name} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the RP's page lacks %q (status %d)", want, status)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("page:\n%s", page)
 	}
 }

@@ -75,6 +75,9 @@ type Params struct {
 	MaxAge        *uint    `json:"max_age,omitempty"`
 	Prompt        []string `json:"prompt,omitempty"`
 	UILocales     []string `json:"ui_locales,omitempty"`
+	// DocumentSHA256 is the hex SHA-256 of the document the sign scope asks the holder to sign,
+	// from the client's request object (sign.go).
+	DocumentSHA256 string `json:"document_sha256,omitempty"`
 }
 
 // Token is an access token, or a refresh token when RefreshHash is set.

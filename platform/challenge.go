@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -34,8 +35,14 @@ func (p *Platform) buildChallenge(s *Session, t *Tenant) []byte {
 			name = name[:len(name)-1]
 		}
 	}
-	return challenge.Encode(challenge.Fields{Origin: p.origin(), SessionID: s.ID, TenantID: s.TenantID, TenantName: name,
-		Purpose: string(s.Purpose), ExpiresAt: s.ExpiresAt, Nonce: s.Nonce})
+	f := challenge.Fields{Origin: p.origin(), SessionID: s.ID, TenantID: s.TenantID, TenantName: name,
+		Purpose: string(s.Purpose), ExpiresAt: s.ExpiresAt, Nonce: s.Nonce}
+	if s.Sign != nil {
+		// The signing time is the session's creation, to the second: the platform and the
+		// holder's app build the same signed attributes from it.
+		f.DocumentSHA256, f.RP, f.SigningTime = s.Sign.DocumentSHA256, s.Sign.RP, s.CreatedAt.UTC().Truncate(time.Second)
+	}
+	return challenge.Encode(f)
 }
 
 // withChallenge fills in the challenge of a session of tenant t.

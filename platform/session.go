@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,12 +11,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mynagate/mynagate/evidence"
 	"log/slog"
 	"math/big"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/mynagate/mynagate/cades"
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/verify"
 )
@@ -27,6 +31,40 @@ type SessionRequest struct {
 	ClientRef string
 	// IdempotencyKey makes a retried request return the first session instead of a new one.
 	IdempotencyKey string
+	// Sign asks for a document signature with the holder's signing key (purpose identity).
+	Sign *SignRequest
+}
+
+// SignRequest is a document a relying party asks the holder to sign (the OpenID provider's
+// sign scope): the holder's challenge carries its hash, the relying party's name and the
+// signing time; the holder's app signs CAdES signed attributes over the hash that carry the
+// challenge (cades.ChallengeAttributes), and SignedDocument assembles the detached CMS.
+type SignRequest struct {
+	DocumentSHA256 []byte // 32 bytes
+	RP             string // the relying party's display name, shown to the holder
+}
+
+// checkSign refuses a malformed document-signing request.
+func checkSign(purpose Purpose, sr *SignRequest) error {
+	if sr == nil {
+		return nil
+	}
+	switch {
+	case purpose != PurposeIdentity:
+		return newError(KindInvalid, "invalid-request", "a document is signed with the signing key: the purpose must be identity, not %s", purpose)
+	case len(sr.DocumentSHA256) != sha256.Size:
+		return newError(KindInvalid, "invalid-request", "the document hash is %d bytes, not a SHA-256 (32)", len(sr.DocumentSHA256))
+	case sr.RP == "" || len(sr.RP) > maxChallengeTenantName || !utf8.ValidString(sr.RP) || strings.IndexFunc(sr.RP, unicode.IsControl) >= 0:
+		return newError(KindInvalid, "invalid-request", "the relying party's name must be 1 to %d bytes of UTF-8 without control characters", maxChallengeTenantName)
+	}
+	return nil
+}
+
+func sameSign(a, b *SignRequest) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return bytes.Equal(a.DocumentSHA256, b.DocumentSHA256) && a.RP == b.RP
 }
 
 // CreateSession starts a verification session for a tenant: a fresh 32-byte nonce, a holder
@@ -41,6 +79,9 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 	if len(req.ClientRef) > 200 || len(req.IdempotencyKey) > 200 {
 		return nil, false, newError(KindInvalid, "invalid-request", "client_ref and Idempotency-Key are at most 200 characters")
 	}
+	if err := checkSign(req.Purpose, req.Sign); err != nil {
+		return nil, false, err
+	}
 	id, err := p.newOrderedID("s_")
 	if err != nil {
 		return nil, false, err
@@ -52,7 +93,7 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 	now := p.clk.Now().UTC()
 	// The holder token is not stored: it is derived from the session id (holderToken).
 	s := Session{ID: id, TenantID: tenant.ID, Purpose: req.Purpose, Nonce: nonce,
-		Status: SessionPending, CreatedAt: now, ExpiresAt: now.Add(p.sessionTTL), ClientRef: req.ClientRef}
+		Status: SessionPending, CreatedAt: now, ExpiresAt: now.Add(p.sessionTTL), ClientRef: req.ClientRef, Sign: req.Sign}
 	stored, created, err := p.store.CreateSession(ctx, s, req.IdempotencyKey)
 	if err != nil {
 		return nil, false, internal(err)
@@ -63,7 +104,7 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 		c := *stored
 		p.cache.sessions.Add(c.ID, &c)
 	}
-	if !created && (stored.TenantID != tenant.ID || stored.Purpose != req.Purpose || stored.ClientRef != req.ClientRef) {
+	if !created && (stored.TenantID != tenant.ID || stored.Purpose != req.Purpose || stored.ClientRef != req.ClientRef || !sameSign(stored.Sign, req.Sign)) {
 		return nil, false, newError(KindConflict, "idempotency-key-reused", "Idempotency-Key was used for a different request")
 	}
 	return stored, created, nil
@@ -231,7 +272,17 @@ func (p *Platform) check(ctx context.Context, s *Session, policy RevocationPolic
 	if rs.Revoked {
 		return nil, newError(KindRejected, "cert-revoked", "the certificate was revoked at %s (reason %s)", rs.RevokedAt.Format(time.RFC3339), CRLReasonName(rs.Reason))
 	}
-	if err := verify.Signature(res.Cert, s.Challenge(), a.Signature); err != nil {
+	if s.Sign != nil {
+		// A document signature: over the CAdES signed attributes the holder's app built from
+		// the checked challenge, built again here from the session and the certificate.
+		attrs, err := cades.ChallengeAttributes(s.Sign.DocumentSHA256, res.Cert, s.CreatedAt, s.Challenge())
+		if err != nil {
+			return nil, internal(err)
+		}
+		if err := cades.CheckSignature(res.Cert, attrs, a.Signature); err != nil {
+			return nil, newError(KindRejected, verify.ReasonSignatureInvalid.String(), "the signature is not over the signed attributes of this session's document and challenge by the certificate's key")
+		}
+	} else if err := verify.Signature(res.Cert, s.Challenge(), a.Signature); err != nil {
 		return nil, rejection(err)
 	}
 	v.Basic4 = res.Basic4

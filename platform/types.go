@@ -116,6 +116,10 @@ type Session struct {
 	VerificationID string
 	// ClientRef is an opaque reference of the tenant's (e.g. its user id), echoed back.
 	ClientRef string
+	// Sign, when set, makes the session a document signature (identity only): the holder signs
+	// CAdES signed attributes over the document's hash bound to the challenge, instead of the
+	// challenge itself (SignRequest).
+	Sign *SignRequest
 	// challenge is what the holder signs, built by the platform from the fields above, its
 	// origin and the tenant's name (challenge.go); not stored.
 	challenge []byte

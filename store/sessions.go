@@ -28,17 +28,23 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 		check("Session.Status", sess.Status == "" || sess.Status == platform.SessionPending, "is not pending").
 		check("Session.VerificationID", sess.VerificationID == "", "is set on a new session").
 		time("Session.CreatedAt", sess.CreatedAt).time("Session.ExpiresAt", sess.ExpiresAt).
-		check("Session.ExpiresAt", sess.ExpiresAt.After(sess.CreatedAt), "is not after CreatedAt").done()
+		check("Session.ExpiresAt", sess.ExpiresAt.After(sess.CreatedAt), "is not after CreatedAt").
+		check("Session.Sign", sess.Sign == nil || (len(sess.Sign.DocumentSHA256) == 32 && sess.Sign.RP != ""), "is not a 32-byte hash with a relying party's name").done()
 	if err != nil {
 		return nil, false, err
 	}
 	sess.Status = platform.SessionPending
+	var signHash []byte // NULL unless the session signs a document (migration 00032)
+	var signRP sql.NullString
+	if sess.Sign != nil {
+		signHash, signRP = sess.Sign.DocumentSHA256, sql.NullString{String: sess.Sign.RP, Valid: true}
+	}
 	res, err := s.w.ExecContext(ctx, `
-		INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, created_at, expires_at, client_ref, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, created_at, expires_at, client_ref, idempotency_key, sign_sha256, sign_rp)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
 		sess.ID, sess.TenantID, string(sess.Purpose), sess.Nonce, sess.HolderToken,
-		nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.ClientRef, nullString(idempotencyKey))
+		nanos(sess.CreatedAt), nanos(sess.ExpiresAt), sess.ClientRef, nullString(idempotencyKey), signHash, signRP)
 	switch violated(err) {
 	case uniqueViolation:
 		return nil, false, fmt.Errorf("store: session %s exists: %w", sess.ID, platform.ErrConflict)
@@ -70,7 +76,8 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 
 // sessionColumns reads a session with its verification, if it has one: a session's status is
 // not stored but follows from its verification's decision (migration 00023).
-const sessionColumns = `s.id, s.tenant_id, s.purpose, s.nonce, s.holder_token, s.created_at, s.expires_at, e.id, e.decision, s.client_ref
+const sessionColumns = `s.id, s.tenant_id, s.purpose, s.nonce, s.holder_token, s.created_at, s.expires_at, e.id, e.decision, s.client_ref,
+	s.sign_sha256, s.sign_rp
 	FROM sessions s LEFT JOIN evidence_entries e ON e.session_id = s.id`
 
 func scanSession(row scanner) (*platform.Session, error) {
@@ -79,11 +86,16 @@ func scanSession(row scanner) (*platform.Session, error) {
 		purpose                string
 		created, expires       int64
 		verification, decision sql.NullString
+		signHash               []byte
+		signRP                 sql.NullString
 	)
 	err := row.Scan(&sess.ID, &sess.TenantID, &purpose, &sess.Nonce, &sess.HolderToken,
-		&created, &expires, &verification, &decision, &sess.ClientRef)
+		&created, &expires, &verification, &decision, &sess.ClientRef, &signHash, &signRP)
 	if err != nil {
 		return nil, err
+	}
+	if signHash != nil {
+		sess.Sign = &platform.SignRequest{DocumentSHA256: signHash, RP: signRP.String}
 	}
 	sess.Purpose = platform.Purpose(purpose)
 	switch {

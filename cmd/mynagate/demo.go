@@ -252,7 +252,14 @@ Log in with My Number Card (OpenID Connect, issuer %[1]s):
 	perr := make(chan error, 1)
 	go func() { perr <- serveUntilDone(ctx, pln, n.handler) }()
 	// The relying party discovers the provider, so it starts once the platform serves.
-	app, err := rpdemo.New(ctx, rpdemo.Config{Issuer: n.oidc.Issuer(), ClientID: oc.RPClientID, ClientSecret: oc.RPClientSecret, BaseURL: rpBase})
+	signCA, err := sim.CACertificate("sign")
+	if err != nil {
+		cancel()
+		<-perr
+		return err
+	}
+	app, err := rpdemo.New(ctx, rpdemo.Config{Issuer: n.oidc.Issuer(), ClientID: oc.RPClientID, ClientSecret: oc.RPClientSecret, BaseURL: rpBase,
+		SignCAs: []*x509.Certificate{signCA}})
 	if err != nil {
 		cancel()
 		<-perr

@@ -76,6 +76,11 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			if fields.Purpose == "identity" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", factsText(ch.Facts))
 			}
+			if fields.Signing() {
+				// Shown before the password: this signature is an electronic signature of the
+				// document with legal effect, made for the relying party named here.
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", signText(fields))
+			}
 			for _, c := range consent {
 				fmt.Fprintf(cmd.ErrOrStderr(), "You also consent to %s: %s (revoke it with mynagate reader consent revoke).\n", c, consentText(c))
 			}
@@ -108,6 +113,14 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 	cmd.Flags().StringSliceVar(&consent, "consent", nil, "consents to give the service with an identity verification: basic4_updates")
 	cmd.Flags().StringVar(&platformKey, "platform-key", "", "pin the platform: accept only challenges signed by this Ed25519 key (base64, as `mynagate serve` prints it)")
 	return cmd
+}
+
+// signText tells the holder which document (its SHA-256) is signed, for whom and at what
+// signing time.
+func signText(f client.ChallengeFields) string {
+	return fmt.Sprintf("It also asks you to SIGN a document for %q with your signing key (an electronic signature with legal effect):\n"+
+		"  document-sha256=%x\n  rp=%s\n  signing-time=%s\nCompare the hash with the document you were shown before you enter the password.",
+		client.DisplayName(f.RP), f.DocumentSHA256, client.DisplayName(f.RP), f.SigningTime.UTC().Format(time.RFC3339))
 }
 
 // factsText tells the holder which of the basic 4 facts on the signing certificate the tenant

@@ -250,3 +250,44 @@ func TestReaderVerifyTellsTheFacts(t *testing.T) {
 		}
 	}
 }
+
+// A document-signing challenge: the holder is shown the document's hash, the relying party and
+// the signing time before the password, and the card signs once (the CAdES signed attributes;
+// the platform's side is checked in oidc's TestSignScope and TestSignChallengeRefused).
+func TestReaderVerifyShowsTheDocument(t *testing.T) {
+	now := time.Date(2026, 4, 1, 1, 0, 0, 0, time.UTC)
+	pinFile := filepath.Join(t.TempDir(), "sign.pin")
+	if err := os.WriteFile(pinFile, []byte(cardtest.SignPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cf := cardtest.CardFile(t, jpki.MediumCard)
+	digest := bytes.Repeat([]byte{0xab}, 32)
+	fp := newFakePlatform(t)
+	fp.serve = func(origin string) client.Challenge {
+		f := client.ChallengeFields{Origin: origin, SessionID: "s_1", TenantID: "t_1", TenantName: "Example Bank",
+			Purpose: "identity", ExpiresAt: now.Add(5 * time.Minute), Nonce: bytes.Repeat([]byte{9}, 32),
+			DocumentSHA256: digest, RP: "Bank web\x1b[2J", SigningTime: now.Add(-time.Minute)}
+		return client.Challenge{ID: "s_1", Purpose: "identity", TenantName: f.TenantName, Challenge: client.EncodeChallenge(f),
+			Status: "pending", ExpiresAt: f.ExpiresAt}
+	}
+	out, rec, err := runReader(cf, now, "verify", "--pin-file", pinFile, fp.holderURL())
+	if err == nil || !strings.Contains(err.Error(), "control characters") || rec != nil {
+		t.Fatalf("a relying party's name with terminal escapes: %v\n%s", err, out)
+	}
+	fp.serve = func(origin string) client.Challenge {
+		f := client.ChallengeFields{Origin: origin, SessionID: "s_1", TenantID: "t_1", TenantName: "Example Bank",
+			Purpose: "identity", ExpiresAt: now.Add(5 * time.Minute), Nonce: bytes.Repeat([]byte{9}, 32),
+			DocumentSHA256: digest, RP: "Bank web", SigningTime: now.Add(-time.Minute)}
+		return client.Challenge{ID: "s_1", Purpose: "identity", TenantName: f.TenantName, Challenge: client.EncodeChallenge(f),
+			Status: "pending", ExpiresAt: f.ExpiresAt}
+	}
+	out, rec, err = runReader(cf, now, "verify", "--pin-file", pinFile, fp.holderURL())
+	if err != nil || rec == nil || rec.signs() != 1 || fp.answers != 1 {
+		t.Fatalf("signing challenge: %v\n%s", err, out)
+	}
+	for _, want := range []string{`SIGN a document for "Bank web"`, "document-sha256=" + strings.Repeat("ab", 32), "rp=Bank web", "signing-time=2026-04-01T00:59:00Z"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the holder is not shown %q:\n%s", want, out)
+		}
+	}
+}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -22,7 +25,7 @@ func init() {
 
 func newRPDemoCmd() *cobra.Command {
 	var cfg rpdemo.Config
-	var addr string
+	var addr, signCA string
 	cmd := &cobra.Command{
 		Use:   "rp-demo",
 		Short: "Run a demo relying party with \"Log in with My Number Card\" (go-oidc + x/oauth2 against the platform's /oidc)",
@@ -32,6 +35,26 @@ func newRPDemoCmd() *cobra.Command {
 			defer stop()
 			if cfg.Issuer == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
 				return errors.New("--issuer, --client-id and --client-secret are required (mynagate oidc client create)")
+			}
+			if signCA != "" {
+				b, err := os.ReadFile(signCA)
+				if err != nil {
+					return fmt.Errorf("--sign-ca: %w", err)
+				}
+				for len(b) > 0 {
+					var blk *pem.Block
+					if blk, b = pem.Decode(b); blk == nil {
+						break
+					}
+					c, err := x509.ParseCertificate(blk.Bytes)
+					if err != nil {
+						return fmt.Errorf("--sign-ca %s: %w", signCA, err)
+					}
+					cfg.SignCAs = append(cfg.SignCAs, c)
+				}
+				if len(cfg.SignCAs) == 0 {
+					return fmt.Errorf("--sign-ca %s: no PEM certificate in it", signCA)
+				}
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -55,6 +78,7 @@ func newRPDemoCmd() *cobra.Command {
 	fl.StringVar(&cfg.ClientSecret, "client-secret", "", "its secret")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 	fl.StringVar(&cfg.BaseURL, "base-url", "", "public base URL of this app (default http://ADDR)")
+	fl.StringVar(&signCA, "sign-ca", "", "PEM file of the J-LIS signing CA(s) the signed-document example verifies CMS signatures against (with openssl)")
 	return withoutJSON(cmd, "it serves a web app and prints only where")
 }
 
