@@ -13,10 +13,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/mynagate/mynagate/challenge"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/web/ui"
 	"github.com/skip2/go-qrcode"
@@ -182,7 +185,24 @@ func (ls *loginState) sign() *platform.SignRequest {
 		return nil
 	}
 	d, _ := hex.DecodeString(ls.req.Params.DocumentSHA256) // checked when the request was made
-	return &platform.SignRequest{DocumentSHA256: d, RP: ls.client.Name}
+	return &platform.SignRequest{DocumentSHA256: d, RP: challengeName(ls.client.Name)}
+}
+
+// challengeName is a client's name as a challenge can state it: control characters replaced
+// by U+FFFD, cut at a character boundary to challenge.MaxTenantName bytes (a client name is up
+// to 200 characters, which in Japanese is more bytes than that).
+func challengeName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(name, "\uFFFD"))
+	for len(name) > challenge.MaxTenantName {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	return name
 }
 
 // session returns the login's platform session, starting a new one when there is none or the

@@ -263,6 +263,25 @@ func TestSignScopeRefused(t *testing.T) {
 			t.Fatalf("status %d, location %q; want a redirect with invalid_scope", status, loc)
 		}
 	})
+	t.Run("a client name longer than a challenge holds", func(t *testing.T) {
+		c, secret, err := e.prov.CreateClient(ctx, e.bank.ID, oidc.ClientRequest{Name: strings.Repeat("署名", 98) + "\x1b[2J", RedirectURIs: []string{redirect}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		long := &rp{id: c.ID, secret: secret, cfg: oauth2.Config{ClientID: c.ID, ClientSecret: secret, Endpoint: e.discover.Endpoint(), RedirectURL: redirect,
+			Scopes: []string{gooidc.ScopeOpenID, "sign"}}}
+		status, _, page := e.browser().get(e.signRequest(t, long, secret, hexDigest, nil).url)
+		if status != http.StatusOK {
+			t.Fatalf("login page %d:\n%.500s", status, page)
+		}
+		ch, err := client.New(e.srv.URL).HolderChallenge(ctx, client.ChallengeCheck{HolderURL: holderURL(t, page), Now: e.clk.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ch.Fields.RP) > 256 || !strings.HasPrefix(ch.Fields.RP, "署名署名") || strings.Contains(ch.Fields.RP, "\x1b") {
+			t.Fatalf("the challenge's rp is %q", ch.Fields.RP)
+		}
+	})
 	t.Run("sign by the device grant", func(t *testing.T) {
 		resp, err := http.PostForm(e.issuer+"/device_authorization", url.Values{"client_id": {pub.id}, "scope": {"openid sign"}})
 		if err != nil {
