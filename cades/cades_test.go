@@ -45,18 +45,6 @@ func cardSigner(t *testing.T) (*reader.Signer, *x509.Certificate) {
 	return signer, ca
 }
 
-func openssl(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is needed under CI=true: %v", err)
-		}
-		t.Skipf("openssl not installed: %v", err)
-	}
-	return p
-}
-
 func write(t *testing.T, dir, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -77,7 +65,7 @@ func TestCMS(t *testing.T) {
 }
 
 func testOpenSSL(t *testing.T, signer *reader.Signer, ca *x509.Certificate) {
-	bin := openssl(t)
+	bin := testkit.OpenSSL(t)
 	doc := []byte("契約書 第1条: the holder agrees.\n")
 	digest := sha256.Sum256(doc)
 	at := time.Date(2026, 4, 1, 1, 2, 3, 0, time.UTC)

@@ -92,7 +92,7 @@ func TestRPDemo(t *testing.T) {
 // and the RP's page shows the contract, its hash, the CMS, and that openssl verifies it with the
 // J-LIS signing CA.
 func TestRPDemoSignedDocument(t *testing.T) {
-	openssl(t)
+	testkit.OpenSSL(t)
 	e := newEnv(t)
 	card := testkit.CardFile(t, e.sim, testkit.Taro())
 	rps := e.demoRP(t)

@@ -71,25 +71,13 @@ func (e *env) signRequest(t *testing.T, c *rp, key string, digest string, extra 
 	return sr
 }
 
-func openssl(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is needed under CI=true: %v", err)
-		}
-		t.Skipf("openssl not installed: %v", err)
-	}
-	return p
-}
-
 // TestSignScope: a relying party on x/oauth2 and go-oidc asks for the sign scope with a
 // document's SHA-256 in a request object; the holder's app (the client package, as `mynagate
 // reader verify`) signs with the virtual card's signing key; the relying party receives the
 // CMS at userinfo and the real openssl verifies it against the document with the J-LIS
 // signing CA as the trust anchor, and refuses it for another document.
 func TestSignScope(t *testing.T) {
-	bin := openssl(t)
+	bin := testkit.OpenSSL(t)
 	e := newEnv(t)
 	cardPath := testkit.CardFile(t, e.sim, testkit.Taro())
 	c := e.client(e.bank, false, "sign", "name")

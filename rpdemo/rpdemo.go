@@ -175,13 +175,18 @@ func random() string {
 	return hex.EncodeToString(b)
 }
 
-// login starts the code flow with PKCE (S256), state and nonce kept in the session.
-func (a *App) login(w http.ResponseWriter, r *http.Request) {
-	s := ui.SessionOf(r)
-	state, nonce, verifier := random(), random(), oauth2.GenerateVerifier()
+// begin keeps a new login's state, nonce and PKCE verifier in the session.
+func begin(s *ui.Session) (state, nonce, verifier string) {
+	state, nonce, verifier = random(), random(), oauth2.GenerateVerifier()
 	s.Set("state", state)
 	s.Set("nonce", nonce)
 	s.Set("verifier", verifier)
+	return state, nonce, verifier
+}
+
+// login starts the code flow with PKCE (S256), state and nonce kept in the session.
+func (a *App) login(w http.ResponseWriter, r *http.Request) {
+	state, nonce, verifier := begin(ui.SessionOf(r))
 	cfg := a.oauth
 	cfg.Scopes = []string{gooidc.ScopeOpenID, "name", "birthdate", "gender", "address"}
 	if r.URL.Query().Get("facts") == "0" {
@@ -196,10 +201,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 // its secret, as the provider asks: it keeps only that hash).
 func (a *App) sign(w http.ResponseWriter, r *http.Request) {
 	s := ui.SessionOf(r)
-	state, nonce, verifier := random(), random(), oauth2.GenerateVerifier()
-	s.Set("state", state)
-	s.Set("nonce", nonce)
-	s.Set("verifier", verifier)
+	state, nonce, verifier := begin(s)
 	s.Set("sign", "1")
 	sum := sha256.Sum256([]byte(verifier))
 	doc := sha256.Sum256([]byte(Contract))

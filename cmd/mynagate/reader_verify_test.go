@@ -263,24 +263,21 @@ func TestReaderVerifyShowsTheDocument(t *testing.T) {
 	cf := cardtest.CardFile(t, jpki.MediumCard)
 	digest := bytes.Repeat([]byte{0xab}, 32)
 	fp := newFakePlatform(t)
-	fp.serve = func(origin string) client.Challenge {
-		f := client.ChallengeFields{Origin: origin, SessionID: "s_1", TenantID: "t_1", TenantName: "Example Bank",
-			Purpose: "identity", ExpiresAt: now.Add(5 * time.Minute), Nonce: bytes.Repeat([]byte{9}, 32),
-			DocumentSHA256: digest, RP: "Bank web\x1b[2J", SigningTime: now.Add(-time.Minute)}
-		return client.Challenge{ID: "s_1", Purpose: "identity", TenantName: f.TenantName, Challenge: client.EncodeChallenge(f),
-			Status: "pending", ExpiresAt: f.ExpiresAt}
+	signing := func(rp string) func(origin string) client.Challenge {
+		return func(origin string) client.Challenge {
+			f := client.ChallengeFields{Origin: origin, SessionID: "s_1", TenantID: "t_1", TenantName: "Example Bank",
+				Purpose: "identity", ExpiresAt: now.Add(5 * time.Minute), Nonce: bytes.Repeat([]byte{9}, 32),
+				DocumentSHA256: digest, RP: rp, SigningTime: now.Add(-time.Minute)}
+			return client.Challenge{ID: "s_1", Purpose: "identity", TenantName: f.TenantName, Challenge: client.EncodeChallenge(f),
+				Status: "pending", ExpiresAt: f.ExpiresAt}
+		}
 	}
+	fp.serve = signing("Bank web\x1b[2J")
 	out, rec, err := runReader(cf, now, "verify", "--pin-file", pinFile, fp.holderURL())
 	if err == nil || !strings.Contains(err.Error(), "control characters") || rec != nil {
 		t.Fatalf("a relying party's name with terminal escapes: %v\n%s", err, out)
 	}
-	fp.serve = func(origin string) client.Challenge {
-		f := client.ChallengeFields{Origin: origin, SessionID: "s_1", TenantID: "t_1", TenantName: "Example Bank",
-			Purpose: "identity", ExpiresAt: now.Add(5 * time.Minute), Nonce: bytes.Repeat([]byte{9}, 32),
-			DocumentSHA256: digest, RP: "Bank web", SigningTime: now.Add(-time.Minute)}
-		return client.Challenge{ID: "s_1", Purpose: "identity", TenantName: f.TenantName, Challenge: client.EncodeChallenge(f),
-			Status: "pending", ExpiresAt: f.ExpiresAt}
-	}
+	fp.serve = signing("Bank web")
 	out, rec, err = runReader(cf, now, "verify", "--pin-file", pinFile, fp.holderURL())
 	if err != nil || rec == nil || rec.signs() != 1 || fp.answers != 1 {
 		t.Fatalf("signing challenge: %v\n%s", err, out)
