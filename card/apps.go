@@ -106,7 +106,7 @@ func (c *Card) buildJPKI() (*df, error) {
 		// card answers here is not published (assumption, docs/design/jpki-reference.md).
 		ap.add(&ef{id: jpki.EFSignPIN, kind: efPIN, pin: &pinObj{p: &jpki.PIN{}, blocked: true, minLen: 6, maxLen: 16}})
 	}
-	ap.add(&ef{id: jpki.EFToken, kind: efBinary, data: tokenInfo(cf.Medium.TokenLabel())})
+	ap.add(&ef{id: jpki.EFToken, kind: efBinary, data: tokenInfo(cf.Medium)})
 	ap.add(&ef{id: jpki.EFCertAvail, kind: efBinary, data: avail})
 	return ap, nil
 }
@@ -114,15 +114,20 @@ func (c *Card) buildJPKI() (*df, error) {
 // tokenInfo builds EF 0006: a 160-byte serialised PKCS#11 CK_TOKEN_INFO with big-endian
 // 32-bit CK_ULONGs (REFERENCE §2.1). Readers look only at the space-padded label; the other
 // fields are this card's plausible values.
-func tokenInfo(label string) []byte {
+// The iPhone credential's token also carries CKF_PROTECTED_AUTHENTICATION_PATH: its holder
+// unlocks the authentication key with biometrics (jpki.Medium.AuthBiometric).
+func tokenInfo(m jpki.Medium) []byte {
 	b := make([]byte, 160)
 	pad := func(off, n int, s string) { copy(b[off:off+n], s+strings.Repeat(" ", n-len(s))) }
-	pad(0, 32, label)
-	pad(32, 32, "")                                    // manufacturerID
-	pad(64, 16, "")                                    // model
-	pad(80, 16, "")                                    // serialNumber
-	const flags = 0x00000004 | 0x00000008 | 0x00000400 // LOGIN_REQUIRED | USER_PIN_INITIALIZED | TOKEN_INITIALIZED
-	binary.BigEndian.PutUint32(b[96:], flags)
+	pad(0, 32, m.TokenLabel())
+	pad(32, 32, "") // manufacturerID
+	pad(64, 16, "") // model
+	pad(80, 16, "") // serialNumber
+	flags := uint32(jpki.TokenFlagLoginRequired | jpki.TokenFlagUserPINInitialized | jpki.TokenFlagTokenInitialized)
+	if m.AuthBiometric() {
+		flags |= jpki.TokenFlagProtectedAuthPath
+	}
+	binary.BigEndian.PutUint32(b[jpki.TokenFlagsOffset:], flags)
 	binary.BigEndian.PutUint32(b[116:], 16) // maxPinLen
 	binary.BigEndian.PutUint32(b[120:], 4)  // minPinLen
 	copy(b[140:], "03")                     // hardwareVersion, as observed

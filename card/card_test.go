@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"image/jpeg"
 	"maps"
@@ -84,6 +85,11 @@ func TestPhone(t *testing.T) {
 			r := tx(t, c, cardtest.ReadBinary(0, 32), apdu.SWOK)
 			if got := strings.TrimRight(string(r.Data), " "); got != m.TokenLabel() {
 				t.Fatalf("label %q", got)
+			}
+			// the iPhone's auth key is unlocked by biometrics: CKF_PROTECTED_AUTHENTICATION_PATH
+			r = tx(t, c, cardtest.ReadBinary(jpki.TokenFlagsOffset, 4), apdu.SWOK)
+			if got := binary.BigEndian.Uint32(r.Data)&jpki.TokenFlagProtectedAuthPath != 0; got != (m == jpki.MediumIPhone) {
+				t.Errorf("protected authentication path flag %v on %s", got, m)
 			}
 			// on a phone the auth certificate needs the auth PIN
 			tx(t, c, cardtest.SelectEF(jpki.EFAuthCert), apdu.SWOK)

@@ -34,6 +34,26 @@ func (m Medium) TokenLabel() string {
 	}
 }
 
+// AuthBiometric reports whether the holder unlocks the authentication key with the phone's
+// biometrics (Face ID / Touch ID) instead of typing the 4-digit PIN: true for the iPhone
+// credential, false for the card and the Android credential. The token says so with the
+// PKCS#11 flag CKF_PROTECTED_AUTHENTICATION_PATH (see TokenFlagProtectedAuthPath). An
+// assumption from public descriptions of the iPhone service (docs/design/jpki-reference.md
+// §12.5); the virtual phone still takes the PIN in place of the biometric match.
+func (m Medium) AuthBiometric() bool { return m == MediumIPhone }
+
+// Flags of the JPKI token EF 0006 (PKCS#11 CK_TOKEN_INFO.flags, a big-endian 32-bit word at
+// offset 96).
+const (
+	TokenFlagLoginRequired      = 0x00000004
+	TokenFlagUserPINInitialized = 0x00000008
+	TokenFlagProtectedAuthPath  = 0x00000100 // the user logs in without passing a PIN (biometrics)
+	TokenFlagTokenInitialized   = 0x00000400
+)
+
+// TokenFlagsOffset is where CK_TOKEN_INFO.flags starts in EF 0006.
+const TokenFlagsOffset = 96
+
 // IsPhone reports whether the medium is a smartphone credential.
 func (m Medium) IsPhone() bool { return m == MediumAndroid || m == MediumIPhone }
 

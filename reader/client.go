@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -605,11 +606,15 @@ type PINStatus struct {
 type Status struct {
 	Reader string `json:"reader"`
 	// ATR is the card's answer to reset in hex, when the transport knows it.
-	ATR          string        `json:"atr,omitempty"`
-	TokenLabel   string        `json:"token_label,omitempty"`
-	Medium       jpki.Medium   `json:"medium,omitempty"`
-	Applications []Application `json:"applications"`
-	PINs         []PINStatus   `json:"pins,omitempty"`
+	ATR        string      `json:"atr,omitempty"`
+	TokenLabel string      `json:"token_label,omitempty"`
+	Medium     jpki.Medium `json:"medium,omitempty"`
+	// AuthBiometric is true when the token says its holder logs in without passing a PIN
+	// (CKF_PROTECTED_AUTHENTICATION_PATH in EF 0006): the iPhone credential, whose
+	// authentication key the phone unlocks with biometrics.
+	AuthBiometric bool          `json:"auth_biometric,omitempty"`
+	Applications  []Application `json:"applications"`
+	PINs          []PINStatus   `json:"pins,omitempty"`
 }
 
 // Status probes the card: which of the five applications answer SELECT, the JPKI token label
@@ -638,6 +643,11 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	}
 	st.TokenLabel = label
 	st.Medium, _ = MediumOf(label)
+	flags, err := c.readBinary(ctx, jpki.TokenFlagsOffset, 4)
+	if err != nil {
+		return st, withOp("card status: token flags", err)
+	}
+	st.AuthBiometric = len(flags) == 4 && binary.BigEndian.Uint32(flags)&jpki.TokenFlagProtectedAuthPath != 0
 	for _, p := range PINs {
 		if p == PINSupport && !st.Applications[1].Present {
 			continue

@@ -392,7 +392,7 @@ func TestStatusAPDUs(t *testing.T) {
 	s := &script{t: t, steps: []step{
 		{selJPKI, "9000"}, {selSupport, "9000"},
 		{"00A4040C0A D3921000310001010402", "9000"}, {"00A4040C0A D3921000310001010401", "6A82"}, {"00A4040C0A D3921000310001010100", "9000"},
-		{selJPKI, "9000"}, {"00A4020C020006", "9000"}, {"00B0000020", label + "9000"},
+		{selJPKI, "9000"}, {"00A4020C020006", "9000"}, {"00B0000020", label + "9000"}, {"00B0006004", "0000040C9000"},
 		{selJPKI, "9000"}, {"00A4020C020018", "9000"}, {"00200080", "63C3"},
 		{selJPKI, "9000"}, {"00A4020C02001B", "6A82"},
 		{selSupport, "9000"}, {"00A4020C020011", "9000"}, {"00200080", "63C0"},
@@ -402,8 +402,8 @@ func TestStatusAPDUs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.done()
-	if st.TokenLabel != "JPKIAPICCTOKEN2" || st.Medium != jpki.MediumCard {
-		t.Fatalf("label %q medium %q", st.TokenLabel, st.Medium)
+	if st.TokenLabel != "JPKIAPICCTOKEN2" || st.Medium != jpki.MediumCard || st.AuthBiometric {
+		t.Fatalf("label %q medium %q biometric %v", st.TokenLabel, st.Medium, st.AuthBiometric)
 	}
 	present := map[string]bool{}
 	for _, a := range st.Applications {

@@ -426,7 +426,7 @@ func TestPhoneCredential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Medium != jpki.MediumAndroid || st.TokenLabel != "JPKIAPGPSETOKEN" || st.Applications[1].Present {
+		if st.Medium != jpki.MediumAndroid || st.TokenLabel != "JPKIAPGPSETOKEN" || st.Applications[1].Present || st.AuthBiometric {
 			t.Fatalf("phone status %+v", st)
 		}
 		if _, err := c.ReadBasic4(ctx, cardtest.SupportPIN); !errors.Is(err, reader.ErrNotJPKI) {

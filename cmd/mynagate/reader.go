@@ -313,6 +313,9 @@ func newReaderStatusCmd(f *readerFlags) *cobra.Command {
 					medium = "unknown medium"
 				}
 				fmt.Fprintf(w, "card:              My Number Card, JPKI token %s (%s)\n", st.TokenLabel, medium)
+				if st.AuthBiometric {
+					fmt.Fprintln(w, "auth key:          unlocked by the phone's biometrics (protected authentication path)")
+				}
 				if st.ATR != "" {
 					fmt.Fprintf(w, "ATR:               %s\n", st.ATR)
 				}
