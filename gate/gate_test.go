@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -397,5 +398,39 @@ func TestExpiredCertificateOfTheHolder(t *testing.T) {
 	want(t, d, false, gate.CertificateInvalid)
 	if d.Detail != "the certificate is not valid now" {
 		t.Fatalf("detail %q", d.Detail)
+	}
+}
+
+// A holder whose support PIN differs from the authentication PIN typed at the lane loses at most
+// one try of it: once a try is used, ReadCardFacts does not present it again.
+func TestReadCardFactsSparesTheSupportPIN(t *testing.T) {
+	f := newFixture(t)
+	cf := *f.cards["D"]
+	cf.SupportPIN.Value = "9876"
+	c, err := card.New(&cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
+	defer rc.Close()
+	ctx := context.Background()
+	if _, err := gate.ReadCardFacts(ctx, rc, jlis.DefaultAuthPIN, false, nil); err == nil {
+		t.Fatal("a wrong support PIN read the facts")
+	}
+	for range 3 {
+		if _, err := gate.ReadCardFacts(ctx, rc, jlis.DefaultAuthPIN, false, nil); err == nil || !strings.Contains(err.Error(), "not presented") {
+			t.Fatalf("after a failed try: %v", err)
+		}
+	}
+	if n, err := rc.TriesLeft(ctx, reader.PINSupport); err != nil || n != reader.PINSupport.MaxTries()-1 {
+		t.Fatalf("support PIN tries left %d (%v), want one used", n, err)
+	}
+	// The right PIN restores the counter, and the facts read again.
+	if err := rc.VerifyPIN(ctx, reader.PINSupport, "9876"); err != nil {
+		t.Fatal(err)
+	}
+	facts, err := gate.ReadCardFacts(ctx, rc, "9876", false, nil)
+	if err != nil || facts.Name != cf.Basic4.Name {
+		t.Fatalf("with the right PIN: %v %+v", err, facts)
 	}
 }

@@ -43,7 +43,19 @@ type CardFacts struct {
 // against their AP certificates, and those against apCA when it is given (the card-AP CA's
 // key); a card whose data does not check is an error. Unlike a tap's signature, this proves the
 // issuer wrote the data, not that the person holding the card is its holder.
+//
+// The PIN typed is the authentication PIN; most holders set the support PIN to the same four
+// digits, but not all. So the support PIN is presented only while its counter is full: a holder
+// whose PINs differ loses at most one try, which their next correct entry anywhere restores,
+// and a gate never blocks it.
 func ReadCardFacts(ctx context.Context, c *reader.Client, supportPIN string, photo bool, apCA *rsa.PublicKey) (*CardFacts, error) {
+	n, err := c.TriesLeft(ctx, reader.PINSupport)
+	if err != nil {
+		return nil, fmt.Errorf("gate: card facts: %w", err)
+	}
+	if n < reader.PINSupport.MaxTries() {
+		return nil, fmt.Errorf("gate: card facts: the support PIN has %d of %d tries left; not presented, so as not to use another", n, reader.PINSupport.MaxTries())
+	}
 	d, err := c.ReadSupportAPData(ctx, supportPIN)
 	if err != nil {
 		return nil, fmt.Errorf("gate: card facts: %w", err)
