@@ -14,20 +14,22 @@ func TestAuditFindsEveryKindOfTampering(t *testing.T) {
 	c := bg(t)
 	s := memory.New()
 	l := evidencetest.NewLog(t, s)
-	fill(t, l, 0, 300)
-	fill(t, l, 300, 40)
+	fill(t, l, s, 0, 300)
+	fill(t, l, s, 300, 40)
 	if rep, err := l.Audit(c, nil); err != nil || rep.Size != 340 || rep.Checkpoints != 2 || rep.Sealed != 340 || rep.Latest.Size != 340 {
 		t.Fatalf("audit of an intact log = %+v, %v", rep, err)
 	}
-	other := evidencetest.NewLog(t, memory.New())
-	fill(t, other, 0, 340)
+	os := memory.New()
+	other := evidencetest.NewLog(t, os)
+	fill(t, other, os, 0, 340)
 	foreignCP, _ := other.Checkpoint(c)
 	rewritten := evidencetest.Record(t, l, 999, "t_a")
-	forged, err := evidence.New(memory.New(), otherLogKeys(t))
+	fs := memory.New()
+	forged, err := evidence.New(fs, otherLogKeys(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	forgedCP := fill(t, forged, 0, 300)
+	forgedCP := fill(t, forged, fs, 0, 300)
 
 	tests := []struct {
 		name string
@@ -117,8 +119,8 @@ func TestAuditFindsEveryKindOfTampering(t *testing.T) {
 }
 
 func TestAuditProgress(t *testing.T) {
-	l, _ := newLog(t)
-	fill(t, l, 0, 2500)
+	l, s := newLog(t)
+	fill(t, l, s, 0, 2500)
 	var calls []uint64
 	rep, err := l.Audit(bg(t), func(done, total uint64) {
 		if total != 2500 {

@@ -10,7 +10,7 @@
 //     (Shred): the leaf commits to the ciphertext's hash and to the key, not to the plaintext,
 //     so shredding changes no leaf, no root and no proof;
 //   - the integrator that gives pending entries their indexes in batches and keeps the tree as
-//     C2SP tlog-tiles (Integrate), and group commit for appends of its own (Append);
+//     C2SP tlog-tiles (Integrate);
 //   - signed checkpoints in the C2SP signed-note format (Publish, Checkpoint), inclusion and
 //     consistency proofs, bundles and exports for auditors (Bundle, ConsistencyBundle, Export);
 //   - the offline verifier (VerifyBundle, VerifyConsistency, VerifyExport) and the audit that
@@ -23,7 +23,7 @@
 // (package web serves bundles and checkpoints).
 //
 // Hashing is github.com/transparency-dev/merkle (RFC 6962 hasher, compact ranges, proof
-// node lists); signatures are golang.org/x/mod/sumdb/note (Ed25519). Tiles, group commit,
+// node lists); signatures are golang.org/x/mod/sumdb/note (Ed25519). Tiles,
 // the bundle formats and the audit are written here, because tessera, which has them, brings
 // its own storage drivers and cannot append inside another package's SQL transaction.
 //

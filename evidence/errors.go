@@ -12,8 +12,8 @@ var (
 	// ErrNotFound: the entry or checkpoint does not exist. Bundle and Wait return it too for an
 	// entry of another tenant. The API answers 404.
 	ErrNotFound = errors.New("evidence: not found")
-	// ErrDuplicate: AddEntries was given a record whose id is already stored; nothing was
-	// written. A caller that retries an append it is unsure about may treat it as success.
+	// ErrDuplicate: a record to add has an id already stored; nothing was written
+	// (evidencetest.Storage's AddEntries).
 	ErrDuplicate = errors.New("evidence: duplicate entry id")
 	// ErrTreeMoved: Integrate found the tree at another size than the integration starts from
 	// (another integrator ran in between), or an id that is already sequenced; nothing was

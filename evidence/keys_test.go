@@ -41,7 +41,7 @@ func TestLoadKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill(t, l1, 0, 2)
+	fill(t, l1, s, 0, 2)
 	k2, err := evidence.LoadKeys(dir, evidence.DefaultOrigin, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestKeyringRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill(t, l, 0, 1)
+	fill(t, l, s, 0, 1)
 	// Rotate: a new current key, the old one kept for unwrapping.
 	newRing, err := evidence.NewKeyring(bytes.Repeat([]byte{2}, 32), old)
 	if err != nil {
@@ -125,7 +125,7 @@ func TestKeyringRotation(t *testing.T) {
 	}
 	k.Wrap = newRing
 	l, _ = evidence.New(s, &k)
-	fill(t, l, 1, 1)
+	fill(t, l, s, 1, 1)
 	for i := 0; i < 2; i++ {
 		b, err := l.Bundle(bg(t), "t_a", evidencetest.Entry(i, "t_a").ID, true)
 		if err != nil || b.DataKey == nil {

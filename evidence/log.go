@@ -33,7 +33,6 @@ type Log struct {
 	shredEvery      time.Duration
 
 	nodes  *nodeReader
-	group  groupCommit
 	notify chan struct{}
 
 	integMu sync.Mutex
@@ -101,7 +100,6 @@ func New(store Storage, keys *Keys, opts ...Option) (*Log, error) {
 		notify: make(chan struct{}, 1),
 		genCh:  make(chan struct{}),
 	}
-	l.group.max = 1024
 	for _, o := range opts {
 		o(l)
 	}
@@ -130,8 +128,8 @@ func (r *lockedReader) Read(p []byte) (int, error) {
 
 // Prepare turns an entry into the record storage keeps: it seals the personal data under a
 // fresh data key, wraps the key, and encodes and hashes the leaf. It stores nothing: the caller
-// adds the record through Storage.AddEntries, or inside its own transaction (package store does
-// it in the transaction that records the verification), and then calls Notify. An entry it
+// stores the record in its own transaction (package store does it in the transaction that
+// records the verification) and then calls Notify. An entry it
 // cannot encode is refused with an *EntryError.
 func (l *Log) Prepare(e Entry) (*Record, error) {
 	if err := e.Header.validate(); err != nil {
@@ -173,23 +171,7 @@ func (l *Log) Prepare(e Entry) (*Record, error) {
 	}, nil
 }
 
-// Append prepares e and stores it, in one transaction with the appends of concurrent callers
-// (group commit), and returns once it is durable. The integrator gives it an index shortly
-// after (Wait returns it). The platform does not use Append for verifications: it stores the
-// prepared record in the verification's own transaction.
-func (l *Log) Append(ctx context.Context, e Entry) (*Record, error) {
-	rec, err := l.Prepare(e)
-	if err != nil {
-		return nil, err
-	}
-	if err := l.group.add(ctx, *rec, l.store.AddEntries); err != nil {
-		return nil, fmt.Errorf("evidence: append %s: %w", e.ID, err)
-	}
-	l.Notify()
-	return rec, nil
-}
-
-// Notify wakes Run's integrator: call it after storing a prepared record outside Append.
+// Notify wakes Run's integrator: call it after storing a prepared record.
 func (l *Log) Notify() {
 	select {
 	case l.notify <- struct{}{}:

@@ -191,11 +191,11 @@ func (s *lying) LatestCheckpoint(ctx context.Context) (*evidence.StoredCheckpoin
 }
 
 // fill appends n entries (tenant t_a) and publishes a checkpoint.
-func fill(t testing.TB, l *evidence.Log, from, n int) *evidence.StoredCheckpoint {
+func fill(t testing.TB, l *evidence.Log, s evidencetest.Storage, from, n int) *evidence.StoredCheckpoint {
 	t.Helper()
 	c := bg(t)
 	for i := from; i < from+n; i++ {
-		if _, err := l.Append(c, evidencetest.Entry(i, "t_a")); err != nil {
+		if _, err := evidencetest.Append(c, l, s, evidencetest.Entry(i, "t_a")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,7 +209,7 @@ func fill(t testing.TB, l *evidence.Log, from, n int) *evidence.StoredCheckpoint
 func TestPublishNeverSignsAContradiction(t *testing.T) {
 	c := bg(t)
 	s := memory.New()
-	fill(t, evidencetest.NewLog(t, s), 0, 10)
+	fill(t, evidencetest.NewLog(t, s), s, 0, 10)
 
 	// Storage claims another root for the same size: no new checkpoint is signed.
 	l := evidencetest.NewLog(t, &lying{Storage: s, tree: func(ts evidence.TreeState) evidence.TreeState { ts.Root[0] ^= 1; return ts }})
@@ -250,7 +250,7 @@ func TestPublishNeverSignsAContradiction(t *testing.T) {
 func TestBundleLookup(t *testing.T) {
 	c := bg(t)
 	l, s := newLog(t)
-	fill(t, l, 0, 3)
+	fill(t, l, s, 0, 3)
 	if _, err := l.Bundle(c, "t_other", evidencetest.Entry(1, "t_a").ID, true); !errors.Is(err, evidence.ErrNotFound) {
 		t.Errorf("Bundle of another tenant's entry = %v, want ErrNotFound", err)
 	}
@@ -289,7 +289,7 @@ func TestShredKeepsEveryProof(t *testing.T) {
 	c := bg(t)
 	clk := clockwork.NewFakeClockAt(evidencetest.Base)
 	l, s := newLog(t, evidence.WithClock(clk))
-	fill(t, l, 0, 5)
+	fill(t, l, s, 0, 5)
 	id := evidencetest.Entry(2, "t_a").ID
 	before, err := l.Bundle(c, "t_a", id, true)
 	if err != nil {
@@ -302,7 +302,7 @@ func TestShredKeepsEveryProof(t *testing.T) {
 	if n, err := l.Shred(c); err != nil || n != 5 {
 		t.Fatalf("Shred = %d, %v; want 5", n, err)
 	}
-	fill(t, l, 5, 3)
+	fill(t, l, s, 5, 3)
 
 	if v, err := evidence.VerifyBundle(beforeData, l.PublicKey()); err != nil || v.Personal == nil {
 		t.Fatalf("a bundle made before shredding no longer verifies: %v", err)
@@ -352,7 +352,7 @@ func TestRunIntegratesAndPublishesOnShutdown(t *testing.T) {
 	go func() { done <- l.Run(ctx) }()
 	c := bg(t)
 	for i := 0; i < 20; i++ {
-		if _, err := l.Append(c, evidencetest.Entry(i, "t_a")); err != nil {
+		if _, err := evidencetest.Append(c, l, s, evidencetest.Entry(i, "t_a")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -384,7 +384,7 @@ func TestRunIntegratesAndPublishesOnShutdown(t *testing.T) {
 func TestIntegrateRefusesCorruptTiles(t *testing.T) {
 	c := bg(t)
 	l, s := newLog(t)
-	fill(t, l, 0, 300)
+	fill(t, l, s, 0, 300)
 	if err := s.AddEntries(c, []evidence.Record{evidencetest.Record(t, l, 300, "t_a")}); err != nil {
 		t.Fatal(err)
 	}

@@ -93,12 +93,11 @@ type TenantQuery struct {
 //
 // Every method MUST be safe for concurrent use, by several processes sharing one database too.
 // Storage never interprets leaves, tiles or notes: it keeps bytes.
+//
+// How records get in is not part of it: the platform stores a Prepare'd record in the
+// transaction of its verification (package store, CompleteSession) and calls Log.Notify; the
+// conformance suite fills a storage through evidencetest.Storage's AddEntries.
 type Storage interface {
-	// AddEntries stores records as entries not yet in the tree, all or none, in one
-	// transaction. ErrDuplicate if an id is already stored (then nothing is written). The order
-	// of recs is the order Unsequenced MUST return them in, relative to each other.
-	AddEntries(ctx context.Context, recs []Record) error
-
 	// Unsequenced returns up to max entries that are not in the tree yet, in the order they
 	// will be integrated: a Storage MAY give an entry its index when it is added (when its
 	// writes are serial, as SQLite's are, the next index is dense and in commit order) and then

@@ -34,8 +34,8 @@ func otherLogKeys(t testing.TB) *evidence.Keys {
 // sample returns a disclosed bundle of entry 3 in a log of 6 entries, and the log.
 func sample(t *testing.T) ([]byte, *evidence.Log) {
 	t.Helper()
-	l, _ := newLog(t)
-	fill(t, l, 0, 6)
+	l, s := newLog(t)
+	fill(t, l, s, 0, 6)
 	b, err := l.Bundle(bg(t), "t_a", evidencetest.Entry(3, "t_a").ID, true)
 	if err != nil {
 		t.Fatal(err)
@@ -119,11 +119,12 @@ func TestVerifyBundleRefusesTampering(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A log with another key and the same origin, and the same entries.
-	ol, err := evidence.New(memory.New(), otherLogKeys(t))
+	os := memory.New()
+	ol, err := evidence.New(os, otherLogKeys(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill(t, ol, 0, 6)
+	fill(t, ol, os, 0, 6)
 	foreign, err := ol.Bundle(c, "t_a", evidencetest.Entry(3, "t_a").ID, true)
 	if err != nil {
 		t.Fatal(err)
@@ -193,16 +194,13 @@ func TestVerifyBundleRefusesTampering(t *testing.T) {
 // forkedLogs returns a log and a fork of it with the same key: both hold entries 0–4, then
 // the fork holds different entries 5–9 where the log holds 5–11.
 func forkedLogs(t *testing.T) (*evidence.Log, *evidence.Log) {
-	a, b := newLogPair(t)
-	fill(t, a, 0, 5)
-	fill(t, b, 0, 5)
-	fill(t, a, 5, 7)
-	fill(t, b, 100, 5)
+	as, bs := memory.New(), memory.New()
+	a, b := evidencetest.NewLog(t, as), evidencetest.NewLog(t, bs)
+	fill(t, a, as, 0, 5)
+	fill(t, b, bs, 0, 5)
+	fill(t, a, as, 5, 7)
+	fill(t, b, bs, 100, 5)
 	return a, b
-}
-
-func newLogPair(t *testing.T) (*evidence.Log, *evidence.Log) {
-	return evidencetest.NewLog(t, memory.New()), evidencetest.NewLog(t, memory.New())
 }
 
 func TestVerifyConsistency(t *testing.T) {
@@ -270,15 +268,16 @@ func TestVerifyConsistency(t *testing.T) {
 // checkpointOf returns the checkpoint of a log (with the test keys) holding entries 0 to n-1.
 func checkpointOf(t *testing.T, n int) []byte {
 	t.Helper()
-	m := evidencetest.NewLog(t, memory.New())
-	return fill(t, m, 0, n).Note
+	ms := memory.New()
+	m := evidencetest.NewLog(t, ms)
+	return fill(t, m, ms, 0, n).Note
 }
 
 func TestExport(t *testing.T) {
 	c := bg(t)
-	l, _ := newLog(t)
+	l, s := newLog(t)
 	for i := 0; i < 30; i++ {
-		if _, err := l.Append(c, evidencetest.Entry(i, []string{"t_a", "t_b", "t_a"}[i%3])); err != nil {
+		if _, err := evidencetest.Append(c, l, s, evidencetest.Entry(i, []string{"t_a", "t_b", "t_a"}[i%3])); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -349,8 +348,8 @@ func TestExport(t *testing.T) {
 		t.Errorf("VerifyExport(another tenant's entry) = %v, want inconsistent", err)
 	}
 	// Every flipped byte of a small export: the header, two disclosed entries and the trailer.
-	l2, _ := newLog(t)
-	fill(t, l2, 0, 4)
+	l2, s2 := newLog(t)
+	fill(t, l2, s2, 0, 4)
 	var small bytes.Buffer
 	if _, err := l2.Export(c, &small, evidence.ExportQuery{TenantID: "t_a", From: evidencetest.Base.Add(time.Second), To: evidencetest.Base.Add(3 * time.Second), Disclose: true}, nil); err != nil {
 		t.Fatal(err)

@@ -32,42 +32,6 @@ var _ evidence.TenantCounter = (*Store)(nil)
 // maxIndex bounds tree sizes and indexes to what a BIGINT holds.
 const maxIndex = math.MaxInt64
 
-func validateRecords(op string, recs []evidence.Record) error {
-	v := validate(op).check("recs", len(recs) > 0, "is empty")
-	for i, r := range recs {
-		f := fmt.Sprintf("recs[%d].", i)
-		v.str(f+"ID", r.ID).str(f+"TenantID", r.TenantID).time(f+"Time", r.Time).record(f, &r)
-	}
-	return v.done()
-}
-
-// AddEntries implements evidence.Storage: the records in one transaction, as entries that
-// record no verification.
-func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
-	if err := validateRecords("AddEntries", recs); err != nil {
-		return err
-	}
-	steps := make([]step, len(recs))
-	for i, r := range recs {
-		steps[i] = step{
-			query: `INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after)
-				VALUES ($1, $2, $3, ` + s.indexExpr() + `, $4, $5, $6, $7, $8)`,
-			args: []any{r.ID, r.TenantID, nanos(r.Time), r.LeafData, r.LeafHash[:], nullBytes(r.Sealed), nullBytes(r.WrappedKey), sealedUntil(&r)},
-			check: func(_ int64, err error) error {
-				if violated(err) == uniqueViolation {
-					return fmt.Errorf("store: evidence entry %s exists: %w", r.ID, evidence.ErrDuplicate)
-				}
-				if err != nil {
-					return fmt.Errorf("store: add evidence entry %s: %w", r.ID, err)
-				}
-				return nil
-			},
-			refuses: true,
-		}
-	}
-	return s.runSteps(ctx, "AddEntries", steps, nil)
-}
-
 // Unsequenced implements evidence.Storage: on SQLite the entries from the tree size on, by
 // index; on PostgreSQL the entries without one, in the order they were added (the partial index
 // evidence_pending).

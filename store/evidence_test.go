@@ -17,7 +17,7 @@ import (
 func TestEvidenceStorage(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			evidencetest.Run(t, func(t *testing.T) evidence.Storage { return storetest.Open(t, dialect) })
+			evidencetest.Run(t, func(t *testing.T) evidencetest.Storage { return storetest.Open(t, dialect) })
 		})
 	}
 }

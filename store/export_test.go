@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/mynagate/mynagate/evidence"
 )
 
 // Test hooks into the database behind a Store, for checking what the platform.Storage methods
@@ -101,4 +103,41 @@ func ExecRaw(ctx context.Context, dsn string, stmts ...string) error {
 // QueryBytes runs a query that returns one byte string, on the writer.
 func QueryBytes(ctx context.Context, s *Store, query string, out *[]byte) error {
 	return s.w.QueryRowContext(ctx, query).Scan(out)
+}
+
+func validateRecords(op string, recs []evidence.Record) error {
+	v := validate(op).check("recs", len(recs) > 0, "is empty")
+	for i, r := range recs {
+		f := fmt.Sprintf("recs[%d].", i)
+		v.str(f+"ID", r.ID).str(f+"TenantID", r.TenantID).time(f+"Time", r.Time).record(f, &r)
+	}
+	return v.done()
+}
+
+// AddEntries is evidencetest.Storage's way in for the conformance suite and the crash test:
+// the records in one transaction, as entries that record no verification. The platform writes
+// an entry only in its verification's transaction (CompleteSession).
+func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
+	if err := validateRecords("AddEntries", recs); err != nil {
+		return err
+	}
+	steps := make([]step, len(recs))
+	for i, r := range recs {
+		steps[i] = step{
+			query: `INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after)
+				VALUES ($1, $2, $3, ` + s.indexExpr() + `, $4, $5, $6, $7, $8)`,
+			args: []any{r.ID, r.TenantID, nanos(r.Time), r.LeafData, r.LeafHash[:], nullBytes(r.Sealed), nullBytes(r.WrappedKey), sealedUntil(&r)},
+			check: func(_ int64, err error) error {
+				if violated(err) == uniqueViolation {
+					return fmt.Errorf("store: evidence entry %s exists: %w", r.ID, evidence.ErrDuplicate)
+				}
+				if err != nil {
+					return fmt.Errorf("store: add evidence entry %s: %w", r.ID, err)
+				}
+				return nil
+			},
+			refuses: true,
+		}
+	}
+	return s.runSteps(ctx, "AddEntries", steps, nil)
 }

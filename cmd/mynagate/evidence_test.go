@@ -19,6 +19,7 @@ import (
 	"github.com/mynagate/mynagate/evidence/evidencetest"
 	"github.com/mynagate/mynagate/evidence/memory"
 	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/store/storetest"
 )
 
 // TestEvidenceScripts runs the evidence command scenarios in testdata/evidence against files
@@ -37,27 +38,28 @@ func writeEvidenceFixtures(t testing.TB, dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	write := func(name string, b []byte) error { return os.WriteFile(filepath.Join(dir, name), b, 0o644) }
-	fill := func(l *evidence.Log, from, n int) (*evidence.StoredCheckpoint, error) {
+	fill := func(l *evidence.Log, s evidencetest.Storage, from, n int) (*evidence.StoredCheckpoint, error) {
 		for i := from; i < from+n; i++ {
-			if _, err := l.Append(ctx, evidencetest.Entry(i, "t_0123456789abcdef")); err != nil {
+			if _, err := evidencetest.Append(ctx, l, s, evidencetest.Entry(i, "t_0123456789abcdef")); err != nil {
 				return nil, err
 			}
 		}
 		return l.Publish(ctx)
 	}
-	l := evidencetest.NewLog(t, memory.New())
-	fork := evidencetest.NewLog(t, memory.New()) // same key, another history
-	old, err := fill(l, 0, 5)
+	ls, forks := memory.New(), memory.New()
+	l := evidencetest.NewLog(t, ls)
+	fork := evidencetest.NewLog(t, forks) // same key, another history
+	old, err := fill(l, ls, 0, 5)
 	if err != nil {
 		return err
 	}
-	if _, err := fill(fork, 0, 5); err != nil {
+	if _, err := fill(fork, forks, 0, 5); err != nil {
 		return err
 	}
-	if _, err := fill(l, 5, 7); err != nil {
+	if _, err := fill(l, ls, 5, 7); err != nil {
 		return err
 	}
-	forkCP, err := fill(fork, 100, 5)
+	forkCP, err := fill(fork, forks, 100, 5)
 	if err != nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func writeEvidenceFixtures(t testing.TB, dir string) error {
 		return err
 	}
 	for i := 0; i < 30; i++ {
-		if _, err := pl.Append(ctx, evidencetest.Entry(i, []string{"t_a", "t_b"}[i%2])); err != nil {
+		if _, err := storetest.Append(ctx, st, pl, evidencetest.Entry(i, []string{"t_a", "t_b"}[i%2])); err != nil {
 			return err
 		}
 	}
@@ -142,7 +144,7 @@ func writeEvidenceFixtures(t testing.TB, dir string) error {
 	var witnessed *evidence.StoredCheckpoint
 	for _, n := range []int{10, 15} {
 		for i := 0; i < 5+5*(n/15); i++ {
-			if _, err := rl.Append(ctx, evidencetest.Entry(1000+n*100+i, "t_a")); err != nil {
+			if _, err := storetest.Append(ctx, rb, rl, evidencetest.Entry(1000+n*100+i, "t_a")); err != nil {
 				return err
 			}
 		}

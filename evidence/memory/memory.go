@@ -42,7 +42,7 @@ func clone(e *evidence.StoredEntry) evidence.StoredEntry {
 	return c
 }
 
-// AddEntries implements evidence.Storage.
+// AddEntries implements evidencetest.Storage: how tests fill the log.
 func (s *Storage) AddEntries(ctx context.Context, recs []evidence.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -3,11 +3,10 @@ package memory_test
 import (
 	"testing"
 
-	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/evidence/evidencetest"
 	"github.com/mynagate/mynagate/evidence/memory"
 )
 
 func TestConformance(t *testing.T) {
-	evidencetest.Run(t, func(t *testing.T) evidence.Storage { return memory.New() })
+	evidencetest.Run(t, func(t *testing.T) evidencetest.Storage { return memory.New() })
 }

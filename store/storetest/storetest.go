@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +159,37 @@ func Record(id, tenantID string, at time.Time) *evidence.Record {
 // Complete is CompleteSession with a Record of v.
 func Complete(ctx context.Context, s *store.Store, v platform.Verification, certs []platform.PersonCert, events []platform.Event) error {
 	return s.CompleteSession(ctx, v, certs, events, Record(v.ID, v.TenantID, v.CreatedAt))
+}
+
+// Append stores e in s the way the platform does: as the entry of a verification with e's
+// decision and reason (the leaf committing to it as the platform's do), written by CompleteSession in the transaction that completes a new
+// session of e's tenant (which must exist), and then wakes l's integrator. The store has no
+// other way to add an entry.
+func Append(ctx context.Context, s *store.Store, l *evidence.Log, e evidence.Entry) (*evidence.Record, error) {
+	h := e.Header
+	sess := platform.Session{ID: h.SessionID, TenantID: h.TenantID, Purpose: platform.Purpose(h.Purpose),
+		Nonce: []byte("nonce " + h.SessionID), Status: platform.SessionPending,
+		CreatedAt: h.Time, ExpiresAt: h.Time.Add(5 * time.Minute)}
+	if _, _, err := s.CreateSession(ctx, sess, ""); err != nil {
+		return nil, err
+	}
+	v := platform.Verification{ID: h.ID, TenantID: h.TenantID, SessionID: h.SessionID, Purpose: sess.Purpose,
+		Decision: platform.DecisionRejected, Reason: h.Reason, CertCA: "A1B2", CertSerial: strings.ToUpper(hex.EncodeToString([]byte(h.ID))),
+		Method: platform.MethodCRL, RevocationRef: h.CRLNumber, CreatedAt: h.Time}
+	var certs []platform.PersonCert
+	if h.Decision == evidence.Accepted {
+		v.Decision, v.PersonID = platform.DecisionAccepted, "p_"+h.ID
+		certs = []platform.PersonCert{{PersonID: v.PersonID, CA: v.CertCA, Serial: v.CertSerial, Kind: "sign", LinkedAt: h.Time}}
+	}
+	e.Served = &evidence.Served{SessionID: v.SessionID, Purpose: string(v.Purpose), Decision: string(v.Decision), Reason: v.Reason,
+		PersonID: v.PersonID, CertCA: v.CertCA, CertSerial: v.CertSerial, Method: string(v.Method), RevocationRef: v.RevocationRef}
+	rec, err := l.Prepare(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CompleteSession(ctx, v, certs, nil, rec); err != nil {
+		return nil, err
+	}
+	l.Notify()
+	return rec, nil
 }

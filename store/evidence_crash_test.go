@@ -1,4 +1,4 @@
-package evidence_test
+package store_test
 
 import (
 	"bufio"
@@ -18,10 +18,11 @@ import (
 
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/evidence/evidencetest"
+	"github.com/mynagate/mynagate/store"
 )
 
 // crashChildEnv makes the test binary run crashChild instead of the tests.
-const crashChildEnv = "MYNAGATE_EVIDENCE_CRASH_CHILD"
+const crashChildEnv = "MYNAGATE_STORE_CRASH_CHILD"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 // returned success ("ok ID") and every checkpoint it published ("cp BASE64-NOTE"), as a client
 // and a witness would see them. It runs until it is killed.
 func crashChild(dir string) {
-	s, err := openSQLiteFile(filepath.Join(dir, "evidence.db"))
+	s, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "evidence.db"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -80,7 +81,7 @@ func crashChild(dir string) {
 			defer wg.Done()
 			for i := base + w; ; i += 32 {
 				e := evidencetest.Entry(i, "t_crash")
-				if _, err := l.Append(ctx, e); err != nil {
+				if _, err := evidencetest.Append(ctx, l, s, e); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(2)
 				}
@@ -91,11 +92,11 @@ func crashChild(dir string) {
 	wg.Wait()
 }
 
-// TestCrashRecovery kills a node with SIGKILL at random moments, 20 times, while it appends,
+// TestEvidenceCrashRecovery kills a node of the evidence log on an SQLite store with SIGKILL at random moments, 20 times, while it appends,
 // integrates and publishes. After every restart: each append the node acknowledged is stored,
 // the audit recomputes the tree to the last checkpoint, and every checkpoint ever seen is a
 // prefix of the final tree.
-func TestCrashRecovery(t *testing.T) {
+func TestEvidenceCrashRecovery(t *testing.T) {
 	dir := t.TempDir()
 	acked := map[string]bool{}
 	var seen [][]byte
@@ -154,8 +155,12 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("only %d appends and %d checkpoints were seen in %d runs: the nodes did not get going", len(acked), len(seen), runs)
 	}
 
-	c := bg(t)
-	s := openSQLite(t, filepath.Join(dir, "evidence.db"))
+	c := context.Background()
+	s, err := store.Open(c, "sqlite:"+filepath.Join(dir, "evidence.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	keys, err := evidence.LoadKeys(filepath.Join(dir, "keys"), evidence.DefaultOrigin, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
