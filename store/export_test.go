@@ -136,7 +136,6 @@ func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
 				}
 				return nil
 			},
-			refuses: true,
 		}
 	}
 	return s.runSteps(ctx, "AddEntries", steps, nil)

@@ -26,12 +26,9 @@ const maxGroup = 64
 var errClosed = errors.New("store: closed")
 
 type writeReq struct {
-	ctx context.Context
-	op  string
-	f   func(tx *sql.Tx) error
-	// bare runs f without a savepoint: f writes nothing when it fails, unless it fails with
-	// errPartial, which fails the whole group (steps.go, bare).
-	bare bool
+	ctx  context.Context
+	op   string
+	f    func(tx *sql.Tx) error
 	done chan error
 }
 
@@ -96,18 +93,7 @@ func (s *Store) lingerFor(group []*writeReq) []*writeReq {
 // grouped hands f to the committer and waits for its result. It waits even when ctx ends
 // first, since f may already be running; f's own statements see ctx and fail with it.
 func (s *Store) grouped(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
-	return s.enqueue(&writeReq{ctx: ctx, op: op, f: f, done: make(chan error, 1)})
-}
-
-// groupedBare is grouped for an f that writes nothing when it fails but with errPartial: it
-// runs without a savepoint, which saves the savepoint's statements and the copies of every page
-// it first changes.
-func (s *Store) groupedBare(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
-	return s.enqueue(&writeReq{ctx: ctx, op: op, f: f, bare: true, done: make(chan error, 1)})
-}
-
-func (s *Store) enqueue(req *writeReq) error {
-	ctx, op := req.ctx, req.op
+	req := &writeReq{ctx: ctx, op: op, f: f, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
 		return <-req.done
@@ -140,18 +126,6 @@ func (s *Store) commitGroup(group []*writeReq) {
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = fmt.Errorf("store: %s: %w", r.op, err)
-			continue
-		}
-		if r.bare {
-			err := r.f(tx)
-			if errors.Is(err, errPartial) {
-				// It wrote, then failed, and has no savepoint to undo it: nothing of the group
-				// commits.
-				tx.Rollback()
-				fail(fmt.Errorf("store: group of %d writes: %s: %w", len(group), r.op, err))
-				return
-			}
-			results[i] = err
 			continue
 		}
 		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {

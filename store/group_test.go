@@ -65,14 +65,13 @@ func keysOf(t *testing.T, s *Store) map[string]bool {
 	return out
 }
 
-// TestBareWrites: a write without a savepoint that is refused by its one statement leaves
-// nothing and fails alone; one that fails after it wrote (errPartial) fails its whole group,
-// since nothing could undo its first statement alone.
-func TestBareWrites(t *testing.T) {
+// TestGroupWrites: in a group, a write refused by a statement leaves nothing and fails alone,
+// and so does one that fails after it wrote: its savepoint is rolled back, the others commit.
+func TestGroupWrites(t *testing.T) {
 	s := openGroupTest(t)
 	errs := groupOf(t, s, []*writeReq{
-		{op: "a", f: insertG("a"), bare: true},
-		{op: "dup", f: insertG("a"), bare: true}, // refused by the primary key
+		{op: "a", f: insertG("a")},
+		{op: "dup", f: insertG("a")}, // refused by the primary key
 		{op: "b", f: insertG("b")},
 	})
 	if errs[0] != nil || errs[2] != nil || violated(errs[1]) != uniqueViolation {
@@ -82,8 +81,7 @@ func TestBareWrites(t *testing.T) {
 		t.Fatalf("rows %v, want a and b", got)
 	}
 
-	// A foreign key refuses at the end of its statement, after the row was written: SQLite
-	// takes the row back with the statement, savepoint or not.
+	// A foreign key refuses at the end of its statement, after the row was written.
 	if _, err := s.w.Exec(`CREATE TABLE gp (k TEXT NOT NULL PRIMARY KEY REFERENCES g (k))`); err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +92,9 @@ func TestBareWrites(t *testing.T) {
 		}
 	}
 	errs = groupOf(t, s, []*writeReq{
-		{op: "gp a", f: insertGP("a"), bare: true},
-		{op: "gp none", f: insertGP("none"), bare: true}, // no such g
-		{op: "gp b", f: insertGP("b"), bare: true},
+		{op: "gp a", f: insertGP("a")},
+		{op: "gp none", f: insertGP("none")}, // no such g
+		{op: "gp b", f: insertGP("b")},
 	})
 	if errs[0] != nil || errs[2] != nil || violated(errs[1]) != foreignKeyViolation {
 		t.Fatalf("results %v, want the orphan alone refused", errs)
@@ -111,29 +109,27 @@ func TestBareWrites(t *testing.T) {
 
 	late := errors.New("second statement failed")
 	errs = groupOf(t, s, []*writeReq{
-		{op: "c", f: insertG("c"), bare: true},
+		{op: "c", f: insertG("c")},
 		{op: "partial", f: func(tx *sql.Tx) error {
 			if err := insertG("d")(tx); err != nil {
 				return err
 			}
-			return fmt.Errorf("%w: %w", errPartial, late)
-		}, bare: true},
+			return late
+		}},
 		{op: "e", f: insertG("e")},
 	})
-	for i, err := range errs {
-		if !errors.Is(err, late) {
-			t.Errorf("request %d: %v, want the group failed by the partial write", i, err)
-		}
+	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], late) {
+		t.Fatalf("results %v, want the partial write alone failed", errs)
 	}
-	if got := keysOf(t, s); len(got) != 2 {
-		t.Fatalf("rows %v after the failed group, want only a and b", got)
+	if got := keysOf(t, s); len(got) != 4 || got["d"] || !got["c"] || !got["e"] {
+		t.Fatalf("rows %v, want a, b, c and e (d rolled back to its savepoint)", got)
 	}
 }
 
-// TestBareStepsRefusedInAGroup runs many racing completions of few sessions through the group
-// committer (they take the savepoint-free path): one completion per session commits, every
-// other is refused with nothing written, and none is lost.
-func TestBareStepsRefusedInAGroup(t *testing.T) {
+// TestStepsRefusedInAGroup runs many racing completions of few sessions through the group
+// committer: one completion per session commits, every other is refused with nothing written,
+// and none is lost.
+func TestStepsRefusedInAGroup(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "b.db"))
 	if err != nil {
@@ -144,11 +140,8 @@ func TestBareStepsRefusedInAGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps := func(k string, n int) []step {
-		return []step{{query: `INSERT INTO b (k, n) VALUES ($1, $2)`, args: []any{k, n}, refuses: true,
+		return []step{{query: `INSERT INTO b (k, n) VALUES ($1, $2)`, args: []any{k, n},
 			check: func(_ int64, err error) error { return err }}}
-	}
-	if !bare(steps("x", 0)) {
-		t.Fatal("a one-statement transaction is not bare")
 	}
 	const keys, tries = 8, 16
 	var wg sync.WaitGroup

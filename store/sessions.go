@@ -206,7 +206,6 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 			}
 			return nil
 		},
-		refuses: true,
 	})
 	for _, c := range certs {
 		steps = append(steps, step{

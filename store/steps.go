@@ -35,11 +35,6 @@ type step struct {
 	// check judges the statement's outcome — rows affected, or its error — and returns the
 	// transaction's error, or nil to go on.
 	check func(n int64, err error) error
-	// refuses says that check may refuse the transaction for what the statement found (a guard
-	// that matched nothing, a duplicate) rather than only for an error of the database. A
-	// transaction in which no step but the first refuses needs no savepoint of its own in a
-	// group commit (group.go).
-	refuses bool
 }
 
 // failsWith is the check of a statement whose only failure is an error: wrapped, it fails the
@@ -65,12 +60,9 @@ type querier interface {
 type explainFunc func(ctx context.Context, q querier, refused error) error
 
 // execSteps runs steps one after the other in tx. Once the first has written, the others run to
-// their end even if ctx is cancelled meanwhile (they take microseconds): a transaction stopped
-// half-way would need its savepoint to be undone. With markPartial, a failure that may have left
-// something written is marked errPartial: any failure after the first step, and a failure of
-// the first that is not a constraint's (an interrupted or failed statement may have rolled back
-// the whole transaction, which SQLite does on SQLITE_INTERRUPT, SQLITE_FULL, SQLITE_IOERR …).
-func execSteps(ctx context.Context, tx *sql.Tx, steps []step, explain explainFunc, markPartial bool) error {
+// their end even if ctx is cancelled meanwhile (they take microseconds): the transaction (or, in
+// a group commit, its savepoint) is then committed or rolled back whole.
+func execSteps(ctx context.Context, tx *sql.Tx, steps []step, explain explainFunc) error {
 	for i, st := range steps {
 		if i == 1 {
 			ctx = context.WithoutCancel(ctx)
@@ -80,13 +72,9 @@ func execSteps(ctx context.Context, tx *sql.Tx, steps []step, explain explainFun
 		if err == nil {
 			n, err = res.RowsAffected()
 		}
-		partial := i > 0 || (err != nil && violated(err) == noConstraint)
 		if err := st.check(n, err); err != nil {
 			if explain != nil {
 				err = explain(ctx, tx, err)
-			}
-			if markPartial && partial {
-				err = fmt.Errorf("%w: %w", errPartial, err)
 			}
 			return err
 		}
@@ -94,30 +82,10 @@ func execSteps(ctx context.Context, tx *sql.Tx, steps []step, explain explainFun
 	return nil
 }
 
-// errPartial marks a transaction function that failed after it had written: without a
-// savepoint of its own, its group must be rolled back (group.go).
-var errPartial = errors.New("store: failed after writing")
-
-// bare reports whether a transaction of steps can run without a savepoint in a group commit:
-// only its first step may refuse, and a refused statement leaves nothing behind (SQLite undoes
-// a failed statement's own changes), so a refusal writes nothing; any later failure is an
-// error of the database and fails the whole group.
-func bare(steps []step) bool {
-	for _, st := range steps[min(1, len(steps)):] {
-		if st.refuses {
-			return false
-		}
-	}
-	return true
-}
-
 // runSteps runs steps as one transaction: pipelined on PostgreSQL, through inTx on SQLite.
 func (s *Store) runSteps(ctx context.Context, op string, steps []step, explain explainFunc) error {
 	if s.dialect != DialectPostgres {
-		if s.writes != nil && bare(steps) {
-			return s.groupedBare(ctx, op, func(tx *sql.Tx) error { return execSteps(ctx, tx, steps, explain, true) })
-		}
-		return s.inTx(ctx, op, func(tx *sql.Tx) error { return execSteps(ctx, tx, steps, explain, false) })
+		return s.inTx(ctx, op, func(tx *sql.Tx) error { return execSteps(ctx, tx, steps, explain) })
 	}
 	refused, err := s.pipeline(ctx, op, steps)
 	if refused != nil {
