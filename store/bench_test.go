@@ -67,8 +67,8 @@ func benchComplete(b *testing.B, s *store.Store, prefix string, workers int) {
 	// Pending sessions for this round, inserted in one transaction so set-up stays short.
 	err := store.InTx(ctx, s, func(tx *sql.Tx) error {
 		for i := range b.N {
-			_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, status, created_at, expires_at)
-				VALUES ($1, 't1', 'identity', $2, 'h', 'pending', $3, $4)`,
+			_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, created_at, expires_at)
+				VALUES ($1, 't1', 'identity', $2, 'h', $3, $4)`,
 				prefix+fmt.Sprint(i), bytes.Repeat([]byte{1}, 32), t0.UnixNano(), t0.Add(time.Minute).UnixNano())
 			if err != nil {
 				return err
