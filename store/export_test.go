@@ -3,13 +3,17 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/pressly/goose/v3"
 
 	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/platform"
 )
 
 // Test hooks into the database behind a Store, for checking what the platform.Storage methods
@@ -139,4 +143,33 @@ func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
 		}
 	}
 	return s.runSteps(ctx, "AddEntries", steps, nil)
+}
+
+// Completion is one CompleteSession's arguments, for CompleteGroup.
+type Completion struct {
+	V      platform.Verification
+	Certs  []platform.PersonCert // sorted by CA and serial
+	Events []platform.Event
+	Rec    *evidence.Record
+}
+
+// CompleteGroup writes cs as ONE group of a PostgreSQL store's committers (pggroup.go), as if
+// they had been queued together, and returns what CompleteSession would return for each: the
+// group's answer, or for a completion the group did not write, the answer of running it alone.
+func CompleteGroup(ctx context.Context, s *Store, cs []Completion) []error {
+	group := make([]*pgCompletion, len(cs))
+	for i, c := range cs {
+		group[i] = &pgCompletion{v: c.V, certs: c.Certs, rec: c.Rec, month: c.V.CreatedAt.In(jpki.JST).Format("2006-01"), done: make(chan error, 1)}
+		if len(c.Events) == 1 {
+			group[i].ev = &c.Events[0]
+		}
+	}
+	s.writePGGroup(slices.Clone(group))
+	out := make([]error, len(cs))
+	for i, c := range group {
+		if out[i] = <-c.done; errors.Is(out[i], errAlone) {
+			out[i] = s.CompleteSession(ctx, cs[i].V, cs[i].Certs, cs[i].Events, cs[i].Rec)
+		}
+	}
+	return out
 }

@@ -223,6 +223,16 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 		args:  []any{v.TenantID, month, string(v.Purpose), string(v.Method), usageShard(v.ID)},
 		check: failsWith("store: complete session %s: count usage", v.SessionID),
 	})
+	if s.pgWrites != nil {
+		c := &pgCompletion{v: v, certs: certs, rec: rec, month: month}
+		if len(events) == 1 {
+			c.ev = &events[0]
+		}
+		if err := s.completeGrouped(ctx, c); !errors.Is(err, errAlone) {
+			return err
+		}
+		// Its group did not insert the entry: on its own, the steps below say why.
+	}
 	return s.runSteps(ctx, "CompleteSession", steps, func(ctx context.Context, q querier, refused error) error {
 		if errors.Is(refused, errNoSession) || errors.Is(refused, errEntryExists) {
 			return whyRefused(ctx, q, v, evID)

@@ -65,11 +65,13 @@ type Store struct {
 	w *sql.DB
 	// r runs plain reads. On SQLite it is a separate read-only pool; on PostgreSQL it is w.
 	r *sql.DB
-	// writes, quit and stopped run the group committer of SQLite (group.go); nil on PostgreSQL.
-	writes  chan *writeReq
-	quit    chan struct{}
-	stopped chan struct{}
-	linger  time.Duration // how long a group waits for company (group.go, lingerFor)
+	// writes, quit and stopped run the group committer of SQLite (group.go); pgWrites, quit and
+	// stopped the grouped completions of PostgreSQL (pggroup.go). nil without grouping.
+	writes   chan *writeReq
+	pgWrites chan *pgCompletion
+	quit     chan struct{}
+	stopped  chan struct{}
+	linger   time.Duration // how long a group waits for company (group.go, lingerFor)
 	// compactDue is set on PostgreSQL when Shred cleared rows that VACUUM (FULL) has not yet
 	// rewritten away (evidence.go, Shred).
 	compactDue atomic.Bool
@@ -87,8 +89,9 @@ type options struct {
 	logger      *slog.Logger
 }
 
-// WithoutGroupCommit makes every SQLite write transaction commit on its own instead of sharing a
-// commit with the transactions queued beside it (group.go). For measuring what grouping buys.
+// WithoutGroupCommit makes every SQLite write transaction, and every PostgreSQL completion,
+// commit on its own instead of sharing a commit with the ones queued beside it (group.go,
+// pggroup.go). For measuring what grouping buys.
 func WithoutGroupCommit() Option { return func(o *options) { o.noGroup = true } }
 
 // DefaultGroupLinger is how long an SQLite group commit waits for more writers to join it when
@@ -250,6 +253,9 @@ func openPostgres(ctx context.Context, dsn string, o options) (*Store, error) {
 	if err := migrate(ctx, db, DialectPostgres, o.logger); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if !o.noGroup {
+		s.startPGGroups()
 	}
 	return s, nil
 }

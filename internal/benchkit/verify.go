@@ -49,6 +49,8 @@ type World struct {
 	// Profile + ".<measurement>.prof".
 	Profile  string
 	st       *store.Store
+	dsn      string       // the PostgreSQL database's; empty on SQLite
+	held     []completion // the last Split's completions (BareInsert)
 	platOpts []platform.Option
 	closers  []func()
 }
@@ -109,6 +111,8 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	}
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(dir, "platform.db")
+	} else {
+		w.dsn = dsn
 	}
 	st, err := store.Open(ctx, dsn, opts...)
 	if err != nil {
@@ -327,6 +331,7 @@ func (w *World) Split(ctx context.Context, n, workers int) (pipeline, writes Res
 	if len(h.held) != n {
 		return Result{}, Result{}, fmt.Errorf("split: %d completions held back, want %d", len(h.held), n)
 	}
+	w.held = h.held
 	writes, err = w.runN("writes", n, workers, func(i int) error {
 		c := h.held[i]
 		return w.st.CompleteSession(ctx, c.v, c.certs, c.events, c.rec)

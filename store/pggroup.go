@@ -1,0 +1,368 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/platform"
+)
+
+// Grouped completions on PostgreSQL.
+//
+// A completion alone is two round trips and one commit (steps.go, pipeline): about 0.65 ms of
+// the server's work for four small statements, so the server's per-statement and per-commit
+// costs, not the rows, bound the rate. Concurrent completions are therefore written the way
+// SQLite's group commit writes them, but as multi-row statements: pgCommitters goroutines each
+// take what is queued (up to maxGroup completions) and write it in one transaction of two round
+// trips —
+//
+//  1. BEGIN; the persons of accepted completions with certificates (one INSERT … ON CONFLICT DO
+//     NOTHING RETURNING id, so the ones it created are known); the entries (one INSERT … SELECT
+//     FROM unnest(…) JOIN sessions … ON CONFLICT DO NOTHING RETURNING id: a completion whose
+//     session does not match, is completed already — in the database or earlier in the same
+//     statement — or whose person does not exist, inserts nothing instead of failing the
+//     statement);
+//  2. the persons created for completions that inserted no entry are deleted again; the
+//     certificate links and the usage counters of the completions that did insert (one
+//     statement each, the counters summed per shard row); COMMIT.
+//
+// A completion that finds no company runs alone, pipelined, as without grouping. One whose
+// entry its group did not insert is run again on its own (CompleteSession's
+// pipelined steps), which refuses it with the precise reason, as before. Rows are locked in
+// the same order in every group (persons by id, entries by session, certificates by CA and
+// serial, counters by key), so groups of two nodes do not deadlock on them. An error of a
+// round trip or of COMMIT fails every completion of the group, as a failed commit does on
+// SQLite.
+//
+// Several groups run at once (pgCommitters), since PostgreSQL's writers run in parallel: the
+// server groups their WAL flushes.
+
+// pgCommitters is the number of groups that may be in flight at once.
+const pgCommitters = 4
+
+// pgCompletion is one CompleteSession waiting for its group.
+type pgCompletion struct {
+	v     platform.Verification
+	certs []platform.PersonCert // sorted by CA and serial
+	ev    *platform.Event
+	rec   *evidence.Record
+	month string
+	done  chan error // nil: written; errAlone: run it on its own
+}
+
+// errAlone tells a completion that its group did not insert its entry: it runs alone to learn
+// why (or, having lost nothing, to be written).
+var errAlone = errors.New("store: run the completion on its own")
+
+// startPGGroups starts the committers of a PostgreSQL store. Close stops them (s.quit).
+func (s *Store) startPGGroups() {
+	s.pgWrites = make(chan *pgCompletion)
+	s.quit = make(chan struct{})
+	s.stopped = make(chan struct{})
+	stopped := make(chan struct{}, pgCommitters)
+	for range pgCommitters {
+		go func() {
+			defer func() { stopped <- struct{}{} }()
+			for {
+				select {
+				case <-s.quit:
+					return
+				case c := <-s.pgWrites:
+					group := []*pgCompletion{c}
+				more:
+					for len(group) < maxGroup {
+						select {
+						case c := <-s.pgWrites:
+							group = append(group, c)
+						default:
+							break more
+						}
+					}
+					s.writePGGroup(group)
+				}
+			}
+		}()
+	}
+	go func() {
+		for range pgCommitters {
+			<-stopped
+		}
+		close(s.stopped)
+	}()
+}
+
+// completeGrouped hands c to a committer and waits for its result.
+func (s *Store) completeGrouped(ctx context.Context, c *pgCompletion) error {
+	c.done = make(chan error, 1)
+	select {
+	case s.pgWrites <- c:
+		return <-c.done
+	case <-ctx.Done():
+		return fmt.Errorf("store: CompleteSession: %w", ctx.Err())
+	case <-s.quit:
+		return fmt.Errorf("store: CompleteSession: %w", errClosed)
+	}
+}
+
+// writePGGroup writes a group of completions in one transaction (see above) and answers each.
+func (s *Store) writePGGroup(group []*pgCompletion) {
+	if len(group) == 1 {
+		group[0].done <- errAlone // alone, the pipelined steps are as good: BEGIN and COMMIT ride along
+		return
+	}
+	slices.SortFunc(group, func(a, b *pgCompletion) int { return strings.Compare(a.v.SessionID, b.v.SessionID) })
+	inserted, err := s.pgGroupTx(group)
+	for _, c := range group {
+		switch {
+		case err != nil:
+			c.done <- err
+		case inserted[c.v.ID]:
+			c.done <- nil
+		default:
+			c.done <- errAlone
+		}
+	}
+}
+
+// pgGroupTx runs the group's transaction and returns the ids of the entries it inserted.
+func (s *Store) pgGroupTx(group []*pgCompletion) (map[string]bool, error) {
+	ctx := context.Background()
+	n := len(group)
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: group of %d completions: %w", n, err)
+	}
+	defer conn.Close()
+	var inserted map[string]bool
+	err = conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres connection is %T", dc)
+		}
+		pc := sc.Conn()
+		var err error
+		inserted, err = writeGroup(ctx, pc, group)
+		if err != nil {
+			// Whatever state the transaction is in, end it; a connection that cannot is dropped.
+			if _, rerr := pc.Exec(ctx, "ROLLBACK"); rerr != nil {
+				return errors.Join(err, rerr, driver.ErrBadConn)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: group of %d completions: %w", n, err)
+	}
+	return inserted, nil
+}
+
+// writeGroup sends the group's two round trips on pc.
+func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion) (map[string]bool, error) {
+	// Round trip 1: BEGIN, new persons, entries.
+	var personIDs []string
+	var personAt []int64
+	seenPerson := map[string]bool{}
+	for _, c := range group {
+		if len(c.certs) > 0 && !seenPerson[c.v.PersonID] {
+			seenPerson[c.v.PersonID] = true
+			personIDs, personAt = append(personIDs, c.v.PersonID), append(personAt, nanos(c.v.CreatedAt))
+		}
+	}
+	sortTogether(personIDs, personAt)
+	cols := entryColumns(group)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if len(personIDs) > 0 {
+		b.Queue(`INSERT INTO persons (id, created_at) SELECT * FROM unnest($1::text[], $2::bigint[])
+			ON CONFLICT (id) DO NOTHING RETURNING id`, personIDs, personAt)
+	}
+	b.Queue(`
+		INSERT INTO evidence_entries (id, tenant_id, created_at, leaf, leaf_hash, sealed, wrapped_key, shred_after,
+			session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial, method, revocation_ref,
+			event_id, event_type, event_payload)
+		SELECT v.id, s.tenant_id, v.created_at, v.leaf, v.leaf_hash, v.sealed, v.wrapped_key, v.shred_after,
+			v.session_id, v.purpose, v.decision, v.reason, v.detail, v.person_id, v.cert_ca, v.cert_serial, v.method, v.revocation_ref,
+			v.event_id, v.event_type, v.event_payload
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[], $9::bigint[],
+			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+			$19::text[], $20::text[], $21::bytea[]) WITH ORDINALITY
+			AS v(id, session_id, tenant_id, created_at, leaf, leaf_hash, sealed, wrapped_key, shred_after,
+				purpose, decision, reason, detail, person_id, cert_ca, cert_serial, method, revocation_ref,
+				event_id, event_type, event_payload, n)
+		JOIN sessions s ON s.id = v.session_id AND s.tenant_id = v.tenant_id AND s.purpose = v.purpose
+		WHERE v.person_id IS NULL OR EXISTS (SELECT 1 FROM persons p WHERE p.id = v.person_id)
+		ORDER BY v.n
+		ON CONFLICT DO NOTHING
+		RETURNING id`, cols...)
+	br := pc.SendBatch(ctx, b)
+	created := map[string]bool{}
+	inserted := map[string]bool{}
+	err := func() error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if len(personIDs) > 0 {
+			if err := collectIDs(br, created); err != nil {
+				return fmt.Errorf("insert persons: %w", err)
+			}
+		}
+		if err := collectIDs(br, inserted); err != nil {
+			return fmt.Errorf("insert entries: %w", err)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	// Round trip 2: undo persons of refused completions, certificate links, counters, COMMIT.
+	var orphans []string
+	kept := map[string]bool{}
+	for _, c := range group {
+		if inserted[c.v.ID] {
+			kept[c.v.PersonID] = true
+		}
+	}
+	for id := range created {
+		if !kept[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	slices.Sort(orphans)
+	var links []platform.PersonCert
+	type counterKey struct {
+		tenant, month, purpose, method string
+		shard                          int64
+	}
+	counts := map[counterKey]int64{}
+	for _, c := range group {
+		if !inserted[c.v.ID] {
+			continue
+		}
+		links = append(links, c.certs...)
+		counts[counterKey{c.v.TenantID, c.month, string(c.v.Purpose), string(c.v.Method), usageShard(c.v.ID)}]++
+	}
+	slices.SortFunc(links, func(a, b platform.PersonCert) int {
+		return cmp.Or(strings.Compare(a.CA, b.CA), strings.Compare(a.Serial, b.Serial))
+	})
+	links = slices.CompactFunc(links, func(a, b platform.PersonCert) bool { return a.CA == b.CA && a.Serial == b.Serial })
+	keys := make([]counterKey, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b counterKey) int {
+		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.month, b.month), strings.Compare(a.purpose, b.purpose),
+			strings.Compare(a.method, b.method), cmp.Compare(a.shard, b.shard))
+	})
+
+	b = &pgx.Batch{}
+	if len(orphans) > 0 {
+		b.Queue(`DELETE FROM persons WHERE id = ANY($1::text[])`, orphans)
+	}
+	if len(links) > 0 {
+		ca, serial, person, kind, at := make([]string, len(links)), make([]string, len(links)), make([]string, len(links)), make([]string, len(links)), make([]int64, len(links))
+		for i, l := range links {
+			ca[i], serial[i], person[i], kind[i], at[i] = l.CA, l.Serial, l.PersonID, l.Kind, nanos(l.LinkedAt)
+		}
+		b.Queue(`INSERT INTO person_certs (ca, serial, person_id, kind, linked_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+			ON CONFLICT (ca, serial) DO NOTHING`, ca, serial, person, kind, at)
+	}
+	if len(keys) > 0 {
+		tenant, month, purpose, method, shard, count := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+		for i, k := range keys {
+			tenant[i], month[i], purpose[i], method[i], shard[i], count[i] = k.tenant, k.month, k.purpose, k.method, k.shard, counts[k]
+		}
+		b.Queue(`INSERT INTO usage_counters (tenant_id, month, purpose, method, shard, count)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+			ON CONFLICT (tenant_id, month, purpose, method, shard) DO UPDATE SET count = usage_counters.count + excluded.count`,
+			tenant, month, purpose, method, shard, count)
+	}
+	b.Queue("COMMIT")
+	if err := pc.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return inserted, nil
+}
+
+// collectIDs reads the ids a RETURNING id statement of the batch returned into into.
+func collectIDs(br pgx.BatchResults, into map[string]bool) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		into[id] = true
+	}
+	return rows.Err()
+}
+
+// entryColumns returns the group's entries as one array per column, in the order of the entry
+// insert's unnest.
+func entryColumns(group []*pgCompletion) []any {
+	n := len(group)
+	var (
+		id, session, tenant                = make([]string, n), make([]string, n), make([]string, n)
+		created                            = make([]int64, n)
+		leaf, leafHash, sealed, wrapped    = make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		shredAfter                         = make([]*int64, n)
+		purpose, decision, reason, detail  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		person                             = make([]*string, n)
+		certCA, certSerial, method, revRef = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		eventID, eventType                 = make([]*string, n), make([]*string, n)
+		payload                            = make([][]byte, n)
+	)
+	for i, c := range group {
+		v, r := &c.v, c.rec
+		id[i], session[i], tenant[i], created[i] = v.ID, v.SessionID, v.TenantID, nanos(v.CreatedAt)
+		leaf[i], leafHash[i] = r.LeafData, r.LeafHash[:]
+		if len(r.Sealed) > 0 {
+			sealed[i] = r.Sealed
+			at := nanos(r.ShredAfter)
+			shredAfter[i] = &at
+		}
+		if len(r.WrappedKey) > 0 {
+			wrapped[i] = r.WrappedKey
+		}
+		purpose[i], decision[i], reason[i], detail[i] = string(v.Purpose), string(v.Decision), v.Reason, v.Detail
+		if v.PersonID != "" {
+			person[i] = &v.PersonID
+		}
+		certCA[i], certSerial[i], method[i], revRef[i] = v.CertCA, v.CertSerial, string(v.Method), v.RevocationRef
+		if c.ev != nil {
+			eventID[i], eventType[i], payload[i] = &c.ev.ID, &c.ev.Type, c.ev.Payload
+		}
+	}
+	return []any{id, session, tenant, created, leaf, leafHash, sealed, wrapped, shredAfter,
+		purpose, decision, reason, detail, person, certCA, certSerial, method, revRef, eventID, eventType, payload}
+}
+
+// sortTogether sorts ids and, by the same permutation, at.
+func sortTogether(ids []string, at []int64) {
+	idx := make([]int, len(ids))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
+	sid, sat := slices.Clone(ids), slices.Clone(at)
+	for i, j := range idx {
+		ids[i], at[i] = sid[j], sat[j]
+	}
+}
