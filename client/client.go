@@ -138,7 +138,10 @@ type Verification struct {
 	Detail    string            `json:"detail"`
 	Sub       string            `json:"sub"` // the pairwise id of the person, for this tenant
 	Facts     map[string]string `json:"facts"`
-	Cert      *struct {
+	// CardID is this tenant's id of the card's authentication certificate, login only: what
+	// the tenant's gates compute with CardKey from the certificate a tapped card presents.
+	CardID string `json:"card_id"`
+	Cert   *struct {
 		Issuer string `json:"issuer_key_id"`
 		Serial string `json:"serial"`
 	} `json:"certificate"`
@@ -205,6 +208,22 @@ func (c *Client) Verification(ctx context.Context, id string) (*Verification, er
 		return nil, err
 	}
 	return &v, nil
+}
+
+// CardKey is the answer of GET /v1/tenant/card-key.
+type CardKey struct {
+	Format string `json:"format"` // mynagate-card-id-v1
+	Key    []byte `json:"key"`
+}
+
+// CardKey reads the tenant's card key (tenant), the key of the card ids of its login
+// verifications (docs/design/gate.md).
+func (c *Client) CardKey(ctx context.Context) (*CardKey, error) {
+	var k CardKey
+	if _, err := c.do(ctx, "GET", "/v1/tenant/card-key", nil, nil, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
 }
 
 // Usage is the answer of GET /v1/usage.

@@ -17,7 +17,6 @@ package gate
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -306,7 +305,7 @@ func (g *Gate) checkTap(tp *Tap, now time.Time) (string, Decision) {
 	if !ok || now.After(exp) {
 		return "", no(ChallengeInvalid, "the card answered a challenge this gate did not ask, already used, or expired")
 	}
-	holder := manifest.Commit(g.m.CommitKey, sha256.Sum256(tp.Certificate))
+	holder := g.m.HolderOf(tp.Certificate)
 	var cert, issuer *x509.Certificate
 	if len(g.byHold[holder]) > 0 || g.formerAll[holder] {
 		// The manifest vouches for these exact certificate bytes: the ticket service committed to

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"os"
 	"strconv"
@@ -35,7 +34,7 @@ type fixture struct {
 var codeKey = bytes.Repeat([]byte{7}, 32)
 
 func commit(m *manifest.Manifest, cf *jpki.CardFile) string {
-	return manifest.Commit(m.CommitKey, sha256.Sum256(cf.Auth.Cert))
+	return m.HolderOf(cf.Auth.Cert)
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -73,7 +72,7 @@ func newFixture(t testing.TB) *fixture {
 	now := clk.Now()
 	today := now.In(jpki.JST).Format(time.DateOnly)
 	m := &manifest.Manifest{Event: "ev1", EventName: "Spring Live", IssuedAt: now, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour),
-		CommitKey: bytes.Repeat([]byte{9}, 32), CodeKey: codeKey, CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
+		CommitKey: bytes.Repeat([]byte{9}, 32), CardKey: bytes.Repeat([]byte{8}, 32), CodeKey: codeKey, CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
 	m.Tickets = []manifest.Ticket{
 		{ID: "t1", Event: "ev1", Day: today, Seat: "S-1", Status: "valid", Holder: commit(m, f.cards["A"]), Name: "山田　太郎"},
 		{ID: "t2", Event: "ev1", Day: today, Seat: "S-2", Status: "valid", Generation: 1, Holder: commit(m, f.cards["B"]), Former: []string{commit(m, f.cards["A"])}},
@@ -283,6 +282,10 @@ func TestManifestRefused(t *testing.T) {
 	tampered, _ := json.Marshal(&m2)
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	other, _ := manifest.Sign(f.m, otherKey)
+	// Commitments the gate could never match: no card key to compute a tapped card's id with.
+	m3 := *f.m
+	m3.CardKey = nil
+	keyless, _ := manifest.Sign(&m3, f.svcKey)
 	cases := []struct {
 		name  string
 		data  []byte
@@ -298,6 +301,7 @@ func TestManifestRefused(t *testing.T) {
 		{"not yet valid", f.envelope, "ev1", now.Add(-2 * time.Hour), manifest.NotYetValid},
 		{"garbage", []byte("{\"format\":1"), "ev1", now, manifest.Malformed},
 		{"unknown field", reenc(func(c map[string]any) { c["extra"] = 1 }), "ev1", now, manifest.Malformed},
+		{"commitments without a card key", keyless, "ev1", now, manifest.Malformed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -42,6 +42,9 @@ func (p *Platform) openPersonal(ctx context.Context, tenant *Tenant, v *Verifica
 		return nil
 	}
 	v.Detail = o.Personal.Detail
+	if v.Purpose == PurposeLogin && v.Decision == DecisionAccepted && len(o.Personal.Certificate) > 0 {
+		v.CardID = CardID(p.CardKey(tenant.ID), o.Personal.Certificate)
+	}
 	for k, val := range o.Personal.Facts {
 		f := Fact(k)
 		if !slices.Contains(tenant.Facts, f) {

@@ -172,6 +172,9 @@ type Verification struct {
 	// Facts are the basic-4 facts the tenant received, read back by opening the verification's
 	// sealed evidence entry; nil when none or once shredded.
 	Facts map[Fact]string
+	// CardID is the tenant's card id of the authentication certificate (cardid.go), for an
+	// accepted login verification only; read back like Facts, empty once shredded.
+	CardID string
 	// Shredded is set once the personal data (facts, certificate) was shredded at RetainUntil,
 	// the end of the tenant's retention.
 	Shredded    bool

@@ -104,6 +104,7 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m.HandleFunc("GET /v1/sessions/{id}/qr.png", s.tenant(s.sessionQR))
 	m.HandleFunc("GET /v1/verifications/{id}", s.tenant(s.getVerification))
 	m.HandleFunc("GET /v1/usage", s.tenant(s.usage))
+	m.HandleFunc("GET /v1/tenant/card-key", s.tenant(s.cardKey))
 	m.HandleFunc("GET /v1/holder/sessions/{id}", s.limitIP(ipHolder, "holder requests", s.holderGet))
 	m.HandleFunc("POST /v1/holder/sessions/{id}", s.limitIP(ipHolder, "holder requests", s.holderPost))
 	s.evidenceRoutes(m)
@@ -302,6 +303,7 @@ type VerificationView struct {
 	Detail     string                   `json:"detail,omitempty"`
 	Sub        string                   `json:"sub,omitempty"`
 	Facts      map[platform.Fact]string `json:"facts,omitempty"`
+	CardID     string                   `json:"card_id,omitempty"` // login only: the tenant's id of the card (platform/cardid.go)
 	Cert       *CertView                `json:"certificate,omitempty"`
 	Revocation RevocationView           `json:"revocation"`
 	CreatedAt  time.Time                `json:"created_at"`
@@ -350,6 +352,9 @@ func (s *Server) verificationView(t *platform.Tenant, v *platform.Verification) 
 		out.Sub = s.p.PairwiseID(t.ID, v.PersonID)
 		if v.Purpose == platform.PurposeIdentity && len(v.Facts) > 0 {
 			out.Facts = v.Facts
+		}
+		if v.Purpose == platform.PurposeLogin && !v.Shredded {
+			out.CardID = v.CardID
 		}
 	}
 	if !v.RetainUntil.IsZero() {
@@ -464,6 +469,18 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, t *platform.Tenan
 		out.Counts = append(out.Counts, UsageCounts{Month: u.Month, Purpose: u.Purpose, Method: u.Method, Count: u.Count})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// CardKeyView is the answer of GET /v1/tenant/card-key.
+type CardKeyView struct {
+	Format string `json:"format"`
+	Key    []byte `json:"key"`
+}
+
+// cardKey gives the tenant its card key, with which its gates compute the card_id of a login
+// verification from the certificate a tapped card presents (platform/cardid.go).
+func (s *Server) cardKey(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+	writeJSON(w, http.StatusOK, CardKeyView{Format: "mynagate-card-id-v1", Key: s.p.CardKey(t.ID)})
 }
 
 // HolderChallenge is what the holder's app gets for a session.

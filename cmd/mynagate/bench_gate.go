@@ -114,13 +114,14 @@ func benchGate(ctx context.Context, w, progress io.Writer, attendees, lanes int)
 	clk := clockwork.NewRealClock()
 	now := clk.Now()
 	m := &manifest.Manifest{Event: "doors", IssuedAt: now, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(6 * time.Hour),
-		RequireCard: true, CommitKey: make([]byte, 32), CodeKey: make([]byte, 32), CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
+		RequireCard: true, CommitKey: make([]byte, 32), CardKey: make([]byte, 32), CodeKey: make([]byte, 32), CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
 	rand.Read(m.CommitKey)
+	rand.Read(m.CardKey)
 	rand.Read(m.CodeKey)
 	day := now.In(jpki.JST).Format(time.DateOnly)
 	for i, cf := range cards {
 		m.Tickets = append(m.Tickets, manifest.Ticket{ID: fmt.Sprintf("t%05d", i), Event: "doors", Day: day, Seat: fmt.Sprintf("A-%d", i+1), Status: "valid",
-			Holder: manifest.Commit(m.CommitKey, sha256.Sum256(cf.Auth.Cert))})
+			Holder: m.HolderOf(cf.Auth.Cert)})
 	}
 	_, svc, _ := ed25519.GenerateKey(rand.Reader)
 	env, err := manifest.Sign(m, svc)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -46,8 +45,8 @@ func gateRunFixture(t *testing.T) (dir, cardA, cardB, mf string, m *manifest.Man
 	// The simulator's clock is fake; the lane runs on the real one, so the manifest covers both.
 	now := time.Now()
 	m = &manifest.Manifest{Event: "ev1", IssuedAt: now, NotBefore: clk.Now().Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		CommitKey: bytes.Repeat([]byte{1}, 32), CodeKey: bytes.Repeat([]byte{2}, 32), CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
-	m.Tickets = []manifest.Ticket{{ID: "t1", Event: "ev1", Seat: "A-1", Status: "valid", Name: "山田　太郎", Holder: manifest.Commit(m.CommitKey, sha256.Sum256(cfA.Auth.Cert))}}
+		CommitKey: bytes.Repeat([]byte{1}, 32), CardKey: bytes.Repeat([]byte{3}, 32), CodeKey: bytes.Repeat([]byte{2}, 32), CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
+	m.Tickets = []manifest.Ticket{{ID: "t1", Event: "ev1", Seat: "A-1", Status: "valid", Name: "山田　太郎", Holder: m.HolderOf(cfA.Auth.Cert)}}
 	svcPub, svc, _ := ed25519.GenerateKey(rand.Reader)
 	env, err = manifest.Sign(m, svc)
 	if err != nil {

@@ -41,10 +41,10 @@ func TestDoorsOpen(t *testing.T) {
 	crlDER, _ := os.ReadFile(crl.Path)
 	ca, _ := sim.CACertificate("auth")
 	now := clk.Now()
-	m := &manifest.Manifest{Event: "e", IssuedAt: now, NotBefore: now, NotAfter: now.Add(time.Hour), CommitKey: make([]byte, 32), CodeKey: make([]byte, 32),
+	m := &manifest.Manifest{Event: "e", IssuedAt: now, NotBefore: now, NotAfter: now.Add(time.Hour), CommitKey: make([]byte, 32), CardKey: make([]byte, 32), CodeKey: make([]byte, 32),
 		CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
 	for i, c := range certs {
-		m.Tickets = append(m.Tickets, manifest.Ticket{ID: string(rune('a' + i)), Event: "e", Status: "valid", Holder: manifest.Commit(m.CommitKey, sha256.Sum256(c))})
+		m.Tickets = append(m.Tickets, manifest.Ticket{ID: string(rune('a' + i)), Event: "e", Status: "valid", Holder: m.HolderOf(c)})
 	}
 	_, svc, _ := ed25519.GenerateKey(rand.Reader)
 	env, _ := manifest.Sign(m, svc)

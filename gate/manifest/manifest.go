@@ -68,6 +68,9 @@ type Manifest struct {
 	RequireCard bool `json:"require_card"`
 	// CommitKey keys the holder commitments of this manifest (fresh per manifest).
 	CommitKey []byte `json:"commit_key"`
+	// CardKey is the ticket service's card key from the platform (see CardID); absent when the
+	// manifest has no holder commitments.
+	CardKey []byte `json:"card_key,omitempty"`
 	// CodeKey is the ticket service's rotating-code key.
 	CodeKey []byte   `json:"code_key"`
 	Tickets []Ticket `json:"tickets"`
@@ -180,19 +183,64 @@ func Open(data []byte, pub ed25519.PublicKey, event string, now time.Time) (*Man
 	if len(m.CommitKey) < 16 {
 		return nil, refuse(Malformed, "commit key shorter than 16 bytes")
 	}
+	if len(m.CardKey) < 16 {
+		for _, t := range m.Tickets {
+			if t.Holder != "" || len(t.Former) > 0 {
+				return nil, refuse(Malformed, "holder commitments without a card key of at least 16 bytes")
+			}
+		}
+	}
 	return &m, nil
 }
 
-// Commit is the holder commitment of a certificate for a manifest: base64url of the first 16
-// bytes of HMAC-SHA256(commitKey, "mynagate-gate-holder-v1" 0x00 SHA-256(certificate DER)).
-// The ticket service computes it from the certificate fingerprint of the holder's verification;
-// the gate computes it from the certificate the card presents. A fresh key per manifest keeps
-// the commitments of one person unlinkable across manifests without the key.
+// Who holds a ticket (docs/design/gate.md, "Who is the holder"): the platform gives the ticket
+// service, for a login verification, the tenant's card id of the holder's authentication
+// certificate, and the tenant its card key (GET /v1/tenant/card-key), which the manifest
+// carries (CardKey); the gate computes the same card id from the certificate a card presents.
+// The manifest does not carry card ids but commitments to them under a key of its own
+// (CommitKey, fresh per manifest), so that one person's entries in two manifests cannot be
+// linked without a card.
+
+// CardID is the platform's card id of an authentication certificate (DER) under a tenant's card
+// key: base64url(HMAC-SHA256(cardKey, "mynagate-card-id-v1" 0x00 SHA-256(certificate DER))),
+// no padding. The platform computes the same (platform/cardid.go; a test of internal/e2e holds
+// the two together).
+func CardID(cardKey, certDER []byte) string {
+	fp := sha256.Sum256(certDER)
+	m := hmac.New(sha256.New, cardKey)
+	m.Write([]byte("mynagate-card-id-v1\x00"))
+	m.Write(fp[:])
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// CommitCard is the holder commitment of a card id for a manifest: base64url of the first 16
+// bytes of HMAC-SHA256(commitKey, "mynagate-gate-holder-v2" 0x00 card id).
+func CommitCard(commitKey []byte, cardID string) string {
+	m := hmac.New(sha256.New, commitKey)
+	m.Write([]byte("mynagate-gate-holder-v2\x00"))
+	m.Write([]byte(cardID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// Commit is the holder commitment of a certificate fingerprint, for a manifest without a card
+// key: base64url of the first 16 bytes of HMAC-SHA256(commitKey, "mynagate-gate-holder-v1" 0x00
+// SHA-256(certificate DER)). A kiosk's roster (package gate/kiosk), which enrolls cards itself
+// rather than through the platform, commits to its people so.
 func Commit(commitKey []byte, certFingerprint [32]byte) string {
 	m := hmac.New(sha256.New, commitKey)
 	m.Write([]byte("mynagate-gate-holder-v1\x00"))
 	m.Write(certFingerprint[:])
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// HolderOf is the commitment of the card that presents certificate certDER in m:
+// CommitCard(m.CommitKey, CardID(m.CardKey, certDER)), or without a card key
+// Commit(m.CommitKey, SHA-256(certDER)).
+func (m *Manifest) HolderOf(certDER []byte) string {
+	if len(m.CardKey) == 0 {
+		return Commit(m.CommitKey, sha256.Sum256(certDER))
+	}
+	return CommitCard(m.CommitKey, CardID(m.CardKey, certDER))
 }
 
 // CodeMAC is the MAC of the ticket service's rotating codes (docs/design/ticket.md): the first

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,9 +59,9 @@ func newLane(t *testing.T) *lane {
 	clk, cf, caDER, crlDER := trust(t)
 	now := clk.Now()
 	m := &manifest.Manifest{Event: "ev1", EventName: "Spring Live", IssuedAt: now, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour),
-		CommitKey: bytes.Repeat([]byte{9}, 32), CodeKey: bytes.Repeat([]byte{7}, 32), CACerts: [][]byte{caDER}, CRLs: [][]byte{crlDER}}
+		CommitKey: bytes.Repeat([]byte{9}, 32), CardKey: bytes.Repeat([]byte{8}, 32), CodeKey: bytes.Repeat([]byte{7}, 32), CACerts: [][]byte{caDER}, CRLs: [][]byte{crlDER}}
 	m.Tickets = []manifest.Ticket{{ID: "t1", Event: "ev1", Seat: "A-12", Status: "valid", Name: "山田　太郎",
-		Holder: manifest.Commit(m.CommitKey, sha256.Sum256(cf.Auth.Cert))}}
+		Holder: m.HolderOf(cf.Auth.Cert)}}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	g, err := gate.New(gate.Config{Manifest: m, GateID: "g1", Lane: "1", Key: key, Clock: clk, Rand: rand.Reader})
 	if err != nil {

@@ -323,6 +323,7 @@ func TestClientMatchesSpec(t *testing.T) {
 		{client.Session{}, "Session"},
 		{client.Verification{}, "Verification"},
 		{client.Usage{}, "Usage"},
+		{client.CardKey{}, "CardKey"},
 		{client.SessionRequest{}, "CreateSessionRequest"},
 		{client.Challenge{}, "HolderChallenge"},
 		{client.HolderResult{}, "HolderResult"},
@@ -806,6 +807,10 @@ func TestContract(t *testing.T) {
 	}
 	_, err = rp.Usage(ctx, "2026-05", "2026-04")
 	expectProblem(t, err, "invalid-request")
+	// The card key (its schema checked on the way).
+	if k, err := rp.CardKey(ctx); err != nil || len(k.Key) != 32 {
+		t.Errorf("card key: %+v %v", k, err)
+	}
 	st, _, _ = c.raw(offSpec(), "GET", base+"/v1/usage?from=2026-13", key, nil, nil)
 	if st != http.StatusBadRequest {
 		t.Errorf("usage of month 13: %d", st)
@@ -989,6 +994,8 @@ func TestContract(t *testing.T) {
 		_, err = badkey.Verification(ctx, done.Verification.ID)
 		expectProblem(t, err, "unauthorized")
 		_, err = badkey.Usage(ctx, "", "")
+		expectProblem(t, err, "unauthorized")
+		_, err = badkey.CardKey(ctx)
 		expectProblem(t, err, "unauthorized")
 		bad := "mgk_0000000000000000_" + strings.Repeat("0", 64)
 		for _, r := range []struct{ method, path string }{
@@ -1395,6 +1402,8 @@ func TestContract(t *testing.T) {
 		_, err = bc.Verification(ctx, done.Verification.ID)
 		expectProblem(t, err, "internal")
 		_, err = bc.Usage(ctx, "", "")
+		expectProblem(t, err, "internal")
+		_, err = bc.CardKey(ctx)
 		expectProblem(t, err, "internal")
 		if code, _, _ := c.raw(ctx, "GET", broken.URL+"/v1/sessions/"+s1.ID+"/qr.png", key, nil, nil); code != http.StatusInternalServerError {
 			t.Errorf("qr.png on a broken store: %d", code)
