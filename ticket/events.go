@@ -59,10 +59,13 @@ type Event struct {
 	MinAge int `json:"min_age"`
 	// Residency, when not empty, is the prefecture or municipality (e.g. 東京都 or
 	// 東京都千代田区) the holder's address must be in.
-	Residency    string      `json:"residency"`
-	MaxPerPerson int         `json:"max_per_person"`
-	Sale         string      `json:"sale"`
-	Classes      []SeatClass `json:"seat_classes"`
+	Residency    string `json:"residency"`
+	MaxPerPerson int    `json:"max_per_person"`
+	Sale         string `json:"sale"`
+	// RequireCard: the gate admits a ticket only with its holder's card tapped (the holder
+	// registers the card with a login verification; docs/design/gate.md).
+	RequireCard bool        `json:"require_card"`
+	Classes     []SeatClass `json:"seat_classes"`
 	// Lottery: the application window's end and the time winners have to pay.
 	ApplyCloses time.Time     `json:"apply_closes,omitzero"`
 	PayWindow   time.Duration `json:"-"`
@@ -89,6 +92,7 @@ type EventRequest struct {
 	Residency    string      `json:"residency"`
 	MaxPerPerson int         `json:"max_per_person"`
 	Sale         string      `json:"sale"`
+	RequireCard  bool        `json:"require_card"`
 	Classes      []SeatClass `json:"seat_classes"`
 	ApplyCloses  time.Time   `json:"apply_closes"`
 	// PayWindow is how long winners have to pay (pay_window_seconds in JSON).
@@ -132,6 +136,8 @@ func (s *Service) CreateEvent(ctx context.Context, o *Organiser, r EventRequest)
 		return nil, errf(KindInvalid, "invalid-event", "max_per_person must be 1 to 100")
 	case r.Sale != SaleFirstCome && r.Sale != SaleLottery:
 		return nil, errf(KindInvalid, "invalid-event", "sale must be first_come or lottery")
+	case r.RequireCard && (r.Identity == IdentityNone || r.Kind != "event"):
+		return nil, errf(KindInvalid, "invalid-event", "require_card needs an event with identity login or identity: the card is the verified person's")
 	case r.Sale == SaleLottery && r.Identity == IdentityNone:
 		return nil, errf(KindInvalid, "invalid-event", "a lottery counts one application per person: it needs identity login or identity")
 	case r.Sale == SaleLottery && !r.ApplyCloses.After(s.clk.Now()):
@@ -156,13 +162,13 @@ func (s *Service) CreateEvent(ctx context.Context, o *Organiser, r EventRequest)
 		return nil, err
 	}
 	ev := &Event{ID: id, Organiser: o.ID, Kind: r.Kind, Name: r.Name, Venue: r.Venue, Date: r.Date, Identity: r.Identity, MinAge: r.MinAge,
-		Residency: r.Residency, MaxPerPerson: r.MaxPerPerson, Sale: r.Sale}
+		Residency: r.Residency, MaxPerPerson: r.MaxPerPerson, Sale: r.Sale, RequireCard: r.RequireCard}
 	if r.Sale == SaleLottery {
 		ev.ApplyCloses, ev.PayWindow = r.ApplyCloses.UTC(), r.PayWindow
 	}
 	err = s.db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, organiser_id, kind, name, venue, event_date, identity, min_age, residency, max_per_person, sale, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, id, o.ID, r.Kind, r.Name, r.Venue, r.Date, string(r.Identity), r.MinAge, r.Residency, r.MaxPerPerson, r.Sale, s.now()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, organiser_id, kind, name, venue, event_date, identity, min_age, residency, max_per_person, sale, require_card, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, id, o.ID, r.Kind, r.Name, r.Venue, r.Date, string(r.Identity), r.MinAge, r.Residency, r.MaxPerPerson, r.Sale, boolInt(r.RequireCard), s.now()); err != nil {
 			return fmt.Errorf("ticket: create event: %w", err)
 		}
 		for _, c := range r.Classes {
@@ -215,8 +221,9 @@ type querier interface {
 func (s *Service) event(ctx context.Context, q querier, id string) (*Event, error) {
 	var ev Event
 	var ident string
-	err := q.QueryRowContext(ctx, `SELECT id, organiser_id, kind, name, venue, event_date, identity, min_age, residency, max_per_person, sale FROM events WHERE id = $1`, id).
-		Scan(&ev.ID, &ev.Organiser, &ev.Kind, &ev.Name, &ev.Venue, &ev.Date, &ident, &ev.MinAge, &ev.Residency, &ev.MaxPerPerson, &ev.Sale)
+	var reqCard int
+	err := q.QueryRowContext(ctx, `SELECT id, organiser_id, kind, name, venue, event_date, identity, min_age, residency, max_per_person, sale, require_card FROM events WHERE id = $1`, id).
+		Scan(&ev.ID, &ev.Organiser, &ev.Kind, &ev.Name, &ev.Venue, &ev.Date, &ident, &ev.MinAge, &ev.Residency, &ev.MaxPerPerson, &ev.Sale, &reqCard)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errf(KindNotFound, "not-found", "no event %q", id)
 	}
@@ -224,6 +231,7 @@ func (s *Service) event(ctx context.Context, q querier, id string) (*Event, erro
 		return nil, fmt.Errorf("ticket: event: %w", err)
 	}
 	ev.Identity = Identity(ident)
+	ev.RequireCard = reqCard != 0
 	rows, err := q.QueryContext(ctx, `SELECT id, name, price, capacity, taken FROM seat_classes WHERE event_id = $1 ORDER BY price DESC, name`, id)
 	if err != nil {
 		return nil, fmt.Errorf("ticket: seat classes: %w", err)
@@ -306,4 +314,11 @@ func (c *SeatClass) find(ev *Event, id string) bool {
 		}
 	}
 	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

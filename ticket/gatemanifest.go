@@ -11,6 +11,24 @@ import (
 	"github.com/mynagate/mynagate/gate/manifest"
 )
 
+// cardKey returns the service's card key, read from the platform once (it never changes).
+func (s *Service) cardKey(ctx context.Context) ([]byte, error) {
+	s.cardKeyMu.Lock()
+	defer s.cardKeyMu.Unlock()
+	if s.cardKeyVal != nil {
+		return s.cardKeyVal, nil
+	}
+	k, err := s.plat.CardKey(ctx)
+	if err != nil {
+		return nil, &Error{Kind: KindUnavailable, Reason: "platform-unavailable", Detail: "the identity platform did not give the card key: " + err.Error()}
+	}
+	if k.Format != "mynagate-card-id-v1" || len(k.Key) < 16 {
+		return nil, &Error{Kind: KindUnavailable, Reason: "platform-unavailable", Detail: fmt.Sprintf("the platform's card key is of format %q, %d bytes: not one this service knows", k.Format, len(k.Key))}
+	}
+	s.cardKeyVal = k.Key
+	return k.Key, nil
+}
+
 // GateTrust supplies what a gate checks taps against: the DER J-LIS authentication CA
 // certificates and a DER CRL of each (the snapshot the gate takes offline).
 type GateTrust func(ctx context.Context) (caCerts, crls [][]byte, err error)
@@ -23,9 +41,9 @@ func WithGate(key ed25519.PrivateKey, trust GateTrust, validity time.Duration) O
 }
 
 // GateManifest builds and signs the manifest of the organiser's event: its tickets (id, day,
-// generation, seat, status, whether admitted), the rotating-code key, a fresh commit key, the CA
-// certificates and the CRL snapshot. The ticket service holds no holder commitments yet, so the
-// manifest admits by code (require_card false).
+// generation, seat, status, whether admitted, the commitment to the holder's registered card),
+// the rotating-code key, a fresh commit key, the service's card key from the platform, the CA
+// certificates and the CRL snapshot, and whether the event admits only with the holder's card.
 func (s *Service) GateManifest(ctx context.Context, o *Organiser, eventID string) ([]byte, error) {
 	ev, err := s.ownEvent(ctx, o, eventID)
 	if err != nil {
@@ -59,9 +77,15 @@ func (s *Service) GateManifest(ctx context.Context, o *Organiser, eventID string
 	if _, err := io.ReadFull(s.rand, commitKey); err != nil {
 		return nil, fmt.Errorf("ticket: random: %w", err)
 	}
-	m := &manifest.Manifest{Event: ev.ID, EventName: ev.Name, IssuedAt: now, NotBefore: now, NotAfter: notAfter,
-		CommitKey: commitKey, CodeKey: s.codeKey, CACerts: cas, CRLs: crls, Tickets: []manifest.Ticket{}}
-	rows, err := s.db.r.QueryContext(ctx, `SELECT t.id, e.event_date, t.generation, c.name, t.seat_no, t.status, t.admitted_at, COALESCE(p.needs_reverify, 0)
+	var cardKey []byte
+	if ev.Identity != IdentityNone {
+		if cardKey, err = s.cardKey(ctx); err != nil {
+			return nil, err
+		}
+	}
+	m := &manifest.Manifest{Event: ev.ID, EventName: ev.Name, IssuedAt: now, NotBefore: now, NotAfter: notAfter, RequireCard: ev.RequireCard,
+		CommitKey: commitKey, CardKey: cardKey, CodeKey: s.codeKey, CACerts: cas, CRLs: crls, Tickets: []manifest.Ticket{}}
+	rows, err := s.db.r.QueryContext(ctx, `SELECT t.id, e.event_date, t.generation, c.name, t.seat_no, t.status, t.admitted_at, COALESCE(p.needs_reverify, 0), COALESCE(p.card_id, '')
 		FROM tickets t JOIN events e ON e.id = t.event_id JOIN seat_classes c ON c.id = t.seat_class_id
 		LEFT JOIN persons p ON p.sub = substr(t.holder, 5) WHERE t.event_id = $1 ORDER BY t.id`, ev.ID)
 	if err != nil {
@@ -73,12 +97,16 @@ func (s *Service) GateManifest(ctx context.Context, o *Organiser, eventID string
 		var class string
 		var seat, reverify int64
 		var admitted *int64
-		if err := rows.Scan(&t.ID, &t.Day, &t.Generation, &class, &seat, &t.Status, &admitted, &reverify); err != nil {
+		var cardID string
+		if err := rows.Scan(&t.ID, &t.Day, &t.Generation, &class, &seat, &t.Status, &admitted, &reverify, &cardID); err != nil {
 			return nil, fmt.Errorf("ticket: gate manifest: %w", err)
 		}
 		t.Event, t.Seat, t.Admitted = ev.ID, fmt.Sprintf("%s-%d", class, seat), admitted != nil
 		if reverify != 0 {
 			t.Status = "reverify"
+		}
+		if cardID != "" && cardKey != nil {
+			t.Holder = manifest.CommitCard(commitKey, cardID)
 		}
 		m.Tickets = append(m.Tickets, t)
 	}

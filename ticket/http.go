@@ -15,7 +15,7 @@ import (
 //	POST /api/accounts                     {email, password, name}
 //	POST /api/login                        {email, password} → {token}
 //	GET  /api/events, /api/events/{id}
-//	POST /api/events/{id}/verifications    {companion} → holder_url to answer with the card (buyer)
+//	POST /api/events/{id}/verifications    {companion, card} → holder_url to answer with the card (buyer)
 //	POST /api/verifications/{id}/complete  (buyer)
 //	POST /api/events/{id}/purchase         {seat_class, quantity}; Idempotency-Key (buyer)
 //	GET  /api/tickets                      (buyer)
@@ -175,6 +175,9 @@ func (s *Service) hEvent(w http.ResponseWriter, r *http.Request) {
 func (s *Service) hStartVerification(w http.ResponseWriter, r *http.Request, a *Account) {
 	var in struct {
 		Companion bool `json:"companion"`
+		// Card registers the card of the account's person for the gate (a login verification
+		// on an identity-grade event).
+		Card bool `json:"card"`
 	}
 	if r.ContentLength != 0 {
 		if err := decode(r, &in); err != nil {
@@ -182,7 +185,16 @@ func (s *Service) hStartVerification(w http.ResponseWriter, r *http.Request, a *
 			return
 		}
 	}
-	v, err := s.StartVerification(r.Context(), a, r.PathValue("id"), in.Companion)
+	var v *Verification
+	var err error
+	switch {
+	case in.Card && in.Companion:
+		err = errf(KindInvalid, "invalid-request", "a card is registered by its own holder, not for a companion")
+	case in.Card:
+		v, err = s.StartCardRegistration(r.Context(), a, r.PathValue("id"))
+	default:
+		v, err = s.StartVerification(r.Context(), a, r.PathValue("id"), in.Companion)
+	}
 	if err != nil {
 		writeErr(w, r, err)
 		return

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -26,6 +27,9 @@ type Platform interface {
 	CreateSession(ctx context.Context, req client.SessionRequest) (*client.Session, error)
 	// Session reads a session: its status and, once verified, the pairwise id and facts.
 	Session(ctx context.Context, id string) (*client.Session, error)
+	// CardKey reads the service's card key, with which gates compute the card id of a tapped
+	// card (docs/design/gate.md).
+	CardKey(ctx context.Context) (*client.CardKey, error)
 }
 
 var _ Platform = (*client.Client)(nil)
@@ -82,6 +86,8 @@ type Service struct {
 	gateKey       ed25519.PrivateKey
 	gateTrust     GateTrust
 	gateValidity  time.Duration
+	cardKeyMu     sync.Mutex
+	cardKeyVal    []byte // the platform's card key, once read
 }
 
 // Option configures New.

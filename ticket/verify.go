@@ -42,6 +42,29 @@ func (s *Service) StartVerification(ctx context.Context, a *Account, eventID str
 	case IdentityLogin:
 		purpose = "login"
 	}
+	return s.startVerification(ctx, a, ev, purpose, companion)
+}
+
+// StartCardRegistration opens a login verification (利用者認証, the card's authentication
+// certificate) by which the person behind account a registers their card for the gate of an
+// identity-grade event they verified for: the platform gives the service its card id of the
+// certificate, which the gate manifests commit to (docs/design/gate.md). On a login-grade
+// event the ordinary verification registers the card already.
+func (s *Service) StartCardRegistration(ctx context.Context, a *Account, eventID string) (*Verification, error) {
+	ev, err := s.Event(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	if ev.Identity != IdentityFull {
+		return nil, errf(KindConflict, "no-card-registration", "only an identity-grade event registers the card apart; on this event the verification itself does")
+	}
+	if a.Person == "" {
+		return nil, errf(KindConflict, "identity-first", "verify your identity for the event first; the card registered must be that person's")
+	}
+	return s.startVerification(ctx, a, ev, "login", false)
+}
+
+func (s *Service) startVerification(ctx context.Context, a *Account, ev *Event, purpose string, companion bool) (*Verification, error) {
 	id, err := s.newID("ver_")
 	if err != nil {
 		return nil, err
@@ -105,6 +128,9 @@ func (s *Service) CompleteVerification(ctx context.Context, a *Account, id strin
 	if err != nil {
 		return nil, err
 	}
+	if ev.Identity == IdentityFull && v.Purpose == "login" {
+		return s.completeCardRegistration(ctx, a, &v, pv)
+	}
 	name := a.Name
 	eligible, why := true, ""
 	if v.Purpose == "identity" {
@@ -128,8 +154,10 @@ func (s *Service) CompleteVerification(ctx context.Context, a *Account, id strin
 			_, err = tx.ExecContext(ctx, `INSERT INTO persons (sub, name, verified_at, needs_reverify) VALUES ($1, $2, $3, 0)
 				ON CONFLICT (sub) DO UPDATE SET name = excluded.name, verified_at = excluded.verified_at, needs_reverify = 0`, pv.Sub, name, now)
 		} else {
-			_, err = tx.ExecContext(ctx, `INSERT INTO persons (sub, name, verified_at, needs_reverify) VALUES ($1, $2, $3, 0)
-				ON CONFLICT (sub) DO UPDATE SET verified_at = excluded.verified_at, needs_reverify = 0`, pv.Sub, name, now)
+			// A login verification is made with the card's authentication certificate: its card
+			// id is the person's card at the gate from now on.
+			_, err = tx.ExecContext(ctx, `INSERT INTO persons (sub, name, verified_at, needs_reverify, card_id) VALUES ($1, $2, $3, 0, $4)
+				ON CONFLICT (sub) DO UPDATE SET verified_at = excluded.verified_at, needs_reverify = 0, card_id = excluded.card_id`, pv.Sub, name, now, nullIfEmpty(pv.CardID))
 		}
 		if err != nil {
 			return fmt.Errorf("ticket: record person: %w", err)
@@ -161,6 +189,53 @@ func (s *Service) CompleteVerification(ctx context.Context, a *Account, id strin
 	}
 	v.Status = "done"
 	return s.verificationResult(ctx, &v, pv.Sub)
+}
+
+// completeCardRegistration records the card id of a login verification made for an
+// identity-grade event: the person must be the account's own, already verified for the event
+// (its eligibility decided by the identity verification, which this one does not change).
+// needs_reverify is left as it is: after a revocation the person verifies their identity
+// again.
+func (s *Service) completeCardRegistration(ctx context.Context, a *Account, v *Verification, pv *client.Verification) (*Verification, error) {
+	if v.Companion || a.Person == "" || pv.Sub != a.Person {
+		s.db.w.ExecContext(ctx, `UPDATE verifications SET status = 'failed' WHERE id = $1 AND status = 'pending'`, v.ID)
+		return nil, errf(KindRefused, "other-person", "the card presented is not the account's person's: register the card you verified your identity with")
+	}
+	if pv.CardID == "" {
+		return nil, errf(KindUnavailable, "platform-unavailable", "the platform gave no card id for the login verification")
+	}
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM eligibility WHERE event_id = $1 AND sub = $2`, v.EventID, pv.Sub).Scan(&n); err != nil {
+			return fmt.Errorf("ticket: card registration: %w", err)
+		}
+		if n == 0 {
+			return errf(KindConflict, "identity-first", "verify your identity for the event first")
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE verifications SET status = 'done', sub = $1 WHERE id = $2 AND status = 'pending'`, pv.Sub, v.ID)
+		if err != nil {
+			return fmt.Errorf("ticket: complete verification: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // completed concurrently
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE persons SET card_id = $1 WHERE sub = $2`, pv.CardID, pv.Sub); err != nil {
+			return fmt.Errorf("ticket: record card: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.Status = "done"
+	return s.verificationResult(ctx, v, pv.Sub)
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func (s *Service) verificationResult(ctx context.Context, v *Verification, sub string) (*Verification, error) {

@@ -17,7 +17,8 @@ func WithWebhookSecret(secret string) Option { return func(s *Service) { s.webho
 // The platform's webhooks: a certificate.revoked event (a card lost, stolen, or replaced) marks
 // the person's tickets for re-verification: they get no entry code and the gate refuses them
 // until the person verifies again with their current card (which the platform ties to the same
-// pairwise id). Messages are verified with package webhook (Standard Webhooks, the platform's
+// pairwise id), and their card is no longer registered for the gate (a re-issued card has a new
+// certificate, so a new card id: the person registers it again). Messages are verified with package webhook (Standard Webhooks, the platform's
 // signing secret) and processed once per webhook-id.
 
 func (s *Service) hWebhook(w http.ResponseWriter, r *http.Request) {
@@ -59,7 +60,7 @@ func (s *Service) hWebhook(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if ev.Type == "certificate.revoked" && ev.Data.Sub != "" {
-			_, err = tx.ExecContext(r.Context(), `UPDATE persons SET needs_reverify = 1 WHERE sub = $1`, ev.Data.Sub)
+			_, err = tx.ExecContext(r.Context(), `UPDATE persons SET needs_reverify = 1, card_id = NULL WHERE sub = $1`, ev.Data.Sub)
 		}
 		return err
 	})

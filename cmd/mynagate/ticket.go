@@ -213,3 +213,6 @@ func (noPlatform) CreateSession(context.Context, client.SessionRequest) (*client
 func (noPlatform) Session(context.Context, string) (*client.Session, error) {
 	return nil, errors.New("no platform configured")
 }
+func (noPlatform) CardKey(context.Context) (*client.CardKey, error) {
+	return nil, errors.New("no platform configured")
+}

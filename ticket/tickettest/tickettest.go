@@ -17,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/gate/manifest"
 )
 
 // Platform is an in-memory stand-in for the platform's session API (it implements
@@ -25,6 +26,14 @@ type Platform struct {
 	mu       sync.Mutex
 	n        int
 	sessions map[string]*client.Session
+}
+
+// CardKey is the stand-in's card key of the service (the platform derives one per tenant).
+var CardKey = []byte("tickettest card key, 32 bytes...")
+
+// CardKey returns the stand-in's card key.
+func (f *Platform) CardKey(context.Context) (*client.CardKey, error) {
+	return &client.CardKey{Format: "mynagate-card-id-v1", Key: CardKey}, nil
 }
 
 // NewPlatform returns an empty stand-in.
@@ -72,6 +81,23 @@ func (f *Platform) Answer(holderURL, sub string, facts map[string]string) error 
 		v.Facts = facts
 	}
 	s.Verification = v
+	return nil
+}
+
+// AnswerCard verifies the login session of holderURL as the person sub who presented the
+// authentication certificate certDER: the verification carries its card id under CardKey, as
+// the platform's would.
+func (f *Platform) AnswerCard(holderURL, sub string, certDER []byte) error {
+	if err := f.Answer(holderURL, sub, nil); err != nil {
+		return err
+	}
+	_, id, _, _ := client.ParseHolderURL(holderURL)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sessions[id].Purpose != "login" {
+		return fmt.Errorf("tickettest: session %s is not a login session", id)
+	}
+	f.sessions[id].Verification.CardID = manifest.CardID(CardKey, certDER)
 	return nil
 }
 
