@@ -31,16 +31,9 @@ func kioskFixture(t *testing.T) (dir string, clk *clockwork.FakeClock, cardA, ca
 	dir = t.TempDir()
 	cardA, cardB, cardC = testkit.CardFile(t, sim, testkit.Taro()), testkit.CardFile(t, sim, testkit.Hanako()), testkit.CardFile(t, sim, testkit.Taro())
 	clk.Advance(time.Until(clk.Now()) * -1)
-	crl, err := sim.CRL(t.Context(), "auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := sim.CACertificate("auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Raw)
-	return dir, clk, cardA, cardB, cardC, crl.Path
+	ca, _, crlPath := testkit.AuthTrust(t, sim)
+	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca)
+	return dir, clk, cardA, cardB, cardC, crlPath
 }
 
 // run runs the CLI with stdin and returns its stdout and stderr.

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -50,18 +49,7 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
-	crl, err := sim.CRL(ctx, "auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.crl, err = os.ReadFile(crl.Path); err != nil {
-		t.Fatal(err)
-	}
-	ca, err := sim.CACertificate("auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ca = ca.Raw
+	s.ca, s.crl, _ = testkit.AuthTrust(t, sim)
 	return s
 }
 

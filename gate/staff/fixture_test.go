@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -39,19 +38,8 @@ func trust(t *testing.T) (*clockwork.FakeClock, *jpki.CardFile, []byte, []byte) 
 	t.Helper()
 	sim, clk, _ := testkit.Simulator(t)
 	cf := testkit.Issue(t, sim, testkit.Taro()).Card
-	crl, err := sim.CRL(context.Background(), "auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	crlDER, err := os.ReadFile(crl.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := sim.CACertificate("auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clk, cf, ca.Raw, crlDER
+	ca, crl, _ := testkit.AuthTrust(t, sim)
+	return clk, cf, ca, crl
 }
 
 func newLane(t *testing.T) *lane {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -111,4 +112,22 @@ func CardFile(t testing.TB, sim *jlis.Simulator, b4 jpki.Basic4) string {
 		t.Fatalf("save card: %v", err)
 	}
 	return path
+}
+
+// AuthTrust returns what a gate or kiosk is given to check taps offline: the simulator's
+// authentication CA certificate (DER), a CRL of it made now (DER) and that CRL's file.
+func AuthTrust(t testing.TB, sim *jlis.Simulator) (ca, crl []byte, crlPath string) {
+	t.Helper()
+	c, err := sim.CRL(context.Background(), "auth")
+	if err != nil {
+		t.Fatalf("auth CRL: %v", err)
+	}
+	if crl, err = os.ReadFile(c.Path); err != nil {
+		t.Fatalf("auth CRL: %v", err)
+	}
+	cert, err := sim.CACertificate("auth")
+	if err != nil {
+		t.Fatalf("auth CA: %v", err)
+	}
+	return cert.Raw, crl, c.Path
 }
