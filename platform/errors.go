@@ -24,6 +24,7 @@ const (
 	KindMethodNotAllowed             // 405: a known path, another method
 	KindUnsupportedMedia             // 415: a body that is not application/json
 	KindTooManyRequests              // 429: a rate limit; RetryAfter says when to retry
+	KindForbidden                    // 403: the caller is known but may not do this (widen its own allowance)
 )
 
 // Error is the platform's error across the API boundary. Type is the stable problem type slug

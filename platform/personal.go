@@ -149,12 +149,21 @@ func servedOf(v *Verification, ev Event) *evidence.Served {
 		RevocationRef: v.RevocationRef, EventID: ev.ID, EventType: ev.Type, EventPayload: ev.Payload}
 }
 
-// EvidenceDisclosure is what the tenant's evidence bundles and exports reveal of an entry's
-// personal data: everything (the certificate included) to a tenant allowed the certificate;
-// to another, only its pairwise subject, the rejection detail and the facts it may see, each
-// disclosed against its commitment in the leaf.
-func (t *Tenant) EvidenceDisclosure() evidence.Disclosure {
-	if t.AllowsCertificate() {
+// AllowsCertificateAt reports whether the tenant may receive the certificate of a verification
+// made at the given time: it is allowed every fact now and was when the verification was made
+// (its allowance has not grown since). The certificate carries all four facts, so a widened
+// allowance must not reveal it for verifications made under a narrower one.
+func (t *Tenant) AllowsCertificateAt(made time.Time) bool {
+	return t.AllowsCertificate() && !made.Before(t.FactsWidenedAt)
+}
+
+// EvidenceDisclosure is what the tenant's evidence bundles and exports reveal of the personal
+// data of entries made at or after the given time: everything (the certificate included) to a
+// tenant allowed the certificate for them (AllowsCertificateAt); to another, only its pairwise
+// subject, the rejection detail and the facts it may see now, each disclosed against its
+// commitment in the leaf (an entry holds only the facts allowed when it was made).
+func (t *Tenant) EvidenceDisclosure(made time.Time) evidence.Disclosure {
+	if t.AllowsCertificateAt(made) {
 		return evidence.Disclosure{Full: true}
 	}
 	items := []string{evidence.ItemSubject, evidence.ItemDetail}
@@ -178,4 +187,22 @@ func (p *Platform) setCheckpointHeader(ctx context.Context, h http.Header) {
 		return // none yet, or the store is away: the delivery goes without
 	}
 	h.Set(CheckpointHeader, base64.StdEncoding.EncodeToString(cp.Note))
+}
+
+// EvidenceBundle returns the evidence bundle of one of the tenant's verifications, disclosing
+// what the tenant may see (EvidenceDisclosure at the time the verification was made). Errors:
+// evidence.ErrNotFound when the verification is not the tenant's (or there is no log),
+// evidence.ErrNotIntegrated while its entry is not yet in the tree.
+func (p *Platform) EvidenceBundle(ctx context.Context, tenant *Tenant, id string) (*evidence.Bundle, error) {
+	if p.evidence == nil {
+		return nil, fmt.Errorf("platform: no evidence log: %w", evidence.ErrNotFound)
+	}
+	v, err := p.store.Verification(ctx, tenant.ID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("platform: verification %s of tenant %s: %w", id, tenant.ID, evidence.ErrNotFound)
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return p.evidence.BundleFor(ctx, tenant.ID, id, tenant.EvidenceDisclosure(v.CreatedAt))
 }

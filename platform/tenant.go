@@ -28,6 +28,53 @@ func WithRevocationPolicy(policy RevocationPolicy) TenantSetting {
 	}
 }
 
+// checkFacts refuses an unknown fact and drops repeats, keeping the order given.
+func checkFacts(facts []Fact) ([]Fact, error) {
+	var fs []Fact
+	for _, f := range facts {
+		if !slices.Contains(AllFacts, f) {
+			return nil, newError(KindInvalid, "invalid-request", "fact %q is not one of name, birthdate, sex, address", f)
+		}
+		if !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
+}
+
+// WithFacts sets the basic-4 facts the tenant may receive (its allowance), wider or narrower:
+// the operator's setting. A narrower allowance holds for everything served from then on (views,
+// evidence bundles, webhooks, OpenID claims, watches); a wider one only for verifications made
+// after it (their sealed evidence holds only the facts allowed when they were made).
+func WithFacts(facts []Fact) TenantSetting {
+	return func(t *Tenant) error {
+		fs, err := checkFacts(facts)
+		if err != nil {
+			return err
+		}
+		t.Facts = fs
+		return nil
+	}
+}
+
+// NarrowFacts is WithFacts for the tenant itself: every fact must already be allowed; a fact
+// beyond the allowance is refused (KindForbidden), since only the operator widens it.
+func NarrowFacts(facts []Fact) TenantSetting {
+	return func(t *Tenant) error {
+		fs, err := checkFacts(facts)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			if !slices.Contains(t.Facts, f) {
+				return newError(KindForbidden, "allowance-widening", "fact %q is not in the tenant's allowance; only the platform's operator widens it", f)
+			}
+		}
+		t.Facts = fs
+		return nil
+	}
+}
+
 // CreateTenant registers a relying party that may receive the given basic-4 facts on identity
 // verifications.
 func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact, settings ...TenantSetting) (*Tenant, error) {
@@ -38,14 +85,9 @@ func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact, 
 	if !utf8.ValidString(name) || strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
 		return nil, newError(KindInvalid, "invalid-request", "tenant name must be UTF-8 text without control or format characters (it is shown to holders)")
 	}
-	var fs []Fact
-	for _, f := range facts {
-		if !slices.Contains(AllFacts, f) {
-			return nil, newError(KindInvalid, "invalid-request", "fact %q is not one of name, birthdate, sex, address", f)
-		}
-		if !slices.Contains(fs, f) {
-			fs = append(fs, f)
-		}
+	fs, err := checkFacts(facts)
+	if err != nil {
+		return nil, err
 	}
 	id, err := p.newID("t_")
 	if err != nil {
@@ -65,8 +107,8 @@ func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact, 
 
 // TenantUpdater is the storage capability of changing a tenant's settings; store implements it.
 type TenantUpdater interface {
-	// UpdateTenant replaces the settings of the tenant t.ID (its revocation policy). ErrNotFound
-	// if unknown.
+	// UpdateTenant replaces the settings of the tenant t.ID (its facts, FactsWidenedAt and
+	// revocation policy; its name and creation time stay). ErrNotFound if unknown.
 	UpdateTenant(ctx context.Context, t Tenant) error
 }
 
@@ -87,9 +129,16 @@ func (p *Platform) UpdateTenant(ctx context.Context, id string, settings ...Tena
 	if err != nil {
 		return nil, internal(err)
 	}
+	before := slices.Clone(t.Facts)
 	for _, set := range settings {
 		if err := set(t); err != nil {
 			return nil, err
+		}
+	}
+	for _, f := range t.Facts {
+		if !slices.Contains(before, f) {
+			t.FactsWidenedAt = p.clk.Now().UTC()
+			break
 		}
 	}
 	if err := u.UpdateTenant(ctx, *t); err != nil {

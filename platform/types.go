@@ -44,6 +44,10 @@ type Tenant struct {
 	// Revocation is how the tenant's verifications establish that a certificate is not revoked
 	// (RevocationCRL when empty). It is the tenant's choice, never the holder's.
 	Revocation RevocationPolicy
+	// FactsWidenedAt is when Facts last grew (UpdateTenant; zero if never). The certificate
+	// carries every fact, so it is served only for verifications made at or after it
+	// (AllowsCertificateAt): a wider allowance never reaches back.
+	FactsWidenedAt time.Time
 }
 
 // RevocationPolicy says which sources establish that a certificate is not revoked. Whatever the

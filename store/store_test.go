@@ -243,6 +243,24 @@ func testTenants(t *testing.T, e env) {
 	}
 	wantPolicy("t_d", platform.RevocationOCSP)
 	wantErr(t, "update of an unknown tenant", s.UpdateTenant(ctx, platform.Tenant{ID: "t_nope", Revocation: platform.RevocationCRL}), platform.ErrNotFound)
+
+	// The fact allowance and when it last grew: stored, read back in UTC, cleared to nil; an
+	// unknown fact changes nothing.
+	widened := t0.Add(time.Hour)
+	must(t, s.UpdateTenant(ctx, platform.Tenant{ID: "t_d", Revocation: platform.RevocationOCSP,
+		Facts: []platform.Fact{platform.FactAddress, platform.FactName}, FactsWidenedAt: widened}))
+	got, err = s.Tenant(ctx, "t_d")
+	must(t, err)
+	if !reflect.DeepEqual(got.Facts, []platform.Fact{platform.FactAddress, platform.FactName}) || !got.FactsWidenedAt.Equal(widened) || got.FactsWidenedAt.Location() != time.UTC {
+		t.Errorf("after UpdateTenant: facts %v widened %v, want [address name] and %v in UTC", got.Facts, got.FactsWidenedAt, widened)
+	}
+	if err := s.UpdateTenant(ctx, platform.Tenant{ID: "t_d", Revocation: platform.RevocationOCSP, Facts: []platform.Fact{"income"}}); err == nil {
+		t.Error("UpdateTenant stored an unknown fact")
+	}
+	must(t, s.UpdateTenant(ctx, platform.Tenant{ID: "t_d", Revocation: platform.RevocationOCSP}))
+	if got, _ := s.Tenant(ctx, "t_d"); got.Facts != nil || !got.FactsWidenedAt.IsZero() {
+		t.Errorf("after UpdateTenant to no facts: facts %v widened %v, want none", got.Facts, got.FactsWidenedAt)
+	}
 	if got, _ := s.Tenant(ctx, "t_a"); !reflect.DeepEqual(*got, newer) {
 		t.Errorf("another tenant changed: %+v", *got)
 	}

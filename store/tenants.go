@@ -42,15 +42,27 @@ func (s *Store) CreateTenant(ctx context.Context, t platform.Tenant) error {
 	return nil
 }
 
-// UpdateTenant replaces a tenant's settings (its revocation policy; name and facts are fixed
-// at creation). platform.ErrNotFound if unknown.
+// UpdateTenant replaces a tenant's settings: its facts, FactsWidenedAt and revocation policy
+// (name and creation time are fixed). platform.ErrNotFound if unknown.
 func (s *Store) UpdateTenant(ctx context.Context, t platform.Tenant) error {
-	err := validate("UpdateTenant").str("Tenant.ID", t.ID).
-		check("Tenant.Revocation", t.Revocation.Valid(), fmt.Sprintf("is the unknown policy %q", t.Revocation)).done()
-	if err != nil {
+	v := validate("UpdateTenant").str("Tenant.ID", t.ID).
+		check("Tenant.Revocation", t.Revocation.Valid(), fmt.Sprintf("is the unknown policy %q", t.Revocation))
+	for _, f := range t.Facts {
+		v.check("Tenant.Facts", slices.Contains(platform.AllFacts, f), fmt.Sprintf("holds the unknown fact %q", f))
+	}
+	if err := v.done(); err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE tenants SET revocation_policy = $1 WHERE id = $2`, string(t.Revocation), t.ID)
+	facts, err := json.Marshal(orEmpty(t.Facts))
+	if err != nil {
+		return fmt.Errorf("store: UpdateTenant %s: encode facts: %w", t.ID, err)
+	}
+	var widened *time.Time
+	if !t.FactsWidenedAt.IsZero() {
+		widened = &t.FactsWidenedAt
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE tenants SET revocation_policy = $1, facts = $2, facts_widened_at = $3 WHERE id = $4`,
+		string(t.Revocation), string(facts), nullNanos(widened), t.ID)
 	if err != nil {
 		return fmt.Errorf("store: UpdateTenant %s: %w", t.ID, err)
 	}
@@ -66,7 +78,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t platform.Tenant) error {
 
 var _ platform.TenantUpdater = (*Store)(nil)
 
-const tenantColumns = `id, name, facts, created_at, revocation_policy`
+const tenantColumns = `id, name, facts, created_at, revocation_policy, facts_widened_at`
 
 func scanTenant(row scanner) (*platform.Tenant, error) {
 	var (
@@ -74,8 +86,9 @@ func scanTenant(row scanner) (*platform.Tenant, error) {
 		facts   string
 		created int64
 		policy  string
+		widened sql.NullInt64
 	)
-	if err := row.Scan(&t.ID, &t.Name, &facts, &created, &policy); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &facts, &created, &policy, &widened); err != nil {
 		return nil, err
 	}
 	t.Revocation = platform.RevocationPolicy(policy)
@@ -86,6 +99,9 @@ func scanTenant(row scanner) (*platform.Tenant, error) {
 		t.Facts = nil
 	}
 	t.CreatedAt = fromNanos(created)
+	if widened.Valid {
+		t.FactsWidenedAt = fromNanos(widened.Int64)
+	}
 	return &t, nil
 }
 

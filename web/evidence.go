@@ -48,7 +48,7 @@ func (s *Server) evidenceBundle(w http.ResponseWriter, r *http.Request, t *platf
 		return
 	}
 	id := r.PathValue("id")
-	b, err := l.BundleFor(r.Context(), t.ID, id, t.EvidenceDisclosure())
+	b, err := s.p.EvidenceBundle(r.Context(), t, id)
 	if err != nil {
 		evidenceError(w, r, err, "evidence of verification "+id)
 		return

@@ -50,6 +50,8 @@ func statusOf(k platform.Kind) int {
 		return http.StatusMethodNotAllowed
 	case platform.KindUnsupportedMedia:
 		return http.StatusUnsupportedMediaType
+	case platform.KindForbidden:
+		return http.StatusForbidden
 	case platform.KindTooManyRequests:
 		return http.StatusTooManyRequests
 	}

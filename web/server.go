@@ -108,6 +108,7 @@ func New(p *platform.Platform, opts ...Option) *Server {
 	m.HandleFunc("GET /v1/holder/sessions/{id}", s.limitIP(ipHolder, "holder requests", s.holderGet))
 	m.HandleFunc("POST /v1/holder/sessions/{id}", s.limitIP(ipHolder, "holder requests", s.holderPost))
 	s.evidenceRoutes(m)
+	s.tenantRoutes(m) // tenant.go
 	s.notifyRoutes(m) // webhooks.go
 	for _, f := range s.extraRoutes {
 		f(m)
@@ -345,7 +346,7 @@ func (s *Server) sessionView(ctx context.Context, t *platform.Tenant, sess *plat
 func (s *Server) verificationView(t *platform.Tenant, v *platform.Verification) *VerificationView {
 	out := &VerificationView{ID: v.ID, SessionID: v.SessionID, Purpose: v.Purpose, Decision: v.Decision, Reason: v.Reason,
 		Detail: v.Detail, Revocation: RevocationView{Method: v.Method, Ref: v.RevocationRef}, CreatedAt: v.CreatedAt}
-	if v.CertSerial != "" && t.AllowsCertificate() && !v.Shredded {
+	if v.CertSerial != "" && t.AllowsCertificateAt(v.CreatedAt) && !v.Shredded {
 		out.Cert = &CertView{Issuer: v.CertCA, Serial: v.CertSerial}
 	}
 	if v.Decision == platform.DecisionAccepted {

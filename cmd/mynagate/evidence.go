@@ -387,8 +387,9 @@ the whole file. 'mynagate evidence verify FILE --log-key log.pub' checks it offl
 				return err
 			}
 			// The export discloses what the tenant may see: the certificate and everything only
-			// to a tenant allowed every fact, the facts it may see one by one to another.
-			d := ten.EvidenceDisclosure()
+			// to a tenant allowed every fact (since before --from: a widened allowance does not
+			// reach back), the facts it may see one by one to another.
+			d := ten.EvidenceDisclosure(start)
 			if noPersonal {
 				d = evidence.Disclosure{}
 			}

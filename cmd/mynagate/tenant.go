@@ -116,7 +116,7 @@ const revocationUsage = "how revocation is established for the tenant's verifica
 
 func newTenantCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tenant", Short: "Manage relying parties (tenants) of the platform"}
-	var db, name, facts, revocation, newRevocation string
+	var db, name, facts, revocation, newRevocation, newFacts string
 	var asJSON, initDB bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -152,31 +152,50 @@ func newTenantCmd() *cobra.Command {
 	create.Flags().BoolVar(&initDB, "init", false, "create the database if it does not exist (SQLite)")
 	update := &cobra.Command{
 		Use:   "update TENANT-ID",
-		Short: "Change a tenant's settings (its revocation policy)",
-		Args:  exactArgs("TENANT-ID"),
+		Short: "Change a tenant's settings (its fact allowance, its revocation policy)",
+		Long: `Change a tenant's settings. --facts replaces the basic 4 facts the tenant may receive.
+A narrower allowance holds for everything served from then on (views, evidence bundles, webhooks,
+OpenID claims); a wider one only for verifications made after it: their sealed evidence holds
+only the facts allowed when they were made, and their certificate stays withheld.`,
+		Args: exactArgs("TENANT-ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("revocation") {
-				return errors.New("nothing to change: give --revocation crl|ocsp|both")
+			var set []platform.TenantSetting
+			if cmd.Flags().Changed("facts") {
+				if strings.TrimSpace(newFacts) == "" {
+					return errors.New("--facts is empty: give all, none, or a list of name,birthdate,sex,address")
+				}
+				fs, err := parseFacts(newFacts)
+				if err != nil {
+					return err
+				}
+				set = append(set, platform.WithFacts(fs))
 			}
-			rev, err := revocationSetting(newRevocation)
-			if err != nil {
-				return err
+			if cmd.Flags().Changed("revocation") {
+				rev, err := revocationSetting(newRevocation)
+				if err != nil {
+					return err
+				}
+				set = append(set, rev)
+			}
+			if len(set) == 0 {
+				return errors.New("nothing to change: give --facts and/or --revocation")
 			}
 			return withOperator(cmd.Context(), db, func(p *platform.Platform) error {
-				t, err := p.UpdateTenant(cmd.Context(), args[0], rev)
+				t, err := p.UpdateTenant(cmd.Context(), args[0], set...)
 				if err != nil {
 					return err
 				}
 				if asJSON {
 					return printJSON(cmd, tenantOut(*t))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "tenant %s (%s), revocation: %s\n", t.ID, t.Name, t.RevocationPolicy())
+				fmt.Fprintf(cmd.OutOrStdout(), "tenant %s (%s), may receive: %v, revocation: %s\n", t.ID, t.Name, t.Facts, t.RevocationPolicy())
 				return nil
 			})
 		},
 	}
 	update.Flags().StringVar(&db, "db", "", "store: sqlite:PATH or postgres://...")
 	update.Flags().StringVar(&newRevocation, "revocation", "", revocationUsage)
+	update.Flags().StringVar(&newFacts, "facts", "", "the basic 4 facts the tenant may receive from now on: all, none, or a list of name,birthdate,sex,address")
 	update.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list := &cobra.Command{
 		Use:   "list",

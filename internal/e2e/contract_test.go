@@ -207,7 +207,7 @@ var problemStatus = map[string]int{
 	"malformed-certificate": 422, "chain-invalid": 422, "cert-expired": 422, "cert-not-yet-valid": 422,
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
 	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503, "evidence-pending": 503,
-	"already-disabled": 409, "consent-required": 409,
+	"already-disabled": 409, "consent-required": 409, "allowance-widening": 403,
 }
 
 // problemResponses reads the problem responses of the spec: for each component response with
@@ -1005,11 +1005,15 @@ func TestContract(t *testing.T) {
 			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
 			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
 			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
+			{"GET", "/v1/tenant"}, {"PATCH", "/v1/tenant"},
 		} {
 			var body io.Reader
 			var hdr http.Header
 			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
 				body, hdr = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`), http.Header{"Content-Type": {"application/json"}}
+			}
+			if r.method == "PATCH" {
+				body, hdr = strings.NewReader(`{"facts":[]}`), http.Header{"Content-Type": {"application/json"}}
 			}
 			if st, _, b := c.raw(ctx, r.method, base+r.path, bad, hdr, body); st != http.StatusUnauthorized {
 				t.Errorf("%s %s with a bad key: %d %s", r.method, r.path, st, b)
@@ -1379,6 +1383,44 @@ func TestContract(t *testing.T) {
 	h = session(rp, "login")
 	rejected(h, authSigner.Certificate().Raw, sign(authSigner, h.challenge), "cert-expired")
 
+	t.Run("tenant settings", func(t *testing.T) {
+		// A tenant of its own, so that narrowing changes nothing the other flows rely on.
+		k := contractTenant(t, e, "Example Pharmacy", []platform.Fact{platform.FactName, platform.FactBirth})
+		patch := func(ctx context.Context, hdr http.Header, body string) (int, []byte) {
+			t.Helper()
+			h := http.Header{"Content-Type": {"application/json"}}
+			for name, v := range hdr {
+				h[name] = v
+			}
+			code, _, b := c.raw(ctx, "PATCH", base+"/v1/tenant", k, h, strings.NewReader(body))
+			return code, b
+		}
+		if code, _, b := c.raw(ctx, "GET", base+"/v1/tenant", k, nil, nil); code != http.StatusOK || !strings.Contains(string(b), `"birthdate"`) {
+			t.Errorf("GET /v1/tenant: %d %s", code, b)
+		}
+		idem := http.Header{"Idempotency-Key": {"narrow"}}
+		if code, b := patch(ctx, idem, `{"facts":["name"],"revocation":"ocsp"}`); code != http.StatusOK || !strings.Contains(string(b), `"ocsp"`) {
+			t.Errorf("narrowing: %d %s", code, b)
+		}
+		if code, b := patch(ctx, idem, `{"facts":["name"]}`); code != http.StatusConflict {
+			t.Errorf("the key with another body: %d %s", code, b)
+		}
+		if code, b := patch(ctx, nil, `{"facts":["name","birthdate"]}`); code != http.StatusForbidden || !strings.Contains(string(b), "allowance-widening") {
+			t.Errorf("widening: %d %s", code, b)
+		}
+		if code, b := patch(offSpec(), nil, `{"facts":["mynumber"]}`); code != http.StatusBadRequest {
+			t.Errorf("an unknown fact: %d %s", code, b)
+		}
+		if code, b := patch(offSpec(), nil, `{}`); code != http.StatusBadRequest {
+			t.Errorf("nothing to change: %d %s", code, b)
+		}
+		if code, b := patch(offSpec(), nil, `{"facts":["name"],"x":"`+strings.Repeat("x", web.MaxBody)+`"}`); code != http.StatusRequestEntityTooLarge {
+			t.Errorf("an oversized PATCH: %d %s", code, b)
+		}
+		if code, _, b := c.raw(offSpec(), "PATCH", base+"/v1/tenant", k, http.Header{"Content-Type": {"text/plain"}}, strings.NewReader(`{"facts":[]}`)); code != http.StatusUnsupportedMediaType {
+			t.Errorf("a PATCH that is not JSON: %d %s", code, b)
+		}
+	})
 	t.Run("idempotency", func(t *testing.T) { idempotencyFlows(t, e, c) })
 	t.Run("internal", func(t *testing.T) {
 		// A platform on a closed store, and not configured for verifications: every call fails
@@ -1418,11 +1460,14 @@ func TestContract(t *testing.T) {
 			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
 			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
 			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
-			{"POST", "/v1/holder/consents/challenge"},
+			{"POST", "/v1/holder/consents/challenge"}, {"GET", "/v1/tenant"}, {"PATCH", "/v1/tenant"},
 		} {
 			var body io.Reader
 			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
 				body = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`)
+			}
+			if r.method == "PATCH" {
+				body = strings.NewReader(`{"facts":[]}`)
 			}
 			var hdr http.Header
 			if body != nil {

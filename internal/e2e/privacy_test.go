@@ -307,7 +307,7 @@ func TestLimitedTenantSeesOnlyItsFacts(t *testing.T) {
 	mu.Unlock()
 
 	// An export of the tenant's entries, as `mynagate evidence export` makes it for this tenant.
-	dis := ten.EvidenceDisclosure()
+	dis := ten.EvidenceDisclosure(time.Unix(0, 0))
 	var buf bytes.Buffer
 	if _, err := e.evidence.Export(ctx, &buf, evidence.ExportQuery{TenantID: ten.ID, From: time.Unix(0, 0), To: time.Now().AddDate(10, 0, 0),
 		Disclose: dis.Full, Items: dis.Items}, nil); err != nil {

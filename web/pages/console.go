@@ -167,6 +167,9 @@ func (pg *Pages) logout(w http.ResponseWriter, r *http.Request) {
 func (pg *Pages) overview(w http.ResponseWriter, r *http.Request, wh *who) {
 	f := ui.NewForm()
 	f.Set("revocation", string(wh.tenant.RevocationPolicy()))
+	for _, x := range wh.tenant.Facts {
+		f.Values.Add("facts", string(x))
+	}
 	pg.overviewPage(w, r, wh, http.StatusOK, f)
 }
 
@@ -202,8 +205,8 @@ func (pg *Pages) overviewPage(w http.ResponseWriter, r *http.Request, wh *who, s
 	pg.render(w, r, "overview.html", status, p)
 }
 
-// settings changes the tenant's own settings: its revocation policy (the fact allowance is the
-// operator's).
+// settings changes the tenant's own settings: its revocation policy, and its fact allowance,
+// which staff may only narrow (the operator widens it).
 func (pg *Pages) settings(w http.ResponseWriter, r *http.Request, wh *who) {
 	f := ui.ParseForm(r)
 	f.Required("revocation")
@@ -211,11 +214,35 @@ func (pg *Pages) settings(w http.ResponseWriter, r *http.Request, wh *who) {
 	if f.OK() && !policy.Valid() {
 		f.Fail("revocation", "form.invalid")
 	}
+	set := []platform.TenantSetting{platform.WithRevocationPolicy(policy)}
+	// facts-shown marks a form that showed the allowance: none ticked then means none wanted.
+	if f.Get("facts-shown") == "1" {
+		var facts []platform.Fact
+		for _, x := range f.Values["facts"] {
+			switch {
+			case !slices.Contains(platform.AllFacts, platform.Fact(x)):
+				f.Fail("facts", "form.invalid")
+			case !slices.Contains(wh.tenant.Facts, platform.Fact(x)):
+				f.Fail("facts", "settings.facts.widen")
+			default:
+				facts = append(facts, platform.Fact(x))
+			}
+		}
+		set = append(set, platform.NarrowFacts(facts))
+	}
 	if !f.OK() {
 		pg.overviewPage(w, r, wh, http.StatusUnprocessableEntity, f)
 		return
 	}
-	if _, err := pg.p.UpdateTenant(r.Context(), wh.tenant.ID, platform.WithRevocationPolicy(policy)); err != nil {
+	var pe *platform.Error
+	_, err := pg.p.UpdateTenant(r.Context(), wh.tenant.ID, set...)
+	if errors.As(err, &pe) && pe.Kind == platform.KindForbidden {
+		// The allowance narrowed elsewhere since this page was drawn.
+		f.Fail("facts", "settings.facts.widen")
+		pg.overviewPage(w, r, wh, http.StatusUnprocessableEntity, f)
+		return
+	}
+	if err != nil {
 		pg.fail(w, r, err)
 		return
 	}
@@ -489,7 +516,7 @@ func (pg *Pages) evidence(w http.ResponseWriter, r *http.Request, wh *who) {
 	case l == nil:
 		f.Fail("id", "evidence.nolog")
 	default:
-		b, err := l.Bundle(r.Context(), wh.tenant.ID, id, true)
+		b, err := pg.p.EvidenceBundle(r.Context(), wh.tenant, id)
 		switch {
 		case errors.Is(err, evidence.ErrNotFound):
 			f.Fail("id", "evidence.notfound")
@@ -529,7 +556,7 @@ func (pg *Pages) evidenceDownload(w http.ResponseWriter, r *http.Request, wh *wh
 		pg.u.Error(w, r, http.StatusNotFound, ui.M("err.notfound"))
 		return
 	}
-	b, err := l.Bundle(r.Context(), wh.tenant.ID, id, true)
+	b, err := pg.p.EvidenceBundle(r.Context(), wh.tenant, id)
 	if err != nil {
 		pg.u.Error(w, r, http.StatusNotFound, ui.M("evidence.notfound"))
 		return

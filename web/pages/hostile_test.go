@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +198,72 @@ func TestHostile(t *testing.T) {
 		}
 		if resp, _ := u.do("POST", "/operator/tenants", url.Values{"name": {"Mine"}}); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("staff creating a tenant: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("allowance", func(t *testing.T) {
+		staff := newUser(t, e)
+		staff.login(staffEmail, staffPW, "")
+		facts := func(id string) []platform.Fact {
+			t.Helper()
+			tn, err := e.plat.Tenant(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tn.Facts
+		}
+		settings := func(u *user, fs ...string) (*http.Response, string) {
+			return u.do("POST", "/console/settings", url.Values{"revocation": {"crl"}, "facts-shown": {"1"}, "facts": fs})
+		}
+		// Staff narrow their tenant's allowance; an unknown fact is refused next to the field.
+		resp, body := settings(staff, "name", "mynumber")
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f-facts"`) || len(facts(e.tenant.ID)) != 4 {
+			t.Errorf("an unknown fact: %d, facts %v", resp.StatusCode, facts(e.tenant.ID))
+		}
+		if resp, _ := settings(staff, "name", "address"); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("narrowing: %d", resp.StatusCode)
+		}
+		if got := facts(e.tenant.ID); !slices.Equal(got, []platform.Fact{platform.FactName, platform.FactAddress}) {
+			t.Errorf("after narrowing: %v", got)
+		}
+		if _, body := staff.do("GET", "/console", nil); !strings.Contains(body, `value="address" id="fact-address" checked`) || strings.Contains(body, `id="fact-sex"`) {
+			t.Error("the settings form does not offer exactly the allowed facts")
+		}
+		// Staff cannot widen it back, and it stays as it was.
+		resp, body = settings(staff, "name", "birthdate")
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Only the platform") {
+			t.Errorf("staff widening: %d", resp.StatusCode)
+		}
+		if got := facts(e.tenant.ID); !slices.Equal(got, []platform.Fact{platform.FactName, platform.FactAddress}) {
+			t.Errorf("after a refused widening: %v", got)
+		}
+		if resp, _ := staff.do("POST", "/operator/tenants/"+e.tenant.ID, url.Values{"facts": {"sex"}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("staff on the operator's tenant form: %d", resp.StatusCode)
+		}
+		if tn, _ := e.plat.Tenant(ctx, other.ID); !slices.Equal(tn.Facts, []platform.Fact{platform.FactName}) {
+			t.Errorf("another tenant's allowance changed: %v", tn.Facts)
+		}
+		// The operator widens it again, and refuses nonsense.
+		op := newUser(t, e)
+		op.login(opEmail, opPW, "")
+		if resp, body := op.do("GET", "/operator/tenants/"+e.tenant.ID, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `value="address" id="fact-address" checked`) {
+			t.Errorf("the operator's tenant page: %d", resp.StatusCode)
+		}
+		if resp, _ := op.do("GET", "/operator/tenants/t_0000000000000000", nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("an unknown tenant's page: %d", resp.StatusCode)
+		}
+		if resp, _ := op.do("POST", "/operator/tenants/t_0000000000000000", url.Values{"facts": {"name"}}); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("an unknown tenant's update: %d", resp.StatusCode)
+		}
+		if resp, _ := op.do("POST", "/operator/tenants/"+e.tenant.ID, url.Values{"facts": {"name", "<script>"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("an unknown fact from the operator: %d", resp.StatusCode)
+		}
+		all := url.Values{"facts": {"name", "birthdate", "sex", "address"}}
+		if resp, _ := op.do("POST", "/operator/tenants/"+e.tenant.ID, all); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the operator widening: %d", resp.StatusCode)
+		}
+		if tn, _ := e.plat.Tenant(ctx, e.tenant.ID); len(tn.Facts) != 4 || tn.FactsWidenedAt.IsZero() {
+			t.Errorf("after the operator widened: %v, widened at %v", tn.Facts, tn.FactsWidenedAt)
 		}
 	})
 

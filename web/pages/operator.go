@@ -14,6 +14,8 @@ func (pg *Pages) operatorRoutes(h func(string, http.HandlerFunc)) {
 	h("GET /operator", pg.operator(pg.tenants))
 	h("POST /operator/tenants", pg.operator(pg.createTenant))
 	h("GET /operator/health", pg.operator(pg.health))
+	h("GET /operator/tenants/{id}", pg.operator(pg.tenantEdit))
+	h("POST /operator/tenants/{id}", pg.operator(pg.updateTenant))
 }
 
 // operator wraps an operator handler: a signed-in operator, else the login page (staff get a
@@ -76,14 +78,7 @@ func (pg *Pages) createTenant(w http.ResponseWriter, r *http.Request, u *platfor
 	f := ui.ParseForm(r)
 	f.Required("name")
 	f.MaxLen("name", 200)
-	var facts []platform.Fact
-	for _, x := range f.Values["facts"] {
-		if !slices.Contains(platform.AllFacts, platform.Fact(x)) {
-			f.Fail("facts", "form.invalid")
-			continue
-		}
-		facts = append(facts, platform.Fact(x))
-	}
+	facts := formFacts(f)
 	if !f.OK() {
 		pg.tenantsPage(w, r, u, http.StatusUnprocessableEntity, f, nil)
 		return
@@ -94,6 +89,61 @@ func (pg *Pages) createTenant(w http.ResponseWriter, r *http.Request, u *platfor
 		return
 	}
 	pg.tenantsPage(w, r, u, http.StatusOK, ui.NewForm(), t)
+}
+
+// formFacts reads the ticked facts of a form; an unknown one fails the field.
+func formFacts(f *ui.Form) []platform.Fact {
+	var facts []platform.Fact
+	for _, x := range f.Values["facts"] {
+		if !slices.Contains(platform.AllFacts, platform.Fact(x)) {
+			f.Fail("facts", "form.invalid")
+			continue
+		}
+		facts = append(facts, platform.Fact(x))
+	}
+	return facts
+}
+
+type tenantEditData struct {
+	Tenant   *platform.Tenant
+	AllFacts []platform.Fact
+}
+
+func (pg *Pages) tenantEditPage(w http.ResponseWriter, r *http.Request, u *platform.ConsoleUser, status int, f *ui.Form) {
+	t, err := pg.p.Tenant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		pg.fail(w, r, err)
+		return
+	}
+	p := operatorPage(u, "/operator", tenantEditData{Tenant: t, AllFacts: platform.AllFacts})
+	p.Form = f
+	pg.render(w, r, "tenant.html", status, p)
+}
+
+// tenantEdit shows a tenant's fact allowance for the operator to change.
+func (pg *Pages) tenantEdit(w http.ResponseWriter, r *http.Request, u *platform.ConsoleUser) {
+	f := ui.NewForm()
+	if t, err := pg.p.Tenant(r.Context(), r.PathValue("id")); err == nil {
+		for _, x := range t.Facts {
+			f.Values.Add("facts", string(x))
+		}
+	}
+	pg.tenantEditPage(w, r, u, http.StatusOK, f)
+}
+
+// updateTenant sets a tenant's fact allowance, wider or narrower (platform.WithFacts).
+func (pg *Pages) updateTenant(w http.ResponseWriter, r *http.Request, u *platform.ConsoleUser) {
+	f := ui.ParseForm(r)
+	facts := formFacts(f)
+	if !f.OK() {
+		pg.tenantEditPage(w, r, u, http.StatusUnprocessableEntity, f)
+		return
+	}
+	if _, err := pg.p.UpdateTenant(r.Context(), r.PathValue("id"), platform.WithFacts(facts)); err != nil {
+		pg.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/operator", "tenant.saved")
 }
 
 type healthData struct {

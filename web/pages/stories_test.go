@@ -268,6 +268,15 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("tenants after creating one: %+v", after)
 		}
 		tb.check("operator-tenants")
+		// The operator widens the new tenant's allowance on its own page.
+		created := after[len(after)-1]
+		tb.open("/operator/tenants/" + created.ID)
+		tb.check("operator-tenant")
+		tb.run(chromedp.Click(css("#fact-name")))
+		tb.submit("form.stack", nil)
+		if got, _ := e.plat.Tenant(ctx, created.ID); len(got.Facts) != 2 || !slices.Contains(got.Facts, platform.FactName) || !slices.Contains(got.Facts, platform.FactBirth) || got.FactsWidenedAt.IsZero() {
+			t.Errorf("after the operator widened: %+v", got)
+		}
 		tb.open("/operator/health")
 		m := tb.mainText()
 		if !strings.Contains(m, "fresh") || !strings.Contains(m, "sign") {
@@ -328,7 +337,7 @@ func TestBrowser(t *testing.T) {
 		for _, name := range []string{"landing", "landing-ja", "console-login", "console-login-error", "console-overview", "console-keys",
 			"console-webhooks", "console-webhooks-error", "console-webhook", "console-verifications", "console-verifications-empty",
 			"console-evidence", "console-usage", "console-oidc", "console-oidc-error", "holder-signin", "holder-wait", "holder-companies", "operator-tenants",
-			"operator-health", "error-page"} {
+			"operator-tenant", "operator-health", "error-page"} {
 			if _, ok := checkedPages.Load(name); !ok {
 				t.Errorf("page %s was not checked for accessibility", name)
 			}
