@@ -171,14 +171,15 @@ func (s *opStorage) client(ctx context.Context, id string) (*Client, error) {
 		return nil, errors.New("oidc: no client id")
 	}
 	c, err := s.pr.st.OIDCClient(ctx, id)
+	// An unknown or deleted client is the caller's error (invalid_client), not the server's.
 	if errors.Is(err, platform.ErrNotFound) {
-		return nil, fmt.Errorf("oidc: client %s is not registered", id)
+		return nil, oidc.ErrInvalidClient().WithDescription("client %s is not registered", id)
 	}
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	if c.DeletedAt != nil {
-		return nil, fmt.Errorf("oidc: client %s is deleted", id)
+		return nil, oidc.ErrInvalidClient().WithDescription("client %s is deleted", id)
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -264,6 +265,61 @@ func TestHostile(t *testing.T) {
 		}
 		if tn, _ := e.plat.Tenant(ctx, e.tenant.ID); len(tn.Facts) != 4 || tn.FactsWidenedAt.IsZero() {
 			t.Errorf("after the operator widened: %v, widened at %v", tn.Facts, tn.FactsWidenedAt)
+		}
+	})
+
+	t.Run("own OpenID client deleted", func(t *testing.T) {
+		u := newUser(t, e)
+		u.login(staffEmail, staffPW, "")
+		resp, body := u.do("POST", "/console/oidc", url.Values{"name": {"Bank app"}, "redirects": {"https://bank.example/cb"}})
+		m := regexp.MustCompile(`registered with id (c_[0-9a-f]+)`).FindStringSubmatch(body)
+		sec := regexp.MustCompile(`id="client-secret">([^<]+)<`).FindStringSubmatch(body)
+		if resp.StatusCode != http.StatusOK || m == nil || sec == nil {
+			t.Fatalf("registering a client: %d", resp.StatusCode)
+		}
+		id := m[1]
+		// tokenAnswer presents the client's credentials at the token endpoint with a refresh
+		// token that does not exist: a live client gets invalid_grant, a deleted one
+		// invalid_client.
+		op := httptest.NewServer(e.oidc.Handler())
+		defer op.Close()
+		tokenAnswer := func() string {
+			t.Helper()
+			req, _ := http.NewRequest("POST", op.URL+"/oidc/oauth/token", strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(id, sec[1])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b)
+		}
+		if got := tokenAnswer(); !strings.Contains(got, "invalid_grant") {
+			t.Fatalf("a live client at the token endpoint: %s", got)
+		}
+		resp, _ = u.do("POST", "/console/oidc/"+id+"/delete", url.Values{})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/oidc" {
+			t.Fatalf("deleting the own client: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if _, body := u.do("GET", "/console/oidc", nil); !strings.Contains(body, "The client is deleted") || strings.Contains(body, "/console/oidc/"+id+"/delete") {
+			t.Error("after deleting: no flash, or the client is still offered for deletion")
+		}
+		cs, _ := e.oidc.Clients(ctx, e.tenant.ID)
+		for _, c := range cs {
+			if c.ID == id && c.DeletedAt == nil {
+				t.Error("the client is not marked deleted")
+			}
+		}
+		if got := tokenAnswer(); !strings.Contains(got, "invalid_client") {
+			t.Errorf("a deleted client at the token endpoint: %s", got)
+		}
+		// Deleting it again, or a malformed id, is a 404 and changes nothing.
+		for _, p := range []string{id, "c_<x>"} {
+			if resp, _ := u.do("POST", "/console/oidc/"+url.PathEscape(p)+"/delete", url.Values{}); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("deleting %q: %d", p, resp.StatusCode)
+			}
 		}
 	})
 
