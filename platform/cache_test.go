@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/store/storetest"
@@ -56,7 +57,7 @@ func TestTenantCache(t *testing.T) {
 	}
 	// Unknown tenants are not cached: each lookup asks the store again.
 	for range 2 {
-		if _, err := p.Tenant(ctx, "t_0000000000000000"); kindOf(err) != platform.KindNotFound {
+		if _, err := p.Tenant(ctx, "t_0000000000000000"); platformtest.KindOf(err) != platform.KindNotFound {
 			t.Fatalf("unknown tenant: %v", err)
 		}
 	}
@@ -72,7 +73,7 @@ func TestPendingSessionCache(t *testing.T) {
 	st := storetest.Open(t, store.DialectSQLite)
 	cs := &countingStorage{Storage: st}
 	newNode := func() *platform.Platform {
-		p, err := platform.New(cs, verifyingOptions(t, st)...)
+		p, err := platform.New(cs, platformtest.VerifyingOptions(t, st)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +98,7 @@ func TestPendingSessionCache(t *testing.T) {
 		}
 		got.Status = platform.SessionVerified // the caller's copy
 	}
-	if _, _, err := p.HolderSession(ctx, s.ID, "wrong"); kindOf(err) != platform.KindNotFound {
+	if _, _, err := p.HolderSession(ctx, s.ID, "wrong"); platformtest.KindOf(err) != platform.KindNotFound {
 		t.Errorf("a wrong token on a cached session: %v", err)
 	}
 	if cs.sessionReads != 0 {

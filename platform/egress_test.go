@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/store/storetest"
@@ -12,7 +13,7 @@ import (
 // Under the default egress policy a tenant cannot point a webhook at this machine or a private
 // network, and nothing is stored for the refused endpoint.
 func TestWebhookEndpointEgressPolicy(t *testing.T) {
-	p := newVerifying(t, storetest.Open(t, store.DialectSQLite)) // the default egress policy
+	p := platformtest.NewVerifying(t, storetest.Open(t, store.DialectSQLite)) // the default egress policy
 	ten, err := p.CreateTenant(ctx, "Example Bank", platform.AllFacts)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +24,7 @@ func TestWebhookEndpointEgressPolicy(t *testing.T) {
 		"https://2130706433/hook", "https://0x7f000001/hook", "https://0177.0.0.1/hook", "https://[fe80::1%25eth0]/hook",
 		"http://hooks.example.com/mynagate"} {
 		_, _, err := p.CreateWebhookEndpoint(ctx, ten, platform.WebhookEndpointRequest{URL: u})
-		if kindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), "public addresses only") {
+		if platformtest.KindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), "public addresses only") {
 			t.Errorf("%s: %v, want invalid-request naming the egress rule", u, err)
 		}
 	}

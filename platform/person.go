@@ -10,9 +10,9 @@ import (
 	"github.com/mynagate/mynagate/verify"
 )
 
-// maxLinkLookups bounds how many certificates one person resolution may ask J-LIS about. A real
+// MaxLinkLookups bounds how many certificates one person resolution may ask J-LIS about. A real
 // chain is a handful of renewals, moves and re-issues.
-const maxLinkLookups = 32
+const MaxLinkLookups = 32
 
 // resolvePerson finds the person of a verified certificate. A certificate seen before is linked
 // already. Otherwise the renewal-link service is asked, and the certificates it relates — the
@@ -34,7 +34,7 @@ func (p *Platform) resolvePerson(ctx context.Context, res *verify.Result) ([]Per
 	if name != "" && res.Cert.SerialNumber.IsInt64() {
 		queue := []jlisapi.CertRef{{CA: name, Serial: res.Cert.SerialNumber.Int64()}}
 		seen := map[jlisapi.CertRef]bool{queue[0]: true}
-		for lookups := 0; len(queue) > 0 && person == "" && lookups < maxLinkLookups; lookups++ {
+		for lookups := 0; len(queue) > 0 && person == "" && lookups < MaxLinkLookups; lookups++ {
 			ref := queue[0]
 			queue = queue[1:]
 			info, err := p.links.Links(ctx, ref)

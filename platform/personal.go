@@ -97,8 +97,8 @@ func (p *Platform) LatestFacts(ctx context.Context, tenant *Tenant, sub string) 
 		return nil, err
 	}
 	pcs, ok := p.store.(PersonCertStorage)
-	n := p.notifier.Load()
-	if !ok || n == nil || n.basic4 == nil {
+	n := p.basic4.Load()
+	if !ok || n == nil || n.src == nil {
 		return nil, newError(KindNotFound, "not-found", "this platform does not read basic-4 facts from J-LIS")
 	}
 	person, err := p.personOfSub(ctx, st, tenant.ID, sub)
@@ -123,12 +123,12 @@ func (p *Platform) LatestFacts(ctx context.Context, tenant *Tenant, sub string) 
 		return nil, internal(err)
 	}
 	for _, c := range certs {
-		ca := p.caByKey(c.CA)
+		ca := p.TrustedCA(c.CA)
 		serial, perr := strconv.ParseInt(c.Serial, 16, 64)
 		if c.Kind != "sign" || ca == nil || perr != nil || serial <= 0 {
 			continue
 		}
-		ans, err := n.basic4.LatestBasic4(ctx, jlisapi.CertRef{CA: ca.Name, Serial: serial}, n.requester+"/"+tenant.ID, consent)
+		ans, err := n.src.LatestBasic4(ctx, jlisapi.CertRef{CA: ca.Name, Serial: serial}, n.requester+"/"+tenant.ID, consent)
 		if errors.Is(err, jlisapi.ErrNotFound) {
 			continue
 		}
@@ -178,7 +178,8 @@ func (t *Tenant) EvidenceDisclosure(made time.Time) evidence.Disclosure {
 // `mynagate evidence audit --checkpoint` catches a log rolled back or checkpoints deleted after.
 const CheckpointHeader = "Mynagate-Evidence-Checkpoint"
 
-func (p *Platform) setCheckpointHeader(ctx context.Context, h http.Header) {
+// SetCheckpointHeader sets CheckpointHeader to the evidence log's latest checkpoint, if any.
+func (p *Platform) SetCheckpointHeader(ctx context.Context, h http.Header) {
 	if p.evidence == nil {
 		return
 	}

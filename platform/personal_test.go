@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/store/storetest"
@@ -17,8 +18,8 @@ import (
 // id every time (what makes noticing a revocation twice write one event).
 func TestEventIDsAreKeyed(t *testing.T) {
 	st := storetest.Open(t, store.DialectSQLite)
-	p1 := newVerifying(t, st)
-	p2 := newVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{9}, 32)))
+	p1 := platformtest.NewVerifying(t, st)
+	p2 := platformtest.NewVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{9}, 32)))
 	id := p1.EventID(platform.EventCertificateRevoked, "t_1", "CA", "1F")
 	h := sha256.New()
 	for _, s := range []string{"mynagate-event/v1", platform.EventCertificateRevoked, "t_1", "CA", "1F"} {

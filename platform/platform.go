@@ -93,13 +93,13 @@ type Platform struct {
 	holderBase string
 	evidence   *evidence.Log
 	cache      caches
-	// privateTargets lifts the webhook egress policy (egress.go).
+	// privateTargets lifts the webhook egress policy (package egress).
 	privateTargets bool
 	// challengeSigner signs holder challenges (challenge.go), derived once from master.
 	challengeKeyOnce sync.Once
 	challengeSigner  ed25519.PrivateKey
-	// notifier, once made, answers a watched person's latest facts (LatestFacts).
-	notifier atomic.Pointer[Notifier]
+	// basic4 is where LatestFacts asks J-LIS (UseBasic4Source).
+	basic4 atomic.Pointer[basic4Ref]
 }
 
 // Option configures a Platform.
@@ -231,3 +231,9 @@ func pairwiseWith(key []byte, personID string) string {
 	m.Write([]byte(personID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
+
+// Clock returns the platform's clock (WithClock), for the workers beside it (delivery, notify).
+func (p *Platform) Clock() clockwork.Clock { return p.clk }
+
+// Rand returns the platform's randomness source (WithRand), for the workers beside it.
+func (p *Platform) Rand() io.Reader { return p.rand }

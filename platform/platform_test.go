@@ -3,12 +3,13 @@ package platform_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/store/storetest"
@@ -31,14 +32,6 @@ func newPlatformOn(t *testing.T, st platform.Storage, opts ...platform.Option) (
 	return p, clk
 }
 
-func kindOf(err error) platform.Kind {
-	var e *platform.Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return -1
-}
-
 func TestTenantsAndAPIKeys(t *testing.T) {
 	p, _ := newPlatform(t)
 	ten, err := p.CreateTenant(ctx, "Example Bank", []platform.Fact{platform.FactName, platform.FactName, platform.FactAddress})
@@ -52,7 +45,7 @@ func TestTenantsAndAPIKeys(t *testing.T) {
 		name  string
 		facts []platform.Fact
 	}{{"", nil}, {"  ", nil}, {strings.Repeat("x", 201), nil}, {"ok", []platform.Fact{"mynumber"}}} {
-		if _, err := p.CreateTenant(ctx, bad.name, bad.facts); kindOf(err) != platform.KindInvalid {
+		if _, err := p.CreateTenant(ctx, bad.name, bad.facts); platformtest.KindOf(err) != platform.KindInvalid {
 			t.Errorf("CreateTenant(%q, %v): %v, want invalid", bad.name, bad.facts, err)
 		}
 	}
@@ -72,27 +65,27 @@ func TestTenantsAndAPIKeys(t *testing.T) {
 		if bad == key {
 			continue
 		}
-		if _, err := p.Authenticate(ctx, bad); kindOf(err) != platform.KindUnauthorized {
+		if _, err := p.Authenticate(ctx, bad); platformtest.KindOf(err) != platform.KindUnauthorized {
 			t.Errorf("Authenticate(%q): %v, want unauthorized", bad, err)
 		}
 	}
-	if _, _, err := p.CreateAPIKey(ctx, "t_0000000000000000", "x"); kindOf(err) != platform.KindNotFound {
+	if _, _, err := p.CreateAPIKey(ctx, "t_0000000000000000", "x"); platformtest.KindOf(err) != platform.KindNotFound {
 		t.Errorf("key for unknown tenant: %v", err)
 	}
 	if err := p.RevokeAPIKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Authenticate(ctx, key); kindOf(err) != platform.KindUnauthorized {
+	if _, err := p.Authenticate(ctx, key); platformtest.KindOf(err) != platform.KindUnauthorized {
 		t.Errorf("revoked key still authenticates: %v", err)
 	}
-	if err := p.RevokeAPIKey(ctx, k.ID); kindOf(err) != platform.KindConflict {
+	if err := p.RevokeAPIKey(ctx, k.ID); platformtest.KindOf(err) != platform.KindConflict {
 		t.Errorf("second revocation: %v", err)
 	}
 }
 
 func TestSessionsAndChallenges(t *testing.T) {
 	st := storetest.Open(t, store.DialectSQLite)
-	p, clk := newPlatformOn(t, st, append(verifyingOptions(t, st), platform.WithSessionTTL(time.Minute), platform.WithHolderBaseURL("https://verify.example/"))...)
+	p, clk := newPlatformOn(t, st, append(platformtest.VerifyingOptions(t, st), platform.WithSessionTTL(time.Minute), platform.WithHolderBaseURL("https://verify.example/"))...)
 	a, _ := p.CreateTenant(ctx, "A", nil)
 	b, _ := p.CreateTenant(ctx, "B", nil)
 	s1, created, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeIdentity, IdempotencyKey: "k1"})
@@ -103,7 +96,7 @@ func TestSessionsAndChallenges(t *testing.T) {
 	if err != nil || created || again.ID != s1.ID {
 		t.Fatalf("idempotent retry: %v created=%v %v", again, created, err)
 	}
-	if _, _, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeLogin, IdempotencyKey: "k1"}); kindOf(err) != platform.KindConflict {
+	if _, _, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeLogin, IdempotencyKey: "k1"}); platformtest.KindOf(err) != platform.KindConflict {
 		t.Errorf("same key, other request: %v", err)
 	}
 	s2, _, _ := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: platform.PurposeIdentity})
@@ -122,20 +115,20 @@ func TestSessionsAndChallenges(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"Bank\x1b]0;x\x07", "Bank\u202Eknab", "Bank\u009b2J", "Bank\xff"} {
-		if _, err := p.CreateTenant(ctx, name, nil); kindOf(err) != platform.KindInvalid {
+		if _, err := p.CreateTenant(ctx, name, nil); platformtest.KindOf(err) != platform.KindInvalid {
 			t.Errorf("tenant name %q: %v", name, err)
 		}
 	}
 	if !strings.HasPrefix(p.HolderURL(s1), "https://verify.example/v1/holder/sessions/"+s1.ID+"?token=") {
 		t.Errorf("holder URL %s", p.HolderURL(s1))
 	}
-	if _, err := p.Session(ctx, b, s1.ID); kindOf(err) != platform.KindNotFound {
+	if _, err := p.Session(ctx, b, s1.ID); platformtest.KindOf(err) != platform.KindNotFound {
 		t.Errorf("tenant B reads A's session: %v", err)
 	}
-	if _, _, err := p.HolderSession(ctx, s1.ID, "wrong"); kindOf(err) != platform.KindNotFound {
+	if _, _, err := p.HolderSession(ctx, s1.ID, "wrong"); platformtest.KindOf(err) != platform.KindNotFound {
 		t.Errorf("wrong holder token: %v", err)
 	}
-	if _, _, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: "shop"}); kindOf(err) != platform.KindInvalid {
+	if _, _, err := p.CreateSession(ctx, a, platform.SessionRequest{Purpose: "shop"}); platformtest.KindOf(err) != platform.KindInvalid {
 		t.Errorf("bad purpose: %v", err)
 	}
 	clk.Advance(2 * time.Minute)
@@ -149,7 +142,7 @@ func TestSessionsAndChallenges(t *testing.T) {
 // session stored with a random token (before tokens were derived) keeps working with it.
 func TestHolderTokens(t *testing.T) {
 	st := storetest.Open(t, store.DialectSQLite)
-	p := newVerifying(t, st)
+	p := platformtest.NewVerifying(t, st)
 	ten, _ := p.CreateTenant(ctx, "A", nil)
 	s, _, err := p.CreateSession(ctx, ten, platform.SessionRequest{Purpose: platform.PurposeLogin})
 	if err != nil {
@@ -169,8 +162,8 @@ func TestHolderTokens(t *testing.T) {
 	if _, _, err := p.HolderSession(ctx, s.ID, s.HolderToken); err != nil {
 		t.Fatalf("the derived token is refused: %v", err)
 	}
-	other := newVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{4}, 32)))
-	if _, _, err := other.HolderSession(ctx, s.ID, s.HolderToken); kindOf(err) != platform.KindNotFound {
+	other := platformtest.NewVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{4}, 32)))
+	if _, _, err := other.HolderSession(ctx, s.ID, s.HolderToken); platformtest.KindOf(err) != platform.KindNotFound {
 		t.Errorf("a platform with another master accepts the token: %v", err)
 	}
 	// A session stored with its token, as earlier versions did.
@@ -182,7 +175,7 @@ func TestHolderTokens(t *testing.T) {
 	if _, _, err := p.HolderSession(ctx, "s_legacy", legacy.HolderToken); err != nil {
 		t.Errorf("a stored token of an earlier version is refused: %v", err)
 	}
-	if _, _, err := p.HolderSession(ctx, "s_legacy", strings.Repeat("cd", 24)); kindOf(err) != platform.KindNotFound {
+	if _, _, err := p.HolderSession(ctx, "s_legacy", strings.Repeat("cd", 24)); platformtest.KindOf(err) != platform.KindNotFound {
 		t.Errorf("a legacy session accepts another token: %v", err)
 	}
 	// Without a master secret a platform cannot hand out sessions.

@@ -161,8 +161,9 @@ type WebhookStorage interface {
 	Deliveries(ctx context.Context, tenantID string, q DeliveryQuery) ([]Delivery, error)
 }
 
-// webhookStorage returns the store's webhook capability.
-func (p *Platform) webhookStorage() (WebhookStorage, error) {
+// Webhooks returns the store's webhook capability (for package delivery): an error if the
+// store has none or the master secret that seals webhook secrets is missing.
+func (p *Platform) Webhooks() (WebhookStorage, error) {
 	ws, ok := p.store.(WebhookStorage)
 	if !ok {
 		return nil, internal(errors.New("platform: the store does not support webhooks"))
@@ -213,7 +214,7 @@ func validEndpoint(req WebhookEndpointRequest) (WebhookEndpointRequest, error) {
 // CreateWebhookEndpoint registers an endpoint for a tenant and returns it with its signing
 // secret ("whsec_…"), which is shown once.
 func (p *Platform) CreateWebhookEndpoint(ctx context.Context, tenant *Tenant, req WebhookEndpointRequest) (*WebhookEndpoint, string, error) {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return nil, "", err
 	}
@@ -242,7 +243,7 @@ func (p *Platform) CreateWebhookEndpoint(ctx context.Context, tenant *Tenant, re
 
 // WebhookEndpoints lists a tenant's endpoints.
 func (p *Platform) WebhookEndpoints(ctx context.Context, tenant *Tenant) ([]WebhookEndpoint, error) {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +256,7 @@ func (p *Platform) WebhookEndpoints(ctx context.Context, tenant *Tenant) ([]Webh
 
 // WebhookEndpoint returns one of a tenant's endpoints.
 func (p *Platform) WebhookEndpoint(ctx context.Context, tenant *Tenant, id string) (*WebhookEndpoint, error) {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +272,7 @@ func (p *Platform) WebhookEndpoint(ctx context.Context, tenant *Tenant, id strin
 
 // DisableWebhookEndpoint stops sending events to an endpoint; its pending deliveries become dead.
 func (p *Platform) DisableWebhookEndpoint(ctx context.Context, tenant *Tenant, id string) error {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return err
 	}
@@ -295,7 +296,7 @@ const MaxRotationGrace = 7 * 24 * time.Hour
 // the previous secret, so the receiver can switch at its own pace; a secret rotated out earlier
 // stops at once. A grace of zero retires the previous secret immediately.
 func (p *Platform) RotateWebhookSecret(ctx context.Context, tenant *Tenant, endpointID string, grace time.Duration) (string, time.Time, error) {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -321,7 +322,7 @@ func (p *Platform) RotateWebhookSecret(ctx context.Context, tenant *Tenant, endp
 // RedeliverEvent queues one of the tenant's events again (to one endpoint, or to all that want
 // it), with the same webhook-id, and returns how many deliveries it queued.
 func (p *Platform) RedeliverEvent(ctx context.Context, tenant *Tenant, eventID, endpointID string) (int, error) {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return 0, err
 	}
@@ -337,7 +338,7 @@ func (p *Platform) RedeliverEvent(ctx context.Context, tenant *Tenant, eventID, 
 
 // RedeliverDead queues every dead delivery of an endpoint again and returns how many.
 func (p *Platform) RedeliverDead(ctx context.Context, tenant *Tenant, endpointID string) (int, error) {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return 0, err
 	}
@@ -353,7 +354,7 @@ func (p *Platform) RedeliverDead(ctx context.Context, tenant *Tenant, endpointID
 
 // Deliveries lists a tenant's deliveries (dead letters with State dead).
 func (p *Platform) Deliveries(ctx context.Context, tenant *Tenant, q DeliveryQuery) ([]Delivery, error) {
-	ws, err := p.webhookStorage()
+	ws, err := p.Webhooks()
 	if err != nil {
 		return nil, err
 	}
@@ -416,9 +417,9 @@ func (p *Platform) sealSecret(endpointID, secretID string, key []byte) ([]byte, 
 	return aead.Seal(nonce, nonce, key, secretAD(endpointID, secretID)), nil
 }
 
-// openSecret returns the key of a sealed secret. The endpoint and secret ids are authenticated,
+// OpenWebhookSecret returns the key of a sealed secret. The endpoint and secret ids are authenticated,
 // so a sealed secret copied to another row does not open.
-func (p *Platform) openSecret(s WebhookSecret) ([]byte, error) {
+func (p *Platform) OpenWebhookSecret(s WebhookSecret) ([]byte, error) {
 	aead, err := p.secretAEAD()
 	if err != nil {
 		return nil, err

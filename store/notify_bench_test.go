@@ -16,6 +16,7 @@ import (
 	"github.com/mynagate/mynagate/internal/crlwriter"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/notify"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/store"
@@ -151,11 +152,11 @@ func benchReconcile(b *testing.B, dialect string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := platform.NewNotifier(p, platform.WithInlineFollowUp(false))
+	n, err := notify.New(p, notify.WithInlineFollowUp(false))
 	if err != nil {
 		b.Fatal(err)
 	}
-	crl := platform.CRLRef{CA: caKey, Name: "sign", Number: "7"}
+	crl := notify.CRLRef{CA: caKey, Name: "sign", Number: "7"}
 
 	// Baselines: the bare scan of the watched certificates, and the bare lookups.
 	var serials []string

@@ -4,11 +4,14 @@ import (
 	"context"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mynagate/mynagate/delivery"
 	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/notify"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/revocation"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Revocation notification in a serve node (docs/design/revocation.md): the CRL fetcher feeds
@@ -34,8 +37,8 @@ func (h *crlHook) update(ctx context.Context, src revocation.Source, prev, next 
 
 // notification is a node's notifier and deliverer.
 type notification struct {
-	notifier  *platform.Notifier
-	deliverer *platform.Deliverer
+	notifier  *notify.Notifier
+	deliverer *delivery.Deliverer
 	cancel    context.CancelFunc
 	done      sync.WaitGroup
 }
@@ -45,10 +48,10 @@ type notification struct {
 func startNotification(ctx context.Context, p *platform.Platform, jc *jlisapi.Client, hook *crlHook) (*notification, error) {
 	n := &notification{}
 	var err error
-	if n.deliverer, err = platform.NewDeliverer(p); err != nil {
+	if n.deliverer, err = delivery.New(p); err != nil {
 		return nil, err
 	}
-	if n.notifier, err = platform.NewNotifier(p, platform.WithBasic4Source(jc), platform.WithEventHook(n.deliverer.Wake)); err != nil {
+	if n.notifier, err = notify.New(p, notify.WithBasic4Source(jc), notify.WithEventHook(n.deliverer.Wake)); err != nil {
 		return nil, err
 	}
 	hook.mu.Lock()

@@ -48,7 +48,13 @@ func TestImportDirection(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"platform", append(ours("jlis", "card", "reader", "store", "web", "revocation"), sql...)},
+		// The workers beside the platform (webhook delivery, revocation notification) import it,
+		// never the other way round.
+		{"platform", append(ours("jlis", "card", "reader", "store", "web", "revocation", "delivery", "notify"), sql...)},
+		{"delivery", append(ours("jlis", "card", "reader", "store", "web", "revocation", "notify"), sql...)},
+		{"notify", append(ours("jlis", "card", "reader", "store", "web", "revocation", "delivery"), sql...)},
+		// The egress policy is a leaf: addresses and an HTTP client, nothing of the project.
+		{"egress", ours("platform", "store", "web", "jlis", "jlisapi", "card", "reader", "evidence", "revocation", "verify", "delivery", "notify", "webhook")},
 		{"web", append(ours("jlis", "card", "reader", "store"), sql...)},
 		// The platform's pages use the platform's Go API: no SQL, no keys of J-LIS or cards.
 		{"web/pages", append(ours("jlis", "card", "reader", "store", "revocation"), sql...)},

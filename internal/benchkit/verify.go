@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/delivery"
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
@@ -147,7 +148,7 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	}
 	// The webhook deliverer as `serve` runs it: it follows the verifications' events through the
 	// evidence tree (the bench tenant has no endpoint, so it only moves its cursor).
-	d, err := platform.NewDeliverer(w.Plat)
+	d, err := delivery.New(w.Plat)
 	if err != nil {
 		return fail(err)
 	}

@@ -28,6 +28,15 @@ import (
 	"time"
 
 	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/notify"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
+	vderrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/mynagate/mynagate/api"
 	"github.com/mynagate/mynagate/client"
@@ -40,13 +49,6 @@ import (
 	"github.com/mynagate/mynagate/verify"
 	"github.com/mynagate/mynagate/web"
 	"github.com/mynagate/mynagate/webhook"
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	"github.com/pb33f/libopenapi-validator/config"
-	vderrors "github.com/pb33f/libopenapi-validator/errors"
-	"github.com/pb33f/libopenapi-validator/schema_validation"
-	"github.com/pb33f/libopenapi/datamodel/high/base"
-	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
 // spec is the parsed contract.
@@ -917,12 +919,12 @@ func TestContract(t *testing.T) {
 		}
 		// The latest facts, read from J-LIS with the consent (what a thin person.basic4_updated
 		// points to); J-LIS unreachable first.
-		if _, err := platform.NewNotifier(e.plat, platform.WithBasic4Source(jlisapi.New("http://127.0.0.1:1"))); err != nil {
+		if _, err := notify.New(e.plat, notify.WithBasic4Source(jlisapi.New("http://127.0.0.1:1"))); err != nil {
 			t.Fatal(err)
 		}
 		_, err = rp.LatestFacts(ctx, sub)
 		expectProblem(t, err, "jlis-unavailable")
-		if _, err := platform.NewNotifier(e.plat, platform.WithBasic4Source(jlisapi.New(e.jlisSrv.URL))); err != nil {
+		if _, err := notify.New(e.plat, notify.WithBasic4Source(jlisapi.New(e.jlisSrv.URL))); err != nil {
 			t.Fatal(err)
 		}
 		if f, err := rp.LatestFacts(ctx, sub); err != nil || f.Facts["name"] != testkit.Taro().Name {

@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
 	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/card/vpcd"
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/delivery"
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/pcsctest"
 	"github.com/mynagate/mynagate/internal/testkit"
@@ -574,7 +576,7 @@ func (e *env) deliverAll(t *testing.T) {
 	if _, err := e.evidence.Integrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	d, err := platform.NewDeliverer(e.plat)
+	d, err := delivery.New(e.plat)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,12 +27,14 @@ import (
 	"time"
 
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/delivery"
 	"github.com/mynagate/mynagate/internal/crlwriter"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/notify"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/reader"
 	"github.com/mynagate/mynagate/revocation"
@@ -50,8 +52,8 @@ type nenv struct {
 	proxy     *crlProxy
 	srcs      []revocation.Source
 	jc        *jlisapi.Client
-	notifier  *platform.Notifier
-	deliverer *platform.Deliverer
+	notifier  *notify.Notifier
+	deliverer *delivery.Deliverer
 	signCA    *x509.Certificate
 }
 
@@ -89,14 +91,14 @@ func newNotifyEnv(t *testing.T, dsn string) *nenv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.notifier, err = platform.NewNotifier(e.plat, platform.WithBasic4Source(n.jc)); err != nil {
+	if n.notifier, err = notify.New(e.plat, notify.WithBasic4Source(n.jc)); err != nil {
 		t.Fatal(err)
 	}
 	onUpdate = wiring.OnCRLUpdate(n.notifier)
 	if err := e.fetcher.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n.deliverer, err = platform.NewDeliverer(e.plat, platform.WithRetryPolicy(platform.RetryPolicy{MaxAttempts: 5, Base: 10 * time.Second, Max: time.Hour})); err != nil {
+	if n.deliverer, err = delivery.New(e.plat, delivery.WithRetryPolicy(delivery.RetryPolicy{MaxAttempts: 5, Base: 10 * time.Second, Max: time.Hour})); err != nil {
 		t.Fatal(err)
 	}
 	h = web.New(e.plat)
@@ -414,7 +416,7 @@ func TestRevocationNotifiedEndToEnd(t *testing.T) {
 			// against, check every watched certificate, and find nothing new.
 			n.drain()
 			before := n.deliveries()
-			restarted, err := platform.NewNotifier(n.plat, platform.WithBasic4Source(n.jc))
+			restarted, err := notify.New(n.plat, notify.WithBasic4Source(n.jc))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -763,7 +765,7 @@ func TestDeliveryWorkerChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := platform.NewDeliverer(p, platform.WithDeliveryWorkers(2, 2), platform.WithDeliveryPoll(20*time.Millisecond))
+	d, err := delivery.New(p, delivery.WithWorkers(2, 2), delivery.WithPoll(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mynagate/mynagate/notify"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/revocation"
 )
@@ -17,15 +18,15 @@ import (
 // — the whole CRL checked against every watched certificate (Notifier.Reconcile). Certificates
 // noticed before are never noticed again, so the choice only costs time, never a duplicate.
 // Failures are logged; the notifier keeps failed work and retries it.
-func OnCRLUpdate(n *platform.Notifier) revocation.UpdateFunc {
+func OnCRLUpdate(n *notify.Notifier) revocation.UpdateFunc {
 	return func(ctx context.Context, src revocation.Source, prev, next *revocation.Index) {
-		crl := platform.CRLRef{CA: platform.CAKey(src.Issuer), Name: src.Name, Number: next.Metadata().Number.String()}
+		crl := notify.CRLRef{CA: platform.CAKey(src.Issuer), Name: src.Name, Number: next.Metadata().Number.String()}
 		if prev != nil {
 			revs, err := revocation.NewlyRevoked(prev, next)
 			if err == nil {
-				out := make([]platform.RevokedCert, len(revs))
+				out := make([]notify.RevokedCert, len(revs))
 				for i, r := range revs {
-					out[i] = platform.RevokedCert{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: int(r.Reason)}
+					out[i] = notify.RevokedCert{Serial: r.Serial, RevokedAt: r.RevokedAt, Reason: int(r.Reason)}
 				}
 				if _, err := n.CertificatesRevoked(ctx, crl, out); err != nil {
 					slog.WarnContext(ctx, "wiring: revocations not noticed yet; retrying", "crl", crl.String(), "err", err)

@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/delivery"
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/notify"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/revocation"
@@ -37,8 +40,8 @@ type env struct {
 	plat      *platform.Platform
 	log       *evidence.Log
 	fetcher   *revocation.Fetcher
-	notifier  *platform.Notifier
-	deliverer *platform.Deliverer
+	notifier  *notify.Notifier
+	deliverer *delivery.Deliverer
 	srv       *httptest.Server
 	tenant    *platform.Tenant
 	oidc      *oidc.Provider
@@ -85,14 +88,14 @@ func newEnv(t testing.TB, pagesClock ...clockwork.Clock) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.notifier, err = platform.NewNotifier(e.plat, platform.WithBasic4Source(jc)); err != nil {
+	if e.notifier, err = notify.New(e.plat, notify.WithBasic4Source(jc)); err != nil {
 		t.Fatal(err)
 	}
 	onUpdate = wiring.OnCRLUpdate(e.notifier)
 	if err := e.fetcher.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e.deliverer, err = platform.NewDeliverer(e.plat); err != nil {
+	if e.deliverer, err = delivery.New(e.plat); err != nil {
 		t.Fatal(err)
 	}
 	prov, err := oidc.New(e.plat, st, oidc.Config{Issuer: e.srv.URL + "/oidc", Master: bytes.Repeat([]byte{7}, 32)})

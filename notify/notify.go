@@ -1,10 +1,14 @@
-package platform
+// Package notify is 証明書失効通知管理 (revocation notification) beside the platform: certificates
+// that appear on a new CRL and belong to persons some tenant watches become certificate.revoked
+// events; a revocation for a change of the basic 4 facts (CRLReason affiliationChanged: a move, a
+// new name) is followed up by asking J-LIS for the latest facts, which go as
+// person.basic4_updated to the tenants holding the holder's consent. platform decides who watches
+// whom and with which consent, and keeps the records (platform.NotifyStorage); this package runs
+// the work. docs/design/revocation.md tells the whole story.
+package notify
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,94 +20,8 @@ import (
 	"time"
 
 	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/platform"
 )
-
-// This file is 証明書失効通知管理 (revocation notification): certificates that appear on a new CRL
-// and belong to persons some tenant watches become certificate.revoked events; a revocation for a
-// change of the basic 4 facts (CRLReason affiliationChanged: a move, a new name) is followed up by
-// asking J-LIS for the latest facts, which go as person.basic4_updated to the tenants holding the
-// holder's consent. docs/design/revocation.md tells the whole story.
-
-// NotifyStorage is the optional storage capability behind revocation notification (STYLE rule
-// 4: detected by type assertion; Storage is not widened). package store implements it.
-type NotifyStorage interface {
-	// PersonsByCerts returns, by serial, the person each certificate of CA ca is linked to;
-	// certificates not linked are absent from the map.
-	PersonsByCerts(ctx context.Context, ca string, serials []string) (map[string]string, error)
-	// WatchedCerts calls fn with every certificate of CA ca that is linked to a person and has
-	// no revocation notice yet, in no particular order. An error from fn stops the walk and is
-	// returned. fn MUST NOT write to the store (on SQLite the walk holds a read transaction).
-	WatchedCerts(ctx context.Context, ca string, fn func(serial, personID string) error) error
-	// Watchers returns the tenants that watch a person — those with an accepted verification of
-	// the person and no watch stop after the latest one — each with its effective consent to
-	// scope, if any: a consent given with an accepted verification of the person, after the
-	// tenant's last watch stop, and not revoked.
-	Watchers(ctx context.Context, personID, scope string) ([]Watcher, error)
-	// RecordRevocations stores notices, each with its events, in one transaction. A notice for a
-	// certificate that has one already is skipped together with its events, so re-reading a CRL
-	// never repeats an event. Events are appended to the outbox with the notice's person as
-	// ordering key. It returns how many notices were stored.
-	RecordRevocations(ctx context.Context, notices []RevocationNotice) (int, error)
-	// ClaimFollowUps claims up to limit notices whose follow-up is pending and due at `at`: each
-	// claim counts an attempt and moves FollowUpAt to leaseUntil, so a claimer that dies leaves
-	// it due again then. Concurrent claimers never claim one notice twice.
-	ClaimFollowUps(ctx context.Context, at, leaseUntil time.Time, limit int) ([]RevocationNotice, error)
-	// FinishFollowUp ends a follow-up in one transaction: the certificates are linked to the
-	// notice's person (existing links are kept), the events are appended to the outbox with the
-	// person as ordering key (an event whose id exists is skipped), the follow-up is done.
-	// ErrNotFound if there is no such notice.
-	FinishFollowUp(ctx context.Context, ca, serial string, certs []PersonCert, events []Event, at time.Time) error
-	// FailFollowUp records a failed follow-up attempt: due again at next, or failed for good when
-	// next is the zero time.
-	FailFollowUp(ctx context.Context, ca, serial string, next time.Time, reason string) error
-	// StopWatching records that a tenant stops watching a person (ON CONFLICT: the later stop).
-	StopWatching(ctx context.Context, tenantID, personID string, at time.Time) error
-	// TenantPersons calls fn with every person of whom the tenant has an accepted verification.
-	TenantPersons(ctx context.Context, tenantID string, fn func(personID string) error) error
-}
-
-// Watcher is a tenant watching a person.
-type Watcher struct {
-	TenantID string
-	// Since is the time of the tenant's latest accepted verification of the person.
-	Since time.Time
-	// ConsentID names the tenant's effective consent to the scope asked about; "" without one.
-	ConsentID string
-}
-
-// FollowUpState is the state of a revocation notice's follow-up.
-type FollowUpState string
-
-// Follow-up states.
-const (
-	FollowUpPending FollowUpState = "pending"
-	FollowUpDone    FollowUpState = "done"
-	FollowUpFailed  FollowUpState = "failed"
-)
-
-// RevocationNotice is a revoked certificate of a person, noticed on a CRL.
-type RevocationNotice struct {
-	CA        string    // hex subject key identifier of the issuing CA
-	Serial    string    // upper-case hex
-	PersonID  string    // the certificate's person
-	Reason    int       // RFC 5280 CRLReason; -1 when the CRL entry has none
-	RevokedAt time.Time // revocationDate of the CRL entry
-	CRL       string    // the CRL it was seen on, "<ca name>#<cRLNumber>"
-	NoticedAt time.Time
-	// The follow-up: link successor certificates; after affiliationChanged, basic-4 updates.
-	FollowUp         FollowUpState
-	FollowUpAttempts int
-	FollowUpAt       time.Time // due time, or the end of the lease of the worker holding it
-	FollowUpError    string
-	// Events are appended with the notice (RecordRevocations only).
-	Events []Event
-}
-
-// Basic4Source answers the latest basic 4 facts of a certificate's holder (最新の基本4情報
-// 提供). jlisapi.Client implements it.
-type Basic4Source interface {
-	LatestBasic4(ctx context.Context, ref jlisapi.CertRef, requester, consentRef string) (*jlisapi.Basic4, error)
-}
 
 // CRLRef names the CRL revocations were found on.
 type CRLRef struct {
@@ -121,32 +39,13 @@ type RevokedCert struct {
 	Reason    int       // RFC 5280 CRLReason; -1 when the entry has none
 }
 
-// CRL reasons the notifier acts on (RFC 5280 §5.3.1).
-const (
-	ReasonAffiliationChanged = 3 // JPKI: 異動 — a move, a change of name or sex, death
-)
-
-var crlReasonNames = [...]string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-	"cessationOfOperation", "certificateHold", "", "removeFromCRL", "privilegeWithdrawn", "aACompromise"}
-
-// CRLReasonName returns the RFC 5280 name of a CRLReason ("none" for -1).
-func CRLReasonName(r int) string {
-	if r == -1 {
-		return "none"
-	}
-	if r >= 0 && r < len(crlReasonNames) && crlReasonNames[r] != "" {
-		return crlReasonNames[r]
-	}
-	return "reason" + strconv.Itoa(r)
-}
-
 // Notifier turns new CRLs into events. Feed it from the CRL fetcher (CertificatesRevoked with
 // the entries a CRL added, or Reconcile with the whole CRL when there is no previous one to
 // diff), and run Run in the background for follow-ups and retries. It is safe for concurrent use.
 type Notifier struct {
-	p         *Platform
-	st        NotifyStorage
-	basic4    Basic4Source
+	p         *platform.Platform
+	st        platform.NotifyStorage
+	basic4    platform.Basic4Source
 	requester string
 	wake      func()
 	lease     time.Duration
@@ -165,52 +64,50 @@ type retryWork struct {
 	do   func(ctx context.Context) error
 }
 
-// NotifierOption configures a Notifier.
-type NotifierOption func(*Notifier)
+// Option configures a Notifier.
+type Option func(*Notifier)
 
 // WithBasic4Source sets where the latest basic 4 facts come from (jlisapi.Client). Without it
 // no person.basic4_updated events are sent.
-func WithBasic4Source(b Basic4Source) NotifierOption { return func(n *Notifier) { n.basic4 = b } }
+func WithBasic4Source(b platform.Basic4Source) Option { return func(n *Notifier) { n.basic4 = b } }
 
 // WithRequester sets the name under which basic-4 requests are made to J-LIS (default
 // "mynagate"); each request names the tenant and its consent as well.
-func WithRequester(r string) NotifierOption { return func(n *Notifier) { n.requester = r } }
+func WithRequester(r string) Option { return func(n *Notifier) { n.requester = r } }
 
 // WithEventHook sets a function called after events were written (to wake the deliverer).
-func WithEventHook(f func()) NotifierOption { return func(n *Notifier) { n.wake = f } }
+func WithEventHook(f func()) Option { return func(n *Notifier) { n.wake = f } }
 
 // WithFollowUpPolicy sets how often a follow-up is tried before it is given up (default 20) and
 // how long one attempt may hold it (default 2 minutes).
-func WithFollowUpPolicy(maxTries int, lease time.Duration) NotifierOption {
+func WithFollowUpPolicy(maxTries int, lease time.Duration) Option {
 	return func(n *Notifier) { n.maxTries, n.lease = maxTries, lease }
 }
 
 // WithInlineFollowUp sets whether CertificatesRevoked and Reconcile run the follow-ups they made
 // due before they return (default true: one fetch cycle carries a move all the way to
 // person.basic4_updated). Without, Run does them at its next poll.
-func WithInlineFollowUp(on bool) NotifierOption { return func(n *Notifier) { n.inline = on } }
+func WithInlineFollowUp(on bool) Option { return func(n *Notifier) { n.inline = on } }
 
-// WithNotifierPoll sets how often Run looks for due follow-ups and retries (default 10 s).
-func WithNotifierPoll(d time.Duration) NotifierOption { return func(n *Notifier) { n.poll = d } }
+// WithPoll sets how often Run looks for due follow-ups and retries (default 10 s).
+func WithPoll(d time.Duration) Option { return func(n *Notifier) { n.poll = d } }
 
-// NewNotifier returns a notifier for a platform configured for verifications (it needs the
-// master secret, the trusted CAs and the link source) over a store with NotifyStorage.
-func NewNotifier(p *Platform, opts ...NotifierOption) (*Notifier, error) {
-	st, ok := p.store.(NotifyStorage)
-	if !ok {
-		return nil, errors.New("platform: the store does not support revocation notification")
-	}
-	if !p.canVerify() {
-		return nil, errors.New("platform: revocation notification needs a platform configured for verifications")
+// New returns a notifier for a platform configured for verifications (it needs the master
+// secret, the trusted CAs and the link source) over a store with platform.NotifyStorage. The
+// platform's LatestFacts asks J-LIS through the newest notifier's basic-4 source.
+func New(p *platform.Platform, opts ...Option) (*Notifier, error) {
+	st, err := p.Notifications()
+	if err != nil {
+		return nil, err
 	}
 	n := &Notifier{p: p, st: st, requester: "mynagate", wake: func() {}, lease: 2 * time.Minute, maxTries: 20, poll: 10 * time.Second, batch: 500, inline: true}
 	for _, o := range opts {
 		o(n)
 	}
 	if n.maxTries < 1 || n.lease <= 0 || n.poll <= 0 {
-		return nil, errors.New("platform: notifier needs at least one try, a positive lease and a positive poll interval")
+		return nil, errors.New("notify: notifier needs at least one try, a positive lease and a positive poll interval")
 	}
-	p.notifier.Store(n)
+	p.UseBasic4Source(n.basic4, n.requester)
 	return n, nil
 }
 
@@ -241,7 +138,7 @@ func (n *Notifier) certificatesRevoked(ctx context.Context, crl CRLRef, revoked 
 		}
 		persons, err := n.st.PersonsByCerts(ctx, crl.CA, serials)
 		if err != nil {
-			return stored, fmt.Errorf("platform: persons of revoked certificates on %s: %w", crl, err)
+			return stored, fmt.Errorf("notify: persons of revoked certificates on %s: %w", crl, err)
 		}
 		var hits []hit
 		for _, r := range chunk {
@@ -290,7 +187,7 @@ func (n *Notifier) reconcile(ctx context.Context, crl CRLRef, lookup func(serial
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("platform: watched certificates of %s: %w", crl.Name, err)
+		return 0, fmt.Errorf("notify: watched certificates of %s: %w", crl.Name, err)
 	}
 	stored := 0
 	for chunk := range slices.Chunk(hits, n.batch) {
@@ -308,24 +205,24 @@ func (n *Notifier) record(ctx context.Context, crl CRLRef, hits []hit) (int, err
 	if len(hits) == 0 {
 		return 0, nil
 	}
-	now := n.p.clk.Now().UTC()
-	notices := make([]RevocationNotice, 0, len(hits))
-	watchers := map[string][]Watcher{}
+	now := n.p.Clock().Now().UTC()
+	notices := make([]platform.RevocationNotice, 0, len(hits))
+	watchers := map[string][]platform.Watcher{}
 	for _, h := range hits {
 		ws, ok := watchers[h.person]
 		if !ok {
 			var err error
-			if ws, err = n.st.Watchers(ctx, h.person, ScopeBasic4Updates); err != nil {
-				return 0, fmt.Errorf("platform: watchers of a person: %w", err)
+			if ws, err = n.st.Watchers(ctx, h.person, platform.ScopeBasic4Updates); err != nil {
+				return 0, fmt.Errorf("notify: watchers of a person: %w", err)
 			}
 			watchers[h.person] = ws
 		}
-		nt := RevocationNotice{CA: crl.CA, Serial: h.Serial, PersonID: h.person, Reason: h.Reason, RevokedAt: h.RevokedAt.UTC(),
-			CRL: crl.String(), NoticedAt: now, FollowUp: FollowUpPending, FollowUpAt: now}
+		nt := platform.RevocationNotice{CA: crl.CA, Serial: h.Serial, PersonID: h.person, Reason: h.Reason, RevokedAt: h.RevokedAt.UTC(),
+			CRL: crl.String(), NoticedAt: now, FollowUp: platform.FollowUpPending, FollowUpAt: now}
 		for _, w := range ws {
-			t, err := n.p.tenant(ctx, w.TenantID)
+			t, err := n.p.Tenant(ctx, w.TenantID)
 			if err != nil {
-				return 0, fmt.Errorf("platform: tenant %s: %w", w.TenantID, err)
+				return 0, fmt.Errorf("notify: tenant %s: %w", w.TenantID, err)
 			}
 			ev, err := n.revokedEvent(t, &nt)
 			if err != nil {
@@ -337,10 +234,10 @@ func (n *Notifier) record(ctx context.Context, crl CRLRef, hits []hit) (int, err
 	}
 	stored, err := n.st.RecordRevocations(ctx, notices)
 	if err != nil {
-		return 0, fmt.Errorf("platform: record revocations of %s: %w", crl, err)
+		return 0, fmt.Errorf("notify: record revocations of %s: %w", crl, err)
 	}
 	if stored > 0 {
-		slog.InfoContext(ctx, "platform: revocations noticed", "crl", crl.String(), "certificates", len(hits), "new", stored)
+		slog.InfoContext(ctx, "notify: revocations noticed", "crl", crl.String(), "certificates", len(hits), "new", stored)
 	}
 	return stored, nil
 }
@@ -356,31 +253,14 @@ func (n *Notifier) afterNotices(ctx context.Context, stored int) {
 		return
 	}
 	if _, err := n.FollowUp(ctx); err != nil {
-		slog.WarnContext(ctx, "platform: revocation follow-up failed; it is retried", "err", err)
+		slog.WarnContext(ctx, "notify: revocation follow-up failed; it is retried", "err", err)
 	}
-}
-
-// EventID derives the id of an event from what it is about, so that noticing the same
-// revocation twice (a restart, two nodes reading one CRL) yields the same id, which the outbox
-// stores once: "evt_" + 32 hex digits of HMAC-SHA256 keyed by the platform's master secret over
-// (type, tenant, CA, serial). A certificate is revoked once, so the CRL number is not part of it.
-// The key matters: serials are small numbers, and an unkeyed hash would let a tenant that may
-// not see the certificate find its serial from the event id by trying them.
-func (p *Platform) EventID(typ, tenantID, ca, serial string) string {
-	k := hmac.New(sha256.New, p.master)
-	k.Write([]byte("mynagate-event/v2"))
-	m := hmac.New(sha256.New, k.Sum(nil))
-	for _, s := range []string{typ, tenantID, ca, serial} {
-		m.Write([]byte(s))
-		m.Write([]byte{0})
-	}
-	return "evt_" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func eventPayload(typ string, at time.Time, data any) ([]byte, error) {
 	b, err := json.Marshal(map[string]any{"type": typ, "timestamp": at, "data": data})
 	if err != nil {
-		return nil, internal(err)
+		return nil, fmt.Errorf("notify: event payload: %w", err)
 	}
 	return b, nil
 }
@@ -395,7 +275,7 @@ type CertificateRef struct {
 type RevokedEventData struct {
 	Sub string `json:"sub"`
 	// Certificate is the revoked certificate; only for a tenant allowed the certificate
-	// (Tenant.AllowsCertificate).
+	// (platform.Tenant.AllowsCertificate).
 	Certificate *CertificateRef `json:"certificate,omitempty"`
 	Reason      string          `json:"reason"`      // RFC 5280 name, e.g. affiliationChanged
 	ReasonCode  int             `json:"reason_code"` // RFC 5280 CRLReason; -1 when none
@@ -409,27 +289,27 @@ type RevokedEventData struct {
 type Basic4EventData struct {
 	Sub string `json:"sub"`
 	// Changed names the facts the tenant may see that J-LIS recorded anew.
-	Changed []Fact `json:"changed"`
+	Changed []platform.Fact `json:"changed"`
 	// Deceased is set when J-LIS records the holder as deceased.
 	Deceased  bool      `json:"deceased"`
 	UpdatedAt time.Time `json:"updated_at"` // when J-LIS recorded the facts
 	// Cause is the revoked certificate whose revocation led to the update; only for a tenant
-	// allowed the certificate (Tenant.AllowsCertificate).
+	// allowed the certificate (platform.Tenant.AllowsCertificate).
 	Cause *CertificateRef `json:"cause,omitempty"`
 }
 
-func (n *Notifier) revokedEvent(t *Tenant, nt *RevocationNotice) (Event, error) {
+func (n *Notifier) revokedEvent(t *platform.Tenant, nt *platform.RevocationNotice) (platform.Event, error) {
 	tenantID := t.ID
 	data := RevokedEventData{Sub: n.p.PairwiseID(tenantID, nt.PersonID),
-		Reason: CRLReasonName(nt.Reason), ReasonCode: nt.Reason, RevokedAt: nt.RevokedAt, CRL: nt.CRL}
+		Reason: platform.CRLReasonName(nt.Reason), ReasonCode: nt.Reason, RevokedAt: nt.RevokedAt, CRL: nt.CRL}
 	if t.AllowsCertificate() {
 		data.Certificate = &CertificateRef{nt.CA, nt.Serial}
 	}
-	b, err := eventPayload(EventCertificateRevoked, nt.NoticedAt, data)
+	b, err := eventPayload(platform.EventCertificateRevoked, nt.NoticedAt, data)
 	if err != nil {
-		return Event{}, err
+		return platform.Event{}, err
 	}
-	return Event{ID: n.p.EventID(EventCertificateRevoked, t.ID, nt.CA, nt.Serial), TenantID: tenantID, Type: EventCertificateRevoked,
+	return platform.Event{ID: n.p.EventID(platform.EventCertificateRevoked, t.ID, nt.CA, nt.Serial), TenantID: tenantID, Type: platform.EventCertificateRevoked,
 		Payload: b, CreatedAt: nt.NoticedAt}, nil
 }
 
@@ -443,10 +323,10 @@ func (n *Notifier) revokedEvent(t *Tenant, nt *RevocationNotice) (Event, error) 
 func (n *Notifier) FollowUp(ctx context.Context) (int, error) {
 	done := 0
 	for {
-		now := n.p.clk.Now().UTC()
+		now := n.p.Clock().Now().UTC()
 		notices, err := n.st.ClaimFollowUps(ctx, now, now.Add(n.lease), 16)
 		if err != nil {
-			return done, fmt.Errorf("platform: claim follow-ups: %w", err)
+			return done, fmt.Errorf("notify: claim follow-ups: %w", err)
 		}
 		if len(notices) == 0 {
 			return done, nil
@@ -466,22 +346,22 @@ func (n *Notifier) FollowUp(ctx context.Context) (int, error) {
 	}
 }
 
-func (n *Notifier) failFollowUp(ctx context.Context, nt RevocationNotice, cause error) {
+func (n *Notifier) failFollowUp(ctx context.Context, nt platform.RevocationNotice, cause error) {
 	var next time.Time
 	if nt.FollowUpAttempts < n.maxTries {
 		d := 30 * time.Second << min(nt.FollowUpAttempts-1, 7) // 30 s … 64 min
-		next = n.p.clk.Now().UTC().Add(d)
+		next = n.p.Clock().Now().UTC().Add(d)
 	} else {
-		slog.ErrorContext(ctx, "platform: revocation follow-up given up", "ca", nt.CA, "serial", nt.Serial, "attempts", nt.FollowUpAttempts, "err", cause)
+		slog.ErrorContext(ctx, "notify: revocation follow-up given up", "ca", nt.CA, "serial", nt.Serial, "attempts", nt.FollowUpAttempts, "err", cause)
 	}
 	if err := n.st.FailFollowUp(ctx, nt.CA, nt.Serial, next, cause.Error()); err != nil {
-		slog.WarnContext(ctx, "platform: record failed follow-up", "err", err)
+		slog.WarnContext(ctx, "notify: record failed follow-up", "err", err)
 	}
 }
 
-func (n *Notifier) followUp(ctx context.Context, nt RevocationNotice) error {
-	now := n.p.clk.Now().UTC()
-	ca := n.p.caByKey(nt.CA)
+func (n *Notifier) followUp(ctx context.Context, nt platform.RevocationNotice) error {
+	now := n.p.Clock().Now().UTC()
+	ca := n.p.TrustedCA(nt.CA)
 	serial, perr := strconv.ParseInt(nt.Serial, 16, 64)
 	if ca == nil || perr != nil || serial <= 0 {
 		// Not a certificate J-LIS can be asked about (an unknown CA, a serial beyond int64).
@@ -492,11 +372,11 @@ func (n *Notifier) followUp(ctx context.Context, nt RevocationNotice) error {
 	if err != nil {
 		return err
 	}
-	var events []Event
-	if nt.Reason == ReasonAffiliationChanged && n.basic4 != nil {
-		ws, err := n.st.Watchers(ctx, nt.PersonID, ScopeBasic4Updates)
+	var events []platform.Event
+	if nt.Reason == platform.ReasonAffiliationChanged && n.basic4 != nil {
+		ws, err := n.st.Watchers(ctx, nt.PersonID, platform.ScopeBasic4Updates)
 		if err != nil {
-			return fmt.Errorf("platform: watchers of a person: %w", err)
+			return fmt.Errorf("notify: watchers of a person: %w", err)
 		}
 		for _, w := range ws {
 			if w.ConsentID == "" {
@@ -515,7 +395,7 @@ func (n *Notifier) followUp(ctx context.Context, nt RevocationNotice) error {
 		}
 	}
 	if err := n.st.FinishFollowUp(ctx, nt.CA, nt.Serial, links, events, now); err != nil {
-		return fmt.Errorf("platform: finish follow-up of %s/%s: %w", nt.CA, nt.Serial, err)
+		return fmt.Errorf("notify: finish follow-up of %s/%s: %w", nt.CA, nt.Serial, err)
 	}
 	if len(events) > 0 {
 		n.wake()
@@ -525,19 +405,19 @@ func (n *Notifier) followUp(ctx context.Context, nt RevocationNotice) error {
 
 // successors follows renewal links forward from ref and returns the certificates met, as links
 // to person.
-func (n *Notifier) successors(ctx context.Context, ref jlisapi.CertRef, person string, now time.Time) ([]PersonCert, error) {
-	var out []PersonCert
+func (n *Notifier) successors(ctx context.Context, ref jlisapi.CertRef, person string, now time.Time) ([]platform.PersonCert, error) {
+	var out []platform.PersonCert
 	seen := map[jlisapi.CertRef]bool{ref: true}
 	queue := []jlisapi.CertRef{ref}
-	for lookups := 0; len(queue) > 0 && lookups < maxLinkLookups; lookups++ {
+	for lookups := 0; len(queue) > 0 && lookups < platform.MaxLinkLookups; lookups++ {
 		cur := queue[0]
 		queue = queue[1:]
-		info, err := n.p.links.Links(ctx, cur)
+		info, err := n.p.Links().Links(ctx, cur)
 		if errors.Is(err, jlisapi.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("platform: renewal links of %s/%X: %w", cur.CA, cur.Serial, err)
+			return nil, fmt.Errorf("notify: renewal links of %s/%X: %w", cur.CA, cur.Serial, err)
 		}
 		next := []jlisapi.CertRef{}
 		for _, l := range info.Next {
@@ -551,7 +431,7 @@ func (n *Notifier) successors(ctx context.Context, ref jlisapi.CertRef, person s
 				continue
 			}
 			seen[r] = true
-			if pc, ok := n.p.personCert(r, person, now); ok {
+			if pc, ok := n.p.CertLink(r, person, now); ok {
 				out = append(out, pc)
 				queue = append(queue, r)
 			}
@@ -561,25 +441,25 @@ func (n *Notifier) successors(ctx context.Context, ref jlisapi.CertRef, person s
 }
 
 // basic4Event asks J-LIS for the latest facts on behalf of one consenting tenant.
-func (n *Notifier) basic4Event(ctx context.Context, ref jlisapi.CertRef, nt *RevocationNotice, w Watcher, now time.Time) (*Event, *PersonCert, error) {
+func (n *Notifier) basic4Event(ctx context.Context, ref jlisapi.CertRef, nt *platform.RevocationNotice, w platform.Watcher, now time.Time) (*platform.Event, *platform.PersonCert, error) {
 	ans, err := n.basic4.LatestBasic4(ctx, ref, n.requester+"/"+w.TenantID, w.ConsentID)
 	if errors.Is(err, jlisapi.ErrNotFound) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("platform: latest basic 4 of %s/%X: %w", ref.CA, ref.Serial, err)
+		return nil, nil, fmt.Errorf("notify: latest basic 4 of %s/%X: %w", ref.CA, ref.Serial, err)
 	}
-	var latest *PersonCert
+	var latest *platform.PersonCert
 	if ans.LatestSign != nil {
-		if pc, ok := n.p.personCert(*ans.LatestSign, nt.PersonID, now); ok {
+		if pc, ok := n.p.CertLink(*ans.LatestSign, nt.PersonID, now); ok {
 			latest = &pc
 		}
 	}
-	t, err := n.p.tenant(ctx, w.TenantID)
+	t, err := n.p.Tenant(ctx, w.TenantID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("platform: tenant %s: %w", w.TenantID, err)
+		return nil, nil, fmt.Errorf("notify: tenant %s: %w", w.TenantID, err)
 	}
-	facts := Facts(t, &ans.Basic4)
+	facts := platform.Facts(t, &ans.Basic4)
 	if len(facts) == 0 && !ans.Deceased {
 		return nil, latest, nil // the tenant may see none of the facts
 	}
@@ -588,31 +468,12 @@ func (n *Notifier) basic4Event(ctx context.Context, ref jlisapi.CertRef, nt *Rev
 	if t.AllowsCertificate() {
 		data.Cause = &CertificateRef{nt.CA, nt.Serial}
 	}
-	b, err := eventPayload(EventBasic4Updated, now, data)
+	b, err := eventPayload(platform.EventBasic4Updated, now, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &Event{ID: n.p.EventID(EventBasic4Updated, w.TenantID, nt.CA, nt.Serial), TenantID: w.TenantID, Type: EventBasic4Updated,
+	return &platform.Event{ID: n.p.EventID(platform.EventBasic4Updated, w.TenantID, nt.CA, nt.Serial), TenantID: w.TenantID, Type: platform.EventBasic4Updated,
 		Payload: b, CreatedAt: now}, latest, nil
-}
-
-// caByKey returns the trusted CA with a storage key.
-func (p *Platform) caByKey(key string) *CA {
-	for i := range p.cas {
-		if CAKey(p.cas[i].Cert) == key {
-			return &p.cas[i]
-		}
-	}
-	return nil
-}
-
-// personCert links a certificate named by J-LIS to a person, if its CA is trusted.
-func (p *Platform) personCert(r jlisapi.CertRef, person string, now time.Time) (PersonCert, bool) {
-	key := p.caKeyByName(r.CA)
-	if key == "" || r.Serial <= 0 {
-		return PersonCert{}, false
-	}
-	return PersonCert{PersonID: person, CA: key, Serial: fmt.Sprintf("%X", r.Serial), Kind: kindOfCA(r.CA), LinkedAt: now}, true
 }
 
 // keep queues failed work for Run to retry.
@@ -628,7 +489,7 @@ func (n *Notifier) keep(what string, do func(ctx context.Context) error) {
 // follow-up interrupted half-way is claimed again when its lease ends, and notices not recorded
 // yet are found again by Reconcile at the next start.
 func (n *Notifier) Run(ctx context.Context) {
-	t := n.p.clk.NewTicker(n.poll)
+	t := n.p.Clock().NewTicker(n.poll)
 	defer t.Stop()
 	for {
 		select {
@@ -638,7 +499,7 @@ func (n *Notifier) Run(ctx context.Context) {
 		}
 		n.retryKept(ctx)
 		if _, err := n.FollowUp(ctx); err != nil && ctx.Err() == nil {
-			slog.WarnContext(ctx, "platform: revocation follow-up failed; it is retried", "err", err)
+			slog.WarnContext(ctx, "notify: revocation follow-up failed; it is retried", "err", err)
 		}
 	}
 }
@@ -657,7 +518,7 @@ func (n *Notifier) retryKept(ctx context.Context) {
 			return
 		}
 		if err := w.do(ctx); err != nil {
-			slog.WarnContext(ctx, "platform: revocation work failed again", "work", w.what, "err", err)
+			slog.WarnContext(ctx, "notify: revocation work failed again", "work", w.what, "err", err)
 			n.keep(w.what, w.do)
 			continue
 		}

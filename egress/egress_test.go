@@ -1,4 +1,4 @@
-package platform
+package egress
 
 import (
 	"context"
@@ -27,14 +27,13 @@ func TestPublicAddr(t *testing.T) {
 		{"8.8.8.8", true}, {"1.1.1.1", true}, {"203.0.114.1", true}, {"100.128.0.1", true}, {"::ffff:8.8.8.8", true},
 		{"2001:4860:4860::8888", true}, {"2400:cb00::1", true}, {"2a00:1450::1", true},
 	} {
-		if got := publicAddr(netip.MustParseAddr(c.addr)); got != c.public {
-			t.Errorf("publicAddr(%s) = %v, want %v", c.addr, got, c.public)
+		if got := PublicAddr(netip.MustParseAddr(c.addr)); got != c.public {
+			t.Errorf("PublicAddr(%s) = %v, want %v", c.addr, got, c.public)
 		}
 	}
 }
 
-func TestCheckEndpointURL(t *testing.T) {
-	strict, open := &Platform{}, &Platform{privateTargets: true}
+func TestCheckURL(t *testing.T) {
 	for _, c := range []struct{ scheme, host string }{
 		{"https", "127.0.0.1"}, {"https", "localhost"}, {"https", "LOCALHOST."}, {"https", "api.localhost"}, {"https", "::1"},
 		{"https", "169.254.169.254"}, {"https", "10.0.0.8"}, {"https", "::ffff:192.168.0.1"},
@@ -46,17 +45,12 @@ func TestCheckEndpointURL(t *testing.T) {
 		// http to a public name
 		{"http", "hooks.example.com"}, {"http", "8.8.8.8"},
 	} {
-		err := strict.checkEndpointURL(c.scheme, c.host)
-		var pe *Error
-		if !errors.As(err, &pe) || pe.Kind != KindInvalid || !strings.Contains(pe.Detail, "public addresses only") {
-			t.Errorf("%s://%s: %v, want an invalid-request problem naming the egress rule", c.scheme, c.host, err)
-		}
-		if err := open.checkEndpointURL(c.scheme, c.host); err != nil {
-			t.Errorf("%s://%s with private targets allowed: %v", c.scheme, c.host, err)
+		if err := CheckURL(c.scheme, c.host); err == nil || !strings.Contains(err.Error(), "public addresses only") {
+			t.Errorf("%s://%s: %v, want a refusal naming the egress rule", c.scheme, c.host, err)
 		}
 	}
 	for _, h := range []string{"hooks.example.com", "8.8.8.8", "2001:4860:4860::8888", "localhost.example.com", "1password.com", "a.b.c9", "0x.example.com", "hooks.example.com."} {
-		if err := strict.checkEndpointURL("https", h); err != nil {
+		if err := CheckURL("https", h); err != nil {
 			t.Errorf("public host %s refused: %v", h, err)
 		}
 	}
@@ -64,20 +58,20 @@ func TestCheckEndpointURL(t *testing.T) {
 
 // The dialer refuses a non-public address whatever name led to it, and what the tenant is told
 // does not name the address; with private targets allowed the same request goes through.
-func TestDeliveryClientEgress(t *testing.T) {
+func TestClient(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer srv.Close()
 	for _, u := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)} {
-		_, err := (&Platform{}).deliveryClient().Post(u, "application/json", nil)
+		_, err := Client(false).Post(u, "application/json", nil)
 		var eg errEgress
 		if !errors.As(err, &eg) || !netip.MustParseAddr(eg.addr).IsLoopback() {
 			t.Fatalf("POST to %s under the default policy: %v, want the egress refusal", u, err)
 		}
-		if msg := deliveryError(context.Background(), err, "we_1"); strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "::1") || strings.Contains(msg, srv.URL) {
+		if msg := Describe(context.Background(), err, "we_1"); strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "::1") || strings.Contains(msg, srv.URL) {
 			t.Errorf("the tenant's delivery error names the resolved address: %q", msg)
 		}
 	}
-	resp, err := (&Platform{privateTargets: true}).deliveryClient().Post(srv.URL, "application/json", nil)
+	resp, err := Client(true).Post(srv.URL, "application/json", nil)
 	if err != nil {
 		t.Fatalf("POST with private targets allowed: %v", err)
 	}

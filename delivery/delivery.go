@@ -1,4 +1,8 @@
-package platform
+// Package delivery sends the outbox's events to the tenants' webhook endpoints, signed per
+// Standard Webhooks (package webhook), with retries and backoff, through the egress policy's
+// HTTP client (package egress). platform decides what an event is and stores it; this package
+// only carries it out.
+package delivery
 
 import (
 	"bytes"
@@ -15,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mynagate/mynagate/egress"
+	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/webhook"
 )
 
@@ -47,8 +53,8 @@ func (rp RetryPolicy) Delay(attempt int, r float64) time.Duration {
 // sure each delivery is attempted by one node at a time (claims with a lease) and that one
 // person's events reach an endpoint in order. It is safe for concurrent use.
 type Deliverer struct {
-	p       *Platform
-	st      WebhookStorage
+	p       *platform.Platform
+	st      platform.WebhookStorage
 	hc      *http.Client
 	workers int
 	batch   int
@@ -65,43 +71,43 @@ type Deliverer struct {
 	dispatch prometheus.Counter
 }
 
-// DeliveryOption configures a Deliverer.
-type DeliveryOption func(*Deliverer)
+// Option configures a Deliverer.
+type Option func(*Deliverer)
 
-// WithDeliveryHTTPClient sets the HTTP client (default: 10 s timeout, redirects not followed —
-// a redirect is a failed attempt — and the egress policy of egress.go, which a client given
+// WithHTTPClient sets the HTTP client (default: 10 s timeout, redirects not followed —
+// a redirect is a failed attempt — and the egress policy of package egress, which a client given
 // here replaces). The claim lease is the client's timeout plus 50 s.
-func WithDeliveryHTTPClient(hc *http.Client) DeliveryOption {
+func WithHTTPClient(hc *http.Client) Option {
 	return func(d *Deliverer) { d.hc = hc }
 }
 
-// WithDeliveryWorkers sets how many workers claim and send concurrently (default 4), and how
+// WithWorkers sets how many workers claim and send concurrently (default 4), and how
 // many deliveries each claims at a time and sends in parallel (default 8).
-func WithDeliveryWorkers(workers, batch int) DeliveryOption {
+func WithWorkers(workers, batch int) Option {
 	return func(d *Deliverer) { d.workers, d.batch = workers, batch }
 }
 
-// WithDeliveryPoll sets how often idle workers look for due deliveries (default 1 s); Wake
+// WithPoll sets how often idle workers look for due deliveries (default 1 s); Wake
 // makes them look at once.
-func WithDeliveryPoll(p time.Duration) DeliveryOption { return func(d *Deliverer) { d.poll = p } }
+func WithPoll(p time.Duration) Option { return func(d *Deliverer) { d.poll = p } }
 
 // WithRetryPolicy sets the retry policy (default DefaultRetryPolicy).
-func WithRetryPolicy(rp RetryPolicy) DeliveryOption { return func(d *Deliverer) { d.policy = rp } }
+func WithRetryPolicy(rp RetryPolicy) Option { return func(d *Deliverer) { d.policy = rp } }
 
 // WithLease sets how long a claimed delivery stays with its worker before another may take it
 // (default the HTTP timeout plus 50 s). It MUST exceed the HTTP timeout, or a slow attempt may
 // run twice at once.
-func WithLease(l time.Duration) DeliveryOption { return func(d *Deliverer) { d.lease = l } }
+func WithLease(l time.Duration) Option { return func(d *Deliverer) { d.lease = l } }
 
-// NewDeliverer returns a deliverer for a platform with the master secret over a store with
-// WebhookStorage.
-func NewDeliverer(p *Platform, opts ...DeliveryOption) (*Deliverer, error) {
-	st, err := p.webhookStorage()
+// New returns a deliverer for a platform with the master secret over a store with
+// platform.WebhookStorage.
+func New(p *platform.Platform, opts ...Option) (*Deliverer, error) {
+	st, err := p.Webhooks()
 	if err != nil {
 		return nil, err
 	}
 	d := &Deliverer{p: p, st: st, workers: 4, batch: 8, poll: time.Second, policy: DefaultRetryPolicy, wakeCh: make(chan struct{})}
-	d.hc = p.deliveryClient()
+	d.hc = egress.Client(p.PrivateWebhookTargets())
 	for _, o := range opts {
 		o(d)
 	}
@@ -110,11 +116,11 @@ func NewDeliverer(p *Platform, opts ...DeliveryOption) (*Deliverer, error) {
 	}
 	switch {
 	case d.workers < 1 || d.batch < 1 || d.poll <= 0:
-		return nil, errors.New("platform: a deliverer needs at least one worker, a batch of one and a positive poll interval")
+		return nil, errors.New("delivery: a deliverer needs at least one worker, a batch of one and a positive poll interval")
 	case d.policy.MaxAttempts < 1 || d.policy.Base <= 0 || d.policy.Max < d.policy.Base:
-		return nil, errors.New("platform: a retry policy needs at least one attempt and 0 < Base <= Max")
+		return nil, errors.New("delivery: a retry policy needs at least one attempt and 0 < Base <= Max")
 	case d.hc.Timeout > 0 && d.lease <= d.hc.Timeout:
-		return nil, fmt.Errorf("platform: the lease %s must exceed the HTTP timeout %s", d.lease, d.hc.Timeout)
+		return nil, fmt.Errorf("delivery: the lease %s must exceed the HTTP timeout %s", d.lease, d.hc.Timeout)
 	}
 	d.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mynagate_webhook_attempts_total", Help: "Webhook delivery attempts by outcome (delivered, retry, dead, interrupted)."}, []string{"outcome"})
 	d.dispatch = prometheus.NewCounter(prometheus.CounterOpts{Name: "mynagate_webhook_events_dispatched_total", Help: "Outbox events handed to endpoint queues."})
@@ -161,7 +167,7 @@ func (d *Deliverer) work(ctx context.Context) {
 		woken := d.woken()
 		n, err := d.Cycle(ctx)
 		if err != nil && ctx.Err() == nil {
-			slog.WarnContext(ctx, "platform: webhook delivery cycle failed", "err", err)
+			slog.WarnContext(ctx, "delivery: webhook delivery cycle failed", "err", err)
 		}
 		if n > 0 && err == nil {
 			continue // there may be more
@@ -169,7 +175,7 @@ func (d *Deliverer) work(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-woken:
-		case <-d.p.clk.After(d.poll):
+		case <-d.p.Clock().After(d.poll):
 		}
 	}
 }
@@ -178,31 +184,31 @@ func (d *Deliverer) work(ctx context.Context) {
 // parallel and records the outcomes in one transaction. It returns how many it attempted. Run
 // calls it in a loop; tests and benchmarks call it directly.
 func (d *Deliverer) Cycle(ctx context.Context) (int, error) {
-	now := d.p.clk.Now().UTC()
+	now := d.p.Clock().Now().UTC()
 	if d.dispatching.TryLock() {
 		n, err := d.dispatchAll(ctx, now)
 		d.dispatching.Unlock()
 		d.dispatch.Add(float64(n))
 		if err != nil {
-			return 0, fmt.Errorf("platform: dispatch events: %w", err)
+			return 0, fmt.Errorf("delivery: dispatch events: %w", err)
 		}
 		if n > 0 {
 			d.Wake() // idle workers: there are deliveries to claim
 		}
 	}
-	claim, err := d.p.randomBytes(12)
-	if err != nil {
-		return 0, err
+	claim := make([]byte, 12)
+	if _, err := io.ReadFull(d.p.Rand(), claim); err != nil {
+		return 0, fmt.Errorf("delivery: random claim: %w", err)
 	}
 	ds, err := d.st.ClaimDeliveries(ctx, now, now.Add(d.lease), hex.EncodeToString(claim), d.batch)
 	if err != nil {
-		return 0, fmt.Errorf("platform: claim deliveries: %w", err)
+		return 0, fmt.Errorf("delivery: claim deliveries: %w", err)
 	}
 	if len(ds) == 0 {
 		return 0, nil
 	}
 	keys := d.keys(ctx, ds, now)
-	outcomes := make([]DeliveryOutcome, len(ds))
+	outcomes := make([]platform.DeliveryOutcome, len(ds))
 	var wg sync.WaitGroup
 	for i := range ds {
 		wg.Go(func() { outcomes[i] = d.attempt(ctx, &ds[i], keys[ds[i].EndpointID]) })
@@ -212,7 +218,7 @@ func (d *Deliverer) Cycle(ctx context.Context) (int, error) {
 	defer cancel()
 	if err := d.st.FinishDeliveries(fctx, outcomes); err != nil {
 		// The claims stay; the deliveries become due again when their lease ends.
-		return len(ds), fmt.Errorf("platform: record %d delivery outcomes: %w", len(ds), err)
+		return len(ds), fmt.Errorf("delivery: record %d delivery outcomes: %w", len(ds), err)
 	}
 	return len(ds), nil
 }
@@ -234,7 +240,7 @@ func (d *Deliverer) dispatchAll(ctx context.Context, now time.Time) (int, error)
 
 // keys opens the valid secrets of each endpoint in a batch; an endpoint whose secrets cannot
 // be read gets none, and its attempts fail (and are retried).
-func (d *Deliverer) keys(ctx context.Context, ds []Delivery, now time.Time) map[string][][]byte {
+func (d *Deliverer) keys(ctx context.Context, ds []platform.Delivery, now time.Time) map[string][][]byte {
 	out := map[string][][]byte{}
 	for _, dl := range ds {
 		if _, ok := out[dl.EndpointID]; ok {
@@ -243,13 +249,13 @@ func (d *Deliverer) keys(ctx context.Context, ds []Delivery, now time.Time) map[
 		out[dl.EndpointID] = nil
 		ss, err := d.st.WebhookSecrets(ctx, dl.EndpointID, now)
 		if err != nil {
-			slog.WarnContext(ctx, "platform: webhook secrets", "endpoint", dl.EndpointID, "err", err)
+			slog.WarnContext(ctx, "delivery: webhook secrets", "endpoint", dl.EndpointID, "err", err)
 			continue
 		}
 		for _, s := range ss {
-			k, err := d.p.openSecret(s)
+			k, err := d.p.OpenWebhookSecret(s)
 			if err != nil {
-				slog.ErrorContext(ctx, "platform: webhook secret", "endpoint", dl.EndpointID, "err", err)
+				slog.ErrorContext(ctx, "delivery: webhook secret", "endpoint", dl.EndpointID, "err", err)
 				continue
 			}
 			out[dl.EndpointID] = append(out[dl.EndpointID], k)
@@ -259,30 +265,30 @@ func (d *Deliverer) keys(ctx context.Context, ds []Delivery, now time.Time) map[
 }
 
 // attempt sends one delivery and says what came of it.
-func (d *Deliverer) attempt(ctx context.Context, dl *Delivery, keys [][]byte) DeliveryOutcome {
-	start := d.p.clk.Now().UTC()
-	out := DeliveryOutcome{ID: dl.ID, Claim: dl.Claim}
+func (d *Deliverer) attempt(ctx context.Context, dl *platform.Delivery, keys [][]byte) platform.DeliveryOutcome {
+	start := d.p.Clock().Now().UTC()
+	out := platform.DeliveryOutcome{ID: dl.ID, Claim: dl.Claim}
 	status, err := d.send(ctx, dl, keys, start)
-	out.At, out.Status = d.p.clk.Now().UTC(), status
+	out.At, out.Status = d.p.Clock().Now().UTC(), status
 	switch {
 	case err == nil:
-		out.State = DeliveryDelivered
+		out.State = platform.DeliveryDelivered
 		d.attempts.WithLabelValues("delivered").Inc()
 		return out
 	case ctx.Err() != nil:
 		// Shutting down: not the receiver's fault; due again at once, for any node.
-		out.State, out.NextAttemptAt, out.Error = DeliveryPending, out.At, "interrupted by shutdown"
+		out.State, out.NextAttemptAt, out.Error = platform.DeliveryPending, out.At, "interrupted by shutdown"
 		d.attempts.WithLabelValues("interrupted").Inc()
 		return out
 	}
-	out.Error = deliveryError(ctx, err, dl.EndpointID)
+	out.Error = egress.Describe(ctx, err, dl.EndpointID)
 	if dl.Attempts >= d.policy.MaxAttempts {
-		out.State = DeliveryDead
+		out.State = platform.DeliveryDead
 		d.attempts.WithLabelValues("dead").Inc()
-		slog.WarnContext(ctx, "platform: webhook delivery dead after its last attempt", "event", dl.EventID, "endpoint", dl.EndpointID, "attempts", dl.Attempts, "err", err)
+		slog.WarnContext(ctx, "delivery: webhook delivery dead after its last attempt", "event", dl.EventID, "endpoint", dl.EndpointID, "attempts", dl.Attempts, "err", err)
 		return out
 	}
-	out.State = DeliveryPending
+	out.State = platform.DeliveryPending
 	out.NextAttemptAt = out.At.Add(d.policy.Delay(dl.Attempts, d.jitter()))
 	d.attempts.WithLabelValues("retry").Inc()
 	return out
@@ -290,15 +296,15 @@ func (d *Deliverer) attempt(ctx context.Context, dl *Delivery, keys [][]byte) De
 
 // jitter draws a number in [0, 1) from the platform's randomness.
 func (d *Deliverer) jitter() float64 {
-	b, err := d.p.randomBytes(8)
-	if err != nil {
+	b := make([]byte, 8)
+	if _, err := io.ReadFull(d.p.Rand(), b); err != nil {
 		return 0.5
 	}
 	return float64(binary.BigEndian.Uint64(b)>>11) / (1 << 53)
 }
 
 // send POSTs the event with its signatures; any 2xx answer is a delivery.
-func (d *Deliverer) send(ctx context.Context, dl *Delivery, keys [][]byte, at time.Time) (int, error) {
+func (d *Deliverer) send(ctx context.Context, dl *platform.Delivery, keys [][]byte, at time.Time) (int, error) {
 	if len(keys) == 0 {
 		return 0, errors.New("no valid signing secret for the endpoint")
 	}
@@ -309,7 +315,7 @@ func (d *Deliverer) send(ctx context.Context, dl *Delivery, keys [][]byte, at ti
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mynagate-webhooks/1")
 	webhook.SetHeaders(req.Header, keys, dl.EventID, at, dl.Payload)
-	d.p.setCheckpointHeader(ctx, req.Header)
+	d.p.SetCheckpointHeader(ctx, req.Header)
 	resp, err := d.hc.Do(req)
 	if err != nil {
 		return 0, err

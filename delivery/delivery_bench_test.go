@@ -1,4 +1,4 @@
-package platform_test
+package delivery_test
 
 import (
 	"bytes"
@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/mynagate/mynagate/platform"
+
+	"github.com/mynagate/mynagate/delivery"
+	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/webhook"
 )
@@ -24,7 +26,7 @@ import (
 // of the bare transport. Each iteration delivers one event (b.N events in all, spread over 256
 // persons so that per-person order does not serialise them).
 //
-//	go test -run '^$' -bench Deliveries -benchtime 3000x ./platform/
+//	go test -run '^$' -bench Deliveries -benchtime 3000x ./delivery/
 func BenchmarkDeliveries(b *testing.B) {
 	for _, dialect := range []string{store.DialectSQLite, store.DialectPostgres} {
 		b.Run(dialect, func(b *testing.B) { benchDeliveries(b, dialect) })
@@ -39,9 +41,9 @@ const (
 
 func benchDeliveries(b *testing.B, dialect string) {
 	clk := clockwork.NewRealClock()
-	w := newWorldOn(b, dialect, clk)
-	p := w.p
-	w.endpoint()
+	w := platformtest.NewWorldOn(b, dialect, clk)
+	p := w.P
+	endpoint(w)
 	n := b.N
 	perPerson := (n + benchPersons - 1) / benchPersons
 	for i := range benchPersons {
@@ -49,15 +51,15 @@ func benchDeliveries(b *testing.B, dialect string) {
 		if k <= 0 {
 			break
 		}
-		w.events(w.person(fmt.Sprintf("b%03d", i)), k)
+		events(w, w.Person(fmt.Sprintf("b%03d", i)), k)
 	}
-	d, err := platform.NewDeliverer(p, platform.WithDeliveryWorkers(benchWorkers, benchBatch), platform.WithDeliveryPoll(10*time.Millisecond))
+	d, err := delivery.New(p, delivery.WithWorkers(benchWorkers, benchBatch), delivery.WithPoll(10*time.Millisecond))
 	if err != nil {
 		b.Fatal(err)
 	}
 
 	// Baseline: the bare transport, same receiver, same payload size, same concurrency.
-	key, _ := webhook.ParseSecret(w.recv.Secrets()[0])
+	key, _ := webhook.ParseSecret(w.Recv.Secrets()[0])
 	body := []byte(`{"type":"certificate.revoked","data":{"serial":"b000000","n":0}}`)
 	var posted sync.WaitGroup
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers * benchBatch}}
@@ -66,7 +68,7 @@ func benchDeliveries(b *testing.B, dialect string) {
 	for range benchWorkers * benchBatch {
 		posted.Go(func() {
 			for i := range jobs {
-				req, _ := http.NewRequest("POST", w.recv.URL()+"/hooks", bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", w.Recv.URL()+"/hooks", bytes.NewReader(body))
 				webhook.SetHeaders(req.Header, [][]byte{key}, fmt.Sprintf("base_%d", i), time.Now(), body)
 				resp, err := hc.Do(req)
 				if err != nil {
@@ -84,21 +86,21 @@ func benchDeliveries(b *testing.B, dialect string) {
 	close(jobs)
 	posted.Wait()
 	base := time.Since(baseStart)
-	w.recv.Forget()
+	w.Recv.Forget()
 
 	b.ResetTimer()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
-	for len(w.recv.Messages()) < n {
+	for len(w.Recv.Messages()) < n {
 		time.Sleep(2 * time.Millisecond)
 	}
 	b.StopTimer()
 	elapsed := b.Elapsed()
 	cancel()
 	<-done
-	if w.recv.Refused() != 0 {
-		b.Fatalf("%d messages refused", w.recv.Refused())
+	if w.Recv.Refused() != 0 {
+		b.Fatalf("%d messages refused", w.Recv.Refused())
 	}
 	perSec, basePerSec := float64(n)/elapsed.Seconds(), float64(n)/base.Seconds()
 	b.ReportMetric(perSec, "deliveries/s")
