@@ -7,10 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mynagate/mynagate/internal/wiring"
-	"github.com/mynagate/mynagate/oidc"
-	"github.com/mynagate/mynagate/platform"
-	"github.com/mynagate/mynagate/rpdemo"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +16,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mynagate/mynagate/internal/wiring"
+	"github.com/mynagate/mynagate/oidc"
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/rpdemo"
 
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"

@@ -8,8 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/mynagate/mynagate/evidence"
-	"github.com/mynagate/mynagate/internal/wiring"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -22,6 +20,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/wiring"
 
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/oidc"
