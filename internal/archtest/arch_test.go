@@ -1,6 +1,9 @@
-// Package archtest checks the import direction of docs/design/philosophy.md with `go list -deps`:
-// security contexts stay apart (only jlis holds CA keys, only card holds card keys, and the
-// platform sees neither), SQL stays in store, and the verifier does no I/O.
+// Package archtest checks the import rule of docs/design/architecture.md with `go list`: every
+// package of the module imports only the packages of the module its row of the rule allows
+// (TestImportRule; a package without a row fails, so a new package gets one), and, below any
+// depth, security contexts stay apart (only jlis holds CA keys, only card holds card keys, and
+// the platform sees neither), SQL stays in store, and the verifier does no I/O
+// (TestImportDirection).
 package archtest
 
 import (
@@ -31,6 +34,95 @@ func deps(t *testing.T, pkg string) map[string]bool {
 		m["direct:"+l] = true
 	}
 	return m
+}
+
+// importRule is architecture.md's "Import rule": for each package of the module, the packages of
+// the module it may import directly ("name/..." allows a subtree). Keep the two in step.
+var importRule = map[string][]string{
+	// Leaves: shared vocabulary and formats that import nothing of the module.
+	"apdu": nil, "jpki": nil, "challenge": nil, "evidence": nil, "revocation": nil, "egress": nil,
+	"webhook": nil, "web/ui": nil, "cades": nil, "card/vpcd": nil, "gate/manifest": nil,
+	"ticket/draw": nil, "ticket/rush": nil, "internal/crlwriter": nil, "internal/ocspnonce": nil,
+	"internal/cardface": nil, "internal/browsertest": nil, "internal/pcsctest": nil, "internal/archtest": nil,
+	"verify/fuzz": nil, "api": nil,
+	// The card side: cards and readers speak APDUs about JPKI files; J-LIS issues them.
+	"card":   {"apdu", "jpki"},
+	"reader": {"apdu", "jpki"},
+	"jlis":   {"jpki", "internal/crlwriter", "internal/cardface", "internal/ocspnonce"},
+	// The platform's side: J-LIS over HTTP, the pure verifier, the log.
+	"jlisapi":   {"jpki"},
+	"verify":    {"jpki"},
+	"platform":  {"verify", "evidence", "challenge", "jpki", "egress", "webhook"},
+	"notify":    {"platform", "jlisapi"},
+	"delivery":  {"platform", "egress", "webhook"},
+	"oidc":      {"platform", "web/ui"},
+	"web":       {"platform", "evidence"},
+	"web/pages": {"platform", "evidence", "oidc", "web/ui"},
+	// The one package with SQL implements the storage interfaces its consumers declare.
+	"store":           {"platform", "oidc", "evidence", "jpki"},
+	"internal/wiring": {"platform", "notify", "revocation", "jlisapi"},
+	// Relying parties: the public client, webhooks, and the gate's own manifest.
+	"client":       {"challenge"},
+	"rpdemo":       {"web/ui"},
+	"ticket":       {"client", "webhook", "gate/manifest", "ticket/draw"},
+	"ticket/pages": {"ticket", "web/ui"},
+	"gate":         {"verify", "revocation", "reader", "gate/manifest"},
+	"gate/doors":   {"gate", "gate/manifest"},
+	// Wiring and test support see everything they assemble.
+	"cmd/...": {"..."}, "internal/e2e": {"..."}, "internal/benchkit": {"..."}, "internal/testkit": {"..."},
+	"internal/platformtest": {"..."}, "internal/cardface/gen": {"..."}, "store/storetest": {"..."},
+	"evidence/evidencetest": {"evidence"}, "evidence/memory": {"evidence"}, "card/cardtest": {"apdu", "jpki"},
+	"ticket/tickettest": {"..."},
+}
+
+// ruleFor returns the row of pkg (an exact row first, else the longest "x/..." row containing it).
+func ruleFor(pkg string) ([]string, bool) {
+	if r, ok := importRule[pkg]; ok {
+		return r, true
+	}
+	best, found := "", false
+	for k := range importRule {
+		if p, ok := strings.CutSuffix(k, "/..."); ok && (pkg == p || strings.HasPrefix(pkg, p+"/")) && len(p) > len(best) {
+			best, found = k, true
+		}
+	}
+	return importRule[best], found
+}
+
+func allowed(rule []string, imp string) bool {
+	for _, a := range rule {
+		if a == "..." || a == imp {
+			return true
+		}
+		if p, ok := strings.CutSuffix(a, "/..."); ok && (imp == p || strings.HasPrefix(imp, p+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestImportRule(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], mod)
+		if pkg == strings.TrimSuffix(mod, "/") {
+			continue
+		}
+		rule, ok := ruleFor(pkg)
+		if !ok {
+			t.Errorf("%s has no row in the import rule (docs/design/architecture.md, importRule)", pkg)
+			continue
+		}
+		for _, imp := range f[1:] {
+			if own, ok := strings.CutPrefix(imp, mod); ok && !allowed(rule, own) {
+				t.Errorf("%s imports %s, which its row of the import rule does not allow", pkg, own)
+			}
+		}
+	}
 }
 
 func TestImportDirection(t *testing.T) {
