@@ -52,7 +52,7 @@ var importRule = map[string][]string{
 	// The platform's side: J-LIS over HTTP, the pure verifier, the log.
 	"jlisapi":   {"jpki"},
 	"verify":    {"jpki"},
-	"platform":  {"verify", "evidence", "challenge", "jpki", "egress", "webhook"},
+	"platform":  {"verify", "evidence", "challenge", "jpki", "egress", "webhook", "jlisapi"},
 	"notify":    {"platform", "jlisapi"},
 	"delivery":  {"platform", "egress", "webhook"},
 	"oidc":      {"platform", "web/ui"},
@@ -66,8 +66,9 @@ var importRule = map[string][]string{
 	"rpdemo":       {"web/ui"},
 	"ticket":       {"client", "webhook", "gate/manifest", "ticket/draw"},
 	"ticket/pages": {"ticket", "web/ui"},
-	"gate":         {"verify", "revocation", "reader", "gate/manifest"},
+	"gate":         {"verify", "revocation", "reader", "gate/manifest", "jpki"},
 	"gate/doors":   {"gate", "gate/manifest"},
+	"gate/staff":   {"gate", "web/ui"},
 	// Wiring and test support see everything they assemble.
 	"cmd/...": {"..."}, "internal/e2e": {"..."}, "internal/benchkit": {"..."}, "internal/testkit": {"..."},
 	"internal/platformtest": {"..."}, "internal/cardface/gen": {"..."}, "store/storetest": {"..."},
