@@ -52,17 +52,17 @@ var importRule = map[string][]string{
 	// The platform's side: J-LIS over HTTP, the pure verifier, the log.
 	"jlisapi":   {"jpki"},
 	"verify":    {"jpki"},
-	"platform":  {"verify", "evidence", "challenge", "jpki", "egress", "webhook", "jlisapi"},
+	"platform":  {"verify", "evidence", "challenge", "cades", "jpki", "egress", "webhook", "jlisapi"},
 	"notify":    {"platform", "jlisapi"},
 	"delivery":  {"platform", "egress", "webhook"},
-	"oidc":      {"platform", "web/ui"},
+	"oidc":      {"platform", "challenge", "web/ui"},
 	"web":       {"platform", "evidence"},
 	"web/pages": {"platform", "evidence", "oidc", "web/ui"},
 	// The one package with SQL implements the storage interfaces its consumers declare.
 	"store":           {"platform", "oidc", "evidence", "jpki"},
 	"internal/wiring": {"platform", "notify", "revocation", "jlisapi"},
 	// Relying parties: the public client, webhooks, and the gate's own manifest.
-	"client":       {"challenge"},
+	"client":       {"challenge", "cades"},
 	"rpdemo":       {"web/ui"},
 	"ticket":       {"client", "webhook", "gate/manifest", "ticket/draw"},
 	"ticket/pages": {"ticket", "web/ui"},
