@@ -846,6 +846,7 @@ func newJLISCACmd() *cobra.Command {
 func newJLISCARolloverCmd() *cobra.Command {
 	var f simFlags
 	var ca string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "rollover",
 		Short: "Make a new generation of a CA: same DN, new key, a link certificate from the previous generation; new certificates come from it",
@@ -867,12 +868,17 @@ func newJLISCARolloverCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new CA generation %s: subject %s, key id %X, SHA-256 %x\n", name, c.Subject, c.SubjectKeyId, sha256.Sum256(c.Raw))
+			sum := sha256.Sum256(c.Raw)
+			if asJSON {
+				return printJSON(cmd, map[string]string{"ca": name, "subject": c.Subject.String(), "key_id": fmt.Sprintf("%X", c.SubjectKeyId), "sha256": fmt.Sprintf("%x", sum)})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new CA generation %s: subject %s, key id %X, SHA-256 %x\n", name, c.Subject, c.SubjectKeyId, sum)
 			return nil
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&ca, "ca", "", "the CA to roll over: sign or auth (or sign-phone, auth-phone)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
