@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
-	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/ticket"
 )
 
@@ -33,20 +31,6 @@ import (
 // certificate-revoked. The lane's records then sync back to the service.
 func TestGateCardTapThroughTheTicketService(t *testing.T) {
 	n := newNotifyEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "platform.db"))
-	rp, _ := n.tenant("Example Tickets", []platform.Fact{platform.FactName, platform.FactBirth, platform.FactAddress})
-
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	defer srv.Close()
-	_, secret, err := rp.CreateEndpoint(ctx, client.EndpointRequest{URL: srv.URL + "/webhooks/platform", EventTypes: []string{"certificate.revoked"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := ticket.OpenDB(ctx, "sqlite:"+filepath.Join(t.TempDir(), "ticket.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	// The gate's trust: J-LIS's authentication CA and its current CRL.
 	trust := func(ctx2 context.Context) ([][]byte, [][]byte, error) {
 		ca, err := n.sim.CACertificate("auth")
@@ -61,12 +45,7 @@ func TestGateCardTapThroughTheTicketService(t *testing.T) {
 		return [][]byte{ca.Raw}, [][]byte{der}, err
 	}
 	svcPub, svcKey, _ := ed25519.GenerateKey(rand.Reader)
-	svc, err := ticket.New(db, rp, bytes.Repeat([]byte{3}, 32), ticket.WithClock(n.clk), ticket.WithWebhookSecret(secret), ticket.WithPasswordCost(4),
-		ticket.WithGate(svcKey, trust, 12*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = svc.Handler()
+	svc, srvURL, _ := ticketService(t, n, ticket.WithGate(svcKey, trust, 12*time.Hour))
 
 	org, orgTok, _ := svc.CreateOrganiser(ctx, "W TOKYO")
 	today := n.clk.Now().In(jpki.JST).Format(time.DateOnly)
@@ -135,7 +114,7 @@ func TestGateCardTapThroughTheTicketService(t *testing.T) {
 	n.drain()
 
 	// The gate downloads the manifest over HTTP before doors open.
-	req, _ := http.NewRequest("GET", srv.URL+"/api/organiser/events/"+ev.ID+"/gate-manifest", nil)
+	req, _ := http.NewRequest("GET", srvURL+"/api/organiser/events/"+ev.ID+"/gate-manifest", nil)
 	req.Header.Set("Authorization", "Bearer "+orgTok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

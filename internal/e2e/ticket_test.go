@@ -28,26 +28,7 @@ import (
 // gate) until he verifies with his new card, which the platform ties to the same person.
 func TestTicketingOnThePlatform(t *testing.T) {
 	n := newNotifyEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "platform.db"))
-	rp, _ := n.tenant("Example Tickets", []platform.Fact{platform.FactName, platform.FactBirth, platform.FactAddress})
-
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	defer srv.Close()
-	_, secret, err := rp.CreateEndpoint(ctx, client.EndpointRequest{URL: srv.URL + "/webhooks/platform", EventTypes: []string{"certificate.revoked"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbPath := filepath.Join(t.TempDir(), "ticket.db")
-	db, err := ticket.OpenDB(ctx, "sqlite:"+dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc, err := ticket.New(db, rp, bytes.Repeat([]byte{3}, 32), ticket.WithClock(n.clk), ticket.WithWebhookSecret(secret), ticket.WithPasswordCost(4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = svc.Handler()
+	svc, _, dbPath := ticketService(t, n)
 
 	org, _, _ := svc.CreateOrganiser(ctx, "W TOKYO")
 	day := n.clk.Now().AddDate(0, 1, 1) // 2026-05-02
@@ -182,4 +163,32 @@ func TestTicketingOnThePlatform(t *testing.T) {
 	if _, _, err := svc.Code(ctx, taroA, ts[0].ID); err != nil {
 		t.Fatalf("code after re-verification with the new card: %v", err)
 	}
+}
+
+// ticketService runs a ticketing service over HTTP as a tenant of n's platform allowed the
+// name, date of birth and address, registered for the platform's certificate.revoked webhooks.
+// It returns the service, its URL and its SQLite database file.
+func ticketService(t *testing.T, n *nenv, opts ...ticket.Option) (*ticket.Service, string, string) {
+	t.Helper()
+	rp, _ := n.tenant("Example Tickets", []platform.Fact{platform.FactName, platform.FactBirth, platform.FactAddress})
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	_, secret, err := rp.CreateEndpoint(ctx, client.EndpointRequest{URL: srv.URL + "/webhooks/platform", EventTypes: []string{"certificate.revoked"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(t.TempDir(), "ticket.db")
+	db, err := ticket.OpenDB(ctx, "sqlite:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	opts = append([]ticket.Option{ticket.WithClock(n.clk), ticket.WithWebhookSecret(secret), ticket.WithPasswordCost(4)}, opts...)
+	svc, err := ticket.New(db, rp, bytes.Repeat([]byte{3}, 32), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = svc.Handler()
+	return svc, srv.URL, dbPath
 }
