@@ -121,7 +121,9 @@ func newEnv(t testing.TB, pagesClock ...clockwork.Clock) *env {
 			ReaderCommand: "mynagate reader verify --card mynagate-demo/cards/taro.json 'HOLDER_URL'",
 			Accounts: []pages.Account{{Role: "Example Bank staff (console)", Email: staffEmail, Password: staffPW, URL: "/console"},
 				{Role: "platform operator", Email: opEmail, Password: opPW, URL: "/operator"}},
-			Apps:  []pages.App{{Name: "Ticketing", URL: "http://127.0.0.1:8090"}},
+			// As mynagate demo lists them (cmd/mynagate/demo.go).
+			Apps: []pages.App{{Name: "Log in with My Number Card (a demo relying party on the OpenID provider)", URL: "http://127.0.0.1:8091"},
+				{Name: "Ticketing (a relying party built on the public API)", URL: "http://127.0.0.1:8090"}},
 			Cards: []pages.DemoCard{{Holder: "山田　太郎", Path: "mynagate-demo/cards/taro.json"}, {Holder: "𠮷田　花子", Path: "mynagate-demo/cards/hanako.json"}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("landing", func(t *testing.T) {
 		tb := newTab(t, e)
 		tb.open("/")
-		for _, want := range []string{"/console", "/holder", "/operator", staffEmail, "mynagate reader verify"} {
+		for _, want := range []string{"/console", "/holder", "/operator", staffEmail, "mynagate reader verify", "Log in with My Number Card", "Ticketing"} {
 			if !strings.Contains(tb.mainText(), want) {
 				t.Errorf("landing page lacks %q", want)
 			}
