@@ -167,7 +167,13 @@ func newGateFixture(t *testing.T, w *world) *gateFixture {
 // login-grade event the verification registers the card itself. Registering someone else's
 // card, before verifying, on an event without identity, or for a companion is refused.
 func TestGateCardRegistration(t *testing.T) {
-	w := newWorld(t, DialectSQLite, 1)
+	for _, dialect := range []string{DialectSQLite, DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) { gateCardRegistration(t, dialect) })
+	}
+}
+
+func gateCardRegistration(t *testing.T, dialect string) {
+	w := newWorld(t, dialect, 1)
 	gf := newGateFixture(t, w)
 	s := gf.svc
 	today := gf.clk.Now().In(testkit.Epoch.Location()).Format(time.DateOnly)
