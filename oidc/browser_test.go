@@ -1,7 +1,7 @@
 package oidc_test
 
 import (
-	"os"
+	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +13,15 @@ import (
 	"github.com/mynagate/mynagate/oidc"
 )
 
+// screenshots: go test ./oidc -run TestBrowserLogin -screenshots refreshes docs/screenshots/oidc-*.png,
+// the repository's one place for screenshots.
+var screenshots = flag.Bool("screenshots", false, "also write the screenshots to docs/screenshots")
+
 // TestBrowserLogin drives Debian's chromium through the demo relying party: click "Log in with
 // My Number Card", the QR page, the virtual card answering in the background as the phone
 // would, the page moving on by itself (server-sent events), consent, and the relying party's
 // page with the verified claims. Screenshots go to the test's artifact directory (kept with
-// go test -artifacts), and to docs/images with MYNAGATE_SCREENSHOTS=1.
+// go test -artifacts), and to docs/screenshots with -screenshots (as in web/pages).
 func TestBrowserLogin(t *testing.T) {
 	browsertest.Chromium(t)
 	if testing.Short() {
@@ -30,8 +34,8 @@ func TestBrowserLogin(t *testing.T) {
 	bctx := browsertest.Start(t, 90*time.Second, chromedp.WindowSize(900, 1000), chromedp.Flag("lang", "en"))
 	artifacts := browsertest.Artifacts(t)
 	dirs := []string{artifacts}
-	if os.Getenv("MYNAGATE_SCREENSHOTS") == "1" {
-		dirs = append(dirs, filepath.Join("..", "docs", "images"))
+	if *screenshots {
+		dirs = append(dirs, filepath.Join("..", "docs", "screenshots"))
 	}
 	shot := func(name string) chromedp.Action[chromedp.Void] { return browsertest.Screenshot(name, dirs...) }
 	if err := chromedp.Do(bctx,
