@@ -71,15 +71,29 @@ func WithRoutes(f func(*http.ServeMux)) Option {
 
 // WithTenantRoutes lets another package (the OpenID provider's client registration) add routes
 // behind the tenant's API key: add gets the mux and auth, which wraps a handler with the
-// server's API-key authentication and turns the error it returns into a problem document.
+// server's API-key authentication and turns the error it returns into a problem document. A
+// POST must be application/json (415) and honours an Idempotency-Key (idempotent).
 func WithTenantRoutes(add func(m *http.ServeMux, auth func(func(http.ResponseWriter, *http.Request, *platform.Tenant) error) http.HandlerFunc)) Option {
 	return func(s *Server) {
 		s.extraRoutes = append(s.extraRoutes, func(m *http.ServeMux) {
 			add(m, func(h func(http.ResponseWriter, *http.Request, *platform.Tenant) error) http.HandlerFunc {
-				return s.tenant(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+				run := func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
 					if err := h(w, r, t); err != nil {
 						writeProblem(w, r, err, "")
 					}
+				}
+				return s.tenant(func(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
+					if r.Method != http.MethodPost {
+						run(w, r, t)
+						return
+					}
+					// A POST is JSON, and honours an Idempotency-Key, as the API's own POSTs.
+					if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+						writeProblem(w, r, &platform.Error{Kind: platform.KindUnsupportedMedia, Type: "unsupported-media-type",
+							Detail: fmt.Sprintf("request bodies are JSON: send Content-Type: application/json, not %q", r.Header.Get("Content-Type"))}, "")
+						return
+					}
+					s.idempotent(run)(w, r, t)
 				})
 			})
 		})

@@ -44,6 +44,7 @@ import (
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/verify"
@@ -253,6 +254,7 @@ func (s *spec) problemResponses(t *testing.T) map[string][]int {
 }
 
 // TestOpenAPICoversEveryRoute compares the routes web.New registers (read from package web's
+// sources, and the OpenID provider's client routes in oidc/clients.go;
 // source: ServeMux cannot list its patterns) with the operations of the spec.
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	s := loadSpec(t)
@@ -261,6 +263,8 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("find package web's sources: %v", err)
 	}
+	// The OpenID provider's client registration, added to the API by web.WithTenantRoutes.
+	files = append(files, filepath.Join("..", "..", "oidc", "clients.go"))
 	var routes []string
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -1424,6 +1428,7 @@ func TestContract(t *testing.T) {
 		}
 	})
 	t.Run("idempotency", func(t *testing.T) { idempotencyFlows(t, e, c) })
+	t.Run("oidc clients", func(t *testing.T) { oidcClientFlows(t, e, c) })
 	t.Run("internal", func(t *testing.T) {
 		// A platform on a closed store, and not configured for verifications: every call fails
 		// inside, and must still answer the documented 500.
@@ -1436,7 +1441,11 @@ func TestContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		broken := httptest.NewServer(web.New(p))
+		bprov, err := oidc.New(p, st, oidc.Config{Issuer: "http://127.0.0.1:1/oidc", Master: bytes.Repeat([]byte{7}, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		broken := httptest.NewServer(web.New(p, web.WithTenantRoutes(bprov.APIRoutes)))
 		defer broken.Close()
 		bc := c.client(broken.URL, key)
 		_, err = bc.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
@@ -1463,6 +1472,7 @@ func TestContract(t *testing.T) {
 			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
 			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
 			{"POST", "/v1/holder/consents/challenge"}, {"GET", "/v1/tenant"}, {"PATCH", "/v1/tenant"},
+			{"POST", "/v1/oidc/clients"}, {"GET", "/v1/oidc/clients"}, {"DELETE", "/v1/oidc/clients/c_0000000000000000"},
 		} {
 			var body io.Reader
 			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
@@ -1470,6 +1480,9 @@ func TestContract(t *testing.T) {
 			}
 			if r.method == "PATCH" {
 				body = strings.NewReader(`{"facts":[]}`)
+			}
+			if r.path == "/v1/oidc/clients" && r.method == "POST" {
+				body = strings.NewReader(`{"name":"x","redirect_uris":["https://rp.example/cb"]}`)
 			}
 			var hdr http.Header
 			if body != nil {

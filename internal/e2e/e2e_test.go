@@ -29,6 +29,7 @@ import (
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
+	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/reader"
 	"github.com/mynagate/mynagate/revocation"
@@ -100,7 +101,12 @@ func newEnv(t *testing.T, dsn string) *env {
 	e.platOpts = []platform.Option{platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc)}
 	e.plat = e.node()
-	h = web.New(e.plat)
+	// The OpenID provider's client registration (/v1/oidc/clients) is part of the API.
+	prov, err := oidc.New(e.plat, st, oidc.Config{Issuer: e.api.URL + "/oidc", Master: bytes.Repeat([]byte{7}, 32), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = web.New(e.plat, web.WithTenantRoutes(prov.APIRoutes))
 	e.rp, e.tenantID = e.tenant("Example Bank", platform.AllFacts)
 	e.rp2, _ = e.tenant("Example Tickets", []platform.Fact{platform.FactBirth})
 	return e
