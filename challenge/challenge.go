@@ -9,7 +9,7 @@
 //	session=s_…
 //	tenant=t_…
 //	tenant-name=<the tenant's display name, percent-encoded>
-//	purpose=identity|login
+//	purpose=identity|login|chip_reading
 //	expires=2026-04-01T01:05:00Z
 //	nonce=<32 random bytes, unpadded base64url>
 //
@@ -59,7 +59,7 @@ type Fields struct {
 	SessionID  string
 	TenantID   string
 	TenantName string // as the platform sent it; show it with client.DisplayName
-	Purpose    string // identity (signing key) or login (authentication key)
+	Purpose    string // identity (signing key), login (authentication key) or chip_reading (no key: echoed, not signed)
 	ExpiresAt  time.Time
 	Nonce      []byte // 32 bytes
 	// Document signing only: the document's SHA-256 (32 bytes; nil for a plain verification),
@@ -184,8 +184,8 @@ func Parse(b []byte) (*Fields, error) {
 
 // parseRest checks the purpose, expiry and nonce lines.
 func parseRest(f *Fields, v [len(keys)]string, bad func(string, ...any) error) (*Fields, error) {
-	if f.Purpose != "identity" && f.Purpose != "login" {
-		return nil, bad("purpose %q is not identity or login", f.Purpose)
+	if f.Purpose != "identity" && f.Purpose != "login" && f.Purpose != "chip_reading" {
+		return nil, bad("purpose %q is not identity, login or chip_reading", f.Purpose)
 	}
 	exp, err := time.Parse(time.RFC3339, v[5])
 	if err != nil || exp.UTC().Format(time.RFC3339) != v[5] {

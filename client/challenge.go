@@ -199,6 +199,9 @@ func (c *CheckedChallenge) Sign(signer crypto.Signer) ([]byte, error) {
 	if c == nil || len(c.msg) == 0 {
 		return nil, errors.New("client: no checked challenge to sign")
 	}
+	if c.Fields.Purpose == "chip_reading" {
+		return nil, fmt.Errorf("client: %w: a chip_reading challenge is answered with the card's data (AnswerCardData), never signed", ErrChallengePurpose)
+	}
 	if !c.Fields.Signing() {
 		return signBytes(signer, c.msg)
 	}

@@ -130,14 +130,17 @@ type Session struct {
 
 // Verification is a completed verification.
 type Verification struct {
-	ID        string            `json:"id"`
-	SessionID string            `json:"session_id"`
-	Purpose   string            `json:"purpose"`
-	Decision  string            `json:"decision"` // accepted or rejected
-	Reason    string            `json:"reason"`
-	Detail    string            `json:"detail"`
-	Sub       string            `json:"sub"` // the pairwise id of the person, for this tenant
-	Facts     map[string]string `json:"facts"`
+	ID        string `json:"id"`
+	SessionID string `json:"session_id"`
+	Purpose   string `json:"purpose"`
+	Decision  string `json:"decision"` // accepted or rejected
+	// Limitations are set on a chip_reading verification: what that weaker method does not
+	// establish ("no-key-possession", "no-revocation-check", "copyable-data", "no-pairwise-id").
+	Limitations []string          `json:"limitations"`
+	Reason      string            `json:"reason"`
+	Detail      string            `json:"detail"`
+	Sub         string            `json:"sub"` // the pairwise id of the person, for this tenant
+	Facts       map[string]string `json:"facts"`
 	// CardID is this tenant's id of the card's authentication certificate, login only: what
 	// the tenant's gates compute with CardKey from the certificate a tapped card presents.
 	CardID string `json:"card_id"`
@@ -158,7 +161,7 @@ type Verification struct {
 
 // SessionRequest asks for a session.
 type SessionRequest struct {
-	Purpose   string `json:"purpose"` // identity or login
+	Purpose   string `json:"purpose"` // identity, login or chip_reading (the weaker method, if the platform enables it)
 	ClientRef string `json:"client_ref,omitempty"`
 	// IdempotencyKey, when set, makes retries return the same session.
 	IdempotencyKey string `json:"-"`

@@ -28,6 +28,29 @@ func (c *Client) AnswerWithConsent(ctx context.Context, id, token string, cert, 
 	return &r, nil
 }
 
+// CardData is what a holder's app read from the 券面事項入力補助AP for a chip-reading session:
+// EF 0002 (basic 4 facts), EF 0003 (signature record) and EF 0004 (AP certificate), as read.
+// The individual number (EF 0001) is not part of it: the platform must not receive it.
+type CardData struct {
+	Basic4, Signature, Certificate []byte
+}
+
+// AnswerCardData answers a checked chip_reading challenge with the card's data, echoing the
+// challenge so that the answer is bound to its session. The card signs nothing: this is the
+// weaker "IC chip reading" method (docs/design/chip-reading.md).
+func (c *Client) AnswerCardData(ctx context.Context, ch *CheckedChallenge, d CardData) (*HolderResult, error) {
+	if ch == nil || len(ch.msg) == 0 || ch.Fields.Purpose != "chip_reading" {
+		return nil, fmt.Errorf("client: %w: card data answers a checked chip_reading challenge only", ErrChallengePurpose)
+	}
+	body := map[string]any{"token": ch.Token, "challenge": ch.msg,
+		"card_data": map[string][]byte{"basic4": d.Basic4, "signature": d.Signature, "certificate": d.Certificate}}
+	var r HolderResult
+	if _, err := c.do(ctx, "POST", "/v1/holder/sessions/"+url.PathEscape(ch.SessionID), nil, body, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // Endpoint is a webhook endpoint.
 type Endpoint struct {
 	ID          string     `json:"id"`

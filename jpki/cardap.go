@@ -192,6 +192,19 @@ func ParseSupportSignature(b []byte) (*SupportSignature, error) {
 	return out, nil
 }
 
+// The failures of VerifySupportBasic4, each wrapped with its detail; a chip-reading verifier maps
+// them to its rejection reasons with errors.Is.
+var (
+	// ErrCardDataMalformed: a record is not in the card's format (or larger than its file).
+	ErrCardDataMalformed = errors.New("jpki: the card data is malformed")
+	// ErrCardDataDigest: a record does not match its digest in EF 0003 (edited after issuance).
+	ErrCardDataDigest = errors.New("jpki: the card data does not match its signed digest")
+	// ErrCardDataSignature: the DF 33 signature does not verify with the AP certificate's key.
+	ErrCardDataSignature = errors.New("jpki: the AP signature does not verify")
+	// ErrCardAPUntrusted: the AP certificate is not signed by the trusted card-AP CA.
+	ErrCardAPUntrusted = errors.New("jpki: the AP certificate is not issued by a trusted card-AP CA")
+)
+
 // VerifySupportAP checks the 券面事項入力補助AP's data as a chip-reading verifier does: the
 // digests in EF 0003 against EF 0001 and EF 0002, the DF 33 signature with the key of the AP
 // certificate (EF 0004), and — when ca is not nil — that certificate's signature by the card-AP
@@ -208,24 +221,66 @@ func VerifySupportAP(myNumberEF, basic4EF, signatureEF, certEF []byte, ca *rsa.P
 	if subtle.ConstantTimeCompare(want[:35], rec.Digests[:35]) != 1 {
 		return errors.New("jpki: the individual number does not match its digest in EF 0003")
 	}
+	_, err = verifySupportBasic4(basic4EF, rec, certEF, ca)
+	return err
+}
+
+// VerifySupportBasic4 checks the basic 4 facts of the 券面事項入力補助AP without its
+// individual number, as a platform that must not receive the number does: EF 0002 against the
+// DF 32 digest of EF 0003, the DF 33 signature (over DF 31 and DF 32, so the number's digest is
+// covered but the number itself is not needed) with the AP certificate's key, and that
+// certificate's signature by ca, which is required. Each record may carry its file's filler but
+// no more than the file's size. It returns the facts; errors wrap ErrCardDataMalformed,
+// ErrCardDataDigest, ErrCardDataSignature or ErrCardAPUntrusted.
+func VerifySupportBasic4(basic4EF, signatureEF, certEF []byte, ca *rsa.PublicKey) (Basic4, error) {
+	if ca == nil {
+		return Basic4{}, errors.New("jpki: VerifySupportBasic4 needs the card-AP CA's key")
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+		max  int
+	}{{"EF 0002 (basic 4)", basic4EF, SupportBasic4Size}, {"EF 0003 (signature)", signatureEF, SupportSignatureSize}, {"EF 0004 (AP certificate)", certEF, SupportCertSize}} {
+		if len(f.b) == 0 || len(f.b) > f.max {
+			return Basic4{}, fmt.Errorf("%w: %s is %d bytes, not 1 to %d", ErrCardDataMalformed, f.name, len(f.b), f.max)
+		}
+	}
+	rec, err := ParseSupportSignature(signatureEF)
+	if err != nil {
+		return Basic4{}, fmt.Errorf("%w: %w", ErrCardDataMalformed, err)
+	}
+	return verifySupportBasic4(basic4EF, rec, certEF, ca)
+}
+
+func verifySupportBasic4(basic4EF []byte, rec *SupportSignature, certEF []byte, ca *rsa.PublicKey) (Basic4, error) {
+	facts, err := ParseSupportBasic4(basic4EF)
+	if err != nil {
+		return Basic4{}, fmt.Errorf("%w: %w", ErrCardDataMalformed, err)
+	}
+	want, err := SupportDigests(make([]byte, 17), basic4EF)
+	if err != nil {
+		return Basic4{}, fmt.Errorf("%w: %w", ErrCardDataMalformed, err)
+	}
 	if subtle.ConstantTimeCompare(want[35:], rec.Digests[35:]) != 1 {
-		return errors.New("jpki: the basic 4 facts do not match their digest in EF 0003")
+		return Basic4{}, fmt.Errorf("%w: the basic 4 facts do not match their digest in EF 0003", ErrCardDataDigest)
 	}
 	if len(rec.Signature) == 0 {
-		return errors.New("jpki: EF 0003 carries no signature (DF 33)")
+		return Basic4{}, fmt.Errorf("%w: EF 0003 carries no signature (DF 33)", ErrCardDataSignature)
 	}
 	cert, err := ParseCVCert(certEF)
 	if err != nil {
-		return err
+		return Basic4{}, fmt.Errorf("%w: %w", ErrCardDataMalformed, err)
 	}
 	h := sha256.Sum256(rec.Digests)
 	if err := rsa.VerifyPKCS1v15(cert.PublicKey, crypto.SHA256, h[:], rec.Signature); err != nil {
-		return fmt.Errorf("jpki: the AP signature in EF 0003 does not verify with the AP certificate: %w", err)
+		return Basic4{}, fmt.Errorf("%w: the signature in EF 0003 does not verify with the AP certificate: %w", ErrCardDataSignature, err)
 	}
 	if ca != nil {
-		return cert.CheckSignatureFrom(ca)
+		if err := cert.CheckSignatureFrom(ca); err != nil {
+			return Basic4{}, fmt.Errorf("%w: %w", ErrCardAPUntrusted, err)
+		}
 	}
-	return nil
+	return facts, nil
 }
 
 // PadFile fills a record to a file's physical size.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +110,45 @@ func TestVerifySupportAP(t *testing.T) {
 	// Without a CA only the AP signature is checked: another CA's certificate passes.
 	if err := jpki.VerifySupportAP(mn, b, sig, otherCert, nil); err != nil {
 		t.Errorf("without a CA: %v", err)
+	}
+}
+
+// TestVerifySupportBasic4 is the platform's chip-reading check: no individual number, the CA
+// required, each failure wrapped in its sentinel, files no larger than their physical size.
+func TestVerifySupportBasic4(t *testing.T) {
+	testKeys(t)
+	b4 := jpki.Basic4{Name: "番号　花子", Address: "東京都千代田区霞が関２丁目１番２号", Birth: jpki.Date{Year: 1980, Month: time.February, Day: 17}, Sex: jpki.SexFemale}
+	_, b, sig, cert := signed(t, b4, "123456789018", apKey, caKey)
+	got, err := jpki.VerifySupportBasic4(b, sig, cert, &caKey.PublicKey)
+	if err != nil || got != b4 {
+		t.Fatalf("genuine data: %+v, %v", got, err)
+	}
+	moved := b4
+	moved.Address = "大阪府大阪市北区梅田１丁目１番"
+	movedRec, _ := jpki.MarshalSupportBasic4(moved)
+	_, _, _, otherCert := signed(t, b4, "123456789018", apKey, other)
+	_, _, otherSig, _ := signed(t, b4, "123456789018", other, caKey)
+	for _, tt := range []struct {
+		name         string
+		b, sig, cert []byte
+		want         error
+	}{
+		{"facts changed", movedRec, sig, cert, jpki.ErrCardDataDigest},
+		{"signature by another key", b, otherSig, cert, jpki.ErrCardDataSignature},
+		{"certificate of another CA", b, sig, otherCert, jpki.ErrCardAPUntrusted},
+		{"garbage signature record", b, bytes.Repeat([]byte{0xFF}, 336), cert, jpki.ErrCardDataMalformed},
+		{"basic 4 larger than its file", append(bytes.Clone(b), 0xFF), sig, cert, jpki.ErrCardDataMalformed},
+		{"signature record larger than its file", b, append(bytes.Clone(sig), 0xFF), cert, jpki.ErrCardDataMalformed},
+		{"certificate larger than its file", b, sig, append(bytes.Clone(cert), 0xFF), jpki.ErrCardDataMalformed},
+		{"empty basic 4", nil, sig, cert, jpki.ErrCardDataMalformed},
+		{"truncated certificate", b, sig, cert[:100], jpki.ErrCardDataMalformed},
+	} {
+		if _, err := jpki.VerifySupportBasic4(tt.b, tt.sig, tt.cert, &caKey.PublicKey); !errors.Is(err, tt.want) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if _, err := jpki.VerifySupportBasic4(b, sig, cert, nil); err == nil {
+		t.Error("verified without a CA")
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -87,6 +88,7 @@ type Platform struct {
 	rand       io.Reader
 	master     []byte
 	cas        []CA
+	cardAPCAs  []*rsa.PublicKey // WithCardAPCAs: chip reading is enabled with one
 	revocation RevocationChecker
 	links      LinkSource
 	sessionTTL time.Duration
@@ -157,7 +159,7 @@ func New(store Storage, opts ...Option) (*Platform, error) {
 		return nil, errors.New("platform: verifications need a master secret of at least 32 bytes, trusted CAs, a revocation checker, a link source and the evidence log")
 	}
 	for _, ca := range p.cas {
-		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || !ca.Purpose.Valid() {
+		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || (ca.Purpose != PurposeIdentity && ca.Purpose != PurposeLogin) {
 			return nil, fmt.Errorf("platform: CA %q lacks its certificate, key identifier or purpose", ca.Name)
 		}
 	}

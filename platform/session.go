@@ -74,7 +74,10 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 		return nil, false, internal(errors.New("platform: sessions need the master secret (their holder tokens derive from it)"))
 	}
 	if !req.Purpose.Valid() {
-		return nil, false, newError(KindInvalid, "invalid-request", "purpose %q is not identity or login", req.Purpose)
+		return nil, false, newError(KindInvalid, "invalid-request", "purpose %q is not identity, login or chip_reading", req.Purpose)
+	}
+	if req.Purpose == PurposeChipReading && !p.ChipReadingEnabled() {
+		return nil, false, newError(KindInvalid, "invalid-request", "purpose chip_reading is not enabled on this platform: its operator trusts no card-AP CA (serve --card-ap-ca)")
 	}
 	if len(req.ClientRef) > 200 || len(req.IdempotencyKey) > 200 {
 		return nil, false, newError(KindInvalid, "invalid-request", "client_ref and Idempotency-Key are at most 200 characters")
@@ -175,6 +178,10 @@ func (p *Platform) HolderSession(ctx context.Context, id, token string) (*Sessio
 type Answer struct {
 	Certificate []byte // DER, the signing certificate for identity, the authentication one for login
 	Signature   []byte // RSASSA-PKCS1-v1_5 SHA-256 over Session.Challenge()
+	// CardData answers a chip-reading session instead of Certificate and Signature, with
+	// Challenge, the session's challenge echoed (chipreading.go).
+	CardData  *CardData
+	Challenge []byte
 	// Consent lists the scopes the holder grants the tenant with this verification (identity
 	// only; see ConsentScopes). They take effect with the accepted verification.
 	Consent []string
@@ -200,6 +207,9 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 	if !now.Before(s.ExpiresAt) {
 		return nil, newError(KindGone, "challenge-expired", "the challenge of session %s expired at %s", id, s.ExpiresAt.Format(time.RFC3339))
 	}
+	if err := checkAnswerShape(s, a); err != nil {
+		return nil, err
+	}
 	if err := p.checkConsent(s, a.Consent); err != nil {
 		return nil, err
 	}
@@ -209,7 +219,14 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 	}
 	v := Verification{ID: vid, TenantID: s.TenantID, SessionID: s.ID, Purpose: s.Purpose, Cert: a.Certificate, Method: MethodNone, CreatedAt: now}
 	var crlThisUpdate time.Time
-	res, rej := p.check(ctx, s, tenant.RevocationPolicy(), a, now, &v, &crlThisUpdate)
+	var res *verify.Result
+	var rej *Error
+	if s.Purpose == PurposeChipReading {
+		v.Cert = nil
+		rej = p.checkChip(s, a, &v)
+	} else {
+		res, rej = p.check(ctx, s, tenant.RevocationPolicy(), a, now, &v, &crlThisUpdate)
+	}
 	if rej != nil {
 		if rej.Kind != KindRejected {
 			return nil, rej // not the holder's answer at fault: record nothing, let them retry
@@ -220,7 +237,15 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 		}
 		return &v, rej
 	}
-	certs, personID, err := p.resolvePerson(ctx, res)
+	var certs []PersonCert
+	var personID string
+	if s.Purpose == PurposeChipReading {
+		// A person of its own, linked to nothing: card data names no certificate J-LIS links,
+		// and its holder cannot be told from whoever copied it (no pairwise id is served).
+		personID, err = p.newID("p_")
+	} else {
+		certs, personID, err = p.resolvePerson(ctx, res)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +332,9 @@ type completedMessage struct {
 }
 
 type completedData struct {
-	Decision       Decision `json:"decision"`
+	Decision Decision `json:"decision"`
+	// Limitations mark a chip reading (Purpose.Limitations).
+	Limitations    []string `json:"limitations,omitempty"`
 	Purpose        Purpose  `json:"purpose"`
 	Reason         string   `json:"reason,omitempty"` // rejected only
 	SessionID      string   `json:"session_id"`
@@ -323,9 +350,9 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 		return err
 	}
 	msg := completedMessage{Type: EventVerificationCompleted, Timestamp: v.CreatedAt, Data: completedData{
-		Decision: v.Decision, Purpose: v.Purpose, SessionID: v.SessionID, VerificationID: v.ID}}
+		Decision: v.Decision, Limitations: v.Purpose.Limitations(), Purpose: v.Purpose, SessionID: v.SessionID, VerificationID: v.ID}}
 	sub := ""
-	if v.Decision == DecisionAccepted {
+	if v.Decision == DecisionAccepted && v.Purpose != PurposeChipReading {
 		sub = p.PairwiseID(v.TenantID, v.PersonID)
 		msg.Data.Sub = sub
 	} else {
@@ -449,9 +476,14 @@ func (p *Platform) evidenceEntry(v *Verification, sub string, tenant *Tenant, s 
 		e.Method, e.Personal.OCSPResponse = evidence.MethodOCSP, v.RevocationEvidence
 	}
 	e.Personal.Certificate, e.Personal.Signature, e.Personal.Detail = a.Certificate, a.Signature, v.Detail
+	if a.CardData != nil {
+		// A chip reading keeps the AP certificate (EF 0004) and the signature record (EF 0003);
+		// the facts the tenant received follow, the facts it may not see are not kept.
+		e.Personal.Certificate, e.Personal.Signature = a.CardData.Cert, a.CardData.Signature
+	}
 	if v.Decision == DecisionAccepted {
 		e.Personal.Subject = sub
-		if v.Purpose == PurposeIdentity {
+		if v.Purpose.HasFacts() {
 			e.Personal.Facts = map[string]string{}
 			for f, val := range Facts(tenant, v.Basic4) {
 				e.Personal.Facts[string(f)] = val

@@ -9,17 +9,44 @@ import (
 // Purpose is what a verification session proves.
 type Purpose string
 
-// The two purposes.
+// The purposes.
 const (
 	// PurposeIdentity is 本人確認: the holder signs with the signing key; the platform checks the
 	// signing certificate and hands the basic 4 facts the tenant may see.
 	PurposeIdentity Purpose = "identity"
 	// PurposeLogin is 利用者認証: the holder signs with the authentication key; no personal data.
 	PurposeLogin Purpose = "login"
+	// PurposeChipReading is the "IC chip reading" method of identity proofing: the holder's app
+	// reads the 券面事項入力補助AP (basic 4 facts, signature record, AP certificate) and the
+	// platform checks the issuer's signature over the facts against the card-AP CA it was told
+	// to trust (WithCardAPCAs). It is WEAKER than PurposeIdentity and marked so wherever it is
+	// shown: the data is static and copyable (no key signs the challenge, so nothing proves the
+	// card is present or held by its holder), no revocation status exists for it, and it yields
+	// no pairwise id that follows the person (docs/design/chip-reading.md).
+	PurposeChipReading Purpose = "chip_reading"
 )
 
 // Valid reports whether p is a known purpose.
-func (p Purpose) Valid() bool { return p == PurposeIdentity || p == PurposeLogin }
+func (p Purpose) Valid() bool {
+	return p == PurposeIdentity || p == PurposeLogin || p == PurposeChipReading
+}
+
+// HasFacts reports whether verifications of the purpose hand the tenant basic-4 facts.
+func (p Purpose) HasFacts() bool { return p == PurposeIdentity || p == PurposeChipReading }
+
+// ChipReadingLimitations are what a chip-reading verification does not establish, as the API
+// lists them on each such verification (and its webhook) so that no relying party mistakes it
+// for a JPKI signature.
+var ChipReadingLimitations = []string{"no-key-possession", "no-revocation-check", "copyable-data", "no-pairwise-id"}
+
+// Limitations returns what a verification of the purpose does not establish (nil for the
+// JPKI purposes).
+func (p Purpose) Limitations() []string {
+	if p == PurposeChipReading {
+		return ChipReadingLimitations
+	}
+	return nil
+}
 
 // Fact names a basic-4 fact a tenant may receive.
 type Fact string
@@ -149,7 +176,9 @@ type RevocationMethod string
 const (
 	MethodCRL  RevocationMethod = "crl"
 	MethodOCSP RevocationMethod = "ocsp"
-	MethodNone RevocationMethod = "none" // rejected before revocation was checked
+	// MethodNone: no revocation status was established — the verification was rejected before
+	// the check, or it is a chip reading, whose signed data has no revocation service.
+	MethodNone RevocationMethod = "none"
 )
 
 // Verification is the record of one completed verification attempt.

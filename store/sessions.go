@@ -170,7 +170,9 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 	month := v.CreatedAt.In(jpki.JST).Format("2006-01") // usage months are counted in JST
 
 	var steps []step
-	if len(certs) > 0 { // new links: the person may be new too; a known person comes without links
+	// New links: the person may be new too; a known person comes without links. An accepted
+	// chip reading's person is always new and never linked (platform/chipreading.go).
+	if len(certs) > 0 || (v.Purpose == platform.PurposeChipReading && v.Decision == platform.DecisionAccepted) {
 		steps = append(steps, step{
 			query: `INSERT INTO persons (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 			args:  []any{v.PersonID, nanos(v.CreatedAt)},
@@ -299,10 +301,13 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 	if rec != nil {
 		val.record("rec.", rec)
 	}
-	if accepted {
+	switch {
+	case accepted && v.Purpose == platform.PurposeChipReading: // no certificate: card data
+		val.str("Verification.PersonID", v.PersonID).check("certs", len(certs) == 0, "are given for a chip reading")
+	case accepted:
 		val.str("Verification.PersonID", v.PersonID).str("Verification.CertCA", v.CertCA).
 			str("Verification.CertSerial", v.CertSerial)
-	} else {
+	default:
 		val.str("Verification.Reason", v.Reason).
 			check("Verification.PersonID", v.PersonID == "", "is set on a rejected verification").
 			check("certs", len(certs) == 0, "are given for a rejected verification")

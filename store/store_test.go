@@ -43,6 +43,7 @@ var suite = []struct {
 	{"SessionIdempotencyConcurrent", testSessionIdempotencyConcurrent},
 	{"CompleteAccepted", testCompleteAccepted},
 	{"CompleteRejected", testCompleteRejected},
+	{"CompleteChipReading", testCompleteChipReading},
 	{"CompleteGuard", testCompleteGuard},
 	{"CompleteConcurrent", testCompleteConcurrent},
 	{"CompleteFailureWritesNothing", testCompleteFailureWritesNothing},
@@ -574,6 +575,41 @@ func testCompleteAccepted(t *testing.T, e env) {
 	must(t, err)
 	if kept != 1 {
 		t.Errorf("the verification's entry holds its event %d times, want once", kept)
+	}
+}
+
+// A chip reading (migration 00035): the purpose is accepted by the sessions, the entries and
+// the usage counters; an accepted one has a person of its own and no certificate.
+func testCompleteChipReading(t *testing.T, e env) {
+	ctx, s := context.Background(), e.s
+	setup(t, s)
+	for _, id := range []string{"s1", "s2"} {
+		_, _, err := s.CreateSession(ctx, session(id, "t1", platform.PurposeChipReading), "")
+		must(t, err)
+	}
+	v := platform.Verification{ID: "v1", TenantID: "t1", SessionID: "s1", Purpose: platform.PurposeChipReading,
+		Decision: platform.DecisionAccepted, PersonID: "p_chip", Basic4: basic4, Method: platform.MethodNone, CreatedAt: t0.Add(time.Minute)}
+	must(t, storetest.Complete(ctx, s, v, nil, []platform.Event{event("e1", "t1")}))
+	r := platform.Verification{ID: "v2", TenantID: "t1", SessionID: "s2", Purpose: platform.PurposeChipReading,
+		Decision: platform.DecisionRejected, Reason: "card-data-tampered", Method: platform.MethodNone, CreatedAt: t0.Add(time.Minute)}
+	must(t, storetest.Complete(ctx, s, r, nil, nil))
+	got, err := s.Verification(ctx, "t1", "v1")
+	must(t, err)
+	if got.Purpose != platform.PurposeChipReading || got.PersonID != "p_chip" || got.CertSerial != "" {
+		t.Errorf("chip reading read back as %+v", *got)
+	}
+	if n, err := store.QueryInt(ctx, s, `SELECT count(*) FROM persons WHERE id = 'p_chip'`); err != nil || n != 1 {
+		t.Errorf("the chip reading's person: %d rows, %v; want 1", n, err)
+	}
+	usage, err := s.Usage(ctx, "t1", "2025-01", "2025-12")
+	must(t, err)
+	want := []platform.Usage{{TenantID: "t1", Month: "2025-04", Purpose: platform.PurposeChipReading, Method: platform.MethodNone, Count: 2}}
+	if !reflect.DeepEqual(usage, want) {
+		t.Errorf("Usage = %+v, want %+v", usage, want)
+	}
+	// The widened CHECK still refuses what is not a purpose.
+	if err := store.ExecRaw(ctx, e.dsn, `UPDATE sessions SET purpose = 'chip' WHERE id = 's1'`); err == nil {
+		t.Error("purpose 'chip' was stored")
 	}
 }
 

@@ -310,18 +310,21 @@ type SessionView struct {
 
 // VerificationView is a verification as the tenant sees it: the pairwise id, never the person.
 type VerificationView struct {
-	ID         string                   `json:"id"`
-	SessionID  string                   `json:"session_id"`
-	Purpose    platform.Purpose         `json:"purpose"`
-	Decision   platform.Decision        `json:"decision"`
-	Reason     string                   `json:"reason,omitempty"`
-	Detail     string                   `json:"detail,omitempty"`
-	Sub        string                   `json:"sub,omitempty"`
-	Facts      map[platform.Fact]string `json:"facts,omitempty"`
-	CardID     string                   `json:"card_id,omitempty"` // login only: the tenant's id of the card (platform/cardid.go)
-	Cert       *CertView                `json:"certificate,omitempty"`
-	Revocation RevocationView           `json:"revocation"`
-	CreatedAt  time.Time                `json:"created_at"`
+	ID        string            `json:"id"`
+	SessionID string            `json:"session_id"`
+	Purpose   platform.Purpose  `json:"purpose"`
+	Decision  platform.Decision `json:"decision"`
+	// Limitations mark the weaker chip-reading method: what it does not establish
+	// (platform.ChipReadingLimitations); absent on JPKI verifications.
+	Limitations []string                 `json:"limitations,omitempty"`
+	Reason      string                   `json:"reason,omitempty"`
+	Detail      string                   `json:"detail,omitempty"`
+	Sub         string                   `json:"sub,omitempty"`
+	Facts       map[platform.Fact]string `json:"facts,omitempty"`
+	CardID      string                   `json:"card_id,omitempty"` // login only: the tenant's id of the card (platform/cardid.go)
+	Cert        *CertView                `json:"certificate,omitempty"`
+	Revocation  RevocationView           `json:"revocation"`
+	CreatedAt   time.Time                `json:"created_at"`
 	// PersonalData is "shredded" once the facts and the certificate were deleted at the end of
 	// the tenant's retention (RetainUntil); absent before.
 	PersonalData string     `json:"personal_data,omitempty"`
@@ -358,14 +361,16 @@ func (s *Server) sessionView(ctx context.Context, t *platform.Tenant, sess *plat
 }
 
 func (s *Server) verificationView(t *platform.Tenant, v *platform.Verification) *VerificationView {
-	out := &VerificationView{ID: v.ID, SessionID: v.SessionID, Purpose: v.Purpose, Decision: v.Decision, Reason: v.Reason,
+	out := &VerificationView{ID: v.ID, SessionID: v.SessionID, Purpose: v.Purpose, Decision: v.Decision, Limitations: v.Purpose.Limitations(), Reason: v.Reason,
 		Detail: v.Detail, Revocation: RevocationView{Method: v.Method, Ref: v.RevocationRef}, CreatedAt: v.CreatedAt}
 	if v.CertSerial != "" && t.AllowsCertificateAt(v.CreatedAt) && !v.Shredded {
 		out.Cert = &CertView{Issuer: v.CertCA, Serial: v.CertSerial}
 	}
 	if v.Decision == platform.DecisionAccepted {
-		out.Sub = s.p.PairwiseID(t.ID, v.PersonID)
-		if v.Purpose == platform.PurposeIdentity && len(v.Facts) > 0 {
+		if v.Purpose != platform.PurposeChipReading { // a chip reading's person follows nobody
+			out.Sub = s.p.PairwiseID(t.ID, v.PersonID)
+		}
+		if v.Purpose.HasFacts() && len(v.Facts) > 0 {
 			out.Facts = v.Facts
 		}
 		if v.Purpose == platform.PurposeLogin && !v.Shredded {
@@ -527,7 +532,7 @@ func (s *Server) holderGet(w http.ResponseWriter, r *http.Request) {
 		h.Status = "expired" // as the tenant's view says; answering would only earn a 410
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if sess.Purpose == platform.PurposeIdentity {
+	if sess.Purpose.HasFacts() {
 		h.Facts = t.Facts
 	}
 	writeJSON(w, http.StatusOK, h)
@@ -536,11 +541,22 @@ func (s *Server) holderGet(w http.ResponseWriter, r *http.Request) {
 // HolderAnswer is the body of POST /v1/holder/sessions/{id}.
 type HolderAnswer struct {
 	Token       string `json:"token"`
-	Certificate []byte `json:"certificate"` // DER, base64 in JSON
-	Signature   []byte `json:"signature"`   // base64 in JSON
+	Certificate []byte `json:"certificate,omitempty"` // DER, base64 in JSON
+	Signature   []byte `json:"signature,omitempty"`   // base64 in JSON
+	// CardData answers a chip_reading session instead of Certificate and Signature, with
+	// Challenge, the session's challenge bytes echoed (base64).
+	CardData  *CardDataAnswer `json:"card_data,omitempty"`
+	Challenge []byte          `json:"challenge,omitempty"`
 	// Consent lists the scopes the holder grants the tenant with this verification, e.g.
 	// ["basic4_updates"] (identity only).
 	Consent []string `json:"consent,omitempty"`
+}
+
+// CardDataAnswer is the 券面事項入力補助AP's files as the holder's app read them (base64).
+type CardDataAnswer struct {
+	Basic4      []byte `json:"basic4"`      // EF 0002
+	Signature   []byte `json:"signature"`   // EF 0003
+	Certificate []byte `json:"certificate"` // EF 0004
 }
 
 // HolderResult is the answer to the holder.
@@ -560,11 +576,13 @@ func (s *Server) holderPost(w http.ResponseWriter, r *http.Request) {
 	if a.Token == "" {
 		a.Token = r.URL.Query().Get("token")
 	}
-	if len(a.Certificate) == 0 || len(a.Signature) == 0 {
-		writeProblem(w, r, invalid("certificate and signature are required (base64)"), "")
-		return
+	ans := platform.Answer{Certificate: a.Certificate, Signature: a.Signature, Consent: a.Consent, Challenge: a.Challenge}
+	if a.CardData != nil {
+		ans.CardData = &platform.CardData{Basic4: a.CardData.Basic4, Signature: a.CardData.Signature, Cert: a.CardData.Certificate}
 	}
-	v, err := s.p.Complete(r.Context(), r.PathValue("id"), a.Token, platform.Answer{Certificate: a.Certificate, Signature: a.Signature, Consent: a.Consent})
+	// The platform checks the answer's shape against the session's purpose (certificate and
+	// signature, or card data and the challenge).
+	v, err := s.p.Complete(r.Context(), r.PathValue("id"), a.Token, ans)
 	if v != nil {
 		s.verifs.WithLabelValues(string(v.Purpose), string(v.Decision), v.Reason).Inc()
 	}

@@ -19,7 +19,8 @@ import (
 // to sign, its expiry and, with --platform-key, the platform's signature — and only then open
 // the card, sign it with the key the challenge's purpose asks for — the signing key (password)
 // for identity, the authentication key (PIN) for login — and send the certificate and signature
-// to the platform.
+// to the platform. A chip_reading session is answered with the support AP's signed files, read
+// with its 4-digit PIN instead: no key signs (the weaker method, docs/design/chip-reading.md).
 func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 	var consent []string
 	var platformKey string
@@ -69,11 +70,14 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			}
 			defer s.Close()
 			which, what := reader.PINAuth, "log in to"
-			if fields.Purpose == "identity" {
+			switch fields.Purpose {
+			case "identity":
 				which, what = reader.PINSign, "prove your identity to"
+			case "chip_reading":
+				which, what = reader.PINSupport, "read your card's facts (IC chip reading, no signature) for"
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%q (%s) asks you to %s it with your card.\n", name, fields.Origin, what)
-			if fields.Purpose == "identity" {
+			if fields.Purpose != "login" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s\n", factsText(ch.Facts))
 			}
 			if fields.Signing() {
@@ -87,6 +91,21 @@ func newReaderVerifyCmd(f *readerFlags) *cobra.Command {
 			pin, err := f.pin(ctx, cmd, s, which)
 			if err != nil {
 				return err
+			}
+			if which == reader.PINSupport {
+				// The chip reading: the support AP's files, without the individual number, which
+				// the platform must not receive; the card signs nothing.
+				d, err := s.ReadSupportAPData(ctx, pin)
+				if err != nil {
+					return err
+				}
+				res, err := hc.AnswerCardData(ctx, ch, client.CardData{Basic4: d.Basic4, Signature: d.Signature, Certificate: d.Cert})
+				if err != nil {
+					return err
+				}
+				return f.output(cmd, res, func(w io.Writer) {
+					fmt.Fprintf(w, "%s: %s verification %s for %q\n", res.Decision, fields.Purpose, res.VerificationID, name)
+				})
 			}
 			var signer *reader.Signer
 			if which == reader.PINSign {

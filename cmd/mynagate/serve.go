@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -54,6 +55,9 @@ type platformConfig struct {
 	// pins are the J-LIS CA certificates pinned by serve --trust / --trust-sha256; nil: the ones
 	// recorded at the first start are the reference (wiring.CheckTrust).
 	pins *wiring.Pins
+	// cardAPCAs are the card-AP CA keys trusted for chip-reading verifications (serve
+	// --card-ap-ca); none: chip reading is off.
+	cardAPCAs []*rsa.PublicKey
 	// demo fills the landing page with the demo's accounts and cards.
 	demo *pages.Demo
 }
@@ -217,6 +221,9 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 	if cfg.privateWebhooks {
 		opts = append(opts, platform.WithPrivateWebhookTargets())
 	}
+	if len(cfg.cardAPCAs) > 0 {
+		opts = append(opts, platform.WithCardAPCAs(cfg.cardAPCAs...))
+	}
 	p, err := platform.New(st, opts...)
 	if err != nil {
 		stopLog()
@@ -261,7 +268,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 func newServeCmd() *cobra.Command {
 	var cfg platformConfig
 	var addr, metricsAddr, tokenFile, trustFile string
-	var trustSums []string
+	var trustSums, cardAPFiles []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the platform API (/v1) for relying parties and holders",
@@ -285,6 +292,13 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			cfg.pins = pins
+			for _, f := range cardAPFiles {
+				k, err := readRSAPublicKeyPEM(f)
+				if err != nil {
+					return fmt.Errorf("--card-ap-ca %s: %w", f, err)
+				}
+				cfg.cardAPCAs = append(cfg.cardAPCAs, k)
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
@@ -329,6 +343,7 @@ func newServeCmd() *cobra.Command {
 	fl.BoolVar(&cfg.insecureJLIS, "insecure-jlis", false, "allow a --jlis URL that is not https (a local simulator)")
 	fl.StringVar(&trustFile, "trust", "", "PEM file of the J-LIS CA certificates to trust; a CA J-LIS serves that is not in it is refused at start (default: the CAs recorded at the first start)")
 	fl.StringSliceVar(&trustSums, "trust-sha256", nil, "SHA-256 fingerprint of a J-LIS CA certificate to trust (repeatable; with or instead of --trust)")
+	fl.StringSliceVar(&cardAPFiles, "card-ap-ca", nil, "PEM public key of a card-AP CA to trust for chip_reading sessions (repeatable; 'mynagate jlis ca --ca card-ap'); without it chip_reading is refused")
 	fl.StringVar(&cfg.dataDir, "data", "mynagate-data", "directory for the master key (shared by all nodes) and spooled CRLs")
 	fl.StringVar(&cfg.publicURL, "public-url", "", "base URL holders reach this platform at (default http://ADDR)")
 	fl.DurationVar(&cfg.crlInterval, "crl-interval", time.Minute, "how often CRLs are fetched (conditional GET)")

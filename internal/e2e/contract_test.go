@@ -164,11 +164,14 @@ func TestOpenAPISpecIsValid31(t *testing.T) {
 		reasons = append(reasons, r.String())
 	}
 	reasons = append(reasons, "cert-revoked")
+	// The chip reading's own (platform/chipreading.go).
+	chipReasons := []string{"challenge-mismatch", "card-data-malformed", "card-data-tampered", "card-signature-invalid", "card-ap-untrusted"}
+	reasons = append(reasons, chipReasons...)
 	slices.Sort(reasons)
 	got := s.enum(t, "RejectionReason")
 	slices.Sort(got)
 	if !slices.Equal(got, reasons) {
-		t.Errorf("RejectionReason %v, want verify's reasons and cert-revoked %v", got, reasons)
+		t.Errorf("RejectionReason %v, want verify's reasons, cert-revoked and the chip reading's %v", got, reasons)
 	}
 	slugs := s.problemSlugs(t)
 	for _, r := range reasons {
@@ -211,6 +214,7 @@ var problemStatus = map[string]int{
 	"wrong-certificate-kind": 422, "profile-invalid": 422, "signature-invalid": 422, "cert-revoked": 422,
 	"internal": 500, "revocation-unavailable": 503, "jlis-unavailable": 503, "not-ready": 503, "evidence-pending": 503,
 	"already-disabled": 409, "consent-required": 409, "allowance-widening": 403,
+	"challenge-mismatch": 422, "card-data-malformed": 422, "card-data-tampered": 422, "card-signature-invalid": 422, "card-ap-untrusted": 422,
 }
 
 // problemResponses reads the problem responses of the spec: for each component response with
@@ -1237,6 +1241,61 @@ func TestContract(t *testing.T) {
 		rejected(h, []byte("garbage"), []byte("sig"), "malformed-certificate")
 		h = session(rp, "identity")
 		rejected(h, root.Raw, bytes.Repeat([]byte{1}, 256), "profile-invalid")
+	})
+
+	// The chip reading (the weaker method): accepted with its limitations, and each of its
+	// rejections.
+	t.Run("chip-reading", func(t *testing.T) {
+		d, err := rc.ReadSupportAPData(ctx, jlis.DefaultSupportPIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		foreignSig, foreignCert := foreignAP(t, d)
+		s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: "chip_reading"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := anon.HolderChallenge(ctx, client.ChallengeCheck{HolderURL: s.HolderURL, Now: s.CreatedAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := anon.AnswerCardData(ctx, cc, client.CardData{Basic4: d.Basic4, Signature: d.Signature, Certificate: d.Cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := rp.Verification(ctx, res.VerificationID); err != nil || len(v.Limitations) != 4 || v.Sub != "" || len(v.Facts) != 4 {
+			t.Errorf("chip reading: %+v %v", v, err)
+		}
+		tampered := bytes.Clone(d.Basic4)
+		tampered[len(tampered)-1] ^= 1 // the sex code
+		for _, tt := range []struct {
+			basic4, sig, cert []byte
+			otherChallenge    bool
+			slug              string
+		}{
+			{d.Basic4, d.Signature, d.Cert, true, "challenge-mismatch"},
+			{d.Basic4, bytes.Repeat([]byte{0xFF}, 336), d.Cert, false, "card-data-malformed"},
+			{tampered, d.Signature, d.Cert, false, "card-data-tampered"},
+			{d.Basic4, d.Signature, foreignCert, false, "card-signature-invalid"},
+			{d.Basic4, foreignSig, foreignCert, false, "card-ap-untrusted"},
+		} {
+			h := session(rp, "chip_reading")
+			echo := h.challenge
+			if tt.otherChallenge {
+				echo = session(rp, "chip_reading").challenge
+			}
+			body := map[string]any{"token": h.token, "challenge": echo,
+				"card_data": map[string][]byte{"basic4": tt.basic4, "signature": tt.sig, "certificate": tt.cert}}
+			st, _, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(body))
+			var p client.Problem
+			if err := json.Unmarshal(b, &p); st != http.StatusUnprocessableEntity || err != nil || p.Slug() != tt.slug {
+				t.Errorf("%s: %d %s", tt.slug, st, b)
+				continue
+			}
+			if v, err := rp.Verification(ctx, p.VerificationID); err != nil || v.Reason != tt.slug || len(v.Limitations) != 4 {
+				t.Errorf("%s recorded: %+v %v", tt.slug, v, err)
+			}
+		}
 	})
 
 	// An expired challenge; the tenant sees the session as expired.

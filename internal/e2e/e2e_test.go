@@ -98,7 +98,11 @@ func newEnv(t *testing.T, dsn string) *env {
 	logDone := make(chan struct{})
 	go func() { e.evidence.Run(logCtx); close(logDone) }()
 	t.Cleanup(func() { stopLog(); <-logDone })
-	e.platOpts = []platform.Option{platform.WithClock(clk), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
+	cardAPCA, err := sim.CardAPCAPublicKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.platOpts = []platform.Option{platform.WithClock(clk), platform.WithCardAPCAs(cardAPCA), platform.WithHolderBaseURL(e.api.URL), platform.WithEvidence(e.evidence), platform.WithPrivateWebhookTargets(), platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(cas...),
 		platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(e.fetcher)}), platform.WithLinks(jc)}
 	e.plat = e.node()
 	// The OpenID provider's client registration (/v1/oidc/clients) is part of the API.

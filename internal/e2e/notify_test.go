@@ -197,6 +197,14 @@ func answerWith(h *holder, s *client.Session, consent []string) error {
 		return err
 	}
 	f := cc.Fields
+	if f.Purpose == "chip_reading" {
+		d, err := h.reader().ReadSupportAPData(ctx, jlis.DefaultSupportPIN)
+		if err != nil {
+			return err
+		}
+		_, err = hc.AnswerCardData(ctx, cc, client.CardData{Basic4: d.Basic4, Signature: d.Signature, Certificate: d.Cert})
+		return err
+	}
 	var signer *reader.Signer
 	if f.Purpose == "identity" {
 		signer, err = h.reader().SignSigner(ctx, jlis.DefaultSignPassword)

@@ -13,7 +13,8 @@ import (
 
 // AnswerWithCard answers the session behind a holder URL with the card file at cardPath,
 // in-process, as `mynagate reader verify` does (the challenge checked by the client first): the signing key (with the default password) for
-// an identity challenge, the authentication key (with the default PIN) for a login, consent
+// an identity challenge, the authentication key (with the default PIN) for a login, the
+// support AP's signed files (default PIN) for a chip reading, consent
 // given for the named facts. The card reads time from clk.
 func AnswerWithCard(ctx context.Context, cardPath string, clk clockwork.Clock, holderURL string, consent ...string) (*client.HolderResult, error) {
 	base, id, tok, err := client.ParseHolderURL(holderURL)
@@ -32,6 +33,13 @@ func AnswerWithCard(ctx context.Context, cardPath string, clk clockwork.Clock, h
 	}
 	rc := reader.NewClient(reader.NewInProcess(c, "in-process"))
 	defer rc.Close()
+	if ch.Fields.Purpose == "chip_reading" { // the support AP's files, with its default PIN
+		d, err := rc.ReadSupportAPData(ctx, jlis.DefaultSupportPIN)
+		if err != nil {
+			return nil, err
+		}
+		return hc.AnswerCardData(ctx, ch, client.CardData{Basic4: d.Basic4, Signature: d.Signature, Certificate: d.Cert})
+	}
 	var signer *reader.Signer
 	if ch.Fields.Purpose == "identity" {
 		signer, err = rc.SignSigner(ctx, jlis.DefaultSignPassword)

@@ -25,6 +25,7 @@ var chartSeries = []series{
 	{platform.PurposeLogin, platform.MethodOCSP, "usage.login.ocsp", "#8a4b00"},
 	{platform.PurposeIdentity, platform.MethodNone, "usage.identity.none", "#6b6b6b"},
 	{platform.PurposeLogin, platform.MethodNone, "usage.login.none", "#2b2b2b"},
+	{platform.PurposeChipReading, platform.MethodNone, "usage.chip.none", "#a4243b"},
 }
 
 // Bar is one rectangle of the chart.
