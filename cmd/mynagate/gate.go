@@ -41,6 +41,7 @@ func newGateRunCmd() *cobra.Command {
 	var cards []string
 	var asJSON, face bool
 	var sf staffFlags
+	var pt pcscTaps
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Drive one lane from the terminal: codes and card taps in, ADMIT or REJECT out",
@@ -52,7 +53,10 @@ presentation per line on stdin and answers ADMIT or REJECT with the reason:
   code MGT1.… tap N PIN        both
   count                        how many tickets this lane knows as admitted
 
-Taps answer a fresh challenge of this gate with the card's authentication key, in-process. Each
+Taps answer a fresh challenge of this gate with the card's authentication key, in-process. With
+--reader NAME the cards are tapped in that PC/SC reader instead (through pcscd), and a tap is
+'tap PIN' (or 'code MGT1.… tap PIN'): it waits up to --tap-wait for the card of the last tap to be
+removed and for a card, then decides. Each
 admission is appended to --journal, signed with --gate-key, before ADMIT is printed; the journal
 is read back at start, so a restarted lane still refuses what it admitted. Keys are PEM files as
 openssl makes them: 'openssl genpkey -algorithm ed25519 -out gate.pem' for the gate,
@@ -70,6 +74,10 @@ opened by the individual number, which is not kept).`,
 			if event == "" || lane == "" || manifestFile == "" || serviceKey == "" || gateKey == "" || journal == "" {
 				return errors.New("--event, --lane, --manifest, --service-key, --gate-key and --journal are required")
 			}
+			if err := pt.open(cmd.Context(), cards); err != nil {
+				return err
+			}
+			defer pt.Close()
 			pub, err := readEd25519Public(serviceKey)
 			if err != nil {
 				return err
@@ -114,7 +122,7 @@ opened by the individual number, which is not kept).`,
 					fmt.Fprintf(out, "admitted %d\n", g.Admitted())
 					continue
 				}
-				p, facts, err := parsePresentation(cmd, g, line, cards, face)
+				p, facts, err := parsePresentation(cmd, g, line, cards, &pt, face)
 				var d gate.Decision
 				if err != nil {
 					d = gate.Decision{Reason: gate.Malformed, Detail: err.Error()}
@@ -143,6 +151,7 @@ opened by the individual number, which is not kept).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per decision")
 	cmd.Flags().BoolVar(&face, "face", false, "with --listen, read the face photo of each card tapped for the staff page")
 	sf.register(cmd)
+	pt.register(cmd)
 	return cmd
 }
 
@@ -193,7 +202,7 @@ func (w syncWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []string, face bool) (gate.Presentation, *gate.CardFacts, error) {
+func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []string, pt *pcscTaps, face bool) (gate.Presentation, *gate.CardFacts, error) {
 	var p gate.Presentation
 	var facts *gate.CardFacts
 	f := strings.Fields(line)
@@ -201,6 +210,19 @@ func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []st
 		switch {
 		case f[0] == "code" && len(f) >= 2:
 			p.Code, f = f[1], f[2:]
+		case pt.enabled() && f[0] == "tap" && len(f) >= 2:
+			if !isAuthPIN(f[1]) {
+				return p, nil, errors.New("the PIN is 4 digits: give 'tap PIN' (the card is in the reader)")
+			}
+			ch, err := g.NewChallenge()
+			if err != nil {
+				return p, nil, err
+			}
+			p.Tap, facts, _, err = pt.tap(cmd.Context(), f[1], ch, face, face)
+			if err != nil {
+				return p, nil, err
+			}
+			f = f[2:]
 		case f[0] == "tap" && len(f) >= 3:
 			n, err := strconv.Atoi(f[1])
 			if err != nil || n < 1 || n > len(cards) {
@@ -218,7 +240,11 @@ func parsePresentation(cmd *cobra.Command, g *gate.Gate, line string, cards []st
 			}
 			f = f[3:]
 		default:
-			return p, nil, fmt.Errorf("cannot read %q: give 'code CODE', 'tap N PIN', both, or 'count'", line)
+			tap := "'tap N PIN'"
+			if pt.enabled() {
+				tap = "'tap PIN'"
+			}
+			return p, nil, fmt.Errorf("cannot read %q: give 'code CODE', %s, both, or 'count'", line, tap)
 		}
 	}
 	return p, facts, nil
