@@ -9,47 +9,46 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/mynagate/mynagate/jpki"
 )
 
-// Decision is the outcome of a verification attempt.
-type Decision uint8
+// Decision is the outcome of a verification attempt; platform.Decision is this type.
+type Decision string
 
-// Decisions, with their byte in the leaf encoding.
+// Decisions. The leaf encodes each as one byte (decisionCodes).
 const (
-	Accepted Decision = 1
-	Rejected Decision = 2
+	Accepted Decision = "accepted"
+	Rejected Decision = "rejected"
 )
 
-func (d Decision) String() string {
-	switch d {
-	case Accepted:
-		return "accepted"
-	case Rejected:
-		return "rejected"
-	}
-	return fmt.Sprintf("decision(%d)", uint8(d))
-}
+// decisionCodes are the decisions' bytes in the leaf encoding.
+var decisionCodes = map[Decision]uint8{Accepted: 1, Rejected: 2}
 
-// Method says how the revocation status of the certificate was established.
-type Method uint8
+func (d Decision) String() string { return string(d) }
 
-// Revocation methods, with their byte in the leaf encoding.
+// Method says how the revocation status of the certificate was established (jpki's one type
+// for it).
+type Method = jpki.RevocationMethod
+
+// Revocation methods. The leaf encodes each as one byte (methodCodes).
 const (
-	MethodNone Method = 0 // rejected before revocation was checked
-	MethodCRL  Method = 1 // a CRL, identified by its number and thisUpdate
-	MethodOCSP Method = 2 // an OCSP response, kept whole in the sealed personal data
+	MethodNone = jpki.RevocationNone // rejected before revocation was checked
+	MethodCRL  = jpki.RevocationCRL  // a CRL, identified by its number and thisUpdate
+	MethodOCSP = jpki.RevocationOCSP // an OCSP response, kept whole in the sealed personal data
 )
 
-func (m Method) String() string {
-	switch m {
-	case MethodNone:
-		return "none"
-	case MethodCRL:
-		return "crl"
-	case MethodOCSP:
-		return "ocsp"
+// methodCodes are the methods' bytes in the leaf encoding.
+var methodCodes = map[Method]uint8{MethodNone: 0, MethodCRL: 1, MethodOCSP: 2}
+
+// codeOf returns the value of codes whose byte is c, or a name that no validation accepts.
+func codeOf[T ~string](codes map[T]uint8, c uint8, kind string) T {
+	for v, b := range codes {
+		if b == c {
+			return v
+		}
 	}
-	return fmt.Sprintf("method(%d)", uint8(m))
+	return T(fmt.Sprintf("%s(%d)", kind, c))
 }
 
 // Header is the public part of an entry: what an auditor reads without any key, and what stays
@@ -245,7 +244,7 @@ func (h *Header) validate() error {
 			return &EntryError{Field: "Reason", Reason: "is empty on a rejected entry"}
 		}
 	default:
-		return &EntryError{Field: "Decision", Reason: fmt.Sprintf("%d is not accepted or rejected", h.Decision)}
+		return &EntryError{Field: "Decision", Reason: fmt.Sprintf("%q is not accepted or rejected", h.Decision)}
 	}
 	if err := checkBytes("Challenge", h.Challenge, 1<<16-1); err != nil {
 		return err
@@ -263,7 +262,7 @@ func (h *Header) validate() error {
 			return &EntryError{Field: "CRLNumber", Reason: fmt.Sprintf("is set with method %s", h.Method)}
 		}
 	default:
-		return &EntryError{Field: "Method", Reason: fmt.Sprintf("%d is not a known method", h.Method)}
+		return &EntryError{Field: "Method", Reason: fmt.Sprintf("%q is not a known method", h.Method)}
 	}
 	return nil
 }
@@ -319,10 +318,10 @@ func encodeLeaf(l *Leaf) ([]byte, error) {
 	addString8(b, h.TenantID)
 	addString8(b, h.Purpose)
 	addTime(b, h.Time)
-	b.AddUint8(uint8(h.Decision))
+	b.AddUint8(decisionCodes[h.Decision])
 	addString8(b, h.Reason)
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(h.Challenge) })
-	b.AddUint8(uint8(h.Method))
+	b.AddUint8(methodCodes[h.Method])
 	if h.Method == MethodCRL {
 		addString8(b, h.CRLNumber)
 		addTime(b, h.CRLThisUpdate)
@@ -420,7 +419,7 @@ func ParseLeaf(data []byte) (*Leaf, error) {
 	if !ok {
 		return nil, &parseError{"leaf", "truncated or malformed header"}
 	}
-	l.Decision, l.Method = Decision(decision), Method(method)
+	l.Decision, l.Method = codeOf(decisionCodes, decision, "decision"), codeOf(methodCodes, method, "method")
 	l.Challenge = bytes.Clone(challenge)
 	if l.Method == MethodCRL {
 		if !readString8(&s, &l.CRLNumber, 1) || !readTime(&s, &l.CRLThisUpdate) {

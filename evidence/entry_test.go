@@ -50,7 +50,7 @@ func TestPrepareRefusesInvalidEntries(t *testing.T) {
 		{"invalid UTF-8", func(e *evidence.Entry) { e.Purpose = "\xff" }, "Purpose"},
 		{"zero time", func(e *evidence.Entry) { e.Time = time.Time{} }, "Time"},
 		{"time before 1970", func(e *evidence.Entry) { e.Time = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC) }, "Time"},
-		{"unknown decision", func(e *evidence.Entry) { e.Decision = 3 }, "Decision"},
+		{"unknown decision", func(e *evidence.Entry) { e.Decision = "maybe" }, "Decision"},
 		{"accepted with a reason", func(e *evidence.Entry) { e.Reason = "cert-revoked" }, "Reason"},
 		{"rejected without a reason", func(e *evidence.Entry) { e.Decision = evidence.Rejected }, "Reason"},
 		{"challenge too long", func(e *evidence.Entry) { e.Challenge = make([]byte, 1<<16) }, "Challenge"},
@@ -62,7 +62,7 @@ func TestPrepareRefusesInvalidEntries(t *testing.T) {
 			e.Method, e.CRLNumber, e.CRLThisUpdate = evidence.MethodOCSP, "", time.Time{}
 		}, "Personal.OCSPResponse"},
 		{"CRL with an OCSP response", func(e *evidence.Entry) { e.Personal.OCSPResponse = []byte{1} }, "Personal.OCSPResponse"},
-		{"unknown method", func(e *evidence.Entry) { e.Method = 9 }, "Method"},
+		{"unknown method", func(e *evidence.Entry) { e.Method = "pigeon" }, "Method"},
 		{"fact name empty", func(e *evidence.Entry) { e.Personal.Facts[""] = "x" }, "Personal.Facts name"},
 		{"subject too long", func(e *evidence.Entry) { e.Personal.Subject = strings.Repeat("s", 256) }, "Personal.Subject"},
 	}

@@ -272,11 +272,7 @@ func (p *Platform) check(ctx context.Context, s *Session, policy RevocationPolic
 			roots = append(roots, ca.Cert)
 		}
 	}
-	purpose := verify.PurposeIdentity
-	if s.Purpose == PurposeLogin {
-		purpose = verify.PurposeLogin
-	}
-	res, err := verify.Certificate(a.Certificate, verify.Options{Roots: roots, PhoneRoots: phoneRoots, At: now, Purpose: purpose})
+	res, err := verify.Certificate(a.Certificate, verify.Options{Roots: roots, PhoneRoots: phoneRoots, At: now, Purpose: verify.Purpose(s.Purpose)})
 	if err != nil {
 		return nil, rejection(err)
 	}
@@ -465,15 +461,12 @@ func Month(t time.Time) string { return t.In(jpki.JST).Format("2006-01") }
 // tenant received).
 func (p *Platform) evidenceEntry(v *Verification, sub string, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) evidence.Entry {
 	e := evidence.Entry{Header: evidence.Header{ID: v.ID, SessionID: v.SessionID, TenantID: v.TenantID, Purpose: string(v.Purpose),
-		Time: v.CreatedAt, Decision: evidence.Accepted, Reason: v.Reason, Challenge: s.Challenge()}}
-	if v.Decision == DecisionRejected {
-		e.Decision = evidence.Rejected
-	}
+		Time: v.CreatedAt, Decision: v.Decision, Reason: v.Reason, Challenge: s.Challenge(), Method: MethodNone}}
 	switch v.Method {
 	case MethodCRL:
-		e.Method, e.CRLNumber, e.CRLThisUpdate = evidence.MethodCRL, strings.TrimPrefix(v.RevocationRef, "crl:"), crlThisUpdate
+		e.Method, e.CRLNumber, e.CRLThisUpdate = MethodCRL, strings.TrimPrefix(v.RevocationRef, "crl:"), crlThisUpdate
 	case MethodOCSP:
-		e.Method, e.Personal.OCSPResponse = evidence.MethodOCSP, v.RevocationEvidence
+		e.Method, e.Personal.OCSPResponse = MethodOCSP, v.RevocationEvidence
 	}
 	e.Personal.Certificate, e.Personal.Signature, e.Personal.Detail = a.Certificate, a.Signature, v.Detail
 	if a.CardData != nil {

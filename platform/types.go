@@ -3,6 +3,7 @@ package platform
 import (
 	"time"
 
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/jpki"
 )
 
@@ -160,25 +161,26 @@ type Session struct {
 // the sessions the platform hands out, nil on a Session built elsewhere.
 func (s *Session) Challenge() []byte { return s.challenge }
 
-// Decision is the outcome of a verification.
-type Decision string
+// Decision is the outcome of a verification: the evidence log's type, which it records.
+type Decision = evidence.Decision
 
 // Decisions.
 const (
-	DecisionAccepted Decision = "accepted"
-	DecisionRejected Decision = "rejected"
+	DecisionAccepted = evidence.Accepted
+	DecisionRejected = evidence.Rejected
 )
 
-// RevocationMethod says how revocation status was established.
-type RevocationMethod string
+// RevocationMethod says how revocation status was established (jpki's one type for it, which
+// package revocation answers with and the evidence log encodes).
+type RevocationMethod = jpki.RevocationMethod
 
 // Revocation methods (for accounting and evidence).
 const (
-	MethodCRL  RevocationMethod = "crl"
-	MethodOCSP RevocationMethod = "ocsp"
+	MethodCRL  = jpki.RevocationCRL
+	MethodOCSP = jpki.RevocationOCSP
 	// MethodNone: no revocation status was established — the verification was rejected before
 	// the check, or it is a chip reading, whose signed data has no revocation service.
-	MethodNone RevocationMethod = "none"
+	MethodNone = jpki.RevocationNone
 )
 
 // Verification is the record of one completed verification attempt.

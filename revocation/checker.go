@@ -15,15 +15,18 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/mynagate/mynagate/jpki"
 )
 
-// Method says how a status was established.
-type Method string
+// Method says how a status was established (jpki's one type for it, which the platform records
+// and the evidence log encodes).
+type Method = jpki.RevocationMethod
 
 // Methods.
 const (
-	MethodCRL  Method = "crl"
-	MethodOCSP Method = "ocsp"
+	MethodCRL  = jpki.RevocationCRL
+	MethodOCSP = jpki.RevocationOCSP
 )
 
 // Status is the revocation status of one certificate with the evidence it rests on.

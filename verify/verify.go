@@ -12,14 +12,18 @@ import (
 	"github.com/mynagate/mynagate/jpki"
 )
 
-// Purpose is what a certificate is presented for.
-type Purpose int
+// Purpose is what a certificate is presented for; platform.Purpose (what a session proves) is
+// this type.
+type Purpose string
 
 // The two purposes of the platform.
 const (
-	PurposeIdentity Purpose = iota + 1 // 本人確認: the signing certificate, basic 4 facts decoded
-	PurposeLogin                       // 利用者認証: the authentication certificate, no personal data
+	PurposeIdentity Purpose = "identity" // 本人確認: the signing certificate, basic 4 facts decoded
+	PurposeLogin    Purpose = "login"    // 利用者認証: the authentication certificate, no personal data
 )
+
+// Valid reports whether p is a known purpose.
+func (p Purpose) Valid() bool { return p == PurposeIdentity || p == PurposeLogin }
 
 // String returns "identity" or "login".
 func (p Purpose) String() string {
@@ -29,7 +33,7 @@ func (p Purpose) String() string {
 	case PurposeLogin:
 		return "login"
 	}
-	return fmt.Sprintf("Purpose(%d)", int(p))
+	return fmt.Sprintf("Purpose(%q)", string(p))
 }
 
 // Kind returns the kind of certificate the purpose needs (sign for identity, auth for login),

@@ -336,8 +336,8 @@ func TestCertificateUsage(t *testing.T) {
 		edit func(*verify.Options)
 	}{
 		{"zero At", func(o *verify.Options) { o.At = time.Time{} }},
-		{"no purpose", func(o *verify.Options) { o.Purpose = 0 }},
-		{"unknown purpose", func(o *verify.Options) { o.Purpose = 3 }},
+		{"no purpose", func(o *verify.Options) { o.Purpose = "" }},
+		{"unknown purpose", func(o *verify.Options) { o.Purpose = "signing" }},
 		{"no roots", func(o *verify.Options) { o.Roots = nil }},
 		{"nil root", func(o *verify.Options) { o.Roots = roots(f.taro.signCA, nil) }},
 		{"nil phone root", func(o *verify.Options) { o.PhoneRoots = roots(nil) }},

@@ -313,7 +313,7 @@ func printVerifiedJSON(w io.Writer, v *evidence.Verified) error {
 	l := v.Leaf
 	j := verifiedJSON{Origin: v.Checkpoint.Origin, TreeSize: v.Checkpoint.Size, Root: v.Checkpoint.Root[:], Index: v.Index,
 		ID: l.ID, SessionID: l.SessionID, TenantID: l.TenantID, Purpose: l.Purpose, Time: l.Time, Decision: l.Decision.String(),
-		Reason: l.Reason, Challenge: l.Challenge, Method: l.Method.String(), CRLNumber: l.CRLNumber}
+		Reason: l.Reason, Challenge: l.Challenge, Method: string(l.Method), CRLNumber: l.CRLNumber}
 	if !l.CRLThisUpdate.IsZero() {
 		j.CRLThis = &l.CRLThisUpdate
 	}
