@@ -36,6 +36,9 @@ type ConsoleUser struct {
 	PasswordHash string // PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash
 	Role         string // staff or operator
 	CreatedAt    time.Time
+	// CardSub is the pairwise subject of the user's own My Number Card at the platform's
+	// OpenID provider (the portal tenant's), "" until the user links a card.
+	CardSub string
 }
 
 // ConsoleStorage is the optional storage capability behind the web console (STYLE rule 4).
@@ -48,6 +51,11 @@ type ConsoleStorage interface {
 	ConsoleUserByEmail(ctx context.Context, email string) (*ConsoleUser, error)
 	// ConsoleUser returns a user by id. ErrNotFound if unknown.
 	ConsoleUser(ctx context.Context, id string) (*ConsoleUser, error)
+	// ConsoleUserByCard returns the user a card's subject is linked to. ErrNotFound if none.
+	ConsoleUserByCard(ctx context.Context, sub string) (*ConsoleUser, error)
+	// LinkConsoleCard links a user to a card's subject. ErrNotFound if the user is unknown,
+	// ErrConflict if the subject is linked to another user.
+	LinkConsoleCard(ctx context.Context, userID, sub string) error
 	// RecentVerifications returns a tenant's latest verifications, newest first, at most limit,
 	// without certificates, facts or person.
 	RecentVerifications(ctx context.Context, tenantID string, limit int) ([]Verification, error)
@@ -220,6 +228,49 @@ func (p *Platform) ConsoleUser(ctx context.Context, id string) (*ConsoleUser, er
 	u, err := cs.ConsoleUser(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, newError(KindNotFound, "not-found", "console user %s does not exist", id)
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return u, nil
+}
+
+// LinkConsoleCard links a console user to the subject their own card has at the platform's
+// OpenID provider, so that they may sign in with the card. A card linked to another account is
+// KindConflict (one card signs in one account).
+func (p *Platform) LinkConsoleCard(ctx context.Context, userID, sub string) error {
+	cs, err := p.consoleStorage()
+	if err != nil {
+		return err
+	}
+	if sub == "" || len(sub) > 255 {
+		return newError(KindInvalid, "invalid-subject", "the card's subject is empty or too long")
+	}
+	err = cs.LinkConsoleCard(ctx, userID, sub)
+	switch {
+	case errors.Is(err, ErrConflict):
+		return newError(KindConflict, "card-linked", "this card is linked to another console account")
+	case errors.Is(err, ErrNotFound):
+		return newError(KindNotFound, "not-found", "console user %s does not exist", userID)
+	case err != nil:
+		return internal(err)
+	}
+	return nil
+}
+
+// ConsoleUserByCard returns the console user a card's subject is linked to; a card linked to
+// no account is KindUnauthorized (nothing is created).
+func (p *Platform) ConsoleUserByCard(ctx context.Context, sub string) (*ConsoleUser, error) {
+	cs, err := p.consoleStorage()
+	if err != nil {
+		return nil, err
+	}
+	if sub == "" {
+		return nil, newError(KindUnauthorized, "card-not-linked", "this card is linked to no console account")
+	}
+	u, err := cs.ConsoleUserByCard(ctx, sub)
+	if errors.Is(err, ErrNotFound) {
+		return nil, newError(KindUnauthorized, "card-not-linked", "this card is linked to no console account")
 	}
 	if err != nil {
 		return nil, internal(err)

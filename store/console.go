@@ -47,10 +47,11 @@ func (s *Store) consoleUser(ctx context.Context, op, where, arg string) (*platfo
 	var (
 		u       platform.ConsoleUser
 		tenant  sql.NullString
+		card    sql.NullString
 		created int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, tenant_id, email, password_hash, role, created_at FROM console_users WHERE `+where+` = $1`, arg).
-		Scan(&u.ID, &tenant, &u.Email, &u.PasswordHash, &u.Role, &created)
+	err := s.r.QueryRowContext(ctx, `SELECT id, tenant_id, email, password_hash, role, created_at, card_sub FROM console_users WHERE `+where+` = $1`, arg).
+		Scan(&u.ID, &tenant, &u.Email, &u.PasswordHash, &u.Role, &created, &card)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: console user: %w", platform.ErrNotFound)
 	}
@@ -58,6 +59,7 @@ func (s *Store) consoleUser(ctx context.Context, op, where, arg string) (*platfo
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	u.TenantID = tenant.String
+	u.CardSub = card.String
 	u.CreatedAt = fromNanos(created)
 	return &u, nil
 }
@@ -70,6 +72,34 @@ func (s *Store) ConsoleUserByEmail(ctx context.Context, email string) (*platform
 // ConsoleUser returns a user by id. platform.ErrNotFound if unknown.
 func (s *Store) ConsoleUser(ctx context.Context, id string) (*platform.ConsoleUser, error) {
 	return s.consoleUser(ctx, "ConsoleUser", "id", id)
+}
+
+// ConsoleUserByCard returns the user a card's subject is linked to. platform.ErrNotFound if
+// none.
+func (s *Store) ConsoleUserByCard(ctx context.Context, sub string) (*platform.ConsoleUser, error) {
+	return s.consoleUser(ctx, "ConsoleUserByCard", "card_sub", sub)
+}
+
+// LinkConsoleCard links a user to a card's subject, replacing any earlier link of that user.
+// platform.ErrNotFound if the user is unknown, platform.ErrConflict if the subject is linked to
+// another user.
+func (s *Store) LinkConsoleCard(ctx context.Context, userID, sub string) error {
+	if err := validate("LinkConsoleCard").str("userID", userID).str("sub", sub).done(); err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE console_users SET card_sub = $1 WHERE id = $2`, sub, userID)
+	if violated(err) == uniqueViolation {
+		return fmt.Errorf("store: the card is linked to another console user: %w", platform.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store: LinkConsoleCard: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: LinkConsoleCard: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("store: console user %s: %w", userID, platform.ErrNotFound)
+	}
+	return nil
 }
 
 func (s *Store) summaries(ctx context.Context, op, query string, args ...any) ([]platform.Verification, error) {

@@ -43,6 +43,28 @@ func TestConsoleStorage(t *testing.T) {
 			t.Errorf("unknown email: %v", err)
 		}
 
+		// A card's subject links to one user at most (migration 00036).
+		if _, err := s.ConsoleUserByCard(ctx, "sub-a"); !errors.Is(err, platform.ErrNotFound) {
+			t.Errorf("unlinked card: %v", err)
+		}
+		nMust(t, s.LinkConsoleCard(ctx, "u_1", "sub-a"))
+		if u, err := s.ConsoleUserByCard(ctx, "sub-a"); err != nil || u.ID != "u_1" || u.CardSub != "sub-a" {
+			t.Errorf("by card: %+v %v", u, err)
+		}
+		if err := s.LinkConsoleCard(ctx, "u_2", "sub-a"); !errors.Is(err, platform.ErrConflict) {
+			t.Errorf("a linked card linked again: %v", err)
+		}
+		if err := s.LinkConsoleCard(ctx, "u_nobody", "sub-b"); !errors.Is(err, platform.ErrNotFound) {
+			t.Errorf("unknown user: %v", err)
+		}
+		if u, _ := s.ConsoleUser(ctx, "u_2"); u.CardSub != "" {
+			t.Errorf("a refused link was stored: %+v", u)
+		}
+		nMust(t, s.LinkConsoleCard(ctx, "u_1", "sub-c")) // relinking replaces
+		if _, err := s.ConsoleUserByCard(ctx, "sub-a"); !errors.Is(err, platform.ErrNotFound) {
+			t.Errorf("the replaced card still signs in: %v", err)
+		}
+
 		nVerify(t, s, "t1", "p1", nt0, "A1")
 		nVerify(t, s, "t2", "p1", nt0.Add(time.Hour), "A1")
 		nVerify(t, s, "t1", "p2", nt0.Add(2*time.Hour), "B1")

@@ -195,11 +195,12 @@ func (pg *Pages) overviewPage(w http.ResponseWriter, r *http.Request, wh *who, s
 		policies = append(policies, string(p))
 	}
 	data := struct {
-		Tenant    *platform.Tenant
-		AllFacts  []platform.Fact
-		Policies  []string
-		Keys, Eps int
-	}{wh.tenant, platform.AllFacts, policies, active, len(eps)}
+		Tenant     *platform.Tenant
+		AllFacts   []platform.Fact
+		Policies   []string
+		Keys, Eps  int
+		CardLinked bool
+	}{wh.tenant, platform.AllFacts, policies, active, len(eps), wh.user.CardSub != ""}
 	p := pg.consolePage(r, wh, "/console", data)
 	p.Form = f
 	pg.render(w, r, "overview.html", status, p)

@@ -128,7 +128,7 @@ func newEnv(t testing.TB, pagesClock ...clockwork.Clock) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = web.New(e.plat, web.WithRoutes(pg.Routes))
+	h = web.New(e.plat, web.WithRoutes(func(m *http.ServeMux) { m.Handle("/oidc/", prov.Handler()) }), web.WithRoutes(pg.Routes))
 	if e.tenant, err = e.plat.CreateTenant(ctx, "Example Bank", platform.AllFacts); err != nil {
 		t.Fatal(err)
 	}

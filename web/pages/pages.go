@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
@@ -98,6 +99,13 @@ type Pages struct {
 		sync.Mutex
 		t *platform.Tenant
 	}
+	// card is the console's own client of the OpenID provider (card.go), found or registered
+	// on first use.
+	card struct {
+		sync.Mutex
+		clientID string
+		provider *gooidc.Provider
+	}
 }
 
 // New returns the pages of a platform.
@@ -126,6 +134,7 @@ func (pg *Pages) Routes(m *http.ServeMux) {
 	h("GET /{$}", pg.landing)
 	pg.consoleRoutes(h)
 	pg.oidcRoutes(h)
+	pg.cardRoutes(h)
 	pg.holderRoutes(h)
 	pg.operatorRoutes(h)
 	for _, prefix := range []string{"/console/", "/holder/", "/operator/"} {
