@@ -30,6 +30,7 @@ func newGateKioskCmd() *cobra.Command {
 	var caFiles, crlFiles, cards []string
 	var facts, asJSON bool
 	var sf staffFlags
+	var pt pcscTaps
 	cmd := &cobra.Command{
 		Use:   "kiosk",
 		Short: "Check-in without tickets (entry pass, library, shelter): card taps admitted by a roster or recorded",
@@ -44,7 +45,8 @@ shelter that records everyone whose card checks), the J-LIS authentication CA ce
   export reconcile one row per person: first arrival, last departure, still present (CSV)
 
 A tap is the card's authentication signature over a fresh challenge, checked offline as at a
-gate. With --facts the name and the date of birth (for the age band) are read from the card's
+gate. With --reader NAME the cards are tapped in that PC/SC reader (through pcscd) and a tap is
+'tap PIN'; it waits up to --tap-wait for the last card to be removed and for a card. With --facts the name and the date of birth (for the age band) are read from the card's
 support application with the same PIN, for people not on the roster; each record says where
 its facts came from. Each record is signed with --kiosk-key and appended to --journal before
 the answer, and the journal is read back at start. With --listen the staff page shows the live
@@ -55,6 +57,10 @@ a site's kiosks later.`,
 			if rosterFile == "" || kioskKey == "" || journal == "" || len(caFiles) == 0 || len(crlFiles) == 0 {
 				return errors.New("--roster, --ca-cert, --crl, --kiosk-key and --journal are required")
 			}
+			if err := pt.open(cmd.Context(), cards); err != nil {
+				return err
+			}
+			defer pt.Close()
 			ro, err := readRoster(rosterFile)
 			if err != nil {
 				return err
@@ -101,14 +107,18 @@ a site's kiosks later.`,
 					if err := kioskExport(out, k, f[1]); err != nil {
 						fmt.Fprintf(out, "REJECT malformed: %v\n", err)
 					}
-				case f[0] == "tap" && len(f) == 3:
-					res := kioskTap(cmd, k, cards, f[1], f[2], facts)
+				case f[0] == "tap" && (len(f) == 3 || pt.enabled() && len(f) == 2):
+					res := kioskTap(cmd, k, cards, &pt, f[1:], facts)
 					printKiosk(out, res, asJSON)
 					if board != nil {
 						board.Publish(staff.FromKiosk(res))
 					}
 				default:
-					fmt.Fprintf(out, "REJECT malformed: cannot read %q: give 'tap N PIN', 'count' or 'export roster|records|reconcile'\n", sc.Text())
+					tap := "'tap N PIN'"
+					if pt.enabled() {
+						tap = "'tap PIN'"
+					}
+					fmt.Fprintf(out, "REJECT malformed: cannot read %q: give %s, 'count' or 'export roster|records|reconcile'\n", sc.Text(), tap)
 				}
 			}
 			return sc.Err()
@@ -123,6 +133,7 @@ a site's kiosks later.`,
 	cmd.Flags().BoolVar(&facts, "facts", false, "read name and date of birth from the card's support application (same PIN)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tap")
 	sf.register(cmd)
+	pt.register(cmd)
 	cmd.AddCommand(newGateKioskReconcileCmd(), newGateKioskEnrollCmd())
 	return cmd
 }
@@ -153,18 +164,36 @@ func readDERFiles(paths []string, typ string) ([][]byte, error) {
 	return out, nil
 }
 
-func kioskTap(cmd *cobra.Command, k *kiosk.Kiosk, cards []string, n, pin string, facts bool) kiosk.Result {
-	i, err := strconv.Atoi(n)
-	if err != nil || i < 1 || i > len(cards) {
-		return kiosk.Result{Reason: gate.Malformed, Detail: fmt.Sprintf("no card %q: give 1 to %d (--card)", n, len(cards))}
+// kioskTap taps a card: args is "N PIN" for the Nth --card, or "PIN" for the card in the
+// PC/SC reader.
+func kioskTap(cmd *cobra.Command, k *kiosk.Kiosk, cards []string, pt *pcscTaps, args []string, facts bool) kiosk.Result {
+	malformed := func(err error) kiosk.Result { return kiosk.Result{Reason: gate.Malformed, Detail: err.Error()} }
+	var file string
+	if pt.enabled() {
+		if len(args) != 1 || !isAuthPIN(args[0]) {
+			return malformed(errors.New("the PIN is 4 digits: give 'tap PIN' (the card is in the reader)"))
+		}
+	} else {
+		i, err := strconv.Atoi(args[0])
+		if err != nil || i < 1 || i > len(cards) {
+			return malformed(fmt.Errorf("no card %q: give 1 to %d (--card)", args[0], len(cards)))
+		}
+		file, args = cards[i-1], args[1:]
 	}
 	ch, err := k.NewChallenge()
 	if err != nil {
-		return kiosk.Result{Reason: gate.Malformed, Detail: err.Error()}
+		return malformed(err)
 	}
-	tp, f, ferr, err := tapCardFile(cmd.Context(), cards[i-1], pin, ch, facts, false)
+	var tp *gate.Tap
+	var f *gate.CardFacts
+	var ferr error
+	if pt.enabled() {
+		tp, f, ferr, err = pt.tap(cmd.Context(), args[0], ch, facts, false)
+	} else {
+		tp, f, ferr, err = tapCardFile(cmd.Context(), file, args[0], ch, facts, false)
+	}
 	if err != nil {
-		return kiosk.Result{Reason: gate.Malformed, Detail: err.Error()}
+		return malformed(err)
 	}
 	if ferr != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "card facts not read: %v\n", ferr)

@@ -4,6 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,7 +18,10 @@ import (
 
 	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/card/vpcd"
+	"github.com/mynagate/mynagate/gate/kiosk"
+	"github.com/mynagate/mynagate/gate/manifest"
 	"github.com/mynagate/mynagate/internal/pcsctest"
+	"github.com/mynagate/mynagate/jpki"
 )
 
 // insertCard serves the card file into vpcd at addr until the returned remove is called, and
@@ -62,49 +70,97 @@ func TestGateRunPCSCReader(t *testing.T) {
 	d := pcsctest.Start(t)
 	dir, cardA, _, mf, _, _ := gateRunFixture(t)
 
-	stdinR, stdinW := io.Pipe()
-	outR, outW := io.Pipe()
-	root := newRoot()
-	root.SetArgs([]string{"gate", "run", "--event", "ev1", "--lane", "1", "--manifest", mf, "--service-key", filepath.Join(dir, "svc.pem"),
+	next, stop := pipeCLI(t, "gate", "run", "--event", "ev1", "--lane", "1", "--manifest", mf, "--service-key", filepath.Join(dir, "svc.pem"),
 		"--gate-key", filepath.Join(dir, "gate.pem"), "--journal", filepath.Join(dir, "journal"),
-		"--reader", pcsctest.ReaderName(0), "--pcsc-socket", d.Socket, "--tap-wait", "3s"})
-	root.SetIn(stdinR)
-	root.SetOut(outW)
-	exited := make(chan error, 1)
-	go func() { err := root.Execute(); outW.Close(); exited <- err }()
-	lines := bufio.NewScanner(outR)
-	next := func(input string) string {
-		t.Helper()
-		if _, err := io.WriteString(stdinW, input+"\n"); err != nil {
-			t.Fatal(err)
-		}
-		if !lines.Scan() {
-			t.Fatalf("the lane stopped after %q: %v", input, <-exited)
-		}
-		return lines.Text()
+		"--reader", pcsctest.ReaderName(0), "--pcsc-socket", d.Socket, "--tap-wait", "3s")
+	tapTwice(t, d, cardA, next, "ADMIT  ticket t1  seat A-1", "REJECT already-entered")
+	if got := next("count"); got != "admitted 1" {
+		t.Fatalf("count: %s", got)
 	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
 
-	remove := insertCard(t, d.VPCDAddr, cardA)
-	if got := next("tap 1234"); !strings.HasPrefix(got, "ADMIT  ticket t1  seat A-1") {
+// tapTwice inserts card into the reader and taps it (first), taps again with it still on the
+// reader (refused), sends a card-file tap line (refused before the card is touched), then puts
+// the card back and taps it (again).
+func tapTwice(t *testing.T, d *pcsctest.Daemon, card string, next func(string) string, first, again string) {
+	t.Helper()
+	remove := insertCard(t, d.VPCDAddr, card)
+	if got := next("tap 1234"); !strings.HasPrefix(got, first) {
 		t.Fatalf("first tap: %s", got)
 	}
 	if got := next("tap 1234"); !strings.Contains(got, "still in the reader") {
 		t.Fatalf("a tap with the last card still on the reader: %s", got)
 	}
 	if got := next("tap 1 1234"); !strings.Contains(got, "the PIN is 4 digits") {
-		t.Fatalf("a card-file tap line on a reader lane: %s", got)
+		t.Fatalf("a card-file tap line with --reader: %s", got)
 	}
 	remove()
-	insertCard(t, d.VPCDAddr, cardA)
-	if got := next("tap 1234"); !strings.HasPrefix(got, "REJECT already-entered") {
+	insertCard(t, d.VPCDAddr, card)
+	if got := next("tap 1234"); !strings.HasPrefix(got, again) {
 		t.Fatalf("the same card again: %s", got)
 	}
-	if got := next("count"); got != "admitted 1" {
-		t.Fatalf("count: %s", got)
+}
+
+// pipeCLI runs the CLI with argv in the background; next writes one line to its stdin and
+// returns the next line of its stdout, stop closes stdin and returns the command's error.
+func pipeCLI(t *testing.T, argv ...string) (next func(string) string, stop func() error) {
+	stdinR, stdinW := io.Pipe()
+	outR, outW := io.Pipe()
+	root := newRoot()
+	root.SetArgs(argv)
+	root.SetIn(stdinR)
+	root.SetOut(outW)
+	exited := make(chan error, 1)
+	go func() { err := root.Execute(); outW.Close(); exited <- err }()
+	lines := bufio.NewScanner(outR)
+	next = func(input string) string {
+		t.Helper()
+		if _, err := io.WriteString(stdinW, input+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		if !lines.Scan() {
+			t.Fatalf("%s stopped after %q: %v", argv[1], input, <-exited)
+		}
+		return lines.Text()
 	}
-	stdinW.Close()
-	if err := <-exited; err != nil {
+	stop = func() error { stdinW.Close(); return <-exited }
+	t.Cleanup(func() { stdinW.Close() })
+	return next, stop
+}
+
+// A kiosk with --reader: a tap through pcscd is an arrival, a tap with that card still on the
+// reader is refused, and the card put back is the departure.
+func TestGateKioskPCSCReader(t *testing.T) {
+	d := pcsctest.Start(t)
+	dir, _, cardA, _, _, crlPath := kioskFixture(t)
+	cfA, err := jpki.LoadCardFile(cardA)
+	if err != nil {
 		t.Fatal(err)
+	}
+	ckey := bytes.Repeat([]byte{3}, 32)
+	ro := kiosk.Roster{Format: kiosk.RosterFormat, Site: "office", Mode: kiosk.ModeRoster, CommitKey: ckey,
+		Entries: []kiosk.Person{{ID: "e-1", Holder: manifest.Commit(ckey, sha256.Sum256(cfA.Auth.Cert)), Name: "山田　太郎"}}}
+	rb, _ := json.Marshal(ro)
+	os.WriteFile(filepath.Join(dir, "roster.json"), rb, 0o600)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	p8, _ := x509.MarshalPKCS8PrivateKey(key)
+	writePEM(t, filepath.Join(dir, "kiosk.pem"), "PRIVATE KEY", p8)
+	next, stop := pipeCLI(t, "gate", "kiosk", "--roster", filepath.Join(dir, "roster.json"), "--ca-cert", filepath.Join(dir, "ca.pem"), "--crl", crlPath,
+		"--kiosk-key", filepath.Join(dir, "kiosk.pem"), "--journal", filepath.Join(dir, "journal"),
+		"--reader", pcsctest.ReaderName(0), "--pcsc-socket", d.Socket, "--tap-wait", "3s")
+
+	tapTwice(t, d, cardA, next, "ARRIVE  e-1", "LEAVE  e-1")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Without its reader the kiosk does not start.
+	_, _, err = runCLI("", "gate", "kiosk", "--roster", filepath.Join(dir, "roster.json"), "--ca-cert", filepath.Join(dir, "ca.pem"), "--crl", crlPath,
+		"--kiosk-key", filepath.Join(dir, "kiosk.pem"), "--journal", filepath.Join(dir, "journal"), "--reader", "No Such Reader", "--pcsc-socket", d.Socket)
+	if err == nil || !strings.Contains(err.Error(), `no reader named "No Such Reader"`) {
+		t.Errorf("a kiosk without its reader: %v", err)
 	}
 }
 
