@@ -202,6 +202,32 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	// The console's sign-in with one's own card: link it from the overview, then sign in with
+	// it, the provider's pages answered by the virtual card as the phone would.
+	t.Run("console-card", func(t *testing.T) {
+		tb := newTab(t, e)
+		viaCard := func(start string) {
+			tb.clickAndWait(start)
+			tb.run(chromedp.WaitVisible(css("p.url code")))
+			if _, err := taro.answer(tb.text("p.url code")); err != nil {
+				t.Fatal(err)
+			}
+			tb.run(chromedp.WaitVisible(css(`button[value="allow"]`)))
+			tb.clickAndWait(`button[value="allow"]`)
+		}
+		tb.login(staffEmail, staffPW)
+		viaCard(`form[action="/console/card/link"] button`)
+		if m := tb.mainText(); !strings.Contains(m, "linked to a My Number Card") {
+			t.Fatalf("after linking:\n%s", m)
+		}
+		tb.clickAndWait(`form[action="/console/logout"] button`)
+		tb.open("/console/login")
+		viaCard(`form[action="/console/card/login"] button`)
+		if h := tb.text("h1"); h != "Overview" || !strings.Contains(tb.text("header"), staffEmail) {
+			t.Fatalf("after signing in with the card: %q", h)
+		}
+	})
+
 	t.Run("holder", func(t *testing.T) {
 		tb := newTab(t, e)
 		tb.open("/holder")
