@@ -250,7 +250,14 @@ func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) startVerify(w http.ResponseWriter, r *http.Request, a *ticket.Account) {
 	f := ui.ParseForm(r)
-	v, err := p.s.StartVerification(r.Context(), a, r.PathValue("id"), f.Get("companion") == "1")
+	var v *ticket.Verification
+	var err error
+	if f.Get("card") == "1" {
+		// Register the card for the gate: a login verification after the identity one.
+		v, err = p.s.StartCardRegistration(r.Context(), a, r.PathValue("id"))
+	} else {
+		v, err = p.s.StartVerification(r.Context(), a, r.PathValue("id"), f.Get("companion") == "1")
+	}
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -465,6 +472,7 @@ func (p *Pages) newEventForm(w http.ResponseWriter, r *http.Request, o *ticket.O
 	f.Set("max_per_person", "2")
 	f.Set("min_age", "0")
 	f.Set("pay_hours", "72")
+	f.Set("require_card", "no")
 	p.render(w, r, "organiser_new.html", 200, &ui.Page{Form: f})
 }
 
@@ -486,6 +494,13 @@ func (p *Pages) createEvent(w http.ResponseWriter, r *http.Request, o *ticket.Or
 		MinAge: int(num("min_age")), Residency: f.Get("residency"), MaxPerPerson: int(num("max_per_person")), Sale: f.Get("sale"),
 		PayWindow: time.Duration(num("pay_hours")) * time.Hour,
 		Classes:   []ticket.SeatClass{{Name: f.Get("class"), Price: num("price"), Capacity: num("capacity")}}}
+	switch f.Get("require_card") {
+	case "", "no":
+	case "yes":
+		req.RequireCard = true
+	default:
+		f.Fail("require_card", "form.invalid")
+	}
 	if v := f.Get("apply_closes"); v != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04", v, jst)
 		if err != nil {

@@ -186,3 +186,67 @@ func newShop(t *testing.T) (*ticket.Service, *tickettest.Platform, *httptest.Ser
 	}
 	return s, plat, srv, orgTok, ev
 }
+
+// The organiser's form sets require_card (refused on an event without verification); the buyer
+// of an identity-grade event registers their card for the gate from the event page, only after
+// verifying their identity.
+func TestRequireCardAndCardRegistrationPages(t *testing.T) {
+	s, plat, srv, orgTok, ev := newShop(t)
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, c: &http.Client{Jar: jar}, base: srv.URL, lang: "en"}
+	b.post("/signup", "/signup", url.Values{"name": {"Taro"}, "email": {"taro@example.jp"}, "password": {"correct horse"}})
+	code, html := b.get("/events/" + ev.ID)
+	if code != 200 || !strings.Contains(html, `name="card" value="1"`) || !strings.Contains(html, "Register my card for the gate") {
+		t.Fatalf("event page without the card registration button: %d %s", code, html)
+	}
+	if code, html := b.post("/events/"+ev.ID, "/events/"+ev.ID+"/verify", url.Values{"card": {"1"}}); code != 409 {
+		t.Fatalf("card registration before verifying: %d %s", code, html)
+	}
+	_, html = b.post("/events/"+ev.ID, "/events/"+ev.ID+"/verify", url.Values{})
+	m := regexp.MustCompile(`mynagate reader verify '([^']+)'`).FindStringSubmatch(html)
+	if err := plat.Answer(strings.ReplaceAll(m[1], "&amp;", "&"), "sub-taro", map[string]string{"name": "山田　太郎", "birthdate": "1985-04-02", "address": "東京都千代田区"}); err != nil {
+		t.Fatal(err)
+	}
+	vid := regexp.MustCompile(`/verifications/([^/]+)/complete`).FindStringSubmatch(html)[1]
+	b.post("/events/"+ev.ID, "/verifications/"+vid+"/complete", url.Values{})
+	code, html = b.post("/events/"+ev.ID, "/events/"+ev.ID+"/verify", url.Values{"card": {"1"}})
+	m = regexp.MustCompile(`mynagate reader verify '([^']+)'`).FindStringSubmatch(html)
+	if code != 200 || m == nil {
+		t.Fatalf("card registration page: %d %s", code, html)
+	}
+	if err := plat.AnswerCard(strings.ReplaceAll(m[1], "&amp;", "&"), "sub-taro", []byte("the card's authentication certificate")); err != nil {
+		t.Fatal(err)
+	}
+	vid = regexp.MustCompile(`/verifications/([^/]+)/complete`).FindStringSubmatch(html)[1]
+	if code, html = b.post("/events/"+ev.ID, "/verifications/"+vid+"/complete", url.Values{}); code != 200 || !strings.Contains(html, "Verified: 山田　太郎") {
+		t.Fatalf("card registration completed: %d %s", code, html)
+	}
+	b.post("/tickets", "/logout", url.Values{})
+
+	b.post("/organiser", "/organiser/login", url.Values{"token": {orgTok}})
+	form := func(identity, requireCard string) url.Values {
+		return url.Values{"kind": {"event"}, "name": {"Gate Night " + identity}, "venue": {"Hall"}, "date": {"2026-09-01"}, "identity": {identity}, "require_card": {requireCard},
+			"min_age": {"0"}, "max_per_person": {"2"}, "sale": {"first_come"}, "class": {"A"}, "price": {"1000"}, "capacity": {"5"}}
+	}
+	if code, html := b.post("/organiser/events/new", "/organiser/events", form("none", "yes")); code != 422 || !strings.Contains(html, "require_card needs an event with identity") {
+		t.Fatalf("require_card without verification: %d %s", code, html)
+	}
+	if code, html := b.post("/organiser/events/new", "/organiser/events", form("login", "maybe")); code != 422 || !strings.Contains(html, "Gate Night login") {
+		t.Fatalf("a require_card that is neither yes nor no: %d %s", code, html)
+	}
+	if code, html := b.post("/organiser/events/new", "/organiser/events", form("identity", "yes")); code != 200 || !strings.Contains(html, "Gate Night identity") {
+		t.Fatalf("create an event requiring the card: %d %s", code, html)
+	}
+	_, home := b.get("/")
+	id := regexp.MustCompile(`/events/(evt_[0-9a-f]+)"[^>]*>Gate Night identity`).FindStringSubmatch(home)
+	if id == nil {
+		t.Fatalf("the new event is not listed: %s", home)
+	}
+	created, err := s.Event(ctx, id[1])
+	if err != nil || !created.RequireCard {
+		t.Fatalf("require_card not kept: %+v %v", created, err)
+	}
+	if _, html := b.get("/events/" + id[1]); !strings.Contains(html, "Required: the holder taps their My Number Card") {
+		t.Errorf("the event page does not say the card is required: %s", html)
+	}
+}
