@@ -13,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,12 +21,9 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/internal/testkit"
-	"github.com/mynagate/mynagate/internal/wiring"
 	"github.com/mynagate/mynagate/jlis"
-	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
-	"github.com/mynagate/mynagate/revocation"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/web"
 	"golang.org/x/oauth2"
@@ -57,38 +53,14 @@ func newEnv(t *testing.T, opts ...jlis.Option) *env {
 	t.Helper()
 	sim, clk, _ := testkit.Simulator(t, opts...)
 	e := &env{t: t, clk: clk, sim: sim, oclk: clockwork.NewFakeClockAt(time.Now())}
-	jsrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(jsrv.Close)
-	jc := jlisapi.New(jsrv.URL)
-	cas, srcs, err := wiring.Trust(ctx, jc, jsrv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := revocation.NewFetcher(srcs, revocation.WithClock(clk), revocation.WithTempDir(t.TempDir()))
-	if err := f.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.dbPath = filepath.Join(t.TempDir(), "platform.db")
-	st, err := store.Open(ctx, "sqlite:"+e.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	e.st = st
 	var h http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
-	log := testkit.EvidenceLog(t, st)
-	testkit.RunEvidence(t, log)
 	master := bytes.Repeat([]byte{7}, 32)
-	e.plat, err = platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(e.srv.URL), platform.WithEvidence(log),
-		platform.WithMaster(master), platform.WithCAs(cas...), platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}),
-		platform.WithLinks(jc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.plat, e.st, e.dbPath = testkit.JLISPlatform(t, sim, clk, e.srv.URL, master)
+	var err error
 	e.issuer = e.srv.URL + "/oidc"
-	e.prov, err = oidc.New(e.plat, st, oidc.Config{Issuer: e.issuer, Master: master, Clock: e.oclk, DeviceInterval: 5 * time.Second})
+	e.prov, err = oidc.New(e.plat, e.st, oidc.Config{Issuer: e.issuer, Master: master, Clock: e.oclk, DeviceInterval: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -18,12 +17,8 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/internal/testkit"
-	"github.com/mynagate/mynagate/internal/wiring"
-	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
-	"github.com/mynagate/mynagate/revocation"
-	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/web"
 )
 
@@ -43,22 +38,6 @@ func newTVWorld(t *testing.T) *tvWorld {
 	sim, clk, _ := testkit.Simulator(t)
 	now := time.Now()
 	w := &tvWorld{clk: clk, oclk: clockwork.NewFakeClockAt(now), tvclk: clockwork.NewFakeClockAt(now), card: testkit.CardFile(t, sim, testkit.Taro())}
-	jsrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(jsrv.Close)
-	jc := jlisapi.New(jsrv.URL)
-	cas, srcs, err := wiring.Trust(ctx, jc, jsrv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := revocation.NewFetcher(srcs, revocation.WithClock(clk), revocation.WithTempDir(t.TempDir()))
-	if err := f.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "platform.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/oidc/oauth/token" {
@@ -67,14 +46,8 @@ func newTVWorld(t *testing.T) *tvWorld {
 		h.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(srv.Close)
-	log := testkit.EvidenceLog(t, st)
-	testkit.RunEvidence(t, log)
 	master := bytes.Repeat([]byte{7}, 32)
-	p, err := platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(srv.URL), platform.WithEvidence(log), platform.WithMaster(master),
-		platform.WithCAs(cas...), platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, st, _ := testkit.JLISPlatform(t, sim, clk, srv.URL, master)
 	w.issuer = srv.URL + "/oidc"
 	pr, err := oidc.New(p, st, oidc.Config{Issuer: w.issuer, Master: master, Clock: w.oclk, DeviceInterval: 5 * time.Second})
 	if err != nil {

@@ -1,0 +1,50 @@
+package testkit
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/internal/wiring"
+	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jlisapi"
+	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/revocation"
+	"github.com/mynagate/mynagate/store"
+)
+
+// JLISPlatform is a platform on clk that trusts the simulator sim as a deployment trusts
+// J-LIS: its CAs and CRLs fetched from the simulator served on loopback (CRLs refreshed once),
+// renewal links from it, a fresh SQLite store (its path returned for tests that read it), an
+// evidence log that runs, the master secret and holder URLs under holderBase.
+func JLISPlatform(t testing.TB, sim *jlis.Simulator, clk clockwork.Clock, holderBase string, master []byte) (*platform.Platform, *store.Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	jsrv := httptest.NewServer(sim.Handler())
+	t.Cleanup(jsrv.Close)
+	jc := jlisapi.New(jsrv.URL)
+	cas, srcs, err := wiring.Trust(ctx, jc, jsrv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := revocation.NewFetcher(srcs, revocation.WithClock(clk), revocation.WithTempDir(t.TempDir()))
+	if err := f.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(t.TempDir(), "platform.db")
+	st, err := store.Open(ctx, "sqlite:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := EvidenceLog(t, st)
+	RunEvidence(t, log)
+	p, err := platform.New(st, platform.WithClock(clk), platform.WithHolderBaseURL(holderBase), platform.WithEvidence(log), platform.WithMaster(master),
+		platform.WithCAs(cas...), platform.WithRevocation(wiring.Revocation{Checker: revocation.NewChecker(f)}), platform.WithLinks(jc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, st, dbPath
+}
