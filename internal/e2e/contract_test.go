@@ -46,6 +46,7 @@ import (
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/reader"
 	"github.com/mynagate/mynagate/store"
 	"github.com/mynagate/mynagate/verify"
 	"github.com/mynagate/mynagate/web"
@@ -647,108 +648,181 @@ func (c *contract) checkWebhooks(t *testing.T, msgs []message, now time.Time, se
 	}
 }
 
-// TestContract runs every flow of the API through the validating transport and checks that the
-// flows reached every response the spec declares and every problem type it lists.
+// held is a session started by a tenant, with its challenge as the holder fetched it.
+type held struct {
+	s         *client.Session
+	id, token string
+	challenge []byte
+}
+
+// contractFixture is the platform, tenants and cards the contract families share, and what the
+// earlier families leave for the later ones.
+type contractFixture struct {
+	t                   *testing.T
+	c                   *contract
+	e                   *env
+	base                string
+	key, keyNoFacts     string
+	rp, rpNoFacts, anon *client.Client
+	taro                *holder
+	rc                  *reader.Client
+	signer, authSigner  *reader.Signer
+	jsonHdr             http.Header
+
+	// Made by the families, in order.
+	s1, done     *client.Session // the verified identity session (sessions)
+	id1, tok1    string          // its holder id and token (sessions)
+	ep1          *client.Endpoint
+	hanakoSigner *reader.Signer // a second card, issued a day on (certificate lifecycle)
+	hanakoAuth   *reader.Signer
+}
+
+// newContractFixture starts the platform behind the validating transport, with a tenant that
+// may see every fact, one that may see none (its revocation policy OCSP), and Taro's card.
+func newContractFixture(t *testing.T) *contractFixture {
+	t.Helper()
+	f := &contractFixture{t: t, c: newContract(t), e: newEnv(t, ""), jsonHdr: http.Header{"Content-Type": {"application/json"}}}
+	f.base = f.e.api.URL
+	f.key = contractTenant(t, f.e, "Example Bank", platform.AllFacts)
+	f.rp = f.c.client(f.base, f.key)
+	f.keyNoFacts = contractTenant(t, f.e, "Example Arcade", nil, platform.WithRevocationPolicy(platform.RevocationOCSP))
+	f.rpNoFacts = f.c.client(f.base, f.keyNoFacts)
+	f.anon = f.c.client(f.base, "")
+	f.taro = f.e.issue(testkit.Taro())
+	f.rc = f.taro.reader()
+	var err error
+	if f.signer, err = f.rc.SignSigner(ctx, jlis.DefaultSignPassword); err != nil {
+		t.Fatal(err)
+	}
+	if f.authSigner, err = f.rc.AuthSigner(ctx, jlis.DefaultAuthPIN); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// session starts a session and fetches its challenge as the holder.
+func (f *contractFixture) session(rp *client.Client, purpose string) held {
+	t := f.t
+	t.Helper()
+	s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: purpose})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id, tok, err := client.ParseHolderURL(s.HolderURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := f.anon.FetchUncheckedChallenge(ctx, id, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every challenge the platform serves passes the holder's check, pinned to its key.
+	if _, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: s.HolderURL, Purpose: purpose, Now: s.CreatedAt, PlatformKey: ch.PlatformKey}); err != nil {
+		t.Fatalf("the platform's own challenge fails the holder's check: %v", err)
+	}
+	return held{s, id, tok, ch.Challenge}
+}
+
+func (f *contractFixture) sign(s crypto.Signer, msg []byte) []byte {
+	f.t.Helper()
+	sig, err := signRaw(s, msg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return sig
+}
+
+func (f *contractFixture) holderURL(id string) string { return f.base + "/v1/holder/sessions/" + id }
+
+func (f *contractFixture) jsonBody(v any) io.Reader {
+	b, err := json.Marshal(v)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return bytes.NewReader(b)
+}
+
+// rejected answers h with cert and sig and expects a recorded rejection of kind slug.
+func (f *contractFixture) rejected(h held, cert, sig []byte, slug string) *client.Verification {
+	t := f.t
+	t.Helper()
+	_, err := f.anon.Answer(ctx, h.id, h.token, cert, sig)
+	expectProblem(t, err, slug)
+	p := err.(*client.Problem)
+	v, err := f.rp.Verification(ctx, p.VerificationID)
+	if err != nil {
+		t.Fatalf("%s: recorded verification: %v", slug, err)
+	}
+	if v.Decision != "rejected" || v.Reason != slug {
+		t.Errorf("%s: recorded %+v", slug, v)
+	}
+	return v
+}
+
+// TestContract runs every flow of the API, family by family, through the validating transport
+// and checks that the families together reached every response the spec declares and every
+// problem type it lists. The families share one platform and run in order: later ones use what
+// earlier ones made (a verified session, an endpoint) and the clock the earlier ones moved.
 func TestContract(t *testing.T) {
-	c := newContract(t)
-	e := newEnv(t, "")
-	base := e.api.URL
-	key := contractTenant(t, e, "Example Bank", platform.AllFacts)
-	rp := c.client(base, key)
-	keyNoFacts := contractTenant(t, e, "Example Arcade", nil, platform.WithRevocationPolicy(platform.RevocationOCSP))
-	rpNoFacts := c.client(base, keyNoFacts)
-	anon := c.client(base, "")
+	f := newContractFixture(t)
+	for _, fam := range []struct {
+		name string
+		run  func(*testing.T, *contractFixture)
+	}{
+		{"operations", contractOperations},
+		{"sessions", contractSessions},
+		{"usage and card key", contractUsageCardKey},
+		{"webhooks", contractWebhooks},
+		{"watches and consent", contractWatchesConsent},
+		{"unauthorized", contractUnauthorized},
+		{"not-found", contractNotFound},
+		{"invalid-request", contractInvalidRequest},
+		{"strict-input", contractStrictInput},
+		{"rate-limited", contractRateLimited},
+		{"body-too-large", contractBodyTooLarge},
+		{"rejections", contractRejections},
+		{"chip-reading", contractChipReading},
+		{"certificate lifecycle", contractCertLifecycle},
+		{"evidence", contractEvidence},
+		{"jlis-unavailable", contractJLISUnavailable},
+		{"tenant settings", contractTenantSettings},
+		{"idempotency", func(t *testing.T, f *contractFixture) { idempotencyFlows(t, f.e, f.c) }},
+		{"oidc clients", func(t *testing.T, f *contractFixture) { oidcClientFlows(t, f.e, f.c) }},
+		{"internal", contractInternal},
+	} {
+		if !t.Run(fam.name, func(t *testing.T) { f.t = t; fam.run(t, f) }) && fam.name == "sessions" && f.done == nil {
+			t.Fatal("no verified session to build the other families on")
+		}
+	}
+	f.c.checkCoverage(t)
+}
 
-	taro := e.issue(testkit.Taro())
-	rc := taro.reader()
-	signer, err := rc.SignSigner(ctx, jlis.DefaultSignPassword)
-	if err != nil {
-		t.Fatal(err)
+// contractOperations: health, readiness, request ids.
+func contractOperations(t *testing.T, f *contractFixture) {
+	c, e, base := f.c, f.e, f.base
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if st, _, _ := c.raw(ctx, "GET", base+p, "", nil, nil); st != http.StatusOK {
+			t.Errorf("GET %s: %d", p, st)
+		}
 	}
-	authSigner, err := rc.AuthSigner(ctx, jlis.DefaultAuthPIN)
-	if err != nil {
-		t.Fatal(err)
+	// Metrics are not on the API (serve --metrics-addr serves them apart).
+	if st, _, b := c.raw(ctx, "GET", base+"/metrics", "", nil, nil); st != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API: %d %s, want 404", st, b)
 	}
-	// session starts a session and fetches its challenge as the holder.
-	type held struct {
-		s         *client.Session
-		id, token string
-		challenge []byte
+	_, h, _ := c.raw(ctx, "GET", base+"/healthz", "", http.Header{"X-Request-Id": {"contract-1"}}, nil)
+	if got := h.Get("X-Request-Id"); got != "contract-1" {
+		t.Errorf("X-Request-Id %q, want the caller's", got)
 	}
-	session := func(rp *client.Client, purpose string) held {
-		t.Helper()
-		s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: purpose})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, id, tok, err := client.ParseHolderURL(s.HolderURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch, err := anon.FetchUncheckedChallenge(ctx, id, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Every challenge the platform serves passes the holder's check, pinned to its key.
-		if _, err := client.CheckChallenge(ch, client.ChallengeCheck{HolderURL: s.HolderURL, Purpose: purpose, Now: s.CreatedAt, PlatformKey: ch.PlatformKey}); err != nil {
-			t.Fatalf("the platform's own challenge fails the holder's check: %v", err)
-		}
-		return held{s, id, tok, ch.Challenge}
+	notReady := httptest.NewServer(web.New(e.plat, web.WithReadiness(func(context.Context) error { return errors.New("revocation data is stale") })))
+	defer notReady.Close()
+	if st, h, _ := c.raw(ctx, "GET", notReady.URL+"/readyz", "", nil, nil); st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Errorf("not ready: %d, Retry-After %q", st, h.Get("Retry-After"))
 	}
-	sign := func(s crypto.Signer, msg []byte) []byte {
-		t.Helper()
-		sig, err := signRaw(s, msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sig
-	}
-	holderURL := func(id string) string { return base + "/v1/holder/sessions/" + id }
-	jsonBody := func(v any) io.Reader {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return bytes.NewReader(b)
-	}
-	jsonHdr := http.Header{"Content-Type": {"application/json"}}
-	// rejected answers h with cert and sig and expects a recorded rejection of kind slug.
-	rejected := func(h held, cert, sig []byte, slug string) *client.Verification {
-		t.Helper()
-		_, err := anon.Answer(ctx, h.id, h.token, cert, sig)
-		expectProblem(t, err, slug)
-		p := err.(*client.Problem)
-		v, err := rp.Verification(ctx, p.VerificationID)
-		if err != nil {
-			t.Fatalf("%s: recorded verification: %v", slug, err)
-		}
-		if v.Decision != "rejected" || v.Reason != slug {
-			t.Errorf("%s: recorded %+v", slug, v)
-		}
-		return v
-	}
+}
 
-	t.Run("operations", func(t *testing.T) {
-		for _, p := range []string{"/healthz", "/readyz"} {
-			if st, _, _ := c.raw(ctx, "GET", base+p, "", nil, nil); st != http.StatusOK {
-				t.Errorf("GET %s: %d", p, st)
-			}
-		}
-		// Metrics are not on the API (serve --metrics-addr serves them apart).
-		if st, _, b := c.raw(ctx, "GET", base+"/metrics", "", nil, nil); st != http.StatusNotFound {
-			t.Errorf("GET /metrics on the API: %d %s, want 404", st, b)
-		}
-		_, h, _ := c.raw(ctx, "GET", base+"/healthz", "", http.Header{"X-Request-Id": {"contract-1"}}, nil)
-		if got := h.Get("X-Request-Id"); got != "contract-1" {
-			t.Errorf("X-Request-Id %q, want the caller's", got)
-		}
-		notReady := httptest.NewServer(web.New(e.plat, web.WithReadiness(func(context.Context) error { return errors.New("revocation data is stale") })))
-		defer notReady.Close()
-		if st, h, _ := c.raw(ctx, "GET", notReady.URL+"/readyz", "", nil, nil); st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
-			t.Errorf("not ready: %d, Retry-After %q", st, h.Get("Retry-After"))
-		}
-	})
-
+// contractSessions: the identity flow with an idempotent create, login, and an OCSP tenant without facts.
+func contractSessions(t *testing.T, f *contractFixture) {
+	c, base, key, rp, rpNoFacts, anon, signer, authSigner, session, sign, holderURL, jsonBody, jsonHdr := f.c, f.base, f.key, f.rp, f.rpNoFacts, f.anon, f.signer, f.authSigner, f.session, f.sign, f.holderURL, f.jsonBody, f.jsonHdr
 	// The identity flow, with an idempotent create.
 	req := client.SessionRequest{Purpose: "identity", ClientRef: "order-42", IdempotencyKey: "contract-key-1"}
 	s1, err := rp.CreateSession(ctx, req)
@@ -808,6 +882,12 @@ func TestContract(t *testing.T) {
 		t.Errorf("OCSP verification for a tenant without facts: %+v %v", s, err)
 	}
 
+	f.s1, f.done, f.id1, f.tok1 = s1, done, id1, tok1
+}
+
+// contractUsageCardKey: usage counts and the card key.
+func contractUsageCardKey(t *testing.T, f *contractFixture) {
+	c, base, key, rp := f.c, f.base, f.key, f.rp
 	// Usage.
 	if u, err := rp.Usage(ctx, "", ""); err != nil || len(u.Counts) == 0 {
 		t.Errorf("usage: %+v %v", u, err)
@@ -815,492 +895,516 @@ func TestContract(t *testing.T) {
 	if _, err := rp.Usage(ctx, "2026-01", "2026-04"); err != nil {
 		t.Error(err)
 	}
-	_, err = rp.Usage(ctx, "2026-05", "2026-04")
+	_, err := rp.Usage(ctx, "2026-05", "2026-04")
 	expectProblem(t, err, "invalid-request")
 	// The card key (its schema checked on the way).
 	if k, err := rp.CardKey(ctx); err != nil || len(k.Key) != 32 {
 		t.Errorf("card key: %+v %v", k, err)
 	}
-	st, _, _ = c.raw(offSpec(), "GET", base+"/v1/usage?from=2026-13", key, nil, nil)
+	st, _, _ := c.raw(offSpec(), "GET", base+"/v1/usage?from=2026-13", key, nil, nil)
 	if st != http.StatusBadRequest {
 		t.Errorf("usage of month 13: %d", st)
 	}
+}
 
-	// Revocation notification: webhook endpoints, deliveries, watches and the holder's consents.
+// contractWebhooks: webhook endpoints, deliveries, redelivery, rotation.
+func contractWebhooks(t *testing.T, f *contractFixture) {
+	c, e, base, key, rp, jsonHdr := f.c, f.e, f.base, f.key, f.rp, f.jsonHdr
+	var ep1 *client.Endpoint
+	defer func() { f.ep1 = ep1 }()
 	recv := newReceiver(t, http.StatusOK)
 	failing := newReceiver(t, http.StatusServiceUnavailable)
-	var ep1, ep2 *client.Endpoint
+	var ep2 *client.Endpoint
 	var secret1 string
-	t.Run("notifications", func(t *testing.T) {
-		var err error
-		ep1, secret1, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: recv.URL + "/hooks", Description: "verifications", EventTypes: []string{"verification.completed"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ep2, _, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: failing.URL}); err != nil {
-			t.Fatal(err)
-		}
-		_, _, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: "ftp://example.com/"})
-		expectProblem(t, err, "invalid-request")
-		_, _, err = rp.CreateEndpoint(offSpec(), client.EndpointRequest{URL: recv.URL, EventTypes: []string{"person.moved"}})
-		expectProblem(t, err, "invalid-request")
-		if es, err := rp.Endpoints(ctx); err != nil || len(es) != 2 {
-			t.Errorf("endpoints: %+v %v", es, err)
-		}
-		if st, _, b := c.raw(ctx, "GET", base+"/v1/webhooks/endpoints/"+ep1.ID, key, nil, nil); st != http.StatusOK {
-			t.Errorf("get endpoint: %d %s", st, b)
-		}
-		const noEndpoint = "we_0000000000000000"
-		if st, _, _ := c.raw(ctx, "GET", base+"/v1/webhooks/endpoints/"+noEndpoint, key, nil, nil); st != http.StatusNotFound {
-			t.Errorf("get no endpoint: %d", st)
-		}
+	var err error
+	ep1, secret1, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: recv.URL + "/hooks", Description: "verifications", EventTypes: []string{"verification.completed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep2, _, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: failing.URL}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = rp.CreateEndpoint(ctx, client.EndpointRequest{URL: "ftp://example.com/"})
+	expectProblem(t, err, "invalid-request")
+	_, _, err = rp.CreateEndpoint(offSpec(), client.EndpointRequest{URL: recv.URL, EventTypes: []string{"person.moved"}})
+	expectProblem(t, err, "invalid-request")
+	if es, err := rp.Endpoints(ctx); err != nil || len(es) != 2 {
+		t.Errorf("endpoints: %+v %v", es, err)
+	}
+	if st, _, b := c.raw(ctx, "GET", base+"/v1/webhooks/endpoints/"+ep1.ID, key, nil, nil); st != http.StatusOK {
+		t.Errorf("get endpoint: %d %s", st, b)
+	}
+	const noEndpoint = "we_0000000000000000"
+	if st, _, _ := c.raw(ctx, "GET", base+"/v1/webhooks/endpoints/"+noEndpoint, key, nil, nil); st != http.StatusNotFound {
+		t.Errorf("get no endpoint: %d", st)
+	}
 
-		// Deliver what the flows so far emitted (the verifications' events, once their
-		// evidence is in the tree): to the first endpoint, delivered; to the second, which
-		// answers 503, pending a retry.
-		e.deliverAll(t)
-		msgs := recv.messages()
-		if len(msgs) == 0 {
-			t.Fatal("no webhook message was delivered")
-		}
-		c.checkWebhooks(t, msgs, e.clk.Now(), secret1)
-		delivered, err := rp.Deliveries(ctx, client.DeliveryQuery{State: "delivered", EndpointID: ep1.ID, Limit: 10})
-		if err != nil || len(delivered) == 0 {
-			t.Fatalf("delivered: %+v %v", delivered, err)
-		}
-		if pending, err := rp.Deliveries(ctx, client.DeliveryQuery{State: "pending", EndpointID: ep2.ID}); err != nil || len(pending) == 0 || pending[0].LastStatus != http.StatusServiceUnavailable {
-			t.Errorf("pending: %+v %v", pending, err)
-		}
-		_, err = rp.Deliveries(offSpec(), client.DeliveryQuery{State: "lost"})
-		expectProblem(t, err, "invalid-request")
-		if st, _, _ := c.raw(offSpec(), "GET", base+"/v1/webhooks/deliveries?limit=1000", key, nil, nil); st != http.StatusBadRequest {
-			t.Errorf("deliveries?limit=1000: %d", st)
-		}
-		if n, err := rp.RedeliverEvent(ctx, delivered[0].EventID, ep1.ID); err != nil || n != 1 {
-			t.Errorf("redeliver event: %d %v", n, err)
-		}
-		_, err = rp.RedeliverEvent(ctx, "evt_00000000000000000000000000000000", "")
-		expectProblem(t, err, "not-found")
-		if _, err := rp.RedeliverDead(ctx, ep1.ID); err != nil {
-			t.Error(err)
-		}
-		_, err = rp.RedeliverDead(ctx, noEndpoint)
-		expectProblem(t, err, "not-found")
+	// Deliver what the flows so far emitted (the verifications' events, once their
+	// evidence is in the tree): to the first endpoint, delivered; to the second, which
+	// answers 503, pending a retry.
+	e.deliverAll(t)
+	msgs := recv.messages()
+	if len(msgs) == 0 {
+		t.Fatal("no webhook message was delivered")
+	}
+	c.checkWebhooks(t, msgs, e.clk.Now(), secret1)
+	delivered, err := rp.Deliveries(ctx, client.DeliveryQuery{State: "delivered", EndpointID: ep1.ID, Limit: 10})
+	if err != nil || len(delivered) == 0 {
+		t.Fatalf("delivered: %+v %v", delivered, err)
+	}
+	if pending, err := rp.Deliveries(ctx, client.DeliveryQuery{State: "pending", EndpointID: ep2.ID}); err != nil || len(pending) == 0 || pending[0].LastStatus != http.StatusServiceUnavailable {
+		t.Errorf("pending: %+v %v", pending, err)
+	}
+	_, err = rp.Deliveries(offSpec(), client.DeliveryQuery{State: "lost"})
+	expectProblem(t, err, "invalid-request")
+	if st, _, _ := c.raw(offSpec(), "GET", base+"/v1/webhooks/deliveries?limit=1000", key, nil, nil); st != http.StatusBadRequest {
+		t.Errorf("deliveries?limit=1000: %d", st)
+	}
+	if n, err := rp.RedeliverEvent(ctx, delivered[0].EventID, ep1.ID); err != nil || n != 1 {
+		t.Errorf("redeliver event: %d %v", n, err)
+	}
+	_, err = rp.RedeliverEvent(ctx, "evt_00000000000000000000000000000000", "")
+	expectProblem(t, err, "not-found")
+	if _, err := rp.RedeliverDead(ctx, ep1.ID); err != nil {
+		t.Error(err)
+	}
+	_, err = rp.RedeliverDead(ctx, noEndpoint)
+	expectProblem(t, err, "not-found")
 
-		if _, _, err := rp.RotateSecret(ctx, ep1.ID, time.Hour); err != nil {
-			t.Error(err)
-		}
-		if st, _, b := c.raw(ctx, "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, nil, nil); st != http.StatusOK {
-			t.Errorf("rotate without a body: %d %s", st, b)
-		}
-		if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, jsonHdr, strings.NewReader(`{"grace_seconds":31536000}`)); st != http.StatusBadRequest {
-			t.Errorf("rotate with a year of grace: %d", st)
-		}
-		_, _, err = rp.RotateSecret(ctx, noEndpoint, 0)
-		expectProblem(t, err, "not-found")
-		big := `{"grace_seconds":1,"x":"` + strings.Repeat("x", web.MaxBody) + `"}`
-		if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, jsonHdr, strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
-			t.Errorf("rotate with a big body: %d", st)
-		}
-		big = `{"url":"` + recv.URL + `/` + strings.Repeat("x", web.MaxBody) + `"}`
-		if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints", key, jsonHdr, strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
-			t.Errorf("create endpoint with a big body: %d", st)
-		}
-		if err := rp.DisableEndpoint(ctx, ep2.ID); err != nil {
-			t.Error(err)
-		}
-		expectProblem(t, rp.DisableEndpoint(ctx, ep2.ID), "already-disabled")
-		expectProblem(t, rp.DisableEndpoint(ctx, noEndpoint), "not-found")
+	if _, _, err := rp.RotateSecret(ctx, ep1.ID, time.Hour); err != nil {
+		t.Error(err)
+	}
+	if st, _, b := c.raw(ctx, "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, nil, nil); st != http.StatusOK {
+		t.Errorf("rotate without a body: %d %s", st, b)
+	}
+	if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, jsonHdr, strings.NewReader(`{"grace_seconds":31536000}`)); st != http.StatusBadRequest {
+		t.Errorf("rotate with a year of grace: %d", st)
+	}
+	_, _, err = rp.RotateSecret(ctx, noEndpoint, 0)
+	expectProblem(t, err, "not-found")
+	big := `{"grace_seconds":1,"x":"` + strings.Repeat("x", web.MaxBody) + `"}`
+	if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints/"+ep1.ID+"/rotate", key, jsonHdr, strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("rotate with a big body: %d", st)
+	}
+	big = `{"url":"` + recv.URL + `/` + strings.Repeat("x", web.MaxBody) + `"}`
+	if st, _, _ := c.raw(offSpec(), "POST", base+"/v1/webhooks/endpoints", key, jsonHdr, strings.NewReader(big)); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("create endpoint with a big body: %d", st)
+	}
+	if err := rp.DisableEndpoint(ctx, ep2.ID); err != nil {
+		t.Error(err)
+	}
+	expectProblem(t, rp.DisableEndpoint(ctx, ep2.ID), "already-disabled")
+	expectProblem(t, rp.DisableEndpoint(ctx, noEndpoint), "not-found")
+}
 
-		// Consent given with an identity verification, seen by the tenant's watch and by the
-		// holder, who revokes it.
-		h := session(rp, "identity")
-		if _, err := anon.AnswerWithConsent(ctx, h.id, h.token, signer.Certificate().Raw, sign(signer, h.challenge), []string{"basic4_updates"}); err != nil {
-			t.Fatal(err)
-		}
-		hl := session(rp, "login")
-		_, err = anon.AnswerWithConsent(ctx, hl.id, hl.token, authSigner.Certificate().Raw, sign(authSigner, hl.challenge), []string{"basic4_updates"})
-		expectProblem(t, err, "invalid-request")
-		sub := done.Verification.Sub
-		if w, err := rp.Watch(ctx, sub); err != nil || !w.Watching || len(w.Consents) != 1 {
-			t.Errorf("watch with consent: %+v %v", w, err)
-		}
-		// The latest facts, read from J-LIS with the consent (what a thin person.basic4_updated
-		// points to); J-LIS unreachable first.
-		if _, err := notify.New(e.plat, notify.WithBasic4Source(jlisapi.New("http://127.0.0.1:1"))); err != nil {
-			t.Fatal(err)
-		}
-		_, err = rp.LatestFacts(ctx, sub)
-		expectProblem(t, err, "jlis-unavailable")
-		if _, err := notify.New(e.plat, notify.WithBasic4Source(jlisapi.New(e.jlisSrv.URL))); err != nil {
-			t.Fatal(err)
-		}
-		if f, err := rp.LatestFacts(ctx, sub); err != nil || f.Facts["name"] != testkit.Taro().Name {
-			t.Errorf("latest facts: %+v %v", f, err)
-		}
-		cs, err := anon.Consents(ctx, checkedConsentCh(anon, e.clk.Now()), authSigner.Certificate().Raw, authSigner)
-		if err != nil || len(cs) != 1 || cs[0].Scope != "basic4_updates" {
-			t.Fatalf("holder's consents: %+v %v", cs, err)
-		}
-		if n, err := anon.RevokeConsent(ctx, checkedConsentCh(anon, e.clk.Now()), authSigner.Certificate().Raw, authSigner, cs[0].TenantID, "basic4_updates"); err != nil || n != 1 {
-			t.Errorf("revoke consent: %d %v", n, err)
-		}
-		_, err = rp.LatestFacts(ctx, sub)
-		expectProblem(t, err, "consent-required")
-		if err := rp.StopWatching(ctx, sub); err != nil {
-			t.Error(err)
-		}
-		if w, err := rp.Watch(ctx, sub); err != nil || w.Watching {
-			t.Errorf("stopped watch: %+v %v", w, err)
-		}
-		noSub := strings.Repeat("A", 43)
-		_, err = rp.Watch(ctx, noSub)
-		expectProblem(t, err, "not-found")
-		_, err = rp.LatestFacts(ctx, noSub)
-		expectProblem(t, err, "not-found")
-		expectProblem(t, rp.StopWatching(ctx, noSub), "not-found")
+// contractWatchesConsent: watches, latest facts and the holder's consents.
+func contractWatchesConsent(t *testing.T, f *contractFixture) {
+	c, e, base, rp, anon, signer, authSigner, session, sign, jsonBody, jsonHdr, done := f.c, f.e, f.base, f.rp, f.anon, f.signer, f.authSigner, f.session, f.sign, f.jsonBody, f.jsonHdr, f.done
+	var err error
+	// Consent given with an identity verification, seen by the tenant's watch and by the
+	// holder, who revokes it.
+	h := session(rp, "identity")
+	if _, err := anon.AnswerWithConsent(ctx, h.id, h.token, signer.Certificate().Raw, sign(signer, h.challenge), []string{"basic4_updates"}); err != nil {
+		t.Fatal(err)
+	}
+	hl := session(rp, "login")
+	_, err = anon.AnswerWithConsent(ctx, hl.id, hl.token, authSigner.Certificate().Raw, sign(authSigner, hl.challenge), []string{"basic4_updates"})
+	expectProblem(t, err, "invalid-request")
+	sub := done.Verification.Sub
+	if w, err := rp.Watch(ctx, sub); err != nil || !w.Watching || len(w.Consents) != 1 {
+		t.Errorf("watch with consent: %+v %v", w, err)
+	}
+	// The latest facts, read from J-LIS with the consent (what a thin person.basic4_updated
+	// points to); J-LIS unreachable first.
+	if _, err := notify.New(e.plat, notify.WithBasic4Source(jlisapi.New("http://127.0.0.1:1"))); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rp.LatestFacts(ctx, sub)
+	expectProblem(t, err, "jlis-unavailable")
+	if _, err := notify.New(e.plat, notify.WithBasic4Source(jlisapi.New(e.jlisSrv.URL))); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := rp.LatestFacts(ctx, sub); err != nil || f.Facts["name"] != testkit.Taro().Name {
+		t.Errorf("latest facts: %+v %v", f, err)
+	}
+	cs, err := anon.Consents(ctx, checkedConsentCh(anon, e.clk.Now()), authSigner.Certificate().Raw, authSigner)
+	if err != nil || len(cs) != 1 || cs[0].Scope != "basic4_updates" {
+		t.Fatalf("holder's consents: %+v %v", cs, err)
+	}
+	if n, err := anon.RevokeConsent(ctx, checkedConsentCh(anon, e.clk.Now()), authSigner.Certificate().Raw, authSigner, cs[0].TenantID, "basic4_updates"); err != nil || n != 1 {
+		t.Errorf("revoke consent: %d %v", n, err)
+	}
+	_, err = rp.LatestFacts(ctx, sub)
+	expectProblem(t, err, "consent-required")
+	if err := rp.StopWatching(ctx, sub); err != nil {
+		t.Error(err)
+	}
+	if w, err := rp.Watch(ctx, sub); err != nil || w.Watching {
+		t.Errorf("stopped watch: %+v %v", w, err)
+	}
+	noSub := strings.Repeat("A", 43)
+	_, err = rp.Watch(ctx, noSub)
+	expectProblem(t, err, "not-found")
+	_, err = rp.LatestFacts(ctx, noSub)
+	expectProblem(t, err, "not-found")
+	expectProblem(t, rp.StopWatching(ctx, noSub), "not-found")
 
-		// The holder's proofs refused.
-		_, err = anon.Consents(ctx, checkedConsentCh(anon, e.clk.Now()), signer.Certificate().Raw, signer)
-		expectProblem(t, err, "wrong-certificate-kind")
-		_, err = anon.RevokeConsent(ctx, checkedConsentCh(anon, e.clk.Now()), signer.Certificate().Raw, signer, cs[0].TenantID, "basic4_updates")
-		expectProblem(t, err, "wrong-certificate-kind")
-		proof := func(tenant, scope string, challenge []byte) map[string]any {
-			m := map[string]any{"certificate": authSigner.Certificate().Raw, "challenge": challenge,
-				"signature": sign(authSigner, client.HolderMessage("consents.list", tenant, scope, challenge))}
-			if tenant != "" {
-				m["tenant_id"], m["scope"] = tenant, scope
-			}
-			return m
+	// The holder's proofs refused.
+	_, err = anon.Consents(ctx, checkedConsentCh(anon, e.clk.Now()), signer.Certificate().Raw, signer)
+	expectProblem(t, err, "wrong-certificate-kind")
+	_, err = anon.RevokeConsent(ctx, checkedConsentCh(anon, e.clk.Now()), signer.Certificate().Raw, signer, cs[0].TenantID, "basic4_updates")
+	expectProblem(t, err, "wrong-certificate-kind")
+	proof := func(tenant, scope string, challenge []byte) map[string]any {
+		m := map[string]any{"certificate": authSigner.Certificate().Raw, "challenge": challenge,
+			"signature": sign(authSigner, client.HolderMessage("consents.list", tenant, scope, challenge))}
+		if tenant != "" {
+			m["tenant_id"], m["scope"] = tenant, scope
 		}
-		if st, _, b := c.raw(ctx, "POST", base+"/v1/holder/consents/query", "", jsonHdr, jsonBody(proof("", "", bytes.Repeat([]byte{7}, 40)))); st != http.StatusBadRequest {
-			t.Errorf("a challenge the platform did not issue: %d %s", st, b)
+		return m
+	}
+	if st, _, b := c.raw(ctx, "POST", base+"/v1/holder/consents/query", "", jsonHdr, jsonBody(proof("", "", bytes.Repeat([]byte{7}, 40)))); st != http.StatusBadRequest {
+		t.Errorf("a challenge the platform did not issue: %d %s", st, b)
+	}
+	if st, _, b := c.raw(offSpec(), "POST", base+"/v1/holder/consents/query", "", jsonHdr, jsonBody(map[string]any{"certificate": authSigner.Certificate().Raw})); st != http.StatusBadRequest {
+		t.Errorf("a proof without signature: %d %s", st, b)
+	}
+	if st, _, b := c.raw(offSpec(), "POST", base+"/v1/holder/consents/revoke", "", jsonHdr, jsonBody(proof(cs[0].TenantID, "everything", []byte("c")))); st != http.StatusBadRequest {
+		t.Errorf("revoke an unknown scope: %d %s", st, b)
+	}
+	bigProof := proof(cs[0].TenantID, "basic4_updates", bytes.Repeat([]byte{7}, web.MaxBody))
+	for _, path := range []string{"query", "revoke"} {
+		if st, _, _ := c.raw(ctx, "POST", base+"/v1/holder/consents/"+path, "", jsonHdr, jsonBody(bigProof)); st != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s with a big body: %d", path, st)
 		}
-		if st, _, b := c.raw(offSpec(), "POST", base+"/v1/holder/consents/query", "", jsonHdr, jsonBody(map[string]any{"certificate": authSigner.Certificate().Raw})); st != http.StatusBadRequest {
-			t.Errorf("a proof without signature: %d %s", st, b)
-		}
-		if st, _, b := c.raw(offSpec(), "POST", base+"/v1/holder/consents/revoke", "", jsonHdr, jsonBody(proof(cs[0].TenantID, "everything", []byte("c")))); st != http.StatusBadRequest {
-			t.Errorf("revoke an unknown scope: %d %s", st, b)
-		}
-		bigProof := proof(cs[0].TenantID, "basic4_updates", bytes.Repeat([]byte{7}, web.MaxBody))
-		for _, path := range []string{"query", "revoke"} {
-			if st, _, _ := c.raw(ctx, "POST", base+"/v1/holder/consents/"+path, "", jsonHdr, jsonBody(bigProof)); st != http.StatusRequestEntityTooLarge {
-				t.Errorf("%s with a big body: %d", path, st)
-			}
-		}
-	})
+	}
+}
 
-	t.Run("unauthorized", func(t *testing.T) {
-		nokey := c.client(base, "")
-		badkey := c.client(base, "mgk_0000000000000000_"+strings.Repeat("0", 64))
-		_, err := badkey.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
-		expectProblem(t, err, "unauthorized")
-		_, err = nokey.CreateSession(offSpec(), client.SessionRequest{Purpose: "identity"})
-		expectProblem(t, err, "unauthorized")
-		_, err = badkey.Session(ctx, s1.ID)
-		expectProblem(t, err, "unauthorized")
-		_, err = nokey.Verification(offSpec(), done.Verification.ID)
-		expectProblem(t, err, "unauthorized")
-		_, err = badkey.Verification(ctx, done.Verification.ID)
-		expectProblem(t, err, "unauthorized")
-		_, err = badkey.Usage(ctx, "", "")
-		expectProblem(t, err, "unauthorized")
-		_, err = badkey.CardKey(ctx)
-		expectProblem(t, err, "unauthorized")
-		bad := "mgk_0000000000000000_" + strings.Repeat("0", 64)
-		for _, r := range []struct{ method, path string }{
-			{"GET", "/v1/sessions/" + s1.ID + "/qr.png"},
-			{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
-			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
-			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
-			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
-			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
-			{"GET", "/v1/tenant"}, {"PATCH", "/v1/tenant"},
-		} {
-			var body io.Reader
-			var hdr http.Header
-			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
-				body, hdr = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`), http.Header{"Content-Type": {"application/json"}}
-			}
-			if r.method == "PATCH" {
-				body, hdr = strings.NewReader(`{"facts":[]}`), http.Header{"Content-Type": {"application/json"}}
-			}
-			if st, _, b := c.raw(ctx, r.method, base+r.path, bad, hdr, body); st != http.StatusUnauthorized {
-				t.Errorf("%s %s with a bad key: %d %s", r.method, r.path, st, b)
-			}
+// contractUnauthorized: a missing or bad API key on every tenant route.
+func contractUnauthorized(t *testing.T, f *contractFixture) {
+	c, base, s1, done, ep1 := f.c, f.base, f.s1, f.done, f.ep1
+	nokey := c.client(base, "")
+	badkey := c.client(base, "mgk_0000000000000000_"+strings.Repeat("0", 64))
+	_, err := badkey.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+	expectProblem(t, err, "unauthorized")
+	_, err = nokey.CreateSession(offSpec(), client.SessionRequest{Purpose: "identity"})
+	expectProblem(t, err, "unauthorized")
+	_, err = badkey.Session(ctx, s1.ID)
+	expectProblem(t, err, "unauthorized")
+	_, err = nokey.Verification(offSpec(), done.Verification.ID)
+	expectProblem(t, err, "unauthorized")
+	_, err = badkey.Verification(ctx, done.Verification.ID)
+	expectProblem(t, err, "unauthorized")
+	_, err = badkey.Usage(ctx, "", "")
+	expectProblem(t, err, "unauthorized")
+	_, err = badkey.CardKey(ctx)
+	expectProblem(t, err, "unauthorized")
+	bad := "mgk_0000000000000000_" + strings.Repeat("0", 64)
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/v1/sessions/" + s1.ID + "/qr.png"},
+		{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
+		{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
+		{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
+		{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
+		{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
+		{"GET", "/v1/tenant"}, {"PATCH", "/v1/tenant"},
+	} {
+		var body io.Reader
+		var hdr http.Header
+		if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
+			body, hdr = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`), http.Header{"Content-Type": {"application/json"}}
 		}
-	})
+		if r.method == "PATCH" {
+			body, hdr = strings.NewReader(`{"facts":[]}`), http.Header{"Content-Type": {"application/json"}}
+		}
+		if st, _, b := c.raw(ctx, r.method, base+r.path, bad, hdr, body); st != http.StatusUnauthorized {
+			t.Errorf("%s %s with a bad key: %d %s", r.method, r.path, st, b)
+		}
+	}
+}
 
-	t.Run("not-found", func(t *testing.T) {
-		const noSession, noVerification = "s_00000000000000000000000000000000", "v_00000000000000000000000000000000"
-		_, err := rp.Session(ctx, noSession)
-		expectProblem(t, err, "not-found")
-		_, err = c.client(base, keyNoFacts).Session(ctx, s1.ID) // another tenant's
-		expectProblem(t, err, "not-found")
-		_, err = rp.Verification(ctx, noVerification)
-		expectProblem(t, err, "not-found")
-		if st, _, _ := c.raw(ctx, "GET", base+"/v1/sessions/"+noSession+"/qr.png", key, nil, nil); st != http.StatusNotFound {
-			t.Errorf("qr.png of no session: %d", st)
+// contractNotFound: unknown resources, another tenant's, undeclared operations.
+func contractNotFound(t *testing.T, f *contractFixture) {
+	c, base, key, keyNoFacts, rp, anon, signer, s1 := f.c, f.base, f.key, f.keyNoFacts, f.rp, f.anon, f.signer, f.s1
+	const noSession, noVerification = "s_00000000000000000000000000000000", "v_00000000000000000000000000000000"
+	_, err := rp.Session(ctx, noSession)
+	expectProblem(t, err, "not-found")
+	_, err = c.client(base, keyNoFacts).Session(ctx, s1.ID) // another tenant's
+	expectProblem(t, err, "not-found")
+	_, err = rp.Verification(ctx, noVerification)
+	expectProblem(t, err, "not-found")
+	if st, _, _ := c.raw(ctx, "GET", base+"/v1/sessions/"+noSession+"/qr.png", key, nil, nil); st != http.StatusNotFound {
+		t.Errorf("qr.png of no session: %d", st)
+	}
+	wrong := strings.Repeat("0", 48)
+	_, err = anon.FetchUncheckedChallenge(ctx, s1.ID, wrong)
+	expectProblem(t, err, "not-found")
+	_, err = anon.Answer(ctx, s1.ID, wrong, signer.Certificate().Raw, []byte("sig"))
+	expectProblem(t, err, "not-found")
+	for _, u := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/v1/nothing", 404}, {"GET", "/", 404}, {"DELETE", "/v1/sessions/" + s1.ID, 405}, {"PUT", "/v1/sessions", 405},
+		{"POST", "/v1/verifications/" + noVerification, 405}} {
+		if st, _, _ := c.raw(ctx, u.method, base+u.path, key, nil, nil); st != u.want {
+			t.Errorf("%s %s: %d, want %d", u.method, u.path, st, u.want)
 		}
-		wrong := strings.Repeat("0", 48)
-		_, err = anon.FetchUncheckedChallenge(ctx, s1.ID, wrong)
-		expectProblem(t, err, "not-found")
-		_, err = anon.Answer(ctx, s1.ID, wrong, signer.Certificate().Raw, []byte("sig"))
-		expectProblem(t, err, "not-found")
-		for _, u := range []struct {
-			method, path string
-			want         int
-		}{{"GET", "/v1/nothing", 404}, {"GET", "/", 404}, {"DELETE", "/v1/sessions/" + s1.ID, 405}, {"PUT", "/v1/sessions", 405},
-			{"POST", "/v1/verifications/" + noVerification, 405}} {
-			if st, _, _ := c.raw(ctx, u.method, base+u.path, key, nil, nil); st != u.want {
-				t.Errorf("%s %s: %d, want %d", u.method, u.path, st, u.want)
-			}
-		}
-	})
+	}
+}
 
-	t.Run("invalid-request", func(t *testing.T) {
-		_, err := rp.CreateSession(offSpec(), client.SessionRequest{Purpose: "shopping"})
-		expectProblem(t, err, "invalid-request")
-		_, err = rp.CreateSession(offSpec(), client.SessionRequest{Purpose: "identity", ClientRef: strings.Repeat("x", 201)})
-		expectProblem(t, err, "invalid-request")
-		for _, body := range []string{`{"purpose":"identity","colour":"red"}`, `{"purpose":`, `{"purpose":"identity"} {}`, ``} {
-			if st, _, b := c.raw(offSpec(), "POST", base+"/v1/sessions", key, jsonHdr, strings.NewReader(body)); st != http.StatusBadRequest {
-				t.Errorf("create session with %q: %d %s", body, st, b)
-			}
+// contractInvalidRequest: malformed session requests and answers.
+func contractInvalidRequest(t *testing.T, f *contractFixture) {
+	c, base, key, rp, signer, session, holderURL, jsonBody, jsonHdr := f.c, f.base, f.key, f.rp, f.signer, f.session, f.holderURL, f.jsonBody, f.jsonHdr
+	_, err := rp.CreateSession(offSpec(), client.SessionRequest{Purpose: "shopping"})
+	expectProblem(t, err, "invalid-request")
+	_, err = rp.CreateSession(offSpec(), client.SessionRequest{Purpose: "identity", ClientRef: strings.Repeat("x", 201)})
+	expectProblem(t, err, "invalid-request")
+	for _, body := range []string{`{"purpose":"identity","colour":"red"}`, `{"purpose":`, `{"purpose":"identity"} {}`, ``} {
+		if st, _, b := c.raw(offSpec(), "POST", base+"/v1/sessions", key, jsonHdr, strings.NewReader(body)); st != http.StatusBadRequest {
+			t.Errorf("create session with %q: %d %s", body, st, b)
 		}
-		h := session(rp, "identity")
-		for _, body := range []any{
-			map[string]any{"token": h.token, "certificate": signer.Certificate().Raw},
-			map[string]any{"token": h.token, "signature": []byte("sig")},
-			map[string]any{"token": h.token, "certificate": "not base64!", "signature": []byte("sig")},
-		} {
-			if st, _, b := c.raw(offSpec(), "POST", holderURL(h.id), "", jsonHdr, jsonBody(body)); st != http.StatusBadRequest {
-				t.Errorf("answer %v: %d %s", body, st, b)
-			}
+	}
+	h := session(rp, "identity")
+	for _, body := range []any{
+		map[string]any{"token": h.token, "certificate": signer.Certificate().Raw},
+		map[string]any{"token": h.token, "signature": []byte("sig")},
+		map[string]any{"token": h.token, "certificate": "not base64!", "signature": []byte("sig")},
+	} {
+		if st, _, b := c.raw(offSpec(), "POST", holderURL(h.id), "", jsonHdr, jsonBody(body)); st != http.StatusBadRequest {
+			t.Errorf("answer %v: %d %s", body, st, b)
 		}
-	})
+	}
+}
 
-	// Strict input: one spelling of a request reaches the platform.
-	t.Run("strict-input", func(t *testing.T) {
-		h := session(rp, "identity")
-		wh := map[string]any{"url": "https://hooks.example/x"}
-		for _, op := range []struct {
-			path, key string
-			body      any
-		}{
-			{"/v1/sessions", key, map[string]any{"purpose": "identity"}},
-			{holderURL(h.id), "", map[string]any{"token": h.token, "certificate": []byte("c"), "signature": []byte("s")}},
-			{"/v1/webhooks/endpoints", key, wh},
-			{"/v1/webhooks/endpoints/we_0000000000000000/rotate", key, map[string]any{"grace_seconds": 1}},
-			{"/v1/holder/consents/query", "", map[string]any{"certificate": []byte("c"), "signature": []byte("s"), "challenge": []byte("c")}},
-			{"/v1/holder/consents/revoke", "", map[string]any{"certificate": []byte("c"), "signature": []byte("s"), "challenge": []byte("c"), "tenant_id": "t_0000000000000000", "scope": "basic4_updates"}},
-		} {
-			url := op.path
-			if strings.HasPrefix(url, "/") {
-				url = base + url
-			}
-			for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data; boundary=x"} {
-				hdr := http.Header{}
-				if ct != "" {
-					hdr.Set("Content-Type", ct)
-				}
-				st, rh, b := c.raw(lax(), "POST", url, op.key, hdr, jsonBody(op.body))
-				if st != http.StatusUnsupportedMediaType || !strings.Contains(string(b), "unsupported-media-type") || rh.Get("Accept-Post") != "application/json" {
-					t.Errorf("POST %s as %q: %d %s, want 415", op.path, ct, st, b)
-				}
-			}
+// contractStrictInput: strict input: one spelling of a request reaches the platform.
+func contractStrictInput(t *testing.T, f *contractFixture) {
+	c, base, key, rp, session, holderURL, jsonBody, jsonHdr := f.c, f.base, f.key, f.rp, f.session, f.holderURL, f.jsonBody, f.jsonHdr
+	h := session(rp, "identity")
+	wh := map[string]any{"url": "https://hooks.example/x"}
+	for _, op := range []struct {
+		path, key string
+		body      any
+	}{
+		{"/v1/sessions", key, map[string]any{"purpose": "identity"}},
+		{holderURL(h.id), "", map[string]any{"token": h.token, "certificate": []byte("c"), "signature": []byte("s")}},
+		{"/v1/webhooks/endpoints", key, wh},
+		{"/v1/webhooks/endpoints/we_0000000000000000/rotate", key, map[string]any{"grace_seconds": 1}},
+		{"/v1/holder/consents/query", "", map[string]any{"certificate": []byte("c"), "signature": []byte("s"), "challenge": []byte("c")}},
+		{"/v1/holder/consents/revoke", "", map[string]any{"certificate": []byte("c"), "signature": []byte("s"), "challenge": []byte("c"), "tenant_id": "t_0000000000000000", "scope": "basic4_updates"}},
+	} {
+		url := op.path
+		if strings.HasPrefix(url, "/") {
+			url = base + url
 		}
-		for _, body := range []string{
-			`{"purpose":"login","purpose":"identity"}`,                 // duplicate: encoding/json keeps the last
-			`{"Purpose":"identity"}`,                                   // another case: encoding/json matches it
-			`{"purpose":"identity","client_ref":"a","CLIENT_REF":"b"}`, // both spellings
-			`{"purpose":"identity","client_ref":"a","client_ref":"b"}`, // duplicate of an optional member
-			"{\"purpose\":\"identity\",\"client_ref\":\"\xff\"}",       // invalid UTF-8
-		} {
-			st, _, b := c.raw(lax(), "POST", base+"/v1/sessions", key, jsonHdr, strings.NewReader(body))
-			if st != http.StatusBadRequest || !strings.Contains(string(b), "invalid-request") {
-				t.Errorf("create session with %s: %d %s, want 400", body, st, b)
+		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data; boundary=x"} {
+			hdr := http.Header{}
+			if ct != "" {
+				hdr.Set("Content-Type", ct)
+			}
+			st, rh, b := c.raw(lax(), "POST", url, op.key, hdr, jsonBody(op.body))
+			if st != http.StatusUnsupportedMediaType || !strings.Contains(string(b), "unsupported-media-type") || rh.Get("Accept-Post") != "application/json" {
+				t.Errorf("POST %s as %q: %d %s, want 415", op.path, ct, st, b)
 			}
 		}
-		// The API key only as "Authorization: Bearer <key>".
-		for _, auth := range [][]string{{key}, {"Basic " + key}, {"Bearer  " + key}, {"Bearer " + key + " x"}, {"Bearer"}, {"Bearer " + key, "Bearer " + key}, {"Token " + key}} {
-			st, rh, b := c.raw(lax(), "GET", base+"/v1/usage", "", http.Header{"Authorization": auth}, nil)
-			if st != http.StatusUnauthorized || rh.Get("WWW-Authenticate") == "" {
-				t.Errorf("Authorization %q: %d %s, want 401", auth, st, b)
-			}
+	}
+	for _, body := range []string{
+		`{"purpose":"login","purpose":"identity"}`,                 // duplicate: encoding/json keeps the last
+		`{"Purpose":"identity"}`,                                   // another case: encoding/json matches it
+		`{"purpose":"identity","client_ref":"a","CLIENT_REF":"b"}`, // both spellings
+		`{"purpose":"identity","client_ref":"a","client_ref":"b"}`, // duplicate of an optional member
+		"{\"purpose\":\"identity\",\"client_ref\":\"\xff\"}",       // invalid UTF-8
+	} {
+		st, _, b := c.raw(lax(), "POST", base+"/v1/sessions", key, jsonHdr, strings.NewReader(body))
+		if st != http.StatusBadRequest || !strings.Contains(string(b), "invalid-request") {
+			t.Errorf("create session with %s: %d %s, want 400", body, st, b)
 		}
-		if st, _, b := c.raw(ctx, "GET", base+"/v1/usage", "", http.Header{"Authorization": {"bearer " + key}}, nil); st != http.StatusOK {
-			t.Errorf("the scheme's case is free (RFC 9110 §11.1): %d %s", st, b)
+	}
+	// The API key only as "Authorization: Bearer <key>".
+	for _, auth := range [][]string{{key}, {"Basic " + key}, {"Bearer  " + key}, {"Bearer " + key + " x"}, {"Bearer"}, {"Bearer " + key, "Bearer " + key}, {"Token " + key}} {
+		st, rh, b := c.raw(lax(), "GET", base+"/v1/usage", "", http.Header{"Authorization": auth}, nil)
+		if st != http.StatusUnauthorized || rh.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d %s, want 401", auth, st, b)
 		}
-	})
+	}
+	if st, _, b := c.raw(ctx, "GET", base+"/v1/usage", "", http.Header{"Authorization": {"bearer " + key}}, nil); st != http.StatusOK {
+		t.Errorf("the scheme's case is free (RFC 9110 §11.1): %d %s", st, b)
+	}
+}
 
-	// Rate limits, on a server of the same platform with small buckets and a clock of the test's.
-	t.Run("rate-limited", func(t *testing.T) {
-		var mu sync.Mutex
-		now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-		limited := httptest.NewServer(web.New(e.plat, web.WithRateLimits(web.RateLimits{
-			TenantSessions: web.Limit{Rate: 1, Burst: 1}, IPSessions: web.Limit{Rate: 0.5, Burst: 3}, IPHolder: web.Limit{Rate: 1, Burst: 1}, Now: clock})))
-		defer limited.Close()
-		lb := limited.URL
-		create := func(k string) (int, http.Header, []byte) {
-			return c.raw(ctx, "POST", lb+"/v1/sessions", k, jsonHdr, strings.NewReader(`{"purpose":"login"}`))
+// contractRateLimited: rate limits, on a server of the same platform with small buckets and a clock of the test's.
+func contractRateLimited(t *testing.T, f *contractFixture) {
+	c, e, rp, session, jsonHdr := f.c, f.e, f.rp, f.session, f.jsonHdr
+	var mu sync.Mutex
+	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	limited := httptest.NewServer(web.New(e.plat, web.WithRateLimits(web.RateLimits{
+		TenantSessions: web.Limit{Rate: 1, Burst: 1}, IPSessions: web.Limit{Rate: 0.5, Burst: 3}, IPHolder: web.Limit{Rate: 1, Burst: 1}, Now: clock})))
+	defer limited.Close()
+	lb := limited.URL
+	create := func(k string) (int, http.Header, []byte) {
+		return c.raw(ctx, "POST", lb+"/v1/sessions", k, jsonHdr, strings.NewReader(`{"purpose":"login"}`))
+	}
+	limitedProblem := func(what string, st int, h http.Header, b []byte, detail, retry string) {
+		t.Helper()
+		if st != http.StatusTooManyRequests || !strings.Contains(string(b), "rate-limited") || !strings.Contains(string(b), detail) || h.Get("Retry-After") != retry {
+			t.Errorf("%s: %d Retry-After %q %s; want 429 rate-limited naming %q, Retry-After %s", what, st, h.Get("Retry-After"), b, detail, retry)
 		}
-		limitedProblem := func(what string, st int, h http.Header, b []byte, detail, retry string) {
-			t.Helper()
-			if st != http.StatusTooManyRequests || !strings.Contains(string(b), "rate-limited") || !strings.Contains(string(b), detail) || h.Get("Retry-After") != retry {
-				t.Errorf("%s: %d Retry-After %q %s; want 429 rate-limited naming %q, Retry-After %s", what, st, h.Get("Retry-After"), b, detail, retry)
-			}
-		}
-		k1 := contractTenant(t, e, "Limited One", nil)
-		k2 := contractTenant(t, e, "Limited Two", nil)
-		k3 := contractTenant(t, e, "Limited Three", nil)
-		st, _, b := create(k1)
-		if st != http.StatusCreated {
-			t.Fatalf("first session: %d %s", st, b)
-		}
-		st, h, b := create(k1) // the tenant's bucket (1) is empty; the address's (3) is not
-		limitedProblem("second session of a tenant", st, h, b, "for this tenant", "1")
-		st, _, b = create(k2)
-		if st != http.StatusCreated {
-			t.Fatalf("another tenant's session: %d %s", st, b)
-		}
-		st, h, b = create(k3) // the address's bucket is empty now; it refills at 1 per 2 s
-		limitedProblem("a third tenant from the same address", st, h, b, "from this address", "2")
-		st, h, b = c.raw(lax(), "POST", lb+"/v1/sessions", "", jsonHdr, strings.NewReader(`{"purpose":"login"}`))
-		limitedProblem("no API key at all", st, h, b, "from this address", "2") // refused before the key is looked up
-		advance(2 * time.Second)
-		if st, _, b := create(k1); st != http.StatusCreated {
-			t.Errorf("after Retry-After: %d %s", st, b)
-		}
+	}
+	k1 := contractTenant(t, e, "Limited One", nil)
+	k2 := contractTenant(t, e, "Limited Two", nil)
+	k3 := contractTenant(t, e, "Limited Three", nil)
+	st, _, b := create(k1)
+	if st != http.StatusCreated {
+		t.Fatalf("first session: %d %s", st, b)
+	}
+	st, h, b := create(k1) // the tenant's bucket (1) is empty; the address's (3) is not
+	limitedProblem("second session of a tenant", st, h, b, "for this tenant", "1")
+	st, _, b = create(k2)
+	if st != http.StatusCreated {
+		t.Fatalf("another tenant's session: %d %s", st, b)
+	}
+	st, h, b = create(k3) // the address's bucket is empty now; it refills at 1 per 2 s
+	limitedProblem("a third tenant from the same address", st, h, b, "from this address", "2")
+	st, h, b = c.raw(lax(), "POST", lb+"/v1/sessions", "", jsonHdr, strings.NewReader(`{"purpose":"login"}`))
+	limitedProblem("no API key at all", st, h, b, "from this address", "2") // refused before the key is looked up
+	advance(2 * time.Second)
+	if st, _, b := create(k1); st != http.StatusCreated {
+		t.Errorf("after Retry-After: %d %s", st, b)
+	}
 
-		hs := session(rp, "login")
-		hurl := lb + "/v1/holder/sessions/" + hs.id
-		if st, _, b := c.raw(ctx, "GET", hurl+"?token="+hs.token, "", nil, nil); st != http.StatusOK {
-			t.Fatalf("holder challenge: %d %s", st, b)
+	hs := session(rp, "login")
+	hurl := lb + "/v1/holder/sessions/" + hs.id
+	if st, _, b := c.raw(ctx, "GET", hurl+"?token="+hs.token, "", nil, nil); st != http.StatusOK {
+		t.Fatalf("holder challenge: %d %s", st, b)
+	}
+	for _, op := range []struct{ method, url string }{
+		{"GET", hurl + "?token=" + hs.token}, {"POST", hurl}, {"POST", lb + "/v1/holder/consents/challenge"},
+		{"POST", lb + "/v1/holder/consents/query"}, {"POST", lb + "/v1/holder/consents/revoke"},
+	} {
+		var body io.Reader
+		if op.method == "POST" {
+			body = strings.NewReader(`{}`)
 		}
-		for _, op := range []struct{ method, url string }{
-			{"GET", hurl + "?token=" + hs.token}, {"POST", hurl}, {"POST", lb + "/v1/holder/consents/challenge"},
-			{"POST", lb + "/v1/holder/consents/query"}, {"POST", lb + "/v1/holder/consents/revoke"},
-		} {
-			var body io.Reader
-			if op.method == "POST" {
-				body = strings.NewReader(`{}`)
-			}
-			st, h, b := c.raw(lax(), op.method, op.url, "", jsonHdr, body)
-			limitedProblem(op.method+" "+op.url, st, h, b, "from this address", "1")
-		}
-		advance(time.Second)
-		if st, _, b := c.raw(ctx, "GET", hurl+"?token="+hs.token, "", nil, nil); st != http.StatusOK {
-			t.Errorf("holder challenge after Retry-After: %d %s", st, b)
-		}
-	})
+		st, h, b := c.raw(lax(), op.method, op.url, "", jsonHdr, body)
+		limitedProblem(op.method+" "+op.url, st, h, b, "from this address", "1")
+	}
+	advance(time.Second)
+	if st, _, b := c.raw(ctx, "GET", hurl+"?token="+hs.token, "", nil, nil); st != http.StatusOK {
+		t.Errorf("holder challenge after Retry-After: %d %s", st, b)
+	}
+}
 
-	t.Run("body-too-large", func(t *testing.T) {
-		big := `{"purpose":"identity","client_ref":"` + strings.Repeat("x", web.MaxBody) + `"}`
-		// With a Content-Length the server refuses before routing; without one (chunked), while
-		// decoding.
-		for _, chunked := range []bool{false, true} {
-			var body io.Reader = strings.NewReader(big)
-			if chunked {
-				body = io.MultiReader(strings.NewReader(big))
-			}
-			if st, _, b := c.raw(offSpec(), "POST", base+"/v1/sessions", key, jsonHdr, body); st != http.StatusRequestEntityTooLarge {
-				t.Errorf("big session request (chunked %v): %d %s", chunked, st, b)
-			}
+// contractBodyTooLarge: oversized bodies.
+func contractBodyTooLarge(t *testing.T, f *contractFixture) {
+	c, base, key, rp, session, holderURL, jsonBody, jsonHdr := f.c, f.base, f.key, f.rp, f.session, f.holderURL, f.jsonBody, f.jsonHdr
+	big := `{"purpose":"identity","client_ref":"` + strings.Repeat("x", web.MaxBody) + `"}`
+	// With a Content-Length the server refuses before routing; without one (chunked), while
+	// decoding.
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(big)
+		if chunked {
+			body = io.MultiReader(strings.NewReader(big))
 		}
-		h := session(rp, "login")
-		bigAnswer := map[string]any{"token": h.token, "certificate": bytes.Repeat([]byte{1}, web.MaxBody), "signature": []byte("sig")}
-		// The answer itself follows the schema; only its size breaks the limit.
-		if st, _, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(bigAnswer)); st != http.StatusRequestEntityTooLarge {
-			t.Errorf("big answer: %d %s", st, b)
+		if st, _, b := c.raw(offSpec(), "POST", base+"/v1/sessions", key, jsonHdr, body); st != http.StatusRequestEntityTooLarge {
+			t.Errorf("big session request (chunked %v): %d %s", chunked, st, b)
 		}
-	})
+	}
+	h := session(rp, "login")
+	bigAnswer := map[string]any{"token": h.token, "certificate": bytes.Repeat([]byte{1}, web.MaxBody), "signature": []byte("sig")}
+	// The answer itself follows the schema; only its size breaks the limit.
+	if st, _, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(bigAnswer)); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("big answer: %d %s", st, b)
+	}
+}
 
-	t.Run("rejections", func(t *testing.T) {
-		fake, _, _ := testkit.Simulator(t)
-		fakeCard := testkit.Issue(t, fake, testkit.Taro()).Card
-		root, err := e.sim.CACertificate("sign")
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := session(rp, "identity")
-		v := rejected(h, authSigner.Certificate().Raw, sign(authSigner, h.challenge), "wrong-certificate-kind")
-		if v.Cert != nil || v.Revocation.Method != "none" {
-			t.Errorf("wrong kind recorded %+v", v)
-		}
-		h = session(rp, "identity")
-		v = rejected(h, signer.Certificate().Raw, sign(signer, []byte("other bytes")), "signature-invalid")
-		if v.Cert == nil || v.Revocation.Method != "crl" {
-			t.Errorf("bad signature recorded %+v", v)
-		}
-		h = session(rp, "identity")
-		rejected(h, fakeCard.Sign.Cert, bytes.Repeat([]byte{1}, 256), "chain-invalid")
-		h = session(rp, "login")
-		rejected(h, []byte("garbage"), []byte("sig"), "malformed-certificate")
-		h = session(rp, "identity")
-		rejected(h, root.Raw, bytes.Repeat([]byte{1}, 256), "profile-invalid")
-	})
+// contractRejections: answers rejected for the certificate or the signature.
+func contractRejections(t *testing.T, f *contractFixture) {
+	e, rp, signer, authSigner, session, sign, rejected := f.e, f.rp, f.signer, f.authSigner, f.session, f.sign, f.rejected
+	fake, _, _ := testkit.Simulator(t)
+	fakeCard := testkit.Issue(t, fake, testkit.Taro()).Card
+	root, err := e.sim.CACertificate("sign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := session(rp, "identity")
+	v := rejected(h, authSigner.Certificate().Raw, sign(authSigner, h.challenge), "wrong-certificate-kind")
+	if v.Cert != nil || v.Revocation.Method != "none" {
+		t.Errorf("wrong kind recorded %+v", v)
+	}
+	h = session(rp, "identity")
+	v = rejected(h, signer.Certificate().Raw, sign(signer, []byte("other bytes")), "signature-invalid")
+	if v.Cert == nil || v.Revocation.Method != "crl" {
+		t.Errorf("bad signature recorded %+v", v)
+	}
+	h = session(rp, "identity")
+	rejected(h, fakeCard.Sign.Cert, bytes.Repeat([]byte{1}, 256), "chain-invalid")
+	h = session(rp, "login")
+	rejected(h, []byte("garbage"), []byte("sig"), "malformed-certificate")
+	h = session(rp, "identity")
+	rejected(h, root.Raw, bytes.Repeat([]byte{1}, 256), "profile-invalid")
+}
 
-	// The chip reading (the weaker method): accepted with its limitations, and each of its
-	// rejections.
-	t.Run("chip-reading", func(t *testing.T) {
-		d, err := rc.ReadSupportAPData(ctx, jlis.DefaultSupportPIN)
-		if err != nil {
-			t.Fatal(err)
+// contractChipReading: the chip reading (the weaker method): accepted with its limitations, and each of its rejections.
+func contractChipReading(t *testing.T, f *contractFixture) {
+	c, rp, anon, session, holderURL, jsonBody, jsonHdr, rc := f.c, f.rp, f.anon, f.session, f.holderURL, f.jsonBody, f.jsonHdr, f.rc
+	d, err := rc.ReadSupportAPData(ctx, jlis.DefaultSupportPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignSig, foreignCert := foreignAP(t, d)
+	s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: "chip_reading"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := anon.HolderChallenge(ctx, client.ChallengeCheck{HolderURL: s.HolderURL, Now: s.CreatedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := anon.AnswerCardData(ctx, cc, client.CardData{Basic4: d.Basic4, Signature: d.Signature, Certificate: d.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := rp.Verification(ctx, res.VerificationID); err != nil || len(v.Limitations) != 4 || v.Sub != "" || len(v.Facts) != 4 {
+		t.Errorf("chip reading: %+v %v", v, err)
+	}
+	tampered := bytes.Clone(d.Basic4)
+	tampered[len(tampered)-1] ^= 1 // the sex code
+	for _, tt := range []struct {
+		basic4, sig, cert []byte
+		otherChallenge    bool
+		slug              string
+	}{
+		{d.Basic4, d.Signature, d.Cert, true, "challenge-mismatch"},
+		{d.Basic4, bytes.Repeat([]byte{0xFF}, 336), d.Cert, false, "card-data-malformed"},
+		{tampered, d.Signature, d.Cert, false, "card-data-tampered"},
+		{d.Basic4, d.Signature, foreignCert, false, "card-signature-invalid"},
+		{d.Basic4, foreignSig, foreignCert, false, "card-ap-untrusted"},
+	} {
+		h := session(rp, "chip_reading")
+		echo := h.challenge
+		if tt.otherChallenge {
+			echo = session(rp, "chip_reading").challenge
 		}
-		foreignSig, foreignCert := foreignAP(t, d)
-		s, err := rp.CreateSession(ctx, client.SessionRequest{Purpose: "chip_reading"})
-		if err != nil {
-			t.Fatal(err)
+		body := map[string]any{"token": h.token, "challenge": echo,
+			"card_data": map[string][]byte{"basic4": tt.basic4, "signature": tt.sig, "certificate": tt.cert}}
+		st, _, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(body))
+		var p client.Problem
+		if err := json.Unmarshal(b, &p); st != http.StatusUnprocessableEntity || err != nil || p.Slug() != tt.slug {
+			t.Errorf("%s: %d %s", tt.slug, st, b)
+			continue
 		}
-		cc, err := anon.HolderChallenge(ctx, client.ChallengeCheck{HolderURL: s.HolderURL, Now: s.CreatedAt})
-		if err != nil {
-			t.Fatal(err)
+		if v, err := rp.Verification(ctx, p.VerificationID); err != nil || v.Reason != tt.slug || len(v.Limitations) != 4 {
+			t.Errorf("%s recorded: %+v %v", tt.slug, v, err)
 		}
-		res, err := anon.AnswerCardData(ctx, cc, client.CardData{Basic4: d.Basic4, Signature: d.Signature, Certificate: d.Cert})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, err := rp.Verification(ctx, res.VerificationID); err != nil || len(v.Limitations) != 4 || v.Sub != "" || len(v.Facts) != 4 {
-			t.Errorf("chip reading: %+v %v", v, err)
-		}
-		tampered := bytes.Clone(d.Basic4)
-		tampered[len(tampered)-1] ^= 1 // the sex code
-		for _, tt := range []struct {
-			basic4, sig, cert []byte
-			otherChallenge    bool
-			slug              string
-		}{
-			{d.Basic4, d.Signature, d.Cert, true, "challenge-mismatch"},
-			{d.Basic4, bytes.Repeat([]byte{0xFF}, 336), d.Cert, false, "card-data-malformed"},
-			{tampered, d.Signature, d.Cert, false, "card-data-tampered"},
-			{d.Basic4, d.Signature, foreignCert, false, "card-signature-invalid"},
-			{d.Basic4, foreignSig, foreignCert, false, "card-ap-untrusted"},
-		} {
-			h := session(rp, "chip_reading")
-			echo := h.challenge
-			if tt.otherChallenge {
-				echo = session(rp, "chip_reading").challenge
-			}
-			body := map[string]any{"token": h.token, "challenge": echo,
-				"card_data": map[string][]byte{"basic4": tt.basic4, "signature": tt.sig, "certificate": tt.cert}}
-			st, _, b := c.raw(ctx, "POST", holderURL(h.id), "", jsonHdr, jsonBody(body))
-			var p client.Problem
-			if err := json.Unmarshal(b, &p); st != http.StatusUnprocessableEntity || err != nil || p.Slug() != tt.slug {
-				t.Errorf("%s: %d %s", tt.slug, st, b)
-				continue
-			}
-			if v, err := rp.Verification(ctx, p.VerificationID); err != nil || v.Reason != tt.slug || len(v.Limitations) != 4 {
-				t.Errorf("%s recorded: %+v %v", tt.slug, v, err)
-			}
-		}
-	})
+	}
+}
 
+// contractCertLifecycle: expired challenges, a certificate not yet valid, a revoked one (the clock moves on).
+func contractCertLifecycle(t *testing.T, f *contractFixture) {
+	c, e, base, rp, anon, signer, authSigner, session, sign, jsonBody, jsonHdr, rejected, taro := f.c, f.e, f.base, f.rp, f.anon, f.signer, f.authSigner, f.session, f.sign, f.jsonBody, f.jsonHdr, f.rejected, f.taro
 	// An expired challenge; the tenant sees the session as expired.
 	he := session(rp, "identity")
-	st, _, b = c.raw(ctx, "POST", base+"/v1/holder/consents/challenge", "", nil, nil)
+	st, _, b := c.raw(ctx, "POST", base+"/v1/holder/consents/challenge", "", nil, nil)
 	var consentCh struct{ Challenge []byte }
 	if err := json.Unmarshal(b, &consentCh); st != http.StatusOK || err != nil {
 		t.Fatalf("consent challenge: %d %s", st, b)
@@ -1320,7 +1424,7 @@ func TestContract(t *testing.T) {
 			t.Errorf("consent %s with an expired challenge: %d %s", path, st, b)
 		}
 	}
-	_, err = anon.Answer(ctx, he.id, he.token, signer.Certificate().Raw, sign(signer, he.challenge))
+	_, err := anon.Answer(ctx, he.id, he.token, signer.Certificate().Raw, sign(signer, he.challenge))
 	expectProblem(t, err, "challenge-expired")
 	if s, err := rp.Session(ctx, he.id); err != nil || s.Status != "expired" {
 		t.Errorf("expired session: %+v %v", s, err)
@@ -1364,62 +1468,69 @@ func TestContract(t *testing.T) {
 	if v.Cert == nil || v.Revocation.Method != "crl" || !strings.HasPrefix(v.Revocation.Ref, "crl:") {
 		t.Errorf("revoked recorded %+v", v)
 	}
+	f.hanakoSigner, f.hanakoAuth = hanakoSigner, hanakoAuth
+}
 
-	t.Run("evidence", func(t *testing.T) {
-		// A card issued now: the flows above moved the clock past the first card's validity.
-		fresh, err := e.issue(testkit.Hanako()).reader().AuthSigner(ctx, jlis.DefaultAuthPIN)
-		if err != nil {
-			t.Fatal(err)
+// contractEvidence: evidence bundles, checkpoint, consistency and key.
+func contractEvidence(t *testing.T, f *contractFixture) {
+	c, e, base, key, keyNoFacts, rp, anon, session := f.c, f.e, f.base, f.key, f.keyNoFacts, f.rp, f.anon, f.session
+	// A card issued now: the flows above moved the clock past the first card's validity.
+	fresh, err := e.issue(testkit.Hanako()).reader().AuthSigner(ctx, jlis.DefaultAuthPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := session(rp, "login")
+	sig, err := signRaw(fresh, h.challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := anon.Answer(ctx, h.id, h.token, fresh.Certificate().Raw, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	var body []byte
+	for i := 0; i < 200; i++ {
+		if code, _, body = c.raw(ctx, "GET", base+"/v1/evidence/"+res.VerificationID, key, nil, nil); code != http.StatusServiceUnavailable {
+			break
 		}
-		h := session(rp, "login")
-		sig, err := signRaw(fresh, h.challenge)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := anon.Answer(ctx, h.id, h.token, fresh.Certificate().Raw, sig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var code int
-		var body []byte
-		for i := 0; i < 200; i++ {
-			if code, _, body = c.raw(ctx, "GET", base+"/v1/evidence/"+res.VerificationID, key, nil, nil); code != http.StatusServiceUnavailable {
-				break
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-		if code != http.StatusOK {
-			t.Fatalf("evidence bundle: %d %s", code, body)
-		}
-		if _, err := evidence.VerifyBundle(body, e.evidence.PublicKey()); err != nil {
-			t.Errorf("bundle from the API does not verify: %v", err)
-		}
-		off := context.WithValue(ctx, offSpecKey{}, true)
-		if code, _, _ := c.raw(off, "GET", base+"/v1/evidence/"+res.VerificationID, "", nil, nil); code != http.StatusUnauthorized {
-			t.Errorf("bundle without key: %d", code)
-		}
-		if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/"+res.VerificationID, keyNoFacts, nil, nil); code != http.StatusNotFound {
-			t.Errorf("another tenant's bundle: %d", code)
-		}
-		code, _, note := c.raw(ctx, "GET", base+"/v1/evidence/checkpoint", "", nil, nil)
-		lines := strings.Split(string(note), "\n")
-		if code != http.StatusOK || len(lines) < 3 {
-			t.Fatalf("checkpoint: %d %q", code, note)
-		}
-		if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/consistency?from="+lines[1], "", nil, nil); code != http.StatusOK {
-			t.Errorf("consistency from the latest size: %d", code)
-		}
-		if code, _, _ := c.raw(off, "GET", base+"/v1/evidence/consistency?from=x", "", nil, nil); code != http.StatusBadRequest {
-			t.Errorf("consistency from=x: %d", code)
-		}
-		if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/consistency?from=999999999", "", nil, nil); code != http.StatusNotFound {
-			t.Errorf("consistency from an unknown size: %d", code)
-		}
-		if code, _, k := c.raw(ctx, "GET", base+"/v1/evidence/key", "", nil, nil); code != http.StatusOK || !strings.HasPrefix(string(k), evidence.DefaultOrigin+"+") {
-			t.Errorf("key: %d %q", code, k)
-		}
-	})
+		time.Sleep(25 * time.Millisecond)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("evidence bundle: %d %s", code, body)
+	}
+	if _, err := evidence.VerifyBundle(body, e.evidence.PublicKey()); err != nil {
+		t.Errorf("bundle from the API does not verify: %v", err)
+	}
+	off := context.WithValue(ctx, offSpecKey{}, true)
+	if code, _, _ := c.raw(off, "GET", base+"/v1/evidence/"+res.VerificationID, "", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("bundle without key: %d", code)
+	}
+	if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/"+res.VerificationID, keyNoFacts, nil, nil); code != http.StatusNotFound {
+		t.Errorf("another tenant's bundle: %d", code)
+	}
+	code, _, note := c.raw(ctx, "GET", base+"/v1/evidence/checkpoint", "", nil, nil)
+	lines := strings.Split(string(note), "\n")
+	if code != http.StatusOK || len(lines) < 3 {
+		t.Fatalf("checkpoint: %d %q", code, note)
+	}
+	if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/consistency?from="+lines[1], "", nil, nil); code != http.StatusOK {
+		t.Errorf("consistency from the latest size: %d", code)
+	}
+	if code, _, _ := c.raw(off, "GET", base+"/v1/evidence/consistency?from=x", "", nil, nil); code != http.StatusBadRequest {
+		t.Errorf("consistency from=x: %d", code)
+	}
+	if code, _, _ := c.raw(ctx, "GET", base+"/v1/evidence/consistency?from=999999999", "", nil, nil); code != http.StatusNotFound {
+		t.Errorf("consistency from an unknown size: %d", code)
+	}
+	if code, _, k := c.raw(ctx, "GET", base+"/v1/evidence/key", "", nil, nil); code != http.StatusOK || !strings.HasPrefix(string(k), evidence.DefaultOrigin+"+") {
+		t.Errorf("key: %d %q", code, k)
+	}
+}
 
+// contractJLISUnavailable: J-LIS away, then a certificate expired six years on.
+func contractJLISUnavailable(t *testing.T, f *contractFixture) {
+	c, e, rp, rpNoFacts, anon, authSigner, session, sign, holderURL, jsonBody, jsonHdr, rejected, hanakoSigner, hanakoAuth := f.c, f.e, f.rp, f.rpNoFacts, f.anon, f.authSigner, f.session, f.sign, f.holderURL, f.jsonBody, f.jsonHdr, f.rejected, f.hanakoSigner, f.hanakoAuth
 	// J-LIS goes away: a new person cannot be resolved, and OCSP cannot answer.
 	jiro := testkit.Hanako()
 	jiro.Name, jiro.Sex = "鈴木　次郎", jpki.SexMale
@@ -1428,7 +1539,7 @@ func TestContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.jlisSrv.Close()
-	h = session(rp, "identity")
+	h := session(rp, "identity")
 	_, err = anon.Answer(ctx, h.id, h.token, hanakoSigner.Certificate().Raw, sign(hanakoSigner, h.challenge))
 	expectProblem(t, err, "jlis-unavailable")
 	// The holder's consent requests of a certificate the platform never saw need J-LIS too.
@@ -1447,124 +1558,131 @@ func TestContract(t *testing.T) {
 	e.clk.Advance(6 * 365 * 24 * time.Hour)
 	h = session(rp, "login")
 	rejected(h, authSigner.Certificate().Raw, sign(authSigner, h.challenge), "cert-expired")
+}
 
-	t.Run("tenant settings", func(t *testing.T) {
-		// A tenant of its own, so that narrowing changes nothing the other flows rely on.
-		k := contractTenant(t, e, "Example Pharmacy", []platform.Fact{platform.FactName, platform.FactBirth})
-		patch := func(ctx context.Context, hdr http.Header, body string) (int, []byte) {
-			t.Helper()
-			h := http.Header{"Content-Type": {"application/json"}}
-			for name, v := range hdr {
-				h[name] = v
-			}
-			code, _, b := c.raw(ctx, "PATCH", base+"/v1/tenant", k, h, strings.NewReader(body))
-			return code, b
+// contractTenantSettings: GET and PATCH /v1/tenant.
+func contractTenantSettings(t *testing.T, f *contractFixture) {
+	c, e, base := f.c, f.e, f.base
+	// A tenant of its own, so that narrowing changes nothing the other flows rely on.
+	k := contractTenant(t, e, "Example Pharmacy", []platform.Fact{platform.FactName, platform.FactBirth})
+	patch := func(ctx context.Context, hdr http.Header, body string) (int, []byte) {
+		t.Helper()
+		h := http.Header{"Content-Type": {"application/json"}}
+		for name, v := range hdr {
+			h[name] = v
 		}
-		if code, _, b := c.raw(ctx, "GET", base+"/v1/tenant", k, nil, nil); code != http.StatusOK || !strings.Contains(string(b), `"birthdate"`) {
-			t.Errorf("GET /v1/tenant: %d %s", code, b)
-		}
-		idem := http.Header{"Idempotency-Key": {"narrow"}}
-		if code, b := patch(ctx, idem, `{"facts":["name"],"revocation":"ocsp"}`); code != http.StatusOK || !strings.Contains(string(b), `"ocsp"`) {
-			t.Errorf("narrowing: %d %s", code, b)
-		}
-		if code, b := patch(ctx, idem, `{"facts":["name"]}`); code != http.StatusConflict {
-			t.Errorf("the key with another body: %d %s", code, b)
-		}
-		if code, b := patch(ctx, nil, `{"facts":["name","birthdate"]}`); code != http.StatusForbidden || !strings.Contains(string(b), "allowance-widening") {
-			t.Errorf("widening: %d %s", code, b)
-		}
-		if code, b := patch(offSpec(), nil, `{"facts":["mynumber"]}`); code != http.StatusBadRequest {
-			t.Errorf("an unknown fact: %d %s", code, b)
-		}
-		if code, b := patch(offSpec(), nil, `{}`); code != http.StatusBadRequest {
-			t.Errorf("nothing to change: %d %s", code, b)
-		}
-		if code, b := patch(offSpec(), nil, `{"facts":["name"],"x":"`+strings.Repeat("x", web.MaxBody)+`"}`); code != http.StatusRequestEntityTooLarge {
-			t.Errorf("an oversized PATCH: %d %s", code, b)
-		}
-		if code, _, b := c.raw(offSpec(), "PATCH", base+"/v1/tenant", k, http.Header{"Content-Type": {"text/plain"}}, strings.NewReader(`{"facts":[]}`)); code != http.StatusUnsupportedMediaType {
-			t.Errorf("a PATCH that is not JSON: %d %s", code, b)
-		}
-	})
-	t.Run("idempotency", func(t *testing.T) { idempotencyFlows(t, e, c) })
-	t.Run("oidc clients", func(t *testing.T) { oidcClientFlows(t, e, c) })
-	t.Run("internal", func(t *testing.T) {
-		// A platform on a closed store, and not configured for verifications: every call fails
-		// inside, and must still answer the documented 500.
-		st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "closed.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Close()
-		p, err := platform.New(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bprov, err := oidc.New(p, st, oidc.Config{Issuer: "http://127.0.0.1:1/oidc", Master: bytes.Repeat([]byte{7}, 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		broken := httptest.NewServer(web.New(p, web.WithTenantRoutes(bprov.APIRoutes)))
-		defer broken.Close()
-		bc := c.client(broken.URL, key)
-		_, err = bc.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
-		expectProblem(t, err, "internal")
-		_, err = bc.Session(ctx, s1.ID)
-		expectProblem(t, err, "internal")
-		_, err = bc.Verification(ctx, done.Verification.ID)
-		expectProblem(t, err, "internal")
-		_, err = bc.Usage(ctx, "", "")
-		expectProblem(t, err, "internal")
-		_, err = bc.CardKey(ctx)
-		expectProblem(t, err, "internal")
-		if code, _, _ := c.raw(ctx, "GET", broken.URL+"/v1/sessions/"+s1.ID+"/qr.png", key, nil, nil); code != http.StatusInternalServerError {
-			t.Errorf("qr.png on a broken store: %d", code)
-		}
-		_, err = c.client(broken.URL, "").FetchUncheckedChallenge(ctx, id1, tok1)
-		expectProblem(t, err, "internal")
-		_, err = c.client(broken.URL, "").Answer(ctx, id1, tok1, signer.Certificate().Raw, []byte("sig"))
-		expectProblem(t, err, "internal")
-		for _, r := range []struct{ method, path string }{
-			{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
-			{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
-			{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
-			{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
-			{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
-			{"POST", "/v1/holder/consents/challenge"}, {"GET", "/v1/tenant"}, {"PATCH", "/v1/tenant"},
-			{"POST", "/v1/oidc/clients"}, {"GET", "/v1/oidc/clients"}, {"DELETE", "/v1/oidc/clients/c_0000000000000000"},
-		} {
-			var body io.Reader
-			if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
-				body = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`)
-			}
-			if r.method == "PATCH" {
-				body = strings.NewReader(`{"facts":[]}`)
-			}
-			if r.path == "/v1/oidc/clients" && r.method == "POST" {
-				body = strings.NewReader(`{"name":"x","redirect_uris":["https://rp.example/cb"]}`)
-			}
-			var hdr http.Header
-			if body != nil {
-				hdr = jsonHdr
-			}
-			if code, _, b := c.raw(ctx, r.method, broken.URL+r.path, key, hdr, body); code != http.StatusInternalServerError {
-				t.Errorf("%s %s on a broken platform: %d %s", r.method, r.path, code, b)
-			}
-		}
-		for _, path := range []string{"query", "revoke"} {
-			proof := map[string]any{"certificate": authSigner.Certificate().Raw, "signature": []byte("sig"), "challenge": []byte("challenge"),
-				"tenant_id": "t_0000000000000000", "scope": "basic4_updates"}
-			if path == "query" {
-				delete(proof, "tenant_id")
-				delete(proof, "scope")
-			}
-			if code, _, b := c.raw(ctx, "POST", broken.URL+"/v1/holder/consents/"+path, "", jsonHdr, jsonBody(proof)); code != http.StatusInternalServerError {
-				t.Errorf("consents %s on a broken platform: %d %s", path, code, b)
-			}
-		}
-	})
+		code, _, b := c.raw(ctx, "PATCH", base+"/v1/tenant", k, h, strings.NewReader(body))
+		return code, b
+	}
+	if code, _, b := c.raw(ctx, "GET", base+"/v1/tenant", k, nil, nil); code != http.StatusOK || !strings.Contains(string(b), `"birthdate"`) {
+		t.Errorf("GET /v1/tenant: %d %s", code, b)
+	}
+	idem := http.Header{"Idempotency-Key": {"narrow"}}
+	if code, b := patch(ctx, idem, `{"facts":["name"],"revocation":"ocsp"}`); code != http.StatusOK || !strings.Contains(string(b), `"ocsp"`) {
+		t.Errorf("narrowing: %d %s", code, b)
+	}
+	if code, b := patch(ctx, idem, `{"facts":["name"]}`); code != http.StatusConflict {
+		t.Errorf("the key with another body: %d %s", code, b)
+	}
+	if code, b := patch(ctx, nil, `{"facts":["name","birthdate"]}`); code != http.StatusForbidden || !strings.Contains(string(b), "allowance-widening") {
+		t.Errorf("widening: %d %s", code, b)
+	}
+	if code, b := patch(offSpec(), nil, `{"facts":["mynumber"]}`); code != http.StatusBadRequest {
+		t.Errorf("an unknown fact: %d %s", code, b)
+	}
+	if code, b := patch(offSpec(), nil, `{}`); code != http.StatusBadRequest {
+		t.Errorf("nothing to change: %d %s", code, b)
+	}
+	if code, b := patch(offSpec(), nil, `{"facts":["name"],"x":"`+strings.Repeat("x", web.MaxBody)+`"}`); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("an oversized PATCH: %d %s", code, b)
+	}
+	if code, _, b := c.raw(offSpec(), "PATCH", base+"/v1/tenant", k, http.Header{"Content-Type": {"text/plain"}}, strings.NewReader(`{"facts":[]}`)); code != http.StatusUnsupportedMediaType {
+		t.Errorf("a PATCH that is not JSON: %d %s", code, b)
+	}
+}
 
-	// Coverage: every declared response of every operation, and every problem type.
+// contractInternal: a broken platform answers the documented 500 on every route.
+func contractInternal(t *testing.T, f *contractFixture) {
+	c, key, signer, authSigner, jsonBody, jsonHdr, s1, done, id1, tok1, ep1 := f.c, f.key, f.signer, f.authSigner, f.jsonBody, f.jsonHdr, f.s1, f.done, f.id1, f.tok1, f.ep1
+	// A platform on a closed store, and not configured for verifications: every call fails
+	// inside, and must still answer the documented 500.
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "closed.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	p, err := platform.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bprov, err := oidc.New(p, st, oidc.Config{Issuer: "http://127.0.0.1:1/oidc", Master: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := httptest.NewServer(web.New(p, web.WithTenantRoutes(bprov.APIRoutes)))
+	defer broken.Close()
+	bc := c.client(broken.URL, key)
+	_, err = bc.CreateSession(ctx, client.SessionRequest{Purpose: "identity"})
+	expectProblem(t, err, "internal")
+	_, err = bc.Session(ctx, s1.ID)
+	expectProblem(t, err, "internal")
+	_, err = bc.Verification(ctx, done.Verification.ID)
+	expectProblem(t, err, "internal")
+	_, err = bc.Usage(ctx, "", "")
+	expectProblem(t, err, "internal")
+	_, err = bc.CardKey(ctx)
+	expectProblem(t, err, "internal")
+	if code, _, _ := c.raw(ctx, "GET", broken.URL+"/v1/sessions/"+s1.ID+"/qr.png", key, nil, nil); code != http.StatusInternalServerError {
+		t.Errorf("qr.png on a broken store: %d", code)
+	}
+	_, err = c.client(broken.URL, "").FetchUncheckedChallenge(ctx, id1, tok1)
+	expectProblem(t, err, "internal")
+	_, err = c.client(broken.URL, "").Answer(ctx, id1, tok1, signer.Certificate().Raw, []byte("sig"))
+	expectProblem(t, err, "internal")
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints"}, {"GET", "/v1/webhooks/endpoints/" + ep1.ID},
+		{"DELETE", "/v1/webhooks/endpoints/" + ep1.ID}, {"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/rotate"},
+		{"POST", "/v1/webhooks/endpoints/" + ep1.ID + "/redeliver"}, {"GET", "/v1/webhooks/deliveries"},
+		{"POST", "/v1/events/evt_00000000000000000000000000000000/redeliver"}, {"GET", "/v1/watches/" + done.Verification.Sub},
+		{"DELETE", "/v1/watches/" + done.Verification.Sub}, {"GET", "/v1/watches/" + done.Verification.Sub + "/basic4"},
+		{"POST", "/v1/holder/consents/challenge"}, {"GET", "/v1/tenant"}, {"PATCH", "/v1/tenant"},
+		{"POST", "/v1/oidc/clients"}, {"GET", "/v1/oidc/clients"}, {"DELETE", "/v1/oidc/clients/c_0000000000000000"},
+	} {
+		var body io.Reader
+		if r.path == "/v1/webhooks/endpoints" && r.method == "POST" {
+			body = strings.NewReader(`{"url":"http://127.0.0.1:1/"}`)
+		}
+		if r.method == "PATCH" {
+			body = strings.NewReader(`{"facts":[]}`)
+		}
+		if r.path == "/v1/oidc/clients" && r.method == "POST" {
+			body = strings.NewReader(`{"name":"x","redirect_uris":["https://rp.example/cb"]}`)
+		}
+		var hdr http.Header
+		if body != nil {
+			hdr = jsonHdr
+		}
+		if code, _, b := c.raw(ctx, r.method, broken.URL+r.path, key, hdr, body); code != http.StatusInternalServerError {
+			t.Errorf("%s %s on a broken platform: %d %s", r.method, r.path, code, b)
+		}
+	}
+	for _, path := range []string{"query", "revoke"} {
+		proof := map[string]any{"certificate": authSigner.Certificate().Raw, "signature": []byte("sig"), "challenge": []byte("challenge"),
+			"tenant_id": "t_0000000000000000", "scope": "basic4_updates"}
+		if path == "query" {
+			delete(proof, "tenant_id")
+			delete(proof, "scope")
+		}
+		if code, _, b := c.raw(ctx, "POST", broken.URL+"/v1/holder/consents/"+path, "", jsonHdr, jsonBody(proof)); code != http.StatusInternalServerError {
+			t.Errorf("consents %s on a broken platform: %d %s", path, code, b)
+		}
+	}
+}
+
+// checkCoverage checks that the exchanges seen reached every declared response of every
+// operation, and every problem type.
+func (c *contract) checkCoverage(t *testing.T) {
+	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	got := map[string]bool{}
