@@ -182,7 +182,7 @@ func (p *Platform) holderPerson(ctx context.Context, proof HolderProof, action, 
 		return "", newError(KindGone, "challenge-expired", "the challenge expired at %s", exp.UTC().Format(time.RFC3339))
 	}
 	var roots, phoneRoots []*x509.Certificate
-	for _, ca := range p.cas {
+	for _, ca := range p.trustedCAs() {
 		switch {
 		case ca.Purpose != PurposeLogin:
 		case strings.HasSuffix(ca.Name, "-phone"):

@@ -135,9 +135,10 @@ func (p *Platform) EventID(typ, tenantID, ca, serial string) string {
 
 // TrustedCA returns the trusted CA with a storage key, nil if none.
 func (p *Platform) TrustedCA(key string) *CA {
-	for i := range p.cas {
-		if CAKey(p.cas[i].Cert) == key {
-			return &p.cas[i]
+	cas := p.trustedCAs()
+	for i := range cas {
+		if CAKey(cas[i].Cert) == key {
+			return &cas[i]
 		}
 	}
 	return nil

@@ -87,7 +87,7 @@ func (p *Platform) resolvePerson(ctx context.Context, res *verify.Result) ([]Per
 
 // caName returns the J-LIS name of a trusted CA by its key identifier.
 func (p *Platform) caName(ski []byte) string {
-	for _, ca := range p.cas {
+	for _, ca := range p.trustedCAs() {
 		if string(ca.Cert.SubjectKeyId) == string(ski) {
 			return ca.Name
 		}
@@ -97,7 +97,7 @@ func (p *Platform) caName(ski []byte) string {
 
 // caKeyByName returns the storage key of a trusted CA by its J-LIS name.
 func (p *Platform) caKeyByName(name string) string {
-	for _, ca := range p.cas {
+	for _, ca := range p.trustedCAs() {
 		if ca.Name == name {
 			return CAKey(ca.Cert)
 		}
@@ -117,7 +117,7 @@ func kindOfCA(name string) string {
 // CAName returns the J-LIS name of a trusted CA ("sign", "auth-phone", ...) by its storage key
 // (CAKey, as in Verification.CertCA), or "" for an unknown key.
 func (p *Platform) CAName(key string) string {
-	for _, ca := range p.cas {
+	for _, ca := range p.trustedCAs() {
 		if CAKey(ca.Cert) == key {
 			return ca.Name
 		}

@@ -87,6 +87,7 @@ type Platform struct {
 	clk        clockwork.Clock
 	rand       io.Reader
 	master     []byte
+	casMu      sync.RWMutex // AddCAs replaces cas while verifications read it
 	cas        []CA
 	cardAPCAs  []*rsa.PublicKey // WithCardAPCAs: chip reading is enabled with one
 	revocation RevocationChecker
@@ -158,12 +159,49 @@ func New(store Storage, opts ...Option) (*Platform, error) {
 	if verifying && (len(p.master) < 32 || len(p.cas) == 0 || p.revocation == nil || p.links == nil || p.evidence == nil) {
 		return nil, errors.New("platform: verifications need a master secret of at least 32 bytes, trusted CAs, a revocation checker, a link source and the evidence log")
 	}
-	for _, ca := range p.cas {
-		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || (ca.Purpose != PurposeIdentity && ca.Purpose != PurposeLogin) {
-			return nil, fmt.Errorf("platform: CA %q lacks its certificate, key identifier or purpose", ca.Name)
-		}
+	if err := checkCAs(p.cas); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+func checkCAs(cas []CA) error {
+	for _, ca := range cas {
+		if ca.Cert == nil || len(ca.Cert.SubjectKeyId) == 0 || (ca.Purpose != PurposeIdentity && ca.Purpose != PurposeLogin) {
+			return fmt.Errorf("platform: CA %q lacks its certificate, key identifier or purpose", ca.Name)
+		}
+	}
+	return nil
+}
+
+// trustedCAs returns the trusted CAs in force; the slice is never modified afterwards.
+func (p *Platform) trustedCAs() []CA {
+	p.casMu.RLock()
+	defer p.casMu.RUnlock()
+	return p.cas
+}
+
+// AddCAs trusts further CAs while the platform runs: the new generations of a J-LIS rollover
+// that the caller has checked exactly as at start (wiring.CheckTrust). A CA whose name is
+// already trusted is skipped; verifications in progress keep the list they started with.
+func (p *Platform) AddCAs(cas ...CA) error {
+	if err := checkCAs(cas); err != nil {
+		return err
+	}
+	p.casMu.Lock()
+	defer p.casMu.Unlock()
+	have := map[string]bool{}
+	for _, ca := range p.cas {
+		have[ca.Name] = true
+	}
+	next := append([]CA(nil), p.cas...)
+	for _, ca := range cas {
+		if !have[ca.Name] {
+			next, have[ca.Name] = append(next, ca), true
+		}
+	}
+	p.cas = next
+	return nil
 }
 
 // canVerify reports whether the platform was configured for verifications.

@@ -262,7 +262,7 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 // check runs the pipeline; it fills v's certificate and revocation fields as it learns them.
 func (p *Platform) check(ctx context.Context, s *Session, policy RevocationPolicy, a Answer, now time.Time, v *Verification, crlThisUpdate *time.Time) (*verify.Result, *Error) {
 	var roots, phoneRoots []*x509.Certificate
-	for _, ca := range p.cas {
+	for _, ca := range p.trustedCAs() {
 		if ca.Purpose != s.Purpose {
 			continue
 		}

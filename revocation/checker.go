@@ -137,7 +137,7 @@ func NewChecker(f *Fetcher, opts ...CheckerOption) *Checker {
 }
 
 func (c *Checker) source(issuer *x509.Certificate) (Source, bool) {
-	for _, s := range c.f.sources {
+	for _, s := range c.f.Sources() {
 		if s.Issuer.Equal(issuer) {
 			return s, true
 		}

@@ -130,7 +130,30 @@ func (f *Fetcher) Collectors() []prometheus.Collector {
 }
 
 // Sources returns the configured sources.
-func (f *Fetcher) Sources() []Source { return f.sources }
+func (f *Fetcher) Sources() []Source {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.sources
+}
+
+// AddSources adds sources while the fetcher runs (the CAs of a J-LIS rollover the platform
+// learnt of); a source whose name is already fetched is skipped. They are fetched from the next
+// Refresh on.
+func (f *Fetcher) AddSources(sources ...Source) {
+	f.refreshMu.Lock() // not in the middle of a refresh
+	defer f.refreshMu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := append([]Source(nil), f.sources...)
+	for _, s := range sources {
+		if _, ok := f.state[s.Name]; ok {
+			continue
+		}
+		next = append(next, s)
+		f.state[s.Name] = &FetchState{}
+	}
+	f.sources = next
+}
 
 // State returns a copy of what the fetcher knows about a source.
 func (f *Fetcher) State(name string) (FetchState, bool) {
@@ -150,7 +173,7 @@ func (f *Fetcher) State(name string) (FetchState, bool) {
 func (f *Fetcher) Ready() error {
 	var errs []error
 	now := f.clk.Now()
-	for _, s := range f.sources {
+	for _, s := range f.Sources() {
 		st, _ := f.State(s.Name)
 		if !st.Fresh(now) {
 			why := "never fetched"

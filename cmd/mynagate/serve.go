@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/wiring"
 
@@ -241,7 +242,10 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 	if err := f.Refresh(ctx); err != nil {
 		slog.Warn("first CRL fetch failed; verifications fall back to OCSP until it succeeds", "err", err)
 	}
-	go f.Run(ctx, cfg.crlInterval)
+	// Every CRL refresh also looks for new CA generations (a J-LIS rollover) and trusts them by
+	// the same check as above.
+	tr := &wiring.TrustRefresher{JLIS: jc, Base: cfg.jlisURL, Pins: cfg.pins, Store: st, Platform: p, Fetcher: f, Clock: clockwork.NewRealClock()}
+	go tr.Run(ctx, cfg.crlInterval)
 	ready := nodeReadiness(st, f, log)
 	wopts := []web.Option{web.WithReadiness(ready), web.WithCollectors(append(f.Collectors(), nt.collectors()...)...)}
 	if cfg.rateLimits != nil {

@@ -28,6 +28,17 @@ import (
 // fetcher, a new API server. It returns the first tenant's client and the fetcher.
 func (e *env) restarted(t *testing.T, jlisURL string, pins *wiring.Pins) (*client.Client, *revocation.Fetcher, error) {
 	t.Helper()
+	rp, tr, err := e.start(t, jlisURL, pins)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rp, tr.Fetcher, nil
+}
+
+// start starts the platform as serve does and returns the first tenant's client and the
+// refresher serve runs on its CRL schedule (trust and CRLs), to be driven by the test.
+func (e *env) start(t *testing.T, jlisURL string, pins *wiring.Pins) (*client.Client, *wiring.TrustRefresher, error) {
+	t.Helper()
 	jc := jlisapi.New(jlisURL)
 	cas, srcs, err := wiring.Trust(ctx, jc, jlisURL)
 	if err != nil {
@@ -50,7 +61,8 @@ func (e *env) restarted(t *testing.T, jlisURL string, pins *wiring.Pins) (*clien
 		t.Fatal(err)
 	}
 	h = web.New(p)
-	return client.New(api.URL, client.WithAPIKey(e.apiKey)), f, nil
+	tr := &wiring.TrustRefresher{JLIS: jc, Base: jlisURL, Pins: pins, Store: e.st, Platform: p, Fetcher: f, Clock: e.clk}
+	return client.New(api.URL, client.WithAPIKey(e.apiKey)), tr, nil
 }
 
 // TestRolloverEndToEnd: J-LIS rolls both CAs over. After the platform's restart a card issued
@@ -185,26 +197,8 @@ func TestRolloverForgedGeneration(t *testing.T) {
 			genuineLink = g.Link
 		}
 	}
-	// spoof serves the genuine J-LIS with a list that adds sign-g3 = forged root and link.
 	spoof := func(root, link *x509.Certificate) string {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/ca" {
-				e.jlisSrv.Config.Handler.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			e.jlisSrv.Config.Handler.ServeHTTP(rec, r)
-			var list jlis.CAList
-			if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
-				t.Error(err)
-			}
-			entry := jlis.CAListEntry{Name: "sign-g3", Base: "sign", Generation: 3, Issuing: true, Cert: root.Raw}
-			if link != nil {
-				entry.LinkCert = link.Raw
-			}
-			list.CAs = append(list.CAs, entry)
-			json.NewEncoder(w).Encode(list)
-		}))
+		srv := httptest.NewServer(e.spoofGeneration(t, root, link))
 		t.Cleanup(srv.Close)
 		return srv.URL
 	}
@@ -247,6 +241,29 @@ func TestRolloverForgedGeneration(t *testing.T) {
 	if err := wiring.LinkVerifies(genuineLink, mustCA(t, e.sim, "sign-g2"), first[0], e.clk.Now()); err == nil {
 		t.Error("an expired link certificate verifies")
 	}
+}
+
+// spoofGeneration serves the genuine J-LIS with a CA list that adds sign-g3 = root, with link
+// as its link certificate (none when nil).
+func (e *env) spoofGeneration(t *testing.T, root, link *x509.Certificate) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ca" {
+			e.jlisSrv.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		e.jlisSrv.Config.Handler.ServeHTTP(rec, r)
+		var list jlis.CAList
+		if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+			t.Error(err)
+		}
+		entry := jlis.CAListEntry{Name: "sign-g3", Base: "sign", Generation: 3, Issuing: true, Cert: root.Raw}
+		if link != nil {
+			entry.LinkCert = link.Raw
+		}
+		list.CAs = append(list.CAs, entry)
+		json.NewEncoder(w).Encode(list)
+	})
 }
 
 func mustParse(t *testing.T, der []byte) *x509.Certificate {
