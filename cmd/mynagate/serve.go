@@ -185,7 +185,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 	}
 	if err := wiring.CheckTrust(ctx, cas, cfg.pins, st, time.Now()); err != nil {
 		st.Close()
-		return nil, err
+		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
 	for _, ca := range cas {
 		slog.Info("trusting J-LIS CA", "ca", ca.Name, "subject", ca.Cert.Subject.String(), "key_id", platform.CAKey(ca.Cert), "sha256", wiring.Fingerprint(ca.Cert))

@@ -132,7 +132,7 @@ func CheckTrust(ctx context.Context, cas []platform.CA, pins *Pins, st AnchorSto
 			old, ok := recorded[name]
 			if ok && string(old) != string(der) {
 				oldSum, newSum := sha256.Sum256(old), sha256.Sum256(der)
-				return fmt.Errorf("%w: J-LIS CA %s changed since it was first trusted (now SHA-256 %s, recorded %s); refusing to start — if the change is genuine, pin the new CA certificates with serve --trust FILE",
+				return fmt.Errorf("%w: J-LIS CA %s changed since it was first trusted (now SHA-256 %s, recorded %s) — if the change is genuine, pin the new CA certificates with serve --trust FILE",
 					ErrUntrustedAnchor, name, hex.EncodeToString(newSum[:]), hex.EncodeToString(oldSum[:]))
 			}
 			trusted[name] = ok || len(recorded) == 0
@@ -159,9 +159,9 @@ func CheckTrust(ctx context.Context, cas []platform.CA, pins *Pins, st AnchorSto
 		}
 		sum := sha256.Sum256(fetched[name])
 		if pins != nil {
-			return fmt.Errorf("%w: J-LIS serves CA %s with SHA-256 %s, which is not pinned by --trust/--trust-sha256 and has no link certificate from a pinned CA; refusing to start", ErrUntrustedAnchor, name, hex.EncodeToString(sum[:]))
+			return fmt.Errorf("%w: J-LIS serves CA %s with SHA-256 %s, which is not pinned by --trust/--trust-sha256 and has no link certificate from a pinned CA", ErrUntrustedAnchor, name, hex.EncodeToString(sum[:]))
 		}
-		return fmt.Errorf("%w: J-LIS serves CA %s (SHA-256 %s), which was not trusted at the first start and has no link certificate from a trusted CA; refusing to start — if it is genuine, pin it with serve --trust FILE", ErrUntrustedAnchor, name, hex.EncodeToString(sum[:]))
+		return fmt.Errorf("%w: J-LIS serves CA %s (SHA-256 %s), which was not trusted at the first start and has no link certificate from a trusted CA — if it is genuine, pin it with serve --trust FILE", ErrUntrustedAnchor, name, hex.EncodeToString(sum[:]))
 	}
 	if pins != nil {
 		if err := st.RecordTrustAnchors(ctx, fetched, true, now); err != nil {
@@ -179,7 +179,7 @@ func CheckTrust(ctx context.Context, cas []platform.CA, pins *Pins, st AnchorSto
 	}
 	for _, name := range sortedNames(cas) {
 		if string(recorded[name]) != string(fetched[name]) {
-			return fmt.Errorf("%w: J-LIS CA %s differs from the one another node recorded at the same time; refusing to start", ErrUntrustedAnchor, name)
+			return fmt.Errorf("%w: J-LIS CA %s differs from the one another node recorded at the same time", ErrUntrustedAnchor, name)
 		}
 	}
 	return nil
