@@ -357,7 +357,13 @@ func (s *Store) TenantPersons(ctx context.Context, tenantID string, fn func(pers
 	if err := validate("TenantPersons").str("tenantID", tenantID).check("fn", fn != nil, "is nil").done(); err != nil {
 		return err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT person_id FROM verifications WHERE tenant_id = $1 AND decision = 'accepted'`, tenantID)
+	return s.eachTenantPerson(ctx, tenantID, fn, `SELECT DISTINCT person_id FROM verifications WHERE tenant_id = $1 AND decision = 'accepted'`, tenantID)
+}
+
+// eachTenantPerson runs query (one person_id column) and calls fn with each row, in the
+// tenant's name for errors; the walk of TenantPersons and TenantPersonsSince.
+func (s *Store) eachTenantPerson(ctx context.Context, tenantID string, fn func(personID string) error, query string, args ...any) error {
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: persons of %s: %w", tenantID, err)
 	}

@@ -38,26 +38,9 @@ func (s *Store) TenantPersonsSince(ctx context.Context, tenantID string, since t
 	}
 	// On evidence_entries itself, so that the (tenant_id, created_at) index of verifications
 	// (migration 00027) serves it.
-	rows, err := s.r.QueryContext(ctx, `
+	return s.eachTenantPerson(ctx, tenantID, fn, `
 		SELECT DISTINCT person_id FROM evidence_entries
 		WHERE session_id IS NOT NULL AND tenant_id = $1 AND created_at >= $2 AND decision = 'accepted'`, tenantID, nanos(since))
-	if err != nil {
-		return fmt.Errorf("store: persons of %s: %w", tenantID, err)
-	}
-	defer rows.Close()
-	var person string
-	for rows.Next() {
-		if err := rows.Scan(&person); err != nil {
-			return fmt.Errorf("store: persons of %s: %w", tenantID, err)
-		}
-		if err := fn(person); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: persons of %s: %w", tenantID, err)
-	}
-	return nil
 }
 
 // IndexSubjects indexes pairwise ids (keyed hash → person) of a tenant and moves its
