@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,22 +56,11 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
-	crl, err := sim.CRL(ctx, "auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	crlDER, err := os.ReadFile(crl.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := sim.CACertificate("auth")
-	if err != nil {
-		t.Fatal(err)
-	}
+	caRaw, crlDER, _ := testkit.AuthTrust(t, sim)
 	now := clk.Now()
 	today := now.In(jpki.JST).Format(time.DateOnly)
 	m := &manifest.Manifest{Event: "ev1", EventName: "Spring Live", IssuedAt: now, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour),
-		CommitKey: bytes.Repeat([]byte{9}, 32), CardKey: bytes.Repeat([]byte{8}, 32), CodeKey: codeKey, CACerts: [][]byte{ca.Raw}, CRLs: [][]byte{crlDER}}
+		CommitKey: bytes.Repeat([]byte{9}, 32), CardKey: bytes.Repeat([]byte{8}, 32), CodeKey: codeKey, CACerts: [][]byte{caRaw}, CRLs: [][]byte{crlDER}}
 	m.Tickets = []manifest.Ticket{
 		{ID: "t1", Event: "ev1", Day: today, Seat: "S-1", Status: "valid", Holder: commit(m, f.cards["A"]), Name: "山田　太郎"},
 		{ID: "t2", Event: "ev1", Day: today, Seat: "S-2", Status: "valid", Generation: 1, Holder: commit(m, f.cards["B"]), Former: []string{commit(m, f.cards["A"])}},

@@ -24,22 +24,11 @@ func TestTicketGateFlags(t *testing.T) {
 	ctx := context.Background()
 	sim, clk, _ := testkit.Simulator(t)
 	clk.Advance(time.Minute)
-	crl, err := sim.CRL(ctx, "auth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	crlDER, err := os.ReadFile(crl.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := sim.CACertificate("auth")
-	if err != nil {
-		t.Fatal(err)
-	}
+	caRaw, crlDER, _ := testkit.AuthTrust(t, sim)
 	dir := t.TempDir()
 	caPEM, caDER, crlFile, junk := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.der"), filepath.Join(dir, "auth.crl"), filepath.Join(dir, "junk")
-	writePEM(t, caPEM, "CERTIFICATE", ca.Raw)
-	os.WriteFile(caDER, ca.Raw, 0o600)
+	writePEM(t, caPEM, "CERTIFICATE", caRaw)
+	os.WriteFile(caDER, caRaw, 0o600)
 	os.WriteFile(crlFile, crlDER, 0o600)
 	os.WriteFile(junk, []byte("not a certificate"), 0o600)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
@@ -63,7 +52,7 @@ func TestTicketGateFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			gotCAs, gotCRLs, err := tr(ctx)
-			if err != nil || len(gotCAs) != 1 || string(gotCAs[0]) != string(ca.Raw) || len(gotCRLs) != 1 || string(gotCRLs[0]) != string(crlDER) {
+			if err != nil || len(gotCAs) != 1 || string(gotCAs[0]) != string(caRaw) || len(gotCRLs) != 1 || string(gotCRLs[0]) != string(crlDER) {
 				t.Errorf("%v %s: %d CAs, %d CRLs, %v", cas, src, len(gotCAs), len(gotCRLs), err)
 			}
 		}
