@@ -164,7 +164,7 @@ func CompleteGroup(ctx context.Context, s *Store, cs []Completion) []error {
 			group[i].ev = &c.Events[0]
 		}
 	}
-	s.writePGGroup(slices.Clone(group))
+	s.writePGGroup(slices.Clone(group), 0)
 	out := make([]error, len(cs))
 	for i, c := range group {
 		if out[i] = <-c.done; errors.Is(out[i], errAlone) {

@@ -33,10 +33,13 @@ import (
 //     statement);
 //  2. the persons created for completions that inserted no entry are deleted again; the
 //     certificate links and the usage counters of the completions that did insert (one
-//     statement each, the counters summed per shard row); COMMIT.
+//     statement each, the counts summed into one shard row per key: groupShard); COMMIT.
 //
-// A completion that finds no company runs alone, pipelined, as without grouping. One whose
-// entry its group did not insert is run again on its own (CompleteSession's
+// A completion that finds no company is a group of one, written the same way: a committer is
+// busy until its group's commit, and that is what makes the completions arriving meanwhile
+// queue up into the next group. (Handing a lone completion back to run on its own freed the
+// committer at once, so under load nearly every group was of one and grouping did nothing.)
+// A completion whose entry its group did not insert is run again on its own (CompleteSession's
 // pipelined steps), which refuses it with the precise reason, as before. Rows are locked in
 // the same order in every group (persons by id, entries by session, certificates by CA and
 // serial, counters by key), so groups of two nodes do not deadlock on them. An error of a
@@ -69,7 +72,7 @@ func (s *Store) startPGGroups() {
 	s.quit = make(chan struct{})
 	s.stopped = make(chan struct{})
 	stopped := make(chan struct{}, pgCommitters)
-	for range pgCommitters {
+	for slot := range pgCommitters {
 		go func() {
 			defer func() { stopped <- struct{}{} }()
 			for {
@@ -87,7 +90,7 @@ func (s *Store) startPGGroups() {
 							break more
 						}
 					}
-					s.writePGGroup(group)
+					s.writePGGroup(group, slot)
 				}
 			}
 		}()
@@ -114,13 +117,13 @@ func (s *Store) completeGrouped(ctx context.Context, c *pgCompletion) error {
 }
 
 // writePGGroup writes a group of completions in one transaction (see above) and answers each.
-func (s *Store) writePGGroup(group []*pgCompletion) {
-	if len(group) == 1 {
-		group[0].done <- errAlone // alone, the pipelined steps are as good: BEGIN and COMMIT ride along
-		return
-	}
+// slot is the committer's number, which picks the group's counter shards (groupShard). A group
+// of one is written the same way: its committer stays busy until the commit, so that the
+// completions arriving meanwhile queue up for the next group instead of each finding a free
+// committer.
+func (s *Store) writePGGroup(group []*pgCompletion, slot int) {
 	slices.SortFunc(group, func(a, b *pgCompletion) int { return strings.Compare(a.v.SessionID, b.v.SessionID) })
-	inserted, err := s.pgGroupTx(group)
+	inserted, err := s.pgGroupTx(group, slot)
 	for _, c := range group {
 		switch {
 		case err != nil:
@@ -134,7 +137,7 @@ func (s *Store) writePGGroup(group []*pgCompletion) {
 }
 
 // pgGroupTx runs the group's transaction and returns the ids of the entries it inserted.
-func (s *Store) pgGroupTx(group []*pgCompletion) (map[string]bool, error) {
+func (s *Store) pgGroupTx(group []*pgCompletion, slot int) (map[string]bool, error) {
 	ctx := context.Background()
 	n := len(group)
 	conn, err := s.w.Conn(ctx)
@@ -150,7 +153,7 @@ func (s *Store) pgGroupTx(group []*pgCompletion) (map[string]bool, error) {
 		}
 		pc := sc.Conn()
 		var err error
-		inserted, err = writeGroup(ctx, pc, group)
+		inserted, err = writeGroup(ctx, pc, group, slot)
 		if err != nil {
 			// Whatever state the transaction is in, end it; a connection that cannot is dropped.
 			if _, rerr := pc.Exec(ctx, "ROLLBACK"); rerr != nil {
@@ -165,8 +168,18 @@ func (s *Store) pgGroupTx(group []*pgCompletion) (map[string]bool, error) {
 	return inserted, nil
 }
 
+// groupShard is the usage counter shard every completion of a group counts in: all of the
+// group's counts of one key go to one row, and the committers of one node (slot) use rows that
+// differ (usageShards is a multiple of pgCommitters), chosen among those of the slot by the
+// group's first verification id, so that the groups of two nodes seldom meet on one either.
+// Spread by verification id instead, a group of 16 touched most of the 16 rows of its key and
+// held their locks until its commit: the groups in flight waited for each other's commits.
+func groupShard(slot int, group []*pgCompletion) int64 {
+	return (int64(slot) + pgCommitters*usageShard(group[0].v.ID)) % usageShards
+}
+
 // writeGroup sends the group's two round trips on pc.
-func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion) (map[string]bool, error) {
+func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot int) (map[string]bool, error) {
 	// Round trip 1: BEGIN, new persons, entries.
 	var personIDs []string
 	var personAt []int64
@@ -247,12 +260,13 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion) (map[s
 		shard                          int64
 	}
 	counts := map[counterKey]int64{}
+	shard := groupShard(slot, group)
 	for _, c := range group {
 		if !inserted[c.v.ID] {
 			continue
 		}
 		links = append(links, c.certs...)
-		counts[counterKey{c.v.TenantID, c.month, string(c.v.Purpose), string(c.v.Method), usageShard(c.v.ID)}]++
+		counts[counterKey{c.v.TenantID, c.month, string(c.v.Purpose), string(c.v.Method), shard}]++
 	}
 	slices.SortFunc(links, func(a, b platform.PersonCert) int {
 		return cmp.Or(strings.Compare(a.CA, b.CA), strings.Compare(a.Serial, b.Serial))

@@ -3,6 +3,10 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/mynagate/mynagate/platform"
@@ -60,5 +64,83 @@ func TestPostgresGroupIsolatesEachCompletion(t *testing.T) {
 	n, err := store.QueryInt(ctx, s, `SELECT COALESCE(SUM(count), 0) FROM usage_counters`)
 	if err != nil || n != 3 {
 		t.Errorf("usage counted %d (%v), want 3", n, err)
+	}
+}
+
+// TestPostgresConcurrentCompletionsShareTransactions completes 64 sessions at once through
+// CompleteSession: each is written once and counted once, and they share transactions (the
+// entries' xmin), which they did not while a committer handed a lone completion back to run
+// on its own and so was free again before the next one arrived.
+func TestPostgresConcurrentCompletionsShareTransactions(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, store.DialectPostgres)
+	const n = 64
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("s_%02d", i)
+	}
+	setup(t, s, ids...)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, sid := range ids {
+		wg.Go(func() {
+			v := rejected(fmt.Sprintf("v_%02d", i), "t1", sid)
+			errs[i] = s.CompleteSession(ctx, v, nil, nil, storetest.Record(v.ID, v.TenantID, v.CreatedAt))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("completion %d: %v", i, err)
+		}
+	}
+	if got := count(t, s, "verifications"); got != n {
+		t.Errorf("%d verifications, want %d", got, n)
+	}
+	if total, err := store.QueryInt(ctx, s, `SELECT COALESCE(SUM(count), 0) FROM usage_counters`); err != nil || total != n {
+		t.Errorf("usage counted %d (%v), want %d", total, err, n)
+	}
+	txs, err := store.QueryInt(ctx, s, `SELECT count(DISTINCT xmin::text) FROM evidence_entries`)
+	if err != nil || txs > n/2 {
+		t.Errorf("%d completions written in %d transactions (%v), want at most %d", n, txs, err, n/2)
+	}
+}
+
+// TestPostgresFailedGroupWritesNothing fails a group in its second round trip, after its
+// entries and a new person were inserted (a trigger refuses one certificate link): every
+// completion of the group gets the error and nothing of any of them stays — no entry, no
+// person, no link, no count — and the same completions, without the failing one, are written
+// afterwards on the same store.
+func TestPostgresFailedGroupWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, store.DialectPostgres)
+	setup(t, s, "s_1", "s_2", "s_3")
+	must(t, store.Exec(ctx, s, `CREATE FUNCTION refuse_link() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.serial = 'boom' THEN RAISE EXCEPTION 'link refused'; END IF; RETURN NEW; END $$`))
+	must(t, store.Exec(ctx, s, `CREATE TRIGGER refuse_link BEFORE INSERT ON person_certs FOR EACH ROW EXECUTE FUNCTION refuse_link()`))
+	c := func(v platform.Verification, certs ...platform.PersonCert) store.Completion {
+		return store.Completion{V: v, Certs: certs, Rec: storetest.Record(v.ID, v.TenantID, v.CreatedAt)}
+	}
+	good := []store.Completion{
+		c(accepted("v_1", "t1", "s_1", "p_1", "01"), link("p_1", "01", "sign")),
+		c(rejected("v_2", "t1", "s_2"), nil...),
+	}
+	bad := c(accepted("v_3", "t1", "s_3", "p_3", "boom"), link("p_3", "boom", "sign"))
+	before := rowCounts(t, s)
+	for i, err := range store.CompleteGroup(ctx, s, append(slices.Clone(good), bad)) {
+		if err == nil {
+			t.Errorf("completion %d of the failed group: no error", i)
+		}
+	}
+	if after := rowCounts(t, s); !maps.Equal(before, after) {
+		t.Errorf("a failed group left rows: before %v, after %v", before, after)
+	}
+	for i, err := range store.CompleteGroup(ctx, s, good) {
+		if err != nil {
+			t.Errorf("completion %d again: %v", i, err)
+		}
+	}
+	if got := count(t, s, "verifications"); got != 2 {
+		t.Errorf("%d verifications, want 2", got)
 	}
 }
