@@ -27,7 +27,7 @@ type WatchStatus struct {
 // misses walks only the tenant's verifications since its high-water mark, indexes them and
 // moves the mark (to subjectSlack before the walk began, so that a verification committed late
 // with an earlier time is still walked). Each verification is thus walked about once, and the
-// verification path writes nothing more. store implements it (migration 00028); a store
+// verification path writes nothing more. store implements it; a store
 // without it is walked every time.
 type SubjectStorage interface {
 	// SubjectPerson returns the person of an indexed key ("" when none) and the tenant's mark.

@@ -26,7 +26,7 @@ func (c *walkCounter) TenantPersons(context.Context, string, func(string) error)
 	panic("the full walk of a tenant's persons is not used with the index")
 }
 
-// A watch is found by its pairwise id through the index (migration 00028): a lookup that
+// A watch is found by its pairwise id through the index: a lookup that
 // misses walks only the verifications since the last walk, so probing with unknown ids costs
 // nothing once they are indexed, and persons verified later are still found. Another tenant's
 // pairwise id, and strings that are not pairwise ids, are not found.

@@ -43,7 +43,7 @@ func (s FetchState) Fresh(t time.Time) bool {
 }
 
 // HighWater keeps, per CA, the highest cRLNumber accepted, across restarts and nodes; store
-// implements it (migration 00024). ca is CAKey(issuer).
+// implements it. ca is CAKey(issuer).
 type HighWater interface {
 	// CRLHighWater returns the highest number recorded and the SHA-256 of that CRL's
 	// TBSCertList; a nil number when none.

@@ -43,7 +43,7 @@ func TestConsoleStorage(t *testing.T) {
 			t.Errorf("unknown email: %v", err)
 		}
 
-		// A card's subject links to one user at most (migration 00036).
+		// A card's subject links to one user at most.
 		if _, err := s.ConsoleUserByCard(ctx, "sub-a"); !errors.Is(err, platform.ErrNotFound) {
 			t.Errorf("unlinked card: %v", err)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/mynagate/mynagate/evidence"
 )
 
-// Store implements evidence.Storage (the evidence log's tables: migrations 00002 and 00023) in
+// Store implements evidence.Storage (the evidence log's tables) in
 // the same database as the rest of the platform: an entry is one row of evidence_entries, with
 // its sealed personal data, and the entry of a verification is also the verification's row
 // (CompleteSession). See docs/design/evidence.md for the protocol, and there for the one

@@ -5,11 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/jpki"
@@ -42,48 +39,6 @@ func InTx(ctx context.Context, s *Store, f func(tx *sql.Tx) error) error {
 	return s.inTx(ctx, "test", f)
 }
 
-// MigrateTo brings the database at dsn to schema version (up or down), as a test of a
-// migration needs: data written at an older version, then migrated.
-func MigrateTo(ctx context.Context, dsn string, version int64) error {
-	var db *sql.DB
-	var dialect string
-	var err error
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
-		dialect = DialectSQLite
-		db, err = sql.Open("sqlite", strings.TrimPrefix(dsn, "sqlite:")+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
-	default:
-		dialect = DialectPostgres
-		db, err = sql.Open("pgx", dsn)
-	}
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	fsys, err := fs.Sub(migrations, "migrations/"+dialect)
-	if err != nil {
-		return err
-	}
-	gd := goose.DialectSQLite3
-	if dialect == DialectPostgres {
-		gd = goose.DialectPostgres
-	}
-	p, err := goose.NewProvider(gd, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		return err
-	}
-	current, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return err
-	}
-	if current > version {
-		_, err = p.DownTo(ctx, version)
-	} else {
-		_, err = p.UpTo(ctx, version)
-	}
-	return err
-}
-
 // ExecRaw runs statements on the database at dsn without opening a Store (which would migrate
 // it to the newest schema).
 func ExecRaw(ctx context.Context, dsn string, stmts ...string) error {
@@ -102,6 +57,42 @@ func ExecRaw(ctx context.Context, dsn string, stmts ...string) error {
 		}
 	}
 	return nil
+}
+
+// QueryRaw runs a query on the database at dsn without opening a Store, and returns each row's
+// columns joined by spaces.
+func QueryRaw(ctx context.Context, dsn, query string) ([]string, error) {
+	driver, name := "pgx", dsn
+	if strings.HasPrefix(dsn, "sqlite:") {
+		driver, name = "sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:")+"?mode=ro"
+	}
+	db, err := sql.Open(driver, name)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, strings.TrimSpace(fmt.Sprintln(vals...)))
+	}
+	return out, rows.Err()
 }
 
 // QueryBytes runs a query that returns one byte string, on the writer.
@@ -125,9 +116,14 @@ func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
 	if err := validateRecords("AddEntries", recs); err != nil {
 		return err
 	}
-	steps := make([]step, len(recs))
-	for i, r := range recs {
-		steps[i] = step{
+	var steps []step
+	for _, r := range recs {
+		// An entry's tenant is a foreign key; the conformance suite's tenants are made here.
+		steps = append(steps, step{
+			query: `INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, 0) ON CONFLICT (id) DO NOTHING`,
+			args:  []any{r.TenantID},
+			check: failsWith("store: add evidence entry %s: tenant", r.ID),
+		}, step{
 			query: `INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after)
 				VALUES ($1, $2, $3, ` + s.indexExpr() + `, $4, $5, $6, $7, $8)`,
 			args: []any{r.ID, r.TenantID, nanos(r.Time), r.LeafData, r.LeafHash[:], nullBytes(r.Sealed), nullBytes(r.WrappedKey), sealedUntil(&r)},
@@ -140,7 +136,7 @@ func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
 				}
 				return nil
 			},
-		}
+		})
 	}
 	return s.runSteps(ctx, "AddEntries", steps, nil)
 }
@@ -173,3 +169,6 @@ func CompleteGroup(ctx context.Context, s *Store, cs []Completion) []error {
 	}
 	return out
 }
+
+// Migrations and LastLegacyVersion, for the test of migration numbers.
+var Migrations, LastLegacyVersion = migrations, lastLegacyVersion

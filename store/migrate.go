@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -13,11 +14,48 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-// migrations holds one directory of goose SQL files per dialect. A new table (evidence log,
-// webhook endpoints, delivery state, …) is a new numbered file in both directories.
+// migrations holds one directory of goose SQL files per dialect: 00001_baseline.sql, the
+// schema every database starts from, and what came after it. A change of schema is a new
+// numbered file in both directories, numbered above lastLegacyVersion.
 //
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
+
+// lastLegacyVersion is the newest goose version of the migrations that came before the
+// baseline. A database that records any version from 2 to lastLegacyVersion was made by a build
+// before the baseline: its schema is not the baseline's, and no migration leads from it to the
+// baseline, so it is refused (checkBaseline). Later migrations are numbered above it.
+const lastLegacyVersion = 36
+
+// errBeforeBaseline is the one-line refusal of a database made before the baseline.
+var errBeforeBaseline = errors.New("this database was made by a build before the schema baseline; recreate it")
+
+// checkBaseline refuses a database made by a build before the schema baseline, and changes
+// nothing in it: it only reads, and on SQLite db is read-only. A database without goose's table
+// is new (or empty) and passes.
+func checkBaseline(ctx context.Context, db *sql.DB, dialect string) error {
+	exists := `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = $1`
+	if dialect == DialectPostgres {
+		exists = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, exists, "goose_db_version").Scan(&n); err != nil {
+		return fmt.Errorf("store: read %s schema version: %w", dialect, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	var legacy sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE version_id BETWEEN 2 AND $1`,
+		lastLegacyVersion).Scan(&legacy)
+	if err != nil {
+		return fmt.Errorf("store: read %s schema version: %w", dialect, err)
+	}
+	if legacy.Valid {
+		return fmt.Errorf("store: %w (%s schema version %d)", errBeforeBaseline, dialect, legacy.Int64)
+	}
+	return nil
+}
 
 // migrate brings db's schema up to the newest embedded migration. It refuses a database whose
 // schema is newer than this program's, which would otherwise be used with queries that do not
@@ -41,6 +79,12 @@ func migrate(ctx context.Context, db *sql.DB, dialect string, log *slog.Logger) 
 			return fmt.Errorf("store: migration lock: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	if dialect == DialectPostgres {
+		// SQLite's is checked on a read-only connection before its migration pool opens.
+		if err := checkBaseline(ctx, db, dialect); err != nil {
+			return err
+		}
 	}
 	p, err := goose.NewProvider(gd, db, fsys, opts...)
 	if err != nil {

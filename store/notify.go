@@ -12,8 +12,8 @@ import (
 	"github.com/mynagate/mynagate/platform"
 )
 
-// Revocation notification (platform.NotifyStorage) and consents (platform.ConsentStorage):
-// migrations 00020_revocation_notify.sql. The queries are the same in both dialects.
+// Revocation notification (platform.NotifyStorage) and consents (platform.ConsentStorage).
+// The queries are the same in both dialects.
 
 var (
 	_ platform.NotifyStorage  = (*Store)(nil)

@@ -13,7 +13,7 @@ import (
 )
 
 // The OpenID provider's storage (oidc.Storage): clients, login requests, tokens and signing
-// keys. Migration 00026_oidc.sql; the same SQL on both dialects. Every change of state is one
+// keys; the same SQL on both dialects. Every change of state is one
 // guarded UPDATE whose RowsAffected says whether the guard held.
 
 var _ oidc.Storage = (*Store)(nil)

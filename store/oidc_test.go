@@ -11,6 +11,7 @@ import (
 	"github.com/mynagate/mynagate/oidc"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
+	"github.com/mynagate/mynagate/store/storetest"
 )
 
 func oToken(id, family, refresh string) oidc.Token {
@@ -25,6 +26,13 @@ func TestOIDCStorage(t *testing.T) {
 	forDialects(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		nTenants(t, s, "t1", "t2")
+		// The login's session and verification, which requests and tokens reference.
+		_, _, err := s.CreateSession(ctx, platform.Session{ID: "s_1", TenantID: "t1", Purpose: platform.PurposeLogin,
+			Nonce: []byte("nonce"), HolderToken: "tok", CreatedAt: nt0, ExpiresAt: nt0.Add(time.Hour)}, "")
+		nMust(t, err)
+		nMust(t, storetest.Complete(ctx, s, platform.Verification{ID: "v_1", TenantID: "t1", SessionID: "s_1", Purpose: platform.PurposeLogin,
+			Decision: platform.DecisionAccepted, PersonID: "p_1", CertCA: "CA1", CertSerial: "01", Method: platform.MethodCRL, CreatedAt: nt0},
+			[]platform.PersonCert{{PersonID: "p_1", CA: "CA1", Serial: "01", Kind: "auth", LinkedAt: nt0}}, nil))
 		c := oidc.Client{ID: "c_1", TenantID: "t1", Name: "web", Redirects: []string{"https://rp.example/cb"}, CreatedAt: nt0}
 		nMust(t, s.CreateOIDCClient(ctx, c))
 		if err := s.CreateOIDCClient(ctx, c); !errors.Is(err, platform.ErrConflict) {

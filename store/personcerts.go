@@ -10,7 +10,7 @@ import (
 var _ platform.PersonCertStorage = (*Store)(nil)
 
 // PersonCerts implements platform.PersonCertStorage: a person's certificates, the most recently
-// linked first (index person_certs_person, migration 00025).
+// linked first (index person_certs_person).
 func (s *Store) PersonCerts(ctx context.Context, personID string) ([]platform.PersonCert, error) {
 	if err := validate("PersonCerts").str("personID", personID).done(); err != nil {
 		return nil, err

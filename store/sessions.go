@@ -34,7 +34,7 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 		return nil, false, err
 	}
 	sess.Status = platform.SessionPending
-	var signHash []byte // NULL unless the session signs a document (migration 00032)
+	var signHash []byte // NULL unless the session signs a document
 	var signRP sql.NullString
 	if sess.Sign != nil {
 		signHash, signRP = sess.Sign.DocumentSHA256, sql.NullString{String: sess.Sign.RP, Valid: true}
@@ -75,7 +75,7 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 }
 
 // sessionColumns reads a session with its verification, if it has one: a session's status is
-// not stored but follows from its verification's decision (migration 00023).
+// not stored but follows from its verification's decision.
 const sessionColumns = `s.id, s.tenant_id, s.purpose, s.nonce, s.holder_token, s.created_at, s.expires_at, e.id, e.decision, s.client_ref,
 	s.sign_sha256, s.sign_rp
 	FROM sessions s LEFT JOIN evidence_entries e ON e.session_id = s.id`
@@ -128,7 +128,7 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 
 // CompleteSession records the end of a session in one transaction, as ONE row: the
 // verification's evidence entry rec (evidence.Log.Prepare), which also carries the verification
-// and its event (migration 00023; docs/design/throughput.md says why one row):
+// and its event (docs/design/throughput.md says why one row):
 //
 //  1. for an accepted verification with certs, the person is created if new;
 //  2. the entry is inserted with the verification's columns, its tenant read from the session it
@@ -329,10 +329,11 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 }
 
 const verificationColumns = `id, tenant_id, session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial,
-	cert, method, revocation_ref, revocation_evidence, created_at`
+	method, revocation_ref, created_at`
 
-// Verification returns a verification of a tenant. platform.ErrNotFound if unknown or another
-// tenant's.
+// Verification returns a verification of a tenant, without its certificate and revocation
+// evidence (they are kept only sealed in its evidence entry). platform.ErrNotFound if unknown or
+// another tenant's.
 func (s *Store) Verification(ctx context.Context, tenantID, id string) (*platform.Verification, error) {
 	if err := validate("Verification").str("tenantID", tenantID).str("id", id).done(); err != nil {
 		return nil, err
@@ -346,7 +347,7 @@ func (s *Store) Verification(ctx context.Context, tenantID, id string) (*platfor
 	err := s.r.QueryRowContext(ctx,
 		`SELECT `+verificationColumns+` FROM verifications WHERE id = $1 AND tenant_id = $2`, id, tenantID).
 		Scan(&v.ID, &v.TenantID, &v.SessionID, &purpose, &decision, &v.Reason, &v.Detail, &person,
-			&v.CertCA, &v.CertSerial, &v.Cert, &method, &v.RevocationRef, &v.RevocationEvidence, &created)
+			&v.CertCA, &v.CertSerial, &method, &v.RevocationRef, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: verification %s of tenant %s: %w", id, tenantID, platform.ErrNotFound)
 	}

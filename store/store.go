@@ -9,8 +9,8 @@
 // a session is completed once because its verification's session_id is UNIQUE.
 //
 // Both dialects share every query (written with $1 placeholders, which SQLite accepts too) and
-// differ only in their migration files (migrations/sqlite, migrations/postgres, applied by
-// github.com/pressly/goose/v3 at [Open]), in how connections are pooled, and in how a
+// differ only in their schema files (migrations/sqlite, migrations/postgres: one baseline each,
+// applied by github.com/pressly/goose/v3 at [Open]), in how connections are pooled, and in how a
 // verification's transaction is sent (one statement at a time on SQLite, pipelined on
 // PostgreSQL: steps.go):
 //
@@ -26,7 +26,7 @@
 // Times are stored as UTC unix nanoseconds (BIGINT) in both dialects: exact round trips, one
 // query text, no driver-specific time conversion. See README.md for the schema.
 //
-// Store also keeps the evidence log's rows (evidence.go, migration 00002), whose protocol is
+// Store also keeps the evidence log's rows (evidence.go), whose protocol is
 // package evidence's. It does not own what the rows mean (package platform decides when a
 // session is expired or a verification accepted) or webhook delivery (it writes the outbox).
 package store
@@ -187,6 +187,10 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		"&_pragma=synchronous(" + sync + ")&_pragma=temp_store(MEMORY)&_pragma=secure_delete(1)&_txlock=immediate"
 	readDSN := path + "?" + busy + "&_pragma=query_only(1)&_pragma=foreign_keys(1)"
 
+	// A database made before the schema baseline is refused before anything writes to it.
+	if err := checkSQLiteBaseline(ctx, path, busy); err != nil {
+		return nil, err
+	}
 	// Migrate on a pool of its own, so that goose's connection handling cannot contend with the
 	// single writer connection.
 	mdb, err := sql.Open("sqlite", writeDSN)
@@ -195,7 +199,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	}
 	err = migrate(ctx, mdb, DialectSQLite, o.logger)
 	if err == nil {
-		// What a migration rewrote (00025 dropped the clear facts) must not stay in old WAL frames.
+		// What a migration rewrote or deleted must not stay in old WAL frames.
 		err = checkpointWAL(ctx, mdb)
 	}
 	if cerr := mdb.Close(); err == nil && cerr != nil {
@@ -229,6 +233,20 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		s.startGroupCommit()
 	}
 	return s, nil
+}
+
+// checkSQLiteBaseline runs checkBaseline on a read-only connection (mode=ro: not even a
+// checkpoint of the WAL on close), so that a refused file is left as it was.
+func checkSQLiteBaseline(ctx context.Context, path, busy string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&"+busy)
+	if err != nil {
+		return fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	err = checkBaseline(ctx, db, DialectSQLite)
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store: sqlite: close %s: %w", path, cerr)
+	}
+	return err
 }
 
 func openPostgres(ctx context.Context, dsn string, o options) (*Store, error) {

@@ -578,7 +578,7 @@ func testCompleteAccepted(t *testing.T, e env) {
 	}
 }
 
-// A chip reading (migration 00035): the purpose is accepted by the sessions, the entries and
+// A chip reading: the purpose is accepted by the sessions, the entries and
 // the usage counters; an accepted one has a person of its own and no certificate.
 func testCompleteChipReading(t *testing.T, e env) {
 	ctx, s := context.Background(), e.s

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The index of tenants' pairwise ids (migration 00028; platform.SubjectStorage).
+// The index of tenants' pairwise ids (tables subjects and subject_marks; platform.SubjectStorage).
 
 // SubjectPerson returns the person behind an indexed pairwise id ("" when none) and the
 // tenant's high-water mark: the verifications before it are indexed (zero: none are).
@@ -37,7 +37,7 @@ func (s *Store) TenantPersonsSince(ctx context.Context, tenantID string, since t
 		return err
 	}
 	// On evidence_entries itself, so that the (tenant_id, created_at) index of verifications
-	// (migration 00027) serves it.
+	// (verifications_tenant_recent) serves it.
 	return s.eachTenantPerson(ctx, tenantID, fn, `
 		SELECT DISTINCT person_id FROM evidence_entries
 		WHERE session_id IS NOT NULL AND tenant_id = $1 AND created_at >= $2 AND decision = 'accepted'`, tenantID, nanos(since))

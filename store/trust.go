@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Trust that survives a restart (migration 00024): the J-LIS CA certificates the platform
+// Trust that survives a restart (tables trust_anchors and crl_high_water): the J-LIS CA certificates the platform
 // trusts, recorded at its first start or from serve --trust, and per CA the highest cRLNumber
 // accepted. The platform's wiring compares what J-LIS serves with them (internal/wiring) and
 // revocation.Fetcher reads and raises the high-water mark (revocation.HighWater).

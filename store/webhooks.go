@@ -13,7 +13,7 @@ import (
 )
 
 // Webhooks (platform.WebhookStorage): endpoints, sealed secrets, the fan-out of outbox events to
-// per-endpoint deliveries, and claims. Migration 00021_webhooks.sql. The queries are the same in
+// per-endpoint deliveries, and claims. The queries are the same in
 // both dialects but for the row-locking clause of the claims (skipLocked).
 
 var _ platform.WebhookStorage = (*Store)(nil)
@@ -245,8 +245,7 @@ func (s *Store) WebhookSecrets(ctx context.Context, endpointID string, t time.Ti
 
 // DispatchEvents fans undispatched events out to deliveries, oldest first, in one transaction:
 //
-//   - outbox events (revocation notices and their follow-ups, and verifications recorded
-//     before migration 00023) not dispatched yet, which it marks dispatched (delivered_at:
+//   - outbox events (revocation notices and their follow-ups) not dispatched yet, which it marks dispatched (delivered_at:
 //     handed to the endpoint queues). On PostgreSQL they are picked FOR UPDATE SKIP LOCKED, so
 //     nodes dispatching together take different events; ClaimDeliveries keeps one person's
 //     events in order even then, because it waits for earlier undispatched events of the

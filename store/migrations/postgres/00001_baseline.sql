@@ -1,0 +1,443 @@
+-- The platform's schema on PostgreSQL, in one file: the baseline every database starts from. Keep it
+-- in step with ../sqlite/00001_baseline.sql: same tables, columns, keys and constraints.
+--
+-- Times are unix nanoseconds (UTC) in BIGINT columns; byte strings are BYTEA. Every *_id column
+-- that names a row of another table declares it as a foreign key, except
+-- consents.verification_id, said there. Ids written per verification (s_, v_, evt_) begin
+-- with 12 hex digits of unix milliseconds, so their indexes grow at the right edge.
+
+-- +goose Up
+
+-- Tenants and their API keys --------------------------------------------------------------------
+
+CREATE TABLE tenants (
+    id                TEXT    NOT NULL PRIMARY KEY,
+    name              TEXT    NOT NULL, -- shown to the holder and in the console
+    facts             TEXT    NOT NULL DEFAULT '[]', -- JSON array of platform.Fact: what the tenant may receive
+    created_at        BIGINT  NOT NULL,
+    -- How the tenant's verifications check revocation (platform.RevocationPolicy).
+    revocation_policy TEXT    NOT NULL DEFAULT 'crl' CHECK (revocation_policy IN ('crl', 'ocsp', 'both')),
+    -- When the tenant's fact allowance last grew (NULL: never). The certificate carries every
+    -- fact, so it is served only for verifications made at or after this time.
+    facts_widened_at  BIGINT
+);
+
+CREATE TABLE api_keys (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    tenant_id   TEXT    NOT NULL REFERENCES tenants (id),
+    name        TEXT    NOT NULL, -- the tenant's label for the key
+    secret_hash BYTEA   NOT NULL, -- SHA-256 of the secret; the secret itself is shown once
+    created_at  BIGINT  NOT NULL,
+    revoked_at  BIGINT            -- NULL while the key works
+);
+CREATE INDEX api_keys_tenant ON api_keys (tenant_id, created_at);
+
+-- Sessions, persons and verifications -----------------------------------------------------------
+
+-- A session is a challenge for one holder. It has no status column: a session with a
+-- verification is verified or failed by that verification's decision, else pending.
+CREATE TABLE sessions (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
+    purpose         TEXT    NOT NULL CHECK (purpose IN ('identity', 'login', 'chip_reading')),
+    nonce           BYTEA   NOT NULL, -- the challenge's random part
+    holder_token    TEXT    NOT NULL, -- the holder app's bearer token for this session
+    created_at      BIGINT  NOT NULL,
+    expires_at      BIGINT  NOT NULL,
+    client_ref      TEXT    NOT NULL DEFAULT '', -- the tenant's own reference, returned as given
+    -- The tenant's Idempotency-Key of POST /v1/sessions; NULL without one (NULLs never collide).
+    idempotency_key TEXT,
+    sign_sha256     BYTEA, -- SHA-256 of the document to sign (OpenID sign scope); NULL: no signature
+    sign_rp         TEXT, -- the relying party named in the signed challenge; NULL likewise
+    UNIQUE (tenant_id, idempotency_key)
+);
+
+-- A person is a card holder known by the certificates linked to them; nothing else about them
+-- is kept in clear.
+CREATE TABLE persons (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    created_at BIGINT  NOT NULL
+);
+
+CREATE TABLE person_certs (
+    ca        TEXT    NOT NULL, -- hex subject key identifier of the issuing CA
+    serial    TEXT    NOT NULL, -- hex serial, upper case, no leading zeros
+    person_id TEXT    NOT NULL REFERENCES persons (id),
+    kind      TEXT    NOT NULL CHECK (kind IN ('sign', 'auth')),
+    linked_at BIGINT  NOT NULL,
+    PRIMARY KEY (ca, serial)
+);
+CREATE INDEX person_certs_person ON person_certs (person_id);
+
+-- The evidence log's entries (package evidence, docs/design/evidence.md). The entry of a
+-- verification is also the verification's row: the verification's columns and its event sit in
+-- it (session_id is NULL on an entry that records no verification). Unlike SQLite, an entry gets
+-- its index in the tree (idx) from the integrator, in the order entries were added
+-- (evidence_pending): writers commit in parallel, so an index taken in the adding transaction
+-- would either serialize them on one row lock or come out of commit order with gaps. An entry
+-- counts as integrated once idx < evidence_tree.size. Rows are never deleted; shredding sets
+-- sealed and wrapped_key NULL.
+CREATE TABLE evidence_entries (
+    seq            BIGINT  NOT NULL GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- the order entries were added in
+    id             TEXT    NOT NULL UNIQUE,      -- the entry's id: the verification's, if it records one
+    tenant_id      TEXT    NOT NULL REFERENCES tenants (id),
+    created_at     BIGINT  NOT NULL,
+    leaf           BYTEA   NOT NULL, -- the canonical leaf; kept forever
+    leaf_hash      BYTEA   NOT NULL CHECK (length(leaf_hash) = 32), -- RFC 6962 hash of leaf
+    idx            BIGINT  UNIQUE,   -- the leaf's index in the tree; NULL until integrated
+    sealed         BYTEA,             -- AES-256-GCM of the personal data under the entry's data key; NULL once shredded
+    wrapped_key    BYTEA,             -- that data key wrapped by the log master key; NULL once shredded
+    shred_after    BIGINT,          -- when sealed and wrapped_key are erased
+    -- The verification the entry records: its session (UNIQUE: a challenge is answered once),
+    -- its outcome, its person (accepted only) and the certificate it checked.
+    session_id     TEXT    UNIQUE REFERENCES sessions (id),
+    purpose        TEXT    CHECK (purpose IN ('identity', 'login', 'chip_reading')),
+    decision       TEXT    CHECK (decision IN ('accepted', 'rejected')),
+    reason         TEXT    NOT NULL DEFAULT '', -- why rejected (a verify.Reason); '' when accepted
+    detail         TEXT    NOT NULL DEFAULT '', -- the rejection's details, for the tenant's logs
+    person_id      TEXT    REFERENCES persons (id),
+    cert_ca        TEXT    NOT NULL DEFAULT '', -- the certificate's CA, as in person_certs.ca
+    cert_serial    TEXT    NOT NULL DEFAULT '', -- its serial, as in person_certs.serial
+    method         TEXT    CHECK (method IN ('crl', 'ocsp', 'none')), -- how revocation was checked
+    revocation_ref TEXT    NOT NULL DEFAULT '', -- the CRL ("<ca>#<number>") or OCSP response checked
+    -- The verification's event (verification.completed), dispatched from here (event_cursor).
+    event_id       TEXT    UNIQUE,
+    event_type     TEXT,
+    event_payload  BYTEA, -- the exact JSON bytes that get signed and sent
+    CHECK ((sealed IS NULL) = (wrapped_key IS NULL)),
+    CHECK (sealed IS NULL OR shred_after IS NOT NULL),
+    CHECK ((session_id IS NULL) = (decision IS NULL) AND (session_id IS NULL) = (purpose IS NULL)
+        AND (session_id IS NULL) = (method IS NULL)),
+    CHECK (decision IS DISTINCT FROM 'accepted' OR person_id IS NOT NULL),
+    CHECK ((event_id IS NULL) = (event_payload IS NULL) AND (event_id IS NULL) = (event_type IS NULL))
+);
+CREATE INDEX evidence_pending ON evidence_entries (seq) WHERE idx IS NULL;
+CREATE INDEX evidence_by_tenant ON evidence_entries (tenant_id, idx) WHERE idx IS NOT NULL;
+CREATE INDEX evidence_due ON evidence_entries (shred_after) WHERE sealed IS NOT NULL;
+-- Who watches a person: the tenants with an accepted verification of them (see watch_stops).
+CREATE INDEX verifications_person ON evidence_entries (person_id, tenant_id, created_at) WHERE decision = 'accepted';
+CREATE INDEX verifications_tenant_person ON evidence_entries (tenant_id, person_id) WHERE decision = 'accepted';
+-- A tenant's latest verifications (the console).
+CREATE INDEX verifications_tenant_recent ON evidence_entries (tenant_id, created_at) WHERE session_id IS NOT NULL;
+
+-- The entries that record a verification, as a verification.
+CREATE VIEW verifications AS
+SELECT id, tenant_id, session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial,
+       method, revocation_ref, created_at
+FROM evidence_entries WHERE session_id IS NOT NULL;
+
+-- A usage counter: verifications of a tenant per month, purpose and revocation method.
+CREATE TABLE usage_counters (
+    tenant_id TEXT    NOT NULL REFERENCES tenants (id),
+    month     TEXT    NOT NULL, -- YYYY-MM in JST
+    purpose   TEXT    NOT NULL CHECK (purpose IN ('identity', 'login', 'chip_reading')),
+    method    TEXT    NOT NULL CHECK (method IN ('crl', 'ocsp', 'none')),
+    -- Each counter is split over 16 rows so that concurrent verifications of one tenant do not
+    -- all queue for one row lock until their commits (PostgreSQL); Usage sums the shards.
+    shard     BIGINT  NOT NULL CHECK (shard BETWEEN 0 AND 15),
+    count     BIGINT  NOT NULL,
+    PRIMARY KEY (tenant_id, month, purpose, method, shard)
+);
+
+-- The evidence log's tree ---------------------------------------------------------------------
+
+-- One row: the integrated tree, and the size of the latest checkpoint (-1: none yet), which
+-- AddCheckpoint raises with a guarded UPDATE.
+CREATE TABLE evidence_tree (
+    one             BIGINT  NOT NULL PRIMARY KEY CHECK (one = 1),
+    size            BIGINT  NOT NULL, -- entries integrated
+    root            BYTEA   NOT NULL, -- the tree's root hash at that size
+    checkpoint_size BIGINT  NOT NULL
+);
+INSERT INTO evidence_tree (one, size, root, checkpoint_size) VALUES (1, 0, '\x', -1);
+
+-- C2SP tlog-tiles: tile (level, idx) holds up to 256 hashes of tree level 8·level.
+CREATE TABLE evidence_tiles (
+    level  BIGINT  NOT NULL,
+    idx    BIGINT  NOT NULL,
+    hashes BYTEA   NOT NULL, -- 32 bytes per hash; a partial tile grows until it has 256
+    PRIMARY KEY (level, idx)
+);
+
+CREATE TABLE evidence_checkpoints (
+    size      BIGINT  NOT NULL PRIMARY KEY,
+    root      BYTEA   NOT NULL,
+    note      BYTEA   NOT NULL, -- the signed note as published
+    signed_at BIGINT  NOT NULL
+);
+
+-- Events out: the outbox and webhooks ----------------------------------------------------------
+
+-- The transactional outbox: events are written in the transaction that causes them and
+-- delivered later (webhooks). seq orders delivery.
+CREATE TABLE outbox (
+    seq             BIGINT  NOT NULL GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id              TEXT    NOT NULL UNIQUE, -- the event's id, as sent
+    tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
+    type            TEXT    NOT NULL, -- the event type, as sent
+    payload         BYTEA   NOT NULL, -- the exact JSON bytes that get signed and sent
+    created_at      BIGINT  NOT NULL,
+    attempts        BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL,
+    delivered_at    BIGINT, -- when the event was dispatched into webhook_deliveries; NULL: not yet
+    last_error      TEXT    NOT NULL DEFAULT '',
+    ordering_key    TEXT -- the person whose events must reach the tenant in order (NULL: none); never sent
+);
+-- Undispatched events in delivery order, and the per-person order check of the claim.
+CREATE INDEX outbox_undispatched ON outbox (seq) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_undispatched_order ON outbox (tenant_id, ordering_key, seq)
+    WHERE delivered_at IS NULL AND ordering_key IS NOT NULL;
+
+-- The dispatcher's place in the tree: the events of entries below next_idx have been dispatched.
+CREATE TABLE event_cursor (
+    one      BIGINT  NOT NULL PRIMARY KEY CHECK (one = 1),
+    next_idx BIGINT  NOT NULL
+);
+INSERT INTO event_cursor (one, next_idx) VALUES (1, 0);
+
+CREATE TABLE webhook_endpoints (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    tenant_id   TEXT    NOT NULL REFERENCES tenants (id),
+    url         TEXT    NOT NULL, -- https; checked against the egress policy when sending
+    description TEXT    NOT NULL DEFAULT '',
+    event_types TEXT    NOT NULL DEFAULT '[]', -- JSON array of event types; empty: every type
+    created_at  BIGINT  NOT NULL,
+    disabled_at BIGINT -- NULL while the endpoint receives events
+);
+CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant_id, created_at);
+
+-- Signing secrets, sealed (AES-256-GCM under a key derived from the platform's master secret):
+-- the platform must sign with them, so they cannot be hashed. The current secret has no
+-- expires_at; a rotated-out one keeps signing until expires_at.
+CREATE TABLE webhook_secrets (
+    endpoint_id TEXT    NOT NULL REFERENCES webhook_endpoints (id),
+    id          TEXT    NOT NULL,
+    sealed      BYTEA   NOT NULL,
+    created_at  BIGINT  NOT NULL,
+    expires_at  BIGINT,
+    PRIMARY KEY (endpoint_id, id)
+);
+
+-- One event to one endpoint. A worker claims a row by moving next_attempt_at to the end of its
+-- lease and writing its claim token; it records the outcome only while the token is still its own.
+CREATE TABLE webhook_deliveries (
+    id              BIGINT  NOT NULL GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_seq       BIGINT  NOT NULL, -- the event's outbox seq: orders deliveries
+    event_id        TEXT    NOT NULL REFERENCES outbox (id),
+    endpoint_id     TEXT    NOT NULL REFERENCES webhook_endpoints (id),
+    tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
+    ordering_key    TEXT, -- the person: deliveries with one key arrive in event_seq order
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts        BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL, -- when it is due, or when the claim's lease ends
+    claim           TEXT, -- the token of the worker holding it
+    last_attempt_at BIGINT,
+    last_status     BIGINT  NOT NULL DEFAULT 0, -- HTTP status of the last attempt; 0: no answer
+    last_error      TEXT    NOT NULL DEFAULT '',
+    delivered_at    BIGINT,
+    created_at      BIGINT  NOT NULL,
+    UNIQUE (event_id, endpoint_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, ordering_key, event_seq)
+    WHERE state = 'pending' AND ordering_key IS NOT NULL;
+CREATE INDEX webhook_deliveries_tenant ON webhook_deliveries (tenant_id, state, id);
+
+-- Revocation notification (証明書失効通知管理) --------------------------------------------------
+
+-- A tenant that stopped watching a person. A later accepted verification of the person by the
+-- tenant (created_at > stopped_at) watches them again.
+CREATE TABLE watch_stops (
+    tenant_id  TEXT    NOT NULL REFERENCES tenants (id),
+    person_id  TEXT    NOT NULL REFERENCES persons (id),
+    stopped_at BIGINT  NOT NULL,
+    PRIMARY KEY (tenant_id, person_id)
+);
+
+-- A holder's consent, given with a verification. It is written just before the verification it
+-- names, in a transaction of its own, so verification_id cannot be a foreign key: the consent
+-- takes effect only once that verification exists and was accepted (every reader joins on it),
+-- and a consent whose verification never committed is inert.
+CREATE TABLE consents (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
+    verification_id TEXT    NOT NULL, -- the verification it was given with (see above)
+    scope           TEXT    NOT NULL CHECK (scope IN ('basic4_updates')),
+    granted_at      BIGINT  NOT NULL,
+    revoked_at      BIGINT,
+    UNIQUE (verification_id, scope)
+);
+CREATE INDEX consents_verification ON consents (verification_id) WHERE revoked_at IS NULL;
+
+-- A revoked certificate linked to a person, noticed on a CRL: at most one row per certificate,
+-- so re-reading the same CRL (a restart, two nodes) notices nothing twice. The follow-up (link
+-- the successor certificates, fetch the latest basic 4 facts after a move) is a job on the row.
+CREATE TABLE revocation_notices (
+    ca                TEXT    NOT NULL, -- as person_certs.ca
+    serial            TEXT    NOT NULL, -- as person_certs.serial
+    person_id         TEXT    NOT NULL REFERENCES persons (id),
+    reason            BIGINT  NOT NULL, -- RFC 5280 CRLReason; -1 when the CRL entry has none
+    revoked_at        BIGINT  NOT NULL,
+    crl               TEXT    NOT NULL, -- "<ca name>#<cRLNumber>" of the CRL it was seen on
+    noticed_at        BIGINT  NOT NULL,
+    followup          TEXT    NOT NULL CHECK (followup IN ('pending', 'done', 'failed')),
+    followup_attempts BIGINT  NOT NULL DEFAULT 0,
+    followup_at       BIGINT  NOT NULL, -- when the follow-up is due (or its lease ends)
+    followup_error    TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (ca, serial)
+);
+CREATE INDEX revocation_notices_due ON revocation_notices (followup_at) WHERE followup = 'pending';
+
+-- Trust that survives a restart ------------------------------------------------------------------
+
+-- The J-LIS CA certificates the platform trusts, by J-LIS name, recorded at the first start (or
+-- from serve --trust), so that a CA certificate that changes between two starts is refused.
+CREATE TABLE trust_anchors (
+    name        TEXT    NOT NULL PRIMARY KEY,
+    cert        BYTEA   NOT NULL, -- DER
+    recorded_at BIGINT  NOT NULL
+);
+
+-- Per CA, the highest cRLNumber accepted, so that an older signed CRL is refused after a restart.
+CREATE TABLE crl_high_water (
+    ca          TEXT    NOT NULL PRIMARY KEY,
+    -- Decimal, zero-padded to 50 digits (a cRLNumber has at most 20 octets, 49 digits), so that
+    -- text order is number order.
+    number      TEXT    NOT NULL CHECK (length(number) = 50),
+    tbs_digest  BYTEA   NOT NULL, -- SHA-256 of the CRL's tbsCertList: the same number must be the same CRL
+    this_update BIGINT  NOT NULL,
+    recorded_at BIGINT  NOT NULL
+);
+
+-- The OpenID provider --------------------------------------------------------------------------
+-- Secrets are never stored in clear: client secrets, codes, device codes and refresh tokens as
+-- SHA-256 hashes, signing keys sealed under a key derived from the platform's master secret.
+-- Personal facts are not copied here: a login keeps the id of its verification, and the claims
+-- are read from it when they are asked for.
+
+CREATE TABLE oidc_clients (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    tenant_id     TEXT    NOT NULL REFERENCES tenants (id),
+    name          TEXT    NOT NULL,
+    secret_hash   BYTEA,                          -- NULL: a public client (PKCE S256 required)
+    redirect_uris TEXT    NOT NULL,              -- JSON array, matched exactly
+    logout_uris   TEXT    NOT NULL DEFAULT '[]', -- JSON array, matched exactly
+    created_at    BIGINT  NOT NULL,
+    deleted_at    BIGINT
+);
+CREATE INDEX oidc_clients_tenant ON oidc_clients (tenant_id, created_at);
+
+-- One login: an authorization request (kind code) or a device authorization (kind device).
+-- The login step's platform session, then its outcome, are written once each (guarded).
+CREATE TABLE oidc_requests (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    kind            TEXT    NOT NULL CHECK (kind IN ('code', 'device')),
+    client_id       TEXT    NOT NULL REFERENCES oidc_clients (id),
+    tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
+    params          TEXT    NOT NULL, -- JSON: redirect_uri, scopes, state, nonce, PKCE, prompt, max_age
+    created_at      BIGINT  NOT NULL,
+    expires_at      BIGINT  NOT NULL,
+    session_id      TEXT    REFERENCES sessions (id), -- the login step's session, once started
+    subject         TEXT,    -- the pairwise subject, once verified
+    verification_id TEXT    REFERENCES evidence_entries (id), -- the verification that logged in
+    acr             TEXT,
+    amr             TEXT,    -- JSON array
+    auth_time       BIGINT,
+    done_at         BIGINT, -- when the holder finished (verified or not)
+    denied_at       BIGINT, -- when the login was refused
+    code_hash       TEXT UNIQUE, -- SHA-256 of the authorization code
+    code_expires_at BIGINT,
+    code_used_at    BIGINT,
+    device_hash     TEXT UNIQUE, -- SHA-256 of the device code
+    user_code       TEXT UNIQUE, -- the code the user types
+    last_poll_at    BIGINT       -- the device's last token poll (slow_down)
+);
+
+-- Access and refresh tokens. A refresh token (refresh_hash set) belongs to a family: the
+-- tokens issued from one login by rotation. A rotated token keeps its row with used_at set, so
+-- that presenting it again is recognised as reuse and revokes the family.
+CREATE TABLE oidc_tokens (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    refresh_hash    TEXT UNIQUE, -- SHA-256 of the refresh token; NULL on an access token
+    family          TEXT    NOT NULL,
+    client_id       TEXT    NOT NULL REFERENCES oidc_clients (id),
+    tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
+    request_id      TEXT    NOT NULL REFERENCES oidc_requests (id), -- the login it comes from
+    subject         TEXT    NOT NULL,
+    verification_id TEXT    NOT NULL REFERENCES evidence_entries (id), -- whose facts the claims are
+    scopes          TEXT    NOT NULL, -- JSON array
+    acr             TEXT    NOT NULL,
+    amr             TEXT    NOT NULL, -- JSON array
+    auth_time       BIGINT  NOT NULL,
+    created_at      BIGINT  NOT NULL,
+    expires_at      BIGINT  NOT NULL,
+    used_at         BIGINT,
+    revoked_at      BIGINT
+);
+CREATE INDEX oidc_tokens_family ON oidc_tokens (family);
+CREATE INDEX oidc_tokens_request ON oidc_tokens (request_id);
+CREATE INDEX oidc_tokens_subject ON oidc_tokens (client_id, subject);
+
+-- Signing keys, sealed (AES-256-GCM under a key derived from the master secret, the key id as
+-- data). A key signs until rotate_at and is published until publish_until, when the last token
+-- it signed has expired.
+CREATE TABLE oidc_keys (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    alg           TEXT    NOT NULL,
+    sealed        BYTEA   NOT NULL,
+    created_at    BIGINT  NOT NULL,
+    rotate_at     BIGINT  NOT NULL,
+    publish_until BIGINT  NOT NULL
+);
+
+-- The console ---------------------------------------------------------------------------------
+
+-- Console users: a tenant's staff, or the platform's operators.
+CREATE TABLE console_users (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    tenant_id     TEXT    REFERENCES tenants (id), -- NULL: an operator of the platform
+    email         TEXT    NOT NULL UNIQUE,         -- lower case
+    password_hash TEXT    NOT NULL,                -- PHC string, argon2id
+    role          TEXT    NOT NULL CHECK (role IN ('staff', 'operator')),
+    created_at    BIGINT  NOT NULL,
+    -- The pairwise subject (of the platform's portal tenant) of the user's own My Number Card,
+    -- to sign in with it through the OpenID provider; one card signs in one account at most.
+    card_sub      TEXT,
+    CHECK ((role = 'operator') = (tenant_id IS NULL))
+);
+CREATE UNIQUE INDEX console_users_card_sub ON console_users (card_sub) WHERE card_sub IS NOT NULL;
+
+-- Pairwise subjects ----------------------------------------------------------------------------
+
+-- An index of the pairwise ids (sub) of the persons a tenant verified, so that GET and DELETE
+-- /v1/watches/{sub} find the person by key. Pairwise ids derive from the master secret, which
+-- the database never holds, so the platform fills the index itself: a lookup that misses walks
+-- only the tenant's verifications since subject_marks.indexed_to, indexes them and moves the
+-- mark. The index keeps a keyed hash of the sub, not the sub: a reader of the database who learns
+-- subs from two tenants cannot link them through it.
+CREATE TABLE subjects (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    sub_hash  BYTEA NOT NULL, -- HMAC of the sub under a key derived from the master secret
+    person_id TEXT NOT NULL REFERENCES persons (id),
+    PRIMARY KEY (tenant_id, sub_hash)
+);
+
+CREATE TABLE subject_marks (
+    tenant_id  TEXT    NOT NULL PRIMARY KEY REFERENCES tenants (id),
+    indexed_to BIGINT  NOT NULL -- the created_at up to which the tenant's verifications are indexed
+);
+
+-- Idempotency-Key ------------------------------------------------------------------------------
+
+-- Idempotency-Key for the API's state-changing requests other than POST /v1/sessions (which
+-- keeps its key on the session row): one row per (tenant, key). Rows are replaced after 24 hours
+-- (platform/idempotency.go).
+CREATE TABLE idempotency_keys (
+    tenant_id      TEXT    NOT NULL REFERENCES tenants (id),
+    idem_key       TEXT    NOT NULL,
+    request_digest BYTEA   NOT NULL, -- SHA-256 of the first request: another request with the key is refused
+    created_at     BIGINT  NOT NULL,
+    status         BIGINT, -- the first response's HTTP status; NULL while the first request runs
+    response       BYTEA,    -- its body, sealed under a key derived from the master secret
+    PRIMARY KEY (tenant_id, idem_key)
+);
