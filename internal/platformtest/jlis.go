@@ -58,10 +58,17 @@ func SeededRand(seed byte) io.Reader {
 	return &lockedReader{r: rand.NewChaCha8(s)}
 }
 
-// NewJLIS builds the platform (opts come last, so they override) and its tenant "Example Bank".
+// NewJLIS builds a simulator, the platform (opts come last, so they override) and its tenant
+// "Example Bank".
 func NewJLIS(t testing.TB, opts ...platform.Option) *JLIS {
 	t.Helper()
 	sim, clk, _ := testkit.Simulator(t)
+	return NewJLISOn(t, sim, clk, opts...)
+}
+
+// NewJLISOn is NewJLIS on a simulator of the test's (testkit.Simulator) and its clock.
+func NewJLISOn(t testing.TB, sim *jlis.Simulator, clk *clockwork.FakeClock, opts ...platform.Option) *JLIS {
+	t.Helper()
 	trust := testkit.ServeJLIS(t, sim, clk)
 	st := storetest.Open(t, store.DialectSQLite)
 	all := append(trust.Options(), platform.WithClock(clk), platform.WithRand(SeededRand(1)), platform.WithMaster(Master),
