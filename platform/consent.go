@@ -39,8 +39,7 @@ type Consent struct {
 	RevokedAt      *time.Time // nil while in force
 }
 
-// ConsentStorage is the optional storage capability behind consents (STYLE rule 4). package store
-// implements it.
+// ConsentStorage is the part of Storage behind consents.
 type ConsentStorage interface {
 	// RecordConsent stores a consent for a verification that is about to be recorded. It MUST
 	// take effect only once that verification exists and is accepted: every reader joins on it,
@@ -60,9 +59,6 @@ type ConsentStorage interface {
 func (p *Platform) checkConsent(s *Session, scopes []string) error {
 	if len(scopes) == 0 {
 		return nil
-	}
-	if _, ok := p.store.(ConsentStorage); !ok {
-		return newError(KindInvalid, "invalid-request", "this platform does not record consent")
 	}
 	if s.Purpose != PurposeIdentity {
 		return newError(KindInvalid, "invalid-request", "consent is given with an identity verification, not a %s one", s.Purpose)
@@ -84,14 +80,13 @@ func (p *Platform) recordConsent(ctx context.Context, v *Verification, scopes []
 	if len(scopes) == 0 || v.Decision != DecisionAccepted {
 		return nil
 	}
-	cs := p.store.(ConsentStorage) // checked by checkConsent
 	for _, sc := range slices.Compact(slices.Sorted(slices.Values(scopes))) {
 		id, err := p.newID("c_")
 		if err != nil {
 			return err
 		}
 		c := Consent{ID: id, TenantID: v.TenantID, VerificationID: v.ID, Scope: sc, GrantedAt: v.CreatedAt}
-		if err := cs.RecordConsent(ctx, c); err != nil {
+		if err := p.store.RecordConsent(ctx, c); err != nil {
 			return internal(fmt.Errorf("record consent: %w", err))
 		}
 	}
@@ -265,9 +260,6 @@ type HolderConsent struct {
 // HolderConsents returns the consents the proving holder gave, one per tenant and scope (the
 // latest grant), oldest first. A holder the platform does not know has none.
 func (p *Platform) HolderConsents(ctx context.Context, proof HolderProof) ([]HolderConsent, error) {
-	if _, ok := p.store.(ConsentStorage); !ok {
-		return nil, internal(errors.New("platform: the store does not record consent"))
-	}
 	person, err := p.holderPerson(ctx, proof, HolderListConsents, "", "")
 	if err != nil || person == "" {
 		return []HolderConsent{}, err
@@ -278,11 +270,7 @@ func (p *Platform) HolderConsents(ctx context.Context, proof HolderProof) ([]Hol
 // consentsOf returns a person's consents, one per tenant and scope (the latest grant), oldest
 // first.
 func (p *Platform) consentsOf(ctx context.Context, person string) ([]HolderConsent, error) {
-	cs, ok := p.store.(ConsentStorage)
-	if !ok {
-		return nil, internal(errors.New("platform: the store does not record consent"))
-	}
-	all, err := cs.PersonConsents(ctx, person)
+	all, err := p.store.PersonConsents(ctx, person)
 	if err != nil {
 		return nil, internal(err)
 	}
@@ -317,10 +305,6 @@ func (p *Platform) consentsOf(ctx context.Context, person string) ([]HolderConse
 // RevokeHolderConsent revokes the proving holder's consent to a tenant for a scope, and returns
 // how many grants it ended (0 when none was in force: revoking is idempotent).
 func (p *Platform) RevokeHolderConsent(ctx context.Context, proof HolderProof, tenantID, scope string) (int, error) {
-	cs, ok := p.store.(ConsentStorage)
-	if !ok {
-		return 0, internal(errors.New("platform: the store does not record consent"))
-	}
 	if !slices.Contains(ConsentScopes, scope) || tenantID == "" {
 		return 0, newError(KindInvalid, "invalid-request", "a tenant and a scope (one of %v) are required", ConsentScopes)
 	}
@@ -331,7 +315,7 @@ func (p *Platform) RevokeHolderConsent(ctx context.Context, proof HolderProof, t
 	if person == "" {
 		return 0, nil
 	}
-	n, err := cs.RevokeConsents(ctx, person, tenantID, scope, p.clk.Now().UTC())
+	n, err := p.store.RevokeConsents(ctx, person, tenantID, scope, p.clk.Now().UTC())
 	if err != nil {
 		return 0, internal(err)
 	}

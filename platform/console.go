@@ -41,8 +41,7 @@ type ConsoleUser struct {
 	CardSub string
 }
 
-// ConsoleStorage is the optional storage capability behind the web console (STYLE rule 4).
-// package store implements it.
+// ConsoleStorage is the part of Storage behind the web console.
 type ConsoleStorage interface {
 	// CreateConsoleUser stores a user. ErrConflict if the email (or id) exists, ErrNotFound if
 	// the tenant is unknown.
@@ -65,14 +64,6 @@ type ConsoleStorage interface {
 	// PendingDeliveries counts the webhook deliveries not yet delivered nor dead, and returns
 	// the due time of the oldest (zero if none).
 	PendingDeliveries(ctx context.Context) (int, time.Time, error)
-}
-
-func (p *Platform) consoleStorage() (ConsoleStorage, error) {
-	cs, ok := p.store.(ConsoleStorage)
-	if !ok {
-		return nil, internal(errors.New("platform: the store has no console users"))
-	}
-	return cs, nil
 }
 
 // Password rules: long enough to resist guessing, short enough to bound the hashing work.
@@ -147,11 +138,7 @@ func CheckPasswordRules(password string) error {
 // CreateConsoleUser creates a console user: staff of tenantID, or an operator when tenantID is
 // empty and operator is set.
 func (p *Platform) CreateConsoleUser(ctx context.Context, tenantID, email, password string, operator bool) (*ConsoleUser, error) {
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return nil, err
-	}
-	email, err = NormalizeEmail(email)
+	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +167,7 @@ func (p *Platform) CreateConsoleUser(ctx context.Context, tenantID, email, passw
 		return nil, err
 	}
 	u := ConsoleUser{ID: id, TenantID: tenantID, Email: email, PasswordHash: hash, Role: role, CreatedAt: p.clk.Now().UTC()}
-	if err := cs.CreateConsoleUser(ctx, u); err != nil {
+	if err := p.store.CreateConsoleUser(ctx, u); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil, newError(KindConflict, "email-taken", "a console user with email %s exists", email)
 		}
@@ -197,14 +184,10 @@ var dummyHash = phc("not a password", make([]byte, 16), argonTime, argonMemory, 
 // KindUnauthorized error.
 func (p *Platform) ConsoleLogin(ctx context.Context, email, password string) (*ConsoleUser, error) {
 	deny := newError(KindUnauthorized, "bad-credentials", "the email or the password is wrong")
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return nil, err
-	}
 	if len(password) > 4*MaxPasswordLen {
 		return nil, deny
 	}
-	u, err := cs.ConsoleUserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	u, err := p.store.ConsoleUserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
 	if errors.Is(err, ErrNotFound) {
 		checkPassword(dummyHash, password)
 		return nil, deny
@@ -221,11 +204,7 @@ func (p *Platform) ConsoleLogin(ctx context.Context, email, password string) (*C
 // ConsoleUser returns a console user by id (a signed-in session's user, read on every request
 // so that a removed user is signed out at once).
 func (p *Platform) ConsoleUser(ctx context.Context, id string) (*ConsoleUser, error) {
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return nil, err
-	}
-	u, err := cs.ConsoleUser(ctx, id)
+	u, err := p.store.ConsoleUser(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, newError(KindNotFound, "not-found", "console user %s does not exist", id)
 	}
@@ -239,14 +218,10 @@ func (p *Platform) ConsoleUser(ctx context.Context, id string) (*ConsoleUser, er
 // OpenID provider, so that they may sign in with the card. A card linked to another account is
 // KindConflict (one card signs in one account).
 func (p *Platform) LinkConsoleCard(ctx context.Context, userID, sub string) error {
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return err
-	}
 	if sub == "" || len(sub) > 255 {
 		return newError(KindInvalid, "invalid-subject", "the card's subject is empty or too long")
 	}
-	err = cs.LinkConsoleCard(ctx, userID, sub)
+	err := p.store.LinkConsoleCard(ctx, userID, sub)
 	switch {
 	case errors.Is(err, ErrConflict):
 		return newError(KindConflict, "card-linked", "this card is linked to another console account")
@@ -261,14 +236,10 @@ func (p *Platform) LinkConsoleCard(ctx context.Context, userID, sub string) erro
 // ConsoleUserByCard returns the console user a card's subject is linked to; a card linked to
 // no account is KindUnauthorized (nothing is created).
 func (p *Platform) ConsoleUserByCard(ctx context.Context, sub string) (*ConsoleUser, error) {
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return nil, err
-	}
 	if sub == "" {
 		return nil, newError(KindUnauthorized, "card-not-linked", "this card is linked to no console account")
 	}
-	u, err := cs.ConsoleUserByCard(ctx, sub)
+	u, err := p.store.ConsoleUserByCard(ctx, sub)
 	if errors.Is(err, ErrNotFound) {
 		return nil, newError(KindUnauthorized, "card-not-linked", "this card is linked to no console account")
 	}
@@ -293,12 +264,8 @@ func (p *Platform) RevokeTenantAPIKey(ctx context.Context, tenant *Tenant, id st
 
 // RecentVerifications returns a tenant's latest verifications (at most 100).
 func (p *Platform) RecentVerifications(ctx context.Context, tenant *Tenant, limit int) ([]Verification, error) {
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return nil, err
-	}
 	limit = min(max(limit, 1), 100)
-	vs, err := cs.RecentVerifications(ctx, tenant.ID, limit)
+	vs, err := p.store.RecentVerifications(ctx, tenant.ID, limit)
 	if err != nil {
 		return nil, internal(err)
 	}
@@ -369,11 +336,7 @@ type CompanyRecord struct {
 // PersonCompanies returns, per company, what it learned about a signed-in holder and when, and
 // the consents the holder gave it (the holder portal itself is left out).
 func (p *Platform) PersonCompanies(ctx context.Context, personID string) ([]CompanyRecord, error) {
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return nil, err
-	}
-	vs, err := cs.PersonVerifications(ctx, personID)
+	vs, err := p.store.PersonVerifications(ctx, personID)
 	if err != nil {
 		return nil, internal(err)
 	}
@@ -422,14 +385,10 @@ func (p *Platform) PersonCompanies(ctx context.Context, personID string) ([]Comp
 // RevokePersonConsent revokes a signed-in holder's consent to a tenant for a scope (the web
 // session proved the person with a card login; the API's holder endpoints prove it per request).
 func (p *Platform) RevokePersonConsent(ctx context.Context, personID, tenantID, scope string) (int, error) {
-	cs, ok := p.store.(ConsentStorage)
-	if !ok {
-		return 0, internal(errors.New("platform: the store does not record consent"))
-	}
 	if !slices.Contains(ConsentScopes, scope) || tenantID == "" || personID == "" {
 		return 0, newError(KindInvalid, "invalid-request", "a tenant and a scope (one of %v) are required", ConsentScopes)
 	}
-	n, err := cs.RevokeConsents(ctx, personID, tenantID, scope, p.clk.Now().UTC())
+	n, err := p.store.RevokeConsents(ctx, personID, tenantID, scope, p.clk.Now().UTC())
 	if err != nil {
 		return 0, internal(err)
 	}
@@ -438,11 +397,7 @@ func (p *Platform) RevokePersonConsent(ctx context.Context, personID, tenantID, 
 
 // WebhookBacklog returns how many deliveries wait, and since when the oldest is due.
 func (p *Platform) WebhookBacklog(ctx context.Context) (int, time.Time, error) {
-	cs, err := p.consoleStorage()
-	if err != nil {
-		return 0, time.Time{}, err
-	}
-	n, oldest, err := cs.PendingDeliveries(ctx)
+	n, oldest, err := p.store.PendingDeliveries(ctx)
 	if err != nil {
 		return 0, time.Time{}, internal(err)
 	}

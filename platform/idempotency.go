@@ -66,14 +66,10 @@ func IdempotentRequestDigest(method, path string, body []byte) []byte {
 }
 
 func (p *Platform) idempotencyStorage() (IdempotencyStorage, error) {
-	is, ok := p.store.(IdempotencyStorage)
-	if !ok {
-		return nil, internal(errors.New("platform: the store does not keep Idempotency-Keys"))
-	}
 	if len(p.master) < 32 {
 		return nil, internal(errors.New("platform: Idempotency-Keys need the master secret (WithMaster) to seal their answers"))
 	}
-	return is, nil
+	return p.store, nil
 }
 
 // BeginIdempotent starts a request made with an Idempotency-Key. It returns the kept answer

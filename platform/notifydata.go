@@ -16,8 +16,8 @@ import (
 // The records of 証明書失効通知管理 (revocation notification), which package notify runs:
 // the storage capability, its rows, and what the notifier asks of the platform.
 
-// NotifyStorage is the optional storage capability behind revocation notification (STYLE rule
-// 4: detected by type assertion; Storage is not widened). package store implements it.
+// NotifyStorage is the part of Storage behind revocation notification; package notify uses it
+// through Platform.Notifications.
 type NotifyStorage interface {
 	// PersonsByCerts returns, by serial, the person each certificate of CA ca is linked to;
 	// certificates not linked are absent from the map.
@@ -50,8 +50,6 @@ type NotifyStorage interface {
 	FailFollowUp(ctx context.Context, ca, serial string, next time.Time, reason string) error
 	// StopWatching records that a tenant stops watching a person (ON CONFLICT: the later stop).
 	StopWatching(ctx context.Context, tenantID, personID string, at time.Time) error
-	// TenantPersons calls fn with every person of whom the tenant has an accepted verification.
-	TenantPersons(ctx context.Context, tenantID string, fn func(personID string) error) error
 }
 
 // Watcher is a tenant watching a person.
@@ -153,17 +151,13 @@ func (p *Platform) CertLink(r jlisapi.CertRef, person string, now time.Time) (Pe
 	return PersonCert{PersonID: person, CA: key, Serial: fmt.Sprintf("%X", r.Serial), Kind: kindOfCA(r.CA), LinkedAt: now}, true
 }
 
-// Notifications returns the store's revocation-notification capability, for package notify: an
-// error if the store has none or the platform is not configured for verifications.
+// Notifications returns the store's revocation-notification records, for package notify: an
+// error if the platform is not configured for verifications.
 func (p *Platform) Notifications() (NotifyStorage, error) {
-	st, ok := p.store.(NotifyStorage)
-	if !ok {
-		return nil, errors.New("platform: the store does not support revocation notification")
-	}
 	if !p.canVerify() {
 		return nil, errors.New("platform: revocation notification needs a platform configured for verifications")
 	}
-	return st, nil
+	return p.store, nil
 }
 
 // Links returns the platform's renewal-link source (WithLinks).

@@ -71,8 +71,8 @@ func (t *Tenant) AllowsCertificate() bool {
 	return true
 }
 
-// PersonCertStorage is the optional storage capability behind LatestFacts: a person's linked
-// certificates, the most recently linked first. package store implements it.
+// PersonCertStorage is the part of Storage behind LatestFacts: a person's linked certificates,
+// the most recently linked first.
 type PersonCertStorage interface {
 	PersonCerts(ctx context.Context, personID string) ([]PersonCert, error)
 }
@@ -96,12 +96,11 @@ func (p *Platform) LatestFacts(ctx context.Context, tenant *Tenant, sub string) 
 	if err != nil {
 		return nil, err
 	}
-	pcs, ok := p.store.(PersonCertStorage)
 	n := p.basic4.Load()
-	if !ok || n == nil || n.src == nil {
+	if n == nil || n.src == nil {
 		return nil, newError(KindNotFound, "not-found", "this platform does not read basic-4 facts from J-LIS")
 	}
-	person, err := p.personOfSub(ctx, st, tenant.ID, sub)
+	person, err := p.personOfSub(ctx, tenant.ID, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +117,7 @@ func (p *Platform) LatestFacts(ctx context.Context, tenant *Tenant, sub string) 
 	if consent == "" {
 		return nil, newError(KindConflict, "consent-required", "the holder's basic4_updates consent to this tenant is not in force")
 	}
-	certs, err := pcs.PersonCerts(ctx, person)
+	certs, err := p.store.PersonCerts(ctx, person)
 	if err != nil {
 		return nil, internal(err)
 	}

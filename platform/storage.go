@@ -24,7 +24,22 @@ var (
 // Storage is what the platform needs from its database. Package store implements it on SQLite
 // and PostgreSQL; every method MUST be safe for concurrent use, and state changes MUST be guarded
 // in SQL (never read-then-write).
+//
+// It is one wide interface rather than a core with optional capabilities: store is its only
+// implementation, so every feature's methods are part of it (grouped below by the file that uses
+// them), and the platform never asks the store what it can do. It is an interface rather than
+// *store.Store so that platform holds no SQL and store imports platform, never the reverse
+// (docs/design/architecture.md).
 type Storage interface {
+	TenantUpdater
+	IdempotencyStorage
+	ConsoleStorage
+	ConsentStorage
+	NotifyStorage
+	SubjectStorage
+	PersonCertStorage
+	WebhookStorage
+
 	// CreateTenant stores a new tenant. ErrConflict if the id exists.
 	CreateTenant(ctx context.Context, t Tenant) error
 	// Tenant returns a tenant. ErrNotFound if unknown.

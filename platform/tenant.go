@@ -105,7 +105,7 @@ func (p *Platform) CreateTenant(ctx context.Context, name string, facts []Fact, 
 	return &t, nil
 }
 
-// TenantUpdater is the storage capability of changing a tenant's settings; store implements it.
+// TenantUpdater is the part of Storage that changes a tenant's settings.
 type TenantUpdater interface {
 	// UpdateTenant replaces the settings of the tenant t.ID (its facts, FactsWidenedAt and
 	// revocation policy; its name and creation time stay). ErrNotFound if unknown.
@@ -115,10 +115,6 @@ type TenantUpdater interface {
 // UpdateTenant changes a tenant's settings. This node uses the new settings at once; other nodes
 // sharing the database within tenantCacheTTL (cache.go).
 func (p *Platform) UpdateTenant(ctx context.Context, id string, settings ...TenantSetting) (*Tenant, error) {
-	u, ok := p.store.(TenantUpdater)
-	if !ok {
-		return nil, internal(errors.New("platform: the storage cannot update tenants"))
-	}
 	if len(settings) == 0 {
 		return nil, newError(KindInvalid, "invalid-request", "nothing to change")
 	}
@@ -141,7 +137,7 @@ func (p *Platform) UpdateTenant(ctx context.Context, id string, settings ...Tena
 			break
 		}
 	}
-	if err := u.UpdateTenant(ctx, *t); err != nil {
+	if err := p.store.UpdateTenant(ctx, *t); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, newError(KindNotFound, "not-found", "tenant %s does not exist", id)
 		}

@@ -27,8 +27,7 @@ type WatchStatus struct {
 // misses walks only the tenant's verifications since its high-water mark, indexes them and
 // moves the mark (to subjectSlack before the walk began, so that a verification committed late
 // with an earlier time is still walked). Each verification is thus walked about once, and the
-// verification path writes nothing more. store implements it; a store
-// without it is walked every time.
+// verification path writes nothing more (the store's subjects table).
 type SubjectStorage interface {
 	// SubjectPerson returns the person of an indexed key ("" when none) and the tenant's mark.
 	SubjectPerson(ctx context.Context, tenantID string, key []byte) (string, time.Time, error)
@@ -56,7 +55,7 @@ func (p *Platform) subjectKey(tenantID, sub string) []byte {
 
 // personOfSub finds the person behind a tenant's pairwise id: by key in the index, walking
 // (and indexing) only the tenant's verifications since the last walk on a miss.
-func (p *Platform) personOfSub(ctx context.Context, st NotifyStorage, tenantID, sub string) (string, error) {
+func (p *Platform) personOfSub(ctx context.Context, tenantID, sub string) (string, error) {
 	want, err := base64.RawURLEncoding.DecodeString(sub)
 	if err != nil || len(want) != sha256.Size {
 		return "", newError(KindNotFound, "not-found", "no person %q", sub)
@@ -65,26 +64,7 @@ func (p *Platform) personOfSub(ctx context.Context, st NotifyStorage, tenantID, 
 	km := hmac.New(sha256.New, p.master)
 	km.Write([]byte("tenant:" + tenantID))
 	key := km.Sum(nil)
-	ss, indexed := p.store.(SubjectStorage)
-	if !indexed {
-		var person string
-		err := st.TenantPersons(ctx, tenantID, func(id string) error {
-			m := hmac.New(sha256.New, key)
-			m.Write([]byte(id))
-			if hmac.Equal(m.Sum(nil), want) {
-				person = id
-			}
-			return nil
-		})
-		if err != nil {
-			return "", internal(err)
-		}
-		if person == "" {
-			return "", notFound
-		}
-		return person, nil
-	}
-	person, mark, err := ss.SubjectPerson(ctx, tenantID, p.subjectKey(tenantID, sub))
+	person, mark, err := p.store.SubjectPerson(ctx, tenantID, p.subjectKey(tenantID, sub))
 	if err != nil {
 		return "", internal(err)
 	}
@@ -93,7 +73,7 @@ func (p *Platform) personOfSub(ctx context.Context, st NotifyStorage, tenantID, 
 	}
 	next := p.clk.Now().UTC().Add(-subjectSlack)
 	found := map[string]string{}
-	err = ss.TenantPersonsSince(ctx, tenantID, mark, func(id string) error {
+	err = p.store.TenantPersonsSince(ctx, tenantID, mark, func(id string) error {
 		m := hmac.New(sha256.New, key)
 		m.Write([]byte(id))
 		got := m.Sum(nil)
@@ -110,7 +90,7 @@ func (p *Platform) personOfSub(ctx context.Context, st NotifyStorage, tenantID, 
 		next = mark
 	}
 	if next.After(mark) || len(found) > 0 {
-		if err := ss.IndexSubjects(ctx, tenantID, found, next); err != nil {
+		if err := p.store.IndexSubjects(ctx, tenantID, found, next); err != nil {
 			return "", internal(err)
 		}
 	}
@@ -121,11 +101,10 @@ func (p *Platform) personOfSub(ctx context.Context, st NotifyStorage, tenantID, 
 }
 
 func (p *Platform) notifyStorage() (NotifyStorage, error) {
-	st, ok := p.store.(NotifyStorage)
-	if !ok || len(p.master) < 32 {
-		return nil, internal(errors.New("platform: watches need a store with revocation notification and the master secret"))
+	if len(p.master) < 32 {
+		return nil, internal(errors.New("platform: watches need the master secret"))
 	}
-	return st, nil
+	return p.store, nil
 }
 
 // Watch returns a tenant's watch on a person, by pairwise id.
@@ -134,7 +113,7 @@ func (p *Platform) Watch(ctx context.Context, tenant *Tenant, sub string) (*Watc
 	if err != nil {
 		return nil, err
 	}
-	person, err := p.personOfSub(ctx, st, tenant.ID, sub)
+	person, err := p.personOfSub(ctx, tenant.ID, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +141,7 @@ func (p *Platform) StopWatching(ctx context.Context, tenant *Tenant, sub string)
 	if err != nil {
 		return err
 	}
-	person, err := p.personOfSub(ctx, st, tenant.ID, sub)
+	person, err := p.personOfSub(ctx, tenant.ID, sub)
 	if err != nil {
 		return err
 	}

@@ -110,8 +110,8 @@ type DeliveryQuery struct {
 	Limit      int           // at most this many, newest first (default and maximum 100)
 }
 
-// WebhookStorage is the optional storage capability behind webhooks (STYLE rule 4: detected by
-// type assertion; Storage is not widened). package store implements it.
+// WebhookStorage is the part of Storage behind webhooks; package delivery uses it through
+// Platform.Webhooks.
 type WebhookStorage interface {
 	// CreateWebhookEndpoint stores an endpoint with its first secret in one transaction.
 	// ErrNotFound if the tenant is unknown, ErrConflict if an id exists.
@@ -161,17 +161,13 @@ type WebhookStorage interface {
 	Deliveries(ctx context.Context, tenantID string, q DeliveryQuery) ([]Delivery, error)
 }
 
-// Webhooks returns the store's webhook capability (for package delivery): an error if the
-// store has none or the master secret that seals webhook secrets is missing.
+// Webhooks returns the store's webhook records (for package delivery): an error if the master
+// secret that seals webhook secrets is missing.
 func (p *Platform) Webhooks() (WebhookStorage, error) {
-	ws, ok := p.store.(WebhookStorage)
-	if !ok {
-		return nil, internal(errors.New("platform: the store does not support webhooks"))
-	}
 	if len(p.master) < 32 {
 		return nil, internal(errors.New("platform: webhooks need the master secret (WithMaster) to seal their secrets"))
 	}
-	return ws, nil
+	return p.store, nil
 }
 
 // WebhookEndpointRequest is what a tenant asks for.

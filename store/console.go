@@ -13,8 +13,6 @@ import (
 // The web console's storage (platform.ConsoleStorage): console users, a tenant's latest
 // verifications, a person's accepted verifications, and the webhook backlog.
 
-var _ platform.ConsoleStorage = (*Store)(nil)
-
 // CreateConsoleUser stores a user. platform.ErrConflict if the email or id exists,
 // platform.ErrNotFound if the tenant is unknown.
 func (s *Store) CreateConsoleUser(ctx context.Context, u platform.ConsoleUser) error {

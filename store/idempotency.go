@@ -10,8 +10,6 @@ import (
 	"github.com/mynagate/mynagate/platform"
 )
 
-var _ platform.IdempotencyStorage = (*Store)(nil)
-
 // ClaimIdempotencyKey implements platform.IdempotencyStorage: in one transaction it removes the
 // key's stale row, inserts the claim unless a row is there (ON CONFLICT DO NOTHING, so two
 // concurrent claims cannot both succeed: the primary key decides), and reads the row that won.

@@ -15,11 +15,6 @@ import (
 // Revocation notification (platform.NotifyStorage) and consents (platform.ConsentStorage).
 // The queries are the same in both dialects.
 
-var (
-	_ platform.NotifyStorage  = (*Store)(nil)
-	_ platform.ConsentStorage = (*Store)(nil)
-)
-
 // PersonsByCerts returns, by serial, the person each linked certificate of CA ca belongs to.
 func (s *Store) PersonsByCerts(ctx context.Context, ca string, serials []string) (map[string]string, error) {
 	err := validate("PersonsByCerts").str("ca", ca).check("serials", !slices.Contains(serials, ""), "has an empty serial").done()
@@ -352,16 +347,8 @@ func (s *Store) StopWatching(ctx context.Context, tenantID, personID string, at 
 	return nil
 }
 
-// TenantPersons calls fn with every person the tenant has an accepted verification of.
-func (s *Store) TenantPersons(ctx context.Context, tenantID string, fn func(personID string) error) error {
-	if err := validate("TenantPersons").str("tenantID", tenantID).check("fn", fn != nil, "is nil").done(); err != nil {
-		return err
-	}
-	return s.eachTenantPerson(ctx, tenantID, fn, `SELECT DISTINCT person_id FROM verifications WHERE tenant_id = $1 AND decision = 'accepted'`, tenantID)
-}
-
 // eachTenantPerson runs query (one person_id column) and calls fn with each row, in the
-// tenant's name for errors; the walk of TenantPersons and TenantPersonsSince.
+// tenant's name for errors; the walk of TenantPersonsSince.
 func (s *Store) eachTenantPerson(ctx context.Context, tenantID string, fn func(personID string) error, query string, args ...any) error {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {

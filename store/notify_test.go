@@ -104,7 +104,7 @@ func TestNotifyStorage(t *testing.T) {
 			t.Errorf("after t1 verifies again: %v, want t1 watching without consent", got)
 		}
 		var persons []string
-		nMust(t, s.TenantPersons(ctx, "t1", func(p string) error { persons = append(persons, p); return nil }))
+		nMust(t, s.TenantPersonsSince(ctx, "t1", time.Unix(0, 0), func(p string) error { persons = append(persons, p); return nil }))
 		slices.Sort(persons)
 		if !slices.Equal(persons, []string{"p1", "p2"}) {
 			t.Errorf("persons of t1 = %v", persons)

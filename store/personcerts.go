@@ -7,8 +7,6 @@ import (
 	"github.com/mynagate/mynagate/platform"
 )
 
-var _ platform.PersonCertStorage = (*Store)(nil)
-
 // PersonCerts implements platform.PersonCertStorage: a person's certificates, the most recently
 // linked first (index person_certs_person).
 func (s *Store) PersonCerts(ctx context.Context, personID string) ([]platform.PersonCert, error) {

@@ -76,8 +76,6 @@ func (s *Store) UpdateTenant(ctx context.Context, t platform.Tenant) error {
 	return nil
 }
 
-var _ platform.TenantUpdater = (*Store)(nil)
-
 const tenantColumns = `id, name, facts, created_at, revocation_policy, facts_widened_at`
 
 func scanTenant(row scanner) (*platform.Tenant, error) {

@@ -16,8 +16,6 @@ import (
 // per-endpoint deliveries, and claims. The queries are the same in
 // both dialects but for the row-locking clause of the claims (skipLocked).
 
-var _ platform.WebhookStorage = (*Store)(nil)
-
 // CreateWebhookEndpoint stores an endpoint with its first secret in one transaction.
 func (s *Store) CreateWebhookEndpoint(ctx context.Context, e platform.WebhookEndpoint, sec platform.WebhookSecret) error {
 	err := validate("CreateWebhookEndpoint").str("Endpoint.ID", e.ID).str("Endpoint.TenantID", e.TenantID).
