@@ -24,6 +24,8 @@ import (
 // Benchmarks report their speed as ratios against baselines measured in the same run, so that
 // the numbers mean the same on any machine:
 //
+//	BenchmarkBuildTree        integrating 100,000 leaves into tiles from an empty tree, leaves/s,
+//	                          ×sha256_leaf per leaf, in memory
 //	BenchmarkProof            proof generation and verification at 1 M leaves (10 M with
 //	                          MYNAGATE_BENCH_10M=1), ×sha256_leaf and ×ed25519_verify, in memory
 //	BenchmarkVerifyBundle     a whole offline bundle verification, ×ed25519_verify
@@ -83,6 +85,30 @@ func benchSize() uint64 {
 		return 10_000_000
 	}
 	return 1_000_000
+}
+
+// BenchmarkBuildTree measures building the tiles of a tree of 100,000 synthetic leaves, in
+// batches of 4,096 as the integrator takes them, with a checkpoint at the end.
+func BenchmarkBuildTree(b *testing.B) {
+	const n = 100_000
+	shaBase := sha256Baseline()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		s := newTreeOnly()
+		l := evidencetest.NewLog(b, s)
+		s.grow(n)
+		cp, err := l.Publish(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cp.Size != n {
+			b.Fatalf("built %d leaves, want %d", cp.Size, n)
+		}
+	}
+	per := perOp(b, time.Since(start)) / n
+	b.ReportMetric(float64(time.Second)/float64(per), "leaves/s")
+	b.ReportMetric(float64(per)/float64(shaBase), "x_sha256_leaf")
 }
 
 // BenchmarkProof measures inclusion proofs at a random leaf of a large tree: generation from

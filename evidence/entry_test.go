@@ -17,7 +17,7 @@ import (
 	"github.com/mynagate/mynagate/evidence/memory"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/leaf-v1.golden")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // zeros is a deterministic randomness source for reproducible leaves.
 type zeros struct{}
