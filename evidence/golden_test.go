@@ -57,6 +57,9 @@ func TestTreeGolden(t *testing.T) {
 			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, i, size, leaves[i][:], p, root[:]); err != nil {
 				t.Errorf("inclusion %d in %d does not verify: %v", i, size, err)
 			}
+			if p == nil { // bundles are canonical JSON: an empty proof is [], never null
+				t.Errorf("inclusion %d in %d: nil proof", i, size)
+			}
 			fmt.Fprintf(&out, "inclusion %d %d %x\n", i, size, bytes.Join(p, nil))
 		}
 		for _, old := range append([]uint64{0}, goldenSizes...) {
@@ -70,6 +73,9 @@ func TestTreeGolden(t *testing.T) {
 			o := roots[old]
 			if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old, size, p, o[:], root[:]); err != nil {
 				t.Errorf("consistency %d → %d does not verify: %v", old, size, err)
+			}
+			if p == nil {
+				t.Errorf("consistency %d → %d: nil proof", old, size)
 			}
 			fmt.Fprintf(&out, "consistency %d %d %x\n", old, size, sha256.Sum256(bytes.Join(p, nil)))
 		}
