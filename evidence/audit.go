@@ -295,7 +295,7 @@ func (a *auditTiles) visit(id compact.NodeID, h []byte) {
 // refresh compares the queued nodes, reading the tiles they are in.
 func (a *auditTiles) refresh(ctx context.Context) error {
 	for _, n := range a.queue {
-		tid, pos, _ := tileOf(n.id)
+		tid, pos := tileAt(n.id)
 		t, ok := a.cur[tid.Level]
 		if !ok || t.TileID != tid {
 			got, err := a.store.Tiles(ctx, []TileID{tid})

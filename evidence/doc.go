@@ -22,10 +22,29 @@
 // not decide what a verification is (package platform builds the Entry) and speaks no HTTP
 // (package web serves bundles and checkpoints).
 //
-// Hashing is github.com/transparency-dev/merkle (RFC 6962 hasher, compact ranges, proof
-// node lists); signatures are golang.org/x/mod/sumdb/note (Ed25519). Tiles,
-// the bundle formats and the audit are written here, because tessera, which has them, brings
-// its own storage drivers and cannot append inside another package's SQL transaction.
+// The tree is RFC 6962 hashing in two libraries, which agree byte for byte (TestTreeGolden pins
+// tiles and proofs made before the second was brought in):
+//   - golang.org/x/mod/sumdb/tlog addresses and reads tiles and makes proofs: TileForIndex and
+//     StoredHashIndex name the tile and position of a node, Tile.Path and ParseTilePath write
+//     and read tile paths, and ProveRecord and ProveTree build inclusion and consistency proofs
+//     over a HashReader on the stored tiles.
+//   - github.com/transparency-dev/merkle stays for what tlog lacks or does differently: the
+//     integrator's and the audit's compact range (tlog's writer, StoredHashes, asks a HashReader
+//     for every earlier node at every level, while the tiles keep only levels 0, 8, 16, …: a
+//     compact range keeps the right edge in memory and reports each completed node), and the
+//     offline verifier (VerifyBundle, VerifyConsistency, and Publish's check before it signs),
+//     so that a proof is checked by another implementation than the one that made it.
+//
+// Written here: the tile path layout clients see, C2SP tlog-tiles ("tile/0/x001/234"), which
+// is tlog's ("tile/8/0/x001/234") without the height; the cache of tiles expanded to all their
+// 511 nodes (tlog's HashFromTile rehashes up to 127 hashes for every node it reads); partial
+// tiles as prefixes of one stored row. TileHashReader is not used: it re-authenticates every
+// tile against a tree hash, which a log reading its own database does not need (the audit
+// recomputes the whole tree instead); nor ReadTileData, which assembles a tile from single
+// hashes where storage keeps whole tiles. Signatures are golang.org/x/mod/sumdb/note
+// (Ed25519). The bundle formats and the audit are written here too, because tessera, which has
+// tiles and more, brings its own storage drivers and cannot append inside another package's SQL
+// transaction.
 //
 // See docs/design/evidence.md for the design: the life of a leaf, why the formats are what they
 // are, and the numbers.

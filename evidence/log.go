@@ -15,6 +15,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Log is the evidence log over a Storage. It is safe for concurrent use, and several Logs (on
@@ -208,11 +209,11 @@ func (l *Log) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("evidence: read tree state: %w", err)
 	}
-	hs, err := l.nodes.hashes(ctx, compact.RangeNodes(0, ts.Size, nil))
+	hs, err := l.nodes.hashes(ctx, storedIndexes(compact.RangeNodes(0, ts.Size, nil)))
 	if err != nil {
 		return err
 	}
-	rng, err := rangeFactory.NewRange(0, ts.Size, hs)
+	rng, err := rangeFactory.NewRange(0, ts.Size, hashSlices(hs))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -294,15 +295,14 @@ func (l *Log) integrateBatch(ctx context.Context, pend []Pending) error {
 		if id.Level%tileHeight != 0 || visitErr != nil {
 			return
 		}
-		level := uint64(id.Level / tileHeight)
-		tid := TileID{Level: level, Index: id.Index / tileWidth}
-		e := t.edges[level]
+		tid, pos := tileAt(id)
+		e := t.edges[tid.Level]
 		if e == nil || e.index != tid.Index {
 			e = &edgeTile{index: tid.Index, hashes: make([]byte, 0, fullTile)}
-			t.edges[level] = e
+			t.edges[tid.Level] = e
 		}
-		if uint64(len(e.hashes)/hashSize) != id.Index%tileWidth {
-			visitErr = fmt.Errorf("%w: tile %s has %d hashes, the next node is at %d", ErrCorrupt, tid, len(e.hashes)/hashSize, id.Index%tileWidth)
+		if len(e.hashes)/hashSize != pos {
+			visitErr = fmt.Errorf("%w: tile %s has %d hashes, the next node is at %d", ErrCorrupt, tid, len(e.hashes)/hashSize, pos)
 			return
 		}
 		e.hashes = append(e.hashes, h...)
@@ -462,11 +462,14 @@ func (l *Log) InclusionProof(ctx context.Context, index, size uint64) ([][]byte,
 	if err := l.checkSize(ctx, size); err != nil {
 		return nil, err
 	}
-	nodes, err := proof.Inclusion(index, size)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+	if index >= size {
+		return nil, fmt.Errorf("evidence: leaf %d is not in a tree of size %d", index, size)
 	}
-	return l.rehash(ctx, nodes)
+	p, err := tlog.ProveRecord(int64(size), int64(index), l.nodes.at(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("evidence: inclusion proof of %d in %d: %w", index, size, err)
+	}
+	return hashSlices(p), nil
 }
 
 // ConsistencyProof returns the RFC 9162 §2.1.4 consistency proof between tree sizes size1 ≤
@@ -475,23 +478,17 @@ func (l *Log) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([][]by
 	if err := l.checkSize(ctx, size2); err != nil {
 		return nil, err
 	}
-	nodes, err := proof.Consistency(size1, size2)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+	if size1 > size2 {
+		return nil, fmt.Errorf("evidence: no consistency proof from size %d to the smaller %d", size1, size2)
 	}
-	return l.rehash(ctx, nodes)
-}
-
-func (l *Log) rehash(ctx context.Context, nodes proof.Nodes) ([][]byte, error) {
-	hs, err := l.nodes.hashes(ctx, nodes.IDs)
-	if err != nil {
-		return nil, err
+	if size1 == 0 { // every tree extends the empty one: the proof is empty (tlog does not take 0)
+		return [][]byte{}, nil
 	}
-	p, err := nodes.Rehash(hs, hashChildren)
+	p, err := tlog.ProveTree(int64(size2), int64(size1), l.nodes.at(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+		return nil, fmt.Errorf("evidence: consistency proof from %d to %d: %w", size1, size2, err)
 	}
-	return p, nil
+	return hashSlices(p), nil
 }
 
 // Tile returns a tile as C2SP tlog-tiles serves it: the first width hashes (width 256 for a

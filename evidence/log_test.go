@@ -124,11 +124,37 @@ func TestTilePath(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "tile/0", "tile/0/1", "tile/0/0001", "tile/00/000", "tile/9/000", "tile/0/001/002", "tile/0/x000/002",
-		"tile/0/000.p/0", "tile/0/000.p/256", "tile/0/000.p/07", "tile/entries/000", "tile/0/-01", "tile/0/x1000/000"} {
+		"tile/0/000.p/0", "tile/0/000.p/256", "tile/0/000.p/07", "tile/entries/000", "tile/0/-01", "tile/0/x1000/000",
+		// golang.org/x/mod/sumdb/tlog's own forms, which name the height, and its data tiles
+		"tile/8/0/000", "tile/8/0/x001/234", "tile/data/000", "tile/8/data/000", "tile/-1/000",
+		// an index beyond int64, trailing and doubled slashes, a partial marker without width
+		"tile/0/x009/x223/x372/x036/x854/x775/x808/000", "tile/0/000/", "tile//000", "tile/0/000.p/", "tile/0/000.p"} {
 		if _, _, err := evidence.ParseTilePath(bad); !errors.Is(err, evidence.ErrNotFound) {
 			t.Errorf("ParseTilePath(%q) = %v, want ErrNotFound", bad, err)
 		}
 	}
+}
+
+// FuzzTilePath checks that ParseTilePath accepts exactly the paths TilePath writes.
+func FuzzTilePath(f *testing.F) {
+	for _, p := range []string{"tile/0/000", "tile/0/x001/x234/067", "tile/1/999.p/17", "tile/8/0/000", "tile/data/000"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		id, w, err := evidence.ParseTilePath(p)
+		if err != nil {
+			if !errors.Is(err, evidence.ErrNotFound) {
+				t.Fatalf("ParseTilePath(%q) = %v, want ErrNotFound", p, err)
+			}
+			return
+		}
+		if w < 1 || w > 256 || id.Level > 8 {
+			t.Fatalf("ParseTilePath(%q) = %v, %d", p, id, w)
+		}
+		if back := evidence.TilePath(id, w); back != p {
+			t.Fatalf("ParseTilePath(%q) = %v, %d, which TilePath writes as %q", p, id, w, back)
+		}
+	})
 }
 
 // lying wraps a storage and lies about selected things.

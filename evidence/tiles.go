@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/bits"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // The tree is stored as C2SP tlog-tiles (https://c2sp.org/tlog-tiles): tiles of height 8, so
@@ -35,13 +36,29 @@ var emptyRoot = [32]byte(hasher.EmptyRoot())
 
 var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 
-// tileOf returns the tile that holds node id (or the hashes it is computed from), and the
-// position of the first of those hashes and how many there are.
-func tileOf(id compact.NodeID) (TileID, int, int) {
-	level := uint64(id.Level) / tileHeight
-	h := id.Level % tileHeight
-	first := id.Index << h
-	return TileID{Level: level, Index: first / tileWidth}, int(first % tileWidth), 1 << h
+// tileAt returns the tile and the position in it of node id, which MUST be at a tile level
+// (0, 8, 16, …): the integrator and the audit write and compare those.
+func tileAt(id compact.NodeID) (TileID, int) {
+	return TileID{Level: uint64(id.Level / tileHeight), Index: id.Index / tileWidth}, int(id.Index % tileWidth)
+}
+
+// storedIndexes returns tlog's stored hash indexes of compact-range nodes.
+func storedIndexes(ids []compact.NodeID) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = tlog.StoredHashIndex(int(id.Level), int64(id.Index))
+	}
+	return out
+}
+
+// hashSlices returns hashes as the byte slices bundles and compact ranges hold, never nil (an
+// empty proof is [] in a bundle's canonical JSON).
+func hashSlices(hs []tlog.Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
 }
 
 // tileData is a tile as the node reader holds it: its hashes and every node of its eight levels
@@ -126,27 +143,54 @@ func (c *tileCache) put(id TileID, raw []byte) *tileData {
 	return t
 }
 
-// nodeReader computes node hashes from stored tiles.
+// nodeReader reads node hashes from stored tiles, for golang.org/x/mod/sumdb/tlog's proofs and
+// for the integrator's reload.
 type nodeReader struct {
 	store Storage
 	cache *tileCache
 }
 
-// hashes returns the hashes of nodes ids, all of which MUST be complete subtrees of the
-// integrated tree. Tiles not cached wide enough are fetched in one Storage call.
-func (r *nodeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	need := map[TileID]int{}
-	for _, id := range ids {
-		t, pos, n := tileOf(id)
-		need[t] = max(need[t], pos+n)
+// at returns a tlog.HashReader over the tiles, reading storage with ctx.
+func (r *nodeReader) at(ctx context.Context) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) { return r.hashes(ctx, indexes) })
+}
+
+// hashes returns the hashes of the nodes at tlog's stored hash indexes, all of which MUST be
+// complete subtrees of the integrated tree. A node is in the tile tlog.TileForIndex names: the
+// last 2^(level mod 8) of the W hashes it needs are the node's subtree. Tiles not cached wide
+// enough are fetched in one Storage call.
+func (r *nodeReader) hashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	// A proof touches a handful of tiles: a slice searched linearly beats maps here.
+	type need struct {
+		id    TileID
+		width int
+		data  *tileData
 	}
-	tiles := map[TileID]*tileData{}
+	var needs []need
+	type at struct {
+		need   int // in needs
+		end, n int // the node is the subtree of hashes [end-n, end) of the tile
+	}
+	ats := make([]at, len(indexes))
+	for i, x := range indexes {
+		level, _ := tlog.SplitStoredHashIndex(x)
+		t := tlog.TileForIndex(tileHeight, x)
+		id := TileID{Level: uint64(t.L), Index: uint64(t.N)}
+		k := slices.IndexFunc(needs, func(n need) bool { return n.id == id })
+		if k < 0 {
+			k = len(needs)
+			needs = append(needs, need{id: id})
+		}
+		needs[k].width = max(needs[k].width, t.W)
+		ats[i] = at{need: k, end: t.W, n: 1 << (level % tileHeight)}
+	}
 	var missing []TileID
-	for t, w := range need {
-		if d, ok := r.cache.get(t, w); ok {
-			tiles[t] = d
+	var missingAt []int
+	for k := range needs {
+		if d, ok := r.cache.get(needs[k].id, needs[k].width); ok {
+			needs[k].data = d
 		} else {
-			missing = append(missing, t)
+			missing, missingAt = append(missing, needs[k].id), append(missingAt, k)
 		}
 	}
 	if len(missing) > 0 {
@@ -158,19 +202,19 @@ func (r *nodeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte
 			return nil, fmt.Errorf("%w: asked for %d tiles, storage returned %d", ErrCorrupt, len(missing), len(got))
 		}
 		for i, t := range missing {
+			n := &needs[missingAt[i]]
 			if len(got[i])%hashSize != 0 || len(got[i]) > fullTile {
 				return nil, fmt.Errorf("%w: tile %s has %d bytes", ErrCorrupt, t, len(got[i]))
 			}
-			if len(got[i]) < need[t]*hashSize {
-				return nil, fmt.Errorf("%w: tile %s has %d hashes, the tree needs %d", ErrCorrupt, t, len(got[i])/hashSize, need[t])
+			if len(got[i]) < n.width*hashSize {
+				return nil, fmt.Errorf("%w: tile %s has %d hashes, the tree needs %d", ErrCorrupt, t, len(got[i])/hashSize, n.width)
 			}
-			tiles[t] = r.cache.put(t, got[i])
+			n.data = r.cache.put(t, got[i])
 		}
 	}
-	out := make([][]byte, len(ids))
-	for i, id := range ids {
-		t, pos, n := tileOf(id)
-		out[i] = tiles[t].node(pos, n)
+	out := make([]tlog.Hash, len(indexes))
+	for i, a := range ats {
+		out[i] = tlog.Hash(needs[a.need].data.node(a.end-a.n, a.n))
 	}
 	return out, nil
 }
@@ -178,66 +222,33 @@ func (r *nodeReader) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte
 // String formats a tile id as its C2SP tlog-tiles path, e.g. "tile/0/x001/234".
 func (t TileID) String() string { return TilePath(t, 0) }
 
+// sumdbTile is the prefix of golang.org/x/mod/sumdb/tlog's tile paths for tiles of height 8. Its
+// paths name the height ("tile/8/0/x001/234"); C2SP tlog-tiles, which fixes the height at 8, does
+// not ("tile/0/x001/234"). Otherwise the two encode a tile the same way.
+const sumdbTile = "tile/8/"
+
 // TilePath returns the C2SP tlog-tiles path of a tile: "tile/<L>/<N>" with N in groups of
 // three digits ("x001/x234/067"), and ".p/<W>" for a partial tile of width W (0 < W < 256).
 func TilePath(t TileID, width int) string {
-	p := fmt.Sprintf("tile/%d/%s", t.Level, tileIndexPath(t.Index))
-	if width > 0 && width < tileWidth {
-		p += fmt.Sprintf(".p/%d", width)
+	if width <= 0 || width > tileWidth {
+		width = tileWidth
 	}
-	return p
-}
-
-func tileIndexPath(n uint64) string {
-	s := fmt.Sprintf("%03d", n%1000)
-	for n >= 1000 {
-		n /= 1000
-		s = fmt.Sprintf("x%03d/", n%1000) + s
-	}
-	return s
+	p := tlog.Tile{H: tileHeight, L: int(t.Level), N: int64(t.Index), W: width}.Path()
+	return "tile/" + strings.TrimPrefix(p, sumdbTile)
 }
 
 // ParseTilePath parses a C2SP tlog-tiles tile path as TilePath writes it ("tile/0/x001/234",
 // "tile/1/005.p/17") and returns the tile and its width (256 for a full tile). It refuses
-// non-canonical paths, so one tile has one path.
+// non-canonical paths, so one tile has one path, and levels above 8 (a tree of 2^64 leaves has
+// none) and tlog's data tiles.
 func ParseTilePath(p string) (TileID, int, error) {
-	bad := fmt.Errorf("evidence: %q is not a tile path: %w", p, ErrNotFound)
 	rest, ok := strings.CutPrefix(p, "tile/")
 	if !ok {
-		return TileID{}, 0, bad
+		return TileID{}, 0, fmt.Errorf("evidence: %q is not a tile path: %w", p, ErrNotFound)
 	}
-	levelStr, rest, ok := strings.Cut(rest, "/")
-	level, err := strconv.ParseUint(levelStr, 10, 8)
-	if !ok || err != nil || strconv.FormatUint(level, 10) != levelStr || level > 8 {
-		return TileID{}, 0, bad
+	t, err := tlog.ParseTilePath(sumdbTile + rest)
+	if err != nil || t.L < 0 || t.L > 8 {
+		return TileID{}, 0, fmt.Errorf("evidence: %q is not a tile path: %w", p, ErrNotFound)
 	}
-	width := tileWidth
-	if i := strings.Index(rest, ".p/"); i >= 0 {
-		w, err := strconv.Atoi(rest[i+3:])
-		if err != nil || w < 1 || w >= tileWidth || strconv.Itoa(w) != rest[i+3:] {
-			return TileID{}, 0, bad
-		}
-		width, rest = w, rest[:i]
-	}
-	var index uint64
-	parts := strings.Split(rest, "/")
-	for i, part := range parts {
-		last := i == len(parts)-1
-		if !last {
-			var found bool
-			if part, found = strings.CutPrefix(part, "x"); !found {
-				return TileID{}, 0, bad
-			}
-		}
-		if len(part) != 3 || strings.Trim(part, "0123456789") != "" || index > (1<<63)/1000 {
-			return TileID{}, 0, bad
-		}
-		n, _ := strconv.ParseUint(part, 10, 64)
-		index = index*1000 + n
-	}
-	id := TileID{Level: level, Index: index}
-	if TilePath(id, width) != p {
-		return TileID{}, 0, bad
-	}
-	return id, width, nil
+	return TileID{Level: uint64(t.L), Index: uint64(t.N)}, t.W, nil
 }
