@@ -28,13 +28,23 @@ type testServer struct {
 
 func newTestServer(t *testing.T, opts ...Option) *testServer {
 	t.Helper()
+	return newTestServerOn(t, nil, opts...)
+}
+
+// newTestServerOn is newTestServer with more platform options, made from the store.
+func newTestServerOn(t *testing.T, with func(*store.Store) []platform.Option, opts ...Option) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "web.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	p, err := platform.New(st, platform.WithClock(clockwork.NewFakeClockAt(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC))))
+	popts := []platform.Option{platform.WithClock(clockwork.NewFakeClockAt(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)))}
+	if with != nil {
+		popts = append(popts, with(st)...)
+	}
+	p, err := platform.New(st, popts...)
 	if err != nil {
 		t.Fatal(err)
 	}
