@@ -2,12 +2,15 @@ package platform_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlis"
+	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/platform"
 )
@@ -219,4 +222,52 @@ func TestHolderPortal(t *testing.T) {
 			t.Errorf("the bank's consents after revoking: %+v", c.Consents)
 		}
 	}
+}
+
+// downBasic4 is J-LIS's basic-4 service that cannot be reached.
+type downBasic4 struct{}
+
+func (downBasic4) LatestBasic4(context.Context, jlisapi.CertRef, string, string) (*jlisapi.Basic4, error) {
+	return nil, errors.New("connection refused")
+}
+
+// The latest facts are read from J-LIS for a watched person with the holder's consent in
+// force: a stopped watch ends the consent's effect, and verifying again resumes the watch but
+// not the consent given before the stop.
+func TestLatestFactsNeedWatchAndConsent(t *testing.T) {
+	e := platformtest.NewJLIS(t)
+	cf := e.Card(testkit.Taro())
+	v := e.Verified(e.Tenant, cf, platform.PurposeIdentity, platform.ScopeBasic4Updates)
+	sub := e.P.PairwiseID(e.Tenant.ID, v.PersonID)
+
+	_, err := e.P.LatestFacts(ctx, e.Tenant, sub)
+	wantError(t, "a platform that does not read J-LIS's facts", err, platform.KindNotFound, "not-found")
+	e.P.UseBasic4Source(e.Trust.Client, "mynagate")
+	got, err := e.P.LatestFacts(ctx, e.Tenant, sub)
+	if err != nil || got.Facts[platform.FactName] != testkit.Taro().Name || got.Deceased || len(got.Facts) != 4 {
+		t.Fatalf("latest facts %+v, %v", got, err)
+	}
+	_, err = e.P.LatestFacts(ctx, e.Tenant, e.P.PairwiseID(e.Tenant.ID, "p_nobody"))
+	wantError(t, "an unknown subject", err, platform.KindNotFound, "not-found")
+	e.P.UseBasic4Source(downBasic4{}, "mynagate")
+	_, err = e.P.LatestFacts(ctx, e.Tenant, sub)
+	wantError(t, "J-LIS down", err, platform.KindUnavailable, "jlis-unavailable")
+	e.P.UseBasic4Source(e.Trust.Client, "mynagate")
+
+	e.Clk.Advance(time.Minute)
+	if err := e.P.StopWatching(ctx, e.Tenant, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.P.StopWatching(ctx, e.Tenant, sub); err != nil {
+		t.Errorf("stopping a stopped watch: %v", err)
+	}
+	_, err = e.P.LatestFacts(ctx, e.Tenant, sub)
+	wantError(t, "after the watch stopped", err, platform.KindConflict, "consent-required")
+	e.Clk.Advance(time.Minute)
+	e.Verified(e.Tenant, cf, platform.PurposeIdentity)
+	if w, err := e.P.Watch(ctx, e.Tenant, sub); err != nil || !w.Watching || len(w.Consents) != 0 {
+		t.Errorf("after verifying again: %+v, %v; want watching without the earlier consent", w, err)
+	}
+	_, err = e.P.LatestFacts(ctx, e.Tenant, sub)
+	wantError(t, "with the consent given before the stop", err, platform.KindConflict, "consent-required")
 }
