@@ -88,8 +88,8 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 // newUI builds the pages on web/ui: its layout, catalogs, sealed session cookie (which also
 // binds a login to the browser that opened it), CSRF protection and security headers.
-func (pr *Provider) newUI() error {
-	u, err := ui.New(ui.Config{Key: derive(pr.cfg.Master, "oidc-ui-session"), CookieName: "mynagate_oidc", Messages: messages,
+func (pr *Provider) newUI(key []byte) error {
+	u, err := ui.New(ui.Config{Key: key, CookieName: "mynagate_oidc", Messages: messages,
 		Brand: "mynagate", Home: pr.base + "/device", AssetPrefix: pr.base + "/ui/static/", CSP: csp, Clock: pr.clk, Rand: pr.rand})
 	if err != nil {
 		return err

@@ -28,7 +28,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,6 +42,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/web/ui"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -100,7 +100,7 @@ type Config struct {
 	// Handler is mounted.
 	Issuer string
 	// Master is the platform's master secret (at least 32 bytes): signing keys are sealed,
-	// and access tokens encrypted, under keys derived from it.
+	// access tokens encrypted and page cookies sealed under keys derived from it (internal/kdf).
 	Master []byte
 	// Clock and Rand default to the real ones.
 	Clock clockwork.Clock
@@ -137,8 +137,9 @@ func New(p *platform.Platform, st Storage, cfg Config) (*Provider, error) {
 	if p == nil || st == nil {
 		return nil, errors.New("oidc: a platform and a storage are required")
 	}
-	if len(cfg.Master) < 32 {
-		return nil, errors.New("oidc: the master secret must be at least 32 bytes")
+	secret, err := kdf.New(cfg.Master)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: master secret: %w", err)
 	}
 	iss, err := url.Parse(cfg.Issuer)
 	if err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") || iss.RawQuery != "" || iss.Fragment != "" {
@@ -165,12 +166,11 @@ func New(p *platform.Platform, st Storage, cfg Config) (*Provider, error) {
 		cfg.Rand = rand.Reader
 	}
 	pr := &Provider{p: p, st: st, cfg: cfg, clk: cfg.Clock, rand: cfg.Rand, base: strings.TrimRight(iss.Path, "/"), guesses: newGuessLimiter(cfg.Clock.Now)}
-	if err := pr.newUI(); err != nil {
+	if err := pr.newUI(secret.Key(kdf.OIDCPages)); err != nil {
 		return nil, fmt.Errorf("oidc: pages: %w", err)
 	}
-	pr.keys = newKeyring(st, derive(cfg.Master, "oidc-signing-key-seal"), cfg.Clock, cfg.Rand, cfg.KeyRotation, cfg.IDTokenTTL+cfg.AccessTTL)
-	var cryptoKey [32]byte
-	copy(cryptoKey[:], derive(cfg.Master, "oidc-access-token"))
+	pr.keys = newKeyring(st, secret.Key(kdf.OIDCSigningKeys), cfg.Clock, cfg.Rand, cfg.KeyRotation, cfg.IDTokenTTL+cfg.AccessTTL)
+	cryptoKey := [32]byte(secret.Key(kdf.OIDCAccessTokens))
 	opts := []op.Option{op.WithHttpInterceptors(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scratchKey{}, &scratch{})))
@@ -222,13 +222,6 @@ func (pr *Provider) routes() {
 	// Everything else is the protocol, served by the library under the issuer's path.
 	m.Handle(b+"/", http.StripPrefix(b, pr.op))
 	pr.mux = m
-}
-
-// derive returns HMAC-SHA256(master, label): one key per use of the master secret.
-func derive(master []byte, label string) []byte {
-	m := hmac.New(sha256.New, master)
-	m.Write([]byte(label))
-	return m.Sum(nil)
 }
 
 // hashHex is the stored form of a code, device code, refresh token or client secret.

@@ -4,13 +4,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+
+	"github.com/mynagate/mynagate/internal/kdf"
 )
 
 // A tenant's card id of a holder is what lets the tenant's own offline devices (a ticket
 // service's gates, docs/design/gate.md) recognise the card a person verified with, without
 // asking the platform and without an identifier other tenants share:
 //
-//	card key = HMAC-SHA256(master, "mynagate card key v1" 0x00 tenant id)
+//	card key = the master secret's kdf.CardKey key for the tenant id (HKDF-SHA256, internal/kdf)
 //	card id  = base64url(HMAC-SHA256(card key, "mynagate-card-id-v1" 0x00 SHA-256(auth certificate DER)))
 //
 // A login verification shows its card id to the tenant that ran it; the tenant fetches its
@@ -24,12 +27,16 @@ import (
 const cardIDFormat = "mynagate-card-id-v1"
 
 // CardKey returns a tenant's card key (see above). It follows from the master secret and the
-// tenant id alone, like the pairwise key, so every node derives the same.
-func (p *Platform) CardKey(tenantID string) []byte {
-	m := hmac.New(sha256.New, p.master)
-	m.Write([]byte("mynagate card key v1\x00" + tenantID))
-	return m.Sum(nil)
+// tenant id alone, like the pairwise key, so every node derives the same. A platform without
+// the master secret has none (an internal error).
+func (p *Platform) CardKey(tenantID string) ([]byte, error) {
+	if p.keys == nil {
+		return nil, internal(errors.New("platform: card keys need the master secret"))
+	}
+	return p.cardKey(tenantID), nil
 }
+
+func (p *Platform) cardKey(tenantID string) []byte { return p.keys.KeyFor(kdf.CardKey, tenantID) }
 
 // CardID computes a card id from a tenant's card key and an authentication certificate (DER).
 func CardID(cardKey, certDER []byte) string {

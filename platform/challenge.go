@@ -2,14 +2,13 @@ package platform
 
 import (
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/mynagate/mynagate/challenge"
+	"github.com/mynagate/mynagate/internal/kdf"
 )
 
 // The challenge a holder signs is package challenge's format (docs/design/challenge.md); the
@@ -59,17 +58,15 @@ func (p *Platform) origin() string {
 }
 
 // challengeKey is the platform's Ed25519 key for signing challenges, derived from the master
-// secret (seed HMAC-SHA256(master, "mynagate challenge key v1")), so every node sharing the
+// secret (its seed the kdf.ChallengeSigning key), so every node sharing the
 // master signs with the same key and nothing more has to be kept. A holder's app that pins its
 // public key (reader verify --platform-key) accepts only challenges this platform signed.
 func (p *Platform) challengeKey() ed25519.PrivateKey {
 	p.challengeKeyOnce.Do(func() {
-		if len(p.master) == 0 {
+		if p.keys == nil {
 			return
 		}
-		m := hmac.New(sha256.New, p.master)
-		m.Write([]byte("mynagate challenge key v1"))
-		p.challengeSigner = ed25519.NewKeyFromSeed(m.Sum(nil))
+		p.challengeSigner = ed25519.NewKeyFromSeed(p.keys.Key(kdf.ChallengeSigning))
 	})
 	return p.challengeSigner
 }

@@ -9,11 +9,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/verify"
 )
@@ -131,16 +131,14 @@ const HolderChallengeDomain = "mynagate-holder-challenge/v1"
 const maxHolderChallenge = 512
 
 func (p *Platform) holderMAC(head []byte) []byte {
-	km := hmac.New(sha256.New, p.master)
-	io.WriteString(km, "mynagate holder challenge v1")
-	m := hmac.New(sha256.New, km.Sum(nil))
+	m := hmac.New(sha256.New, p.keys.Key(kdf.HolderChallenge))
 	m.Write(head)
 	return m.Sum(nil)[:16]
 }
 
 // HolderChallenge returns a challenge for the holder's consent requests and its expiry.
 func (p *Platform) HolderChallenge() ([]byte, time.Time, error) {
-	if len(p.master) < 32 {
+	if p.keys == nil {
 		return nil, time.Time{}, internal(errors.New("platform: holder challenges need the master secret"))
 	}
 	exp := p.clk.Now().UTC().Add(p.sessionTTL).Truncate(time.Second)

@@ -2,8 +2,6 @@ package platform
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mynagate/mynagate/internal/kdf"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -276,12 +275,10 @@ func (p *Platform) RecentVerifications(ctx context.Context, tenant *Tenant, limi
 // card (a login session like any tenant's). Its id derives from the master secret, so every
 // node finds the same one; it is created on first use.
 func (p *Platform) PortalTenant(ctx context.Context) (*Tenant, error) {
-	if len(p.master) == 0 {
+	if p.keys == nil {
 		return nil, internal(errors.New("platform: the holder portal needs the master secret"))
 	}
-	m := hmac.New(sha256.New, p.master)
-	m.Write([]byte("holder-portal-tenant"))
-	id := "t_" + hex.EncodeToString(m.Sum(nil)[:8])
+	id := "t_" + hex.EncodeToString(p.keys.Key(kdf.PortalTenant)[:8])
 	t, err := p.tenant(ctx, id)
 	if err == nil {
 		return t, nil

@@ -5,13 +5,14 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/mynagate/mynagate/internal/kdf"
 )
 
 // Idempotency-Key for the API's state-changing requests (creating a webhook endpoint, rotating
@@ -66,7 +67,7 @@ func IdempotentRequestDigest(method, path string, body []byte) []byte {
 }
 
 func (p *Platform) idempotencyStorage() (IdempotencyStorage, error) {
-	if len(p.master) < 32 {
+	if p.keys == nil {
 		return nil, internal(errors.New("platform: Idempotency-Keys need the master secret (WithMaster) to seal their answers"))
 	}
 	return p.store, nil
@@ -148,13 +149,10 @@ func (p *Platform) FinishIdempotent(ctx context.Context, tenant *Tenant, key str
 	return nil
 }
 
-// idempotencyAEAD runs f with AES-256-GCM under HMAC-SHA256(master, "mynagate idempotent
-// answers v1"): kept answers may carry a webhook secret shown once, so the database never holds
-// them in clear.
+// idempotencyAEAD runs f with AES-256-GCM under the master secret's kdf.IdempotentAnswers key:
+// kept answers may carry a webhook secret shown once, so the database never holds them in clear.
 func (p *Platform) idempotencyAEAD(f func(cipher.AEAD) ([]byte, error)) ([]byte, error) {
-	m := hmac.New(sha256.New, p.master)
-	io.WriteString(m, "mynagate idempotent answers v1")
-	block, err := aes.NewCipher(m.Sum(nil))
+	block, err := aes.NewCipher(p.keys.Key(kdf.IdempotentAnswers))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/jlisapi"
 )
 
@@ -116,14 +117,12 @@ func CRLReasonName(r int) string {
 
 // EventID derives the id of an event from what it is about, so that noticing the same
 // revocation twice (a restart, two nodes reading one CRL) yields the same id, which the outbox
-// stores once: "evt_" + 32 hex digits of HMAC-SHA256 keyed by the platform's master secret over
-// (type, tenant, CA, serial). A certificate is revoked once, so the CRL number is not part of it.
+// stores once: "evt_" + 32 hex digits of HMAC-SHA256 over (type, tenant, CA, serial) under the
+// master secret's kdf.EventID key. A certificate is revoked once, so the CRL number is not part of it.
 // The key matters: serials are small numbers, and an unkeyed hash would let a tenant that may
 // not see the certificate find its serial from the event id by trying them.
 func (p *Platform) EventID(typ, tenantID, ca, serial string) string {
-	k := hmac.New(sha256.New, p.master)
-	k.Write([]byte("mynagate-event/v2"))
-	m := hmac.New(sha256.New, k.Sum(nil))
+	m := hmac.New(sha256.New, p.keys.Key(kdf.EventID))
 	for _, s := range []string{typ, tenantID, ca, serial} {
 		m.Write([]byte(s))
 		m.Write([]byte{0})

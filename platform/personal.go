@@ -43,7 +43,7 @@ func (p *Platform) openPersonal(ctx context.Context, tenant *Tenant, v *Verifica
 	}
 	v.Detail = o.Personal.Detail
 	if v.Purpose == PurposeLogin && v.Decision == DecisionAccepted && len(o.Personal.Certificate) > 0 {
-		v.CardID = CardID(p.CardKey(tenant.ID), o.Personal.Certificate)
+		v.CardID = CardID(p.cardKey(tenant.ID), o.Personal.Certificate)
 	}
 	for k, val := range o.Personal.Facts {
 		f := Fact(k)

@@ -34,6 +34,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/jlisapi"
 )
 
@@ -86,7 +87,8 @@ type Platform struct {
 	store      Storage
 	clk        clockwork.Clock
 	rand       io.Reader
-	master     []byte
+	master     []byte       // WithMaster's secret, until New makes keys of it
+	keys       *kdf.Secret  // every key taken from the master secret (internal/kdf); nil without one
 	casMu      sync.RWMutex // AddCAs replaces cas while verifications read it
 	cas        []CA
 	cardAPCAs  []*rsa.PublicKey // WithCardAPCAs: chip reading is enabled with one
@@ -98,7 +100,7 @@ type Platform struct {
 	cache      caches
 	// privateTargets lifts the webhook egress policy (package egress).
 	privateTargets bool
-	// challengeSigner signs holder challenges (challenge.go), derived once from master.
+	// challengeSigner signs holder challenges (challenge.go), derived once from the master secret.
 	challengeKeyOnce sync.Once
 	challengeSigner  ed25519.PrivateKey
 	// basic4 is where LatestFacts asks J-LIS (UseBasic4Source).
@@ -121,9 +123,11 @@ func WithSessionTTL(d time.Duration) Option { return func(p *Platform) { p.sessi
 // URLs and QR payloads are built on it (default http://127.0.0.1:8080).
 func WithHolderBaseURL(u string) Option { return func(p *Platform) { p.holderBase = u } }
 
-// WithMaster sets the platform's secret (at least 32 bytes) from which each tenant's pairwise
-// key is derived. It MUST stay the same across restarts and be shared by every node, or every
-// pairwise id changes. Required for verifications.
+// WithMaster sets the platform's secret (at least 32 bytes, or New refuses it) from which every
+// key of the platform is derived (internal/kdf: pairwise and card keys, seals, holder tokens,
+// the challenge signing key). It MUST stay the same across restarts and be shared by every
+// node, or every pairwise id changes and sealed secrets no longer open. Required for
+// verifications.
 func WithMaster(m []byte) Option { return func(p *Platform) { p.master = m } }
 
 // WithCAs sets the trusted J-LIS CAs (pinned by key). Required for verifications.
@@ -155,8 +159,15 @@ func New(store Storage, opts ...Option) (*Platform, error) {
 	for _, o := range opts {
 		o(p)
 	}
-	verifying := p.master != nil || len(p.cas) > 0 || p.revocation != nil || p.links != nil || p.evidence != nil
-	if verifying && (len(p.master) < 32 || len(p.cas) == 0 || p.revocation == nil || p.links == nil || p.evidence == nil) {
+	if p.master != nil {
+		k, err := kdf.New(p.master)
+		if err != nil {
+			return nil, fmt.Errorf("platform: master secret: %w", err)
+		}
+		p.keys, p.master = k, nil
+	}
+	verifying := p.keys != nil || len(p.cas) > 0 || p.revocation != nil || p.links != nil || p.evidence != nil
+	if verifying && (p.keys == nil || len(p.cas) == 0 || p.revocation == nil || p.links == nil || p.evidence == nil) {
 		return nil, errors.New("platform: verifications need a master secret of at least 32 bytes, trusted CAs, a revocation checker, a link source and the evidence log")
 	}
 	if err := checkCAs(p.cas); err != nil {
@@ -243,27 +254,24 @@ func (p *Platform) randomBytes(n int) ([]byte, error) {
 }
 
 // PairwiseID returns the id under which a tenant sees a person: base64url(HMAC-SHA256(tenant key,
-// person id)) with the tenant key HMAC-SHA256(master, "tenant:" + tenant id). Two tenants never
-// see the same id for one person, and no tenant can compute another's.
+// person id)) with the tenant key the master secret's kdf.Pairwise key for the tenant id. Two
+// tenants never see the same id for one person, and no tenant can compute another's. Empty
+// without the master secret (a platform not configured for verifications has none to name).
 func (p *Platform) PairwiseID(tenantID, personID string) string {
+	if p.keys == nil {
+		return ""
+	}
+	return pairwiseWith(p.tenantKey(tenantID), personID)
+}
+
+// tenantKey is a tenant's pairwise key (kdf.Pairwise), kept in a bounded cache.
+func (p *Platform) tenantKey(tenantID string) []byte {
 	key, ok := p.cache.tenantKeys.Get(tenantID)
 	if !ok {
-		key = tenantKey(p.master, tenantID)
+		key = p.keys.KeyFor(kdf.Pairwise, tenantID)
 		p.cache.tenantKeys.Add(tenantID, key)
 	}
-	return pairwiseWith(key, personID)
-}
-
-// Pairwise computes a pairwise id from a master secret (see Platform.PairwiseID).
-func Pairwise(master []byte, tenantID, personID string) string {
-	return pairwiseWith(tenantKey(master, tenantID), personID)
-}
-
-// tenantKey is a tenant's pairwise key, HMAC-SHA256(master, "tenant:" + tenant id).
-func tenantKey(master []byte, tenantID string) []byte {
-	km := hmac.New(sha256.New, master)
-	km.Write([]byte("tenant:" + tenantID))
-	return km.Sum(nil)
+	return key
 }
 
 func pairwiseWith(key []byte, personID string) string {

@@ -3,12 +3,14 @@ package platform_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/platform"
 	"github.com/mynagate/mynagate/store"
@@ -186,18 +188,25 @@ func TestHolderTokens(t *testing.T) {
 }
 
 func TestPairwiseIDs(t *testing.T) {
-	m1, m2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	a := platform.Pairwise(m1, "t_a", "p_1")
-	if a != platform.Pairwise(m1, "t_a", "p_1") {
+	st := storetest.Open(t, store.DialectSQLite)
+	p1 := platformtest.NewVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{1}, 32)))
+	p1again := platformtest.NewVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{1}, 32)))
+	p2 := platformtest.NewVerifying(t, st, platform.WithMaster(bytes.Repeat([]byte{2}, 32)))
+	a := p1.PairwiseID("t_a", "p_1")
+	if a == "" || a != p1.PairwiseID("t_a", "p_1") || a != p1again.PairwiseID("t_a", "p_1") {
 		t.Error("pairwise id is not stable")
 	}
-	if a == platform.Pairwise(m1, "t_b", "p_1") || a == platform.Pairwise(m1, "t_a", "p_2") {
+	if a == p1.PairwiseID("t_b", "p_1") || a == p1.PairwiseID("t_a", "p_2") {
 		t.Error("pairwise ids collide across tenants or persons")
 	}
-	if a == platform.Pairwise(m2, "t_a", "p_1") {
+	if a == p2.PairwiseID("t_a", "p_1") {
 		t.Error("pairwise id does not depend on the master secret")
 	}
-	if _, err := platform.New(storetest.Open(t, store.DialectSQLite), platform.WithMaster([]byte("short"))); err == nil {
-		t.Error("a short master secret and a partial verification set-up were accepted")
+	_, err := platform.New(storetest.Open(t, store.DialectSQLite), platform.WithMaster([]byte("short")))
+	if !errors.Is(err, kdf.ErrShortSecret) || !strings.Contains(err.Error(), "master secret") {
+		t.Errorf("a short master secret: %v, want kdf.ErrShortSecret naming the master secret", err)
+	}
+	if _, err := platform.New(storetest.Open(t, store.DialectSQLite), platform.WithMaster(bytes.Repeat([]byte{1}, 32))); err == nil {
+		t.Error("a partial verification set-up was accepted")
 	}
 }

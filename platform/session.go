@@ -20,6 +20,7 @@ import (
 
 	"github.com/mynagate/mynagate/cades"
 	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/verify"
 )
@@ -70,7 +71,7 @@ func sameSign(a, b *SignRequest) bool {
 // CreateSession starts a verification session for a tenant: a fresh 32-byte nonce, a holder
 // token, and an expiry.
 func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req SessionRequest) (*Session, bool, error) {
-	if len(p.master) == 0 {
+	if p.keys == nil {
 		return nil, false, internal(errors.New("platform: sessions need the master secret (their holder tokens derive from it)"))
 	}
 	if !req.Purpose.Valid() {
@@ -114,13 +115,11 @@ func (p *Platform) CreateSession(ctx context.Context, tenant *Tenant, req Sessio
 }
 
 // holderToken is the secret of a session's holder URL: the first 24 bytes of
-// HMAC-SHA256(HMAC-SHA256(master, "holder-token"), session id), in hex. It is derived rather
+// HMAC-SHA256(the master secret's kdf.HolderToken key, session id), in hex. It is derived rather
 // than stored, so that the database holds nothing that lets a reader of it answer (or spend) a
 // holder's challenge, while the tenant's session view can still give the holder URL.
 func (p *Platform) holderToken(sessionID string) string {
-	k := hmac.New(sha256.New, p.master)
-	k.Write([]byte("holder-token"))
-	m := hmac.New(sha256.New, k.Sum(nil))
+	m := hmac.New(sha256.New, p.keys.Key(kdf.HolderToken))
 	m.Write([]byte(sessionID))
 	return hex.EncodeToString(m.Sum(nil)[:24])
 }
@@ -128,7 +127,7 @@ func (p *Platform) holderToken(sessionID string) string {
 // withHolderToken fills in the session's holder token. Sessions stored before tokens were
 // derived keep the random token stored with them.
 func (p *Platform) withHolderToken(s *Session) {
-	if s.HolderToken == "" && len(p.master) > 0 {
+	if s.HolderToken == "" && p.keys != nil {
 		s.HolderToken = p.holderToken(s.ID)
 	}
 }

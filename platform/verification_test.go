@@ -95,7 +95,11 @@ func TestLoginVerification(t *testing.T) {
 	if len(got.Facts) != 0 {
 		t.Errorf("a login served facts %v", got.Facts)
 	}
-	if want := platform.CardID(e.P.CardKey(e.Tenant.ID), cf.Auth.Cert); got.CardID != want || want == "" {
+	key, err := e.P.CardKey(e.Tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := platform.CardID(key, cf.Auth.Cert); got.CardID != want || want == "" {
 		t.Errorf("card id %q, want %q", got.CardID, want)
 	}
 	ol := e.Verified(other, cf, platform.PurposeLogin)

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"time"
+
+	"github.com/mynagate/mynagate/internal/kdf"
 )
 
 // Every person a tenant verified (an accepted verification, identity or login) is watched by
@@ -41,12 +43,10 @@ type SubjectStorage interface {
 // its clock reading to its commit.
 const subjectSlack = 5 * time.Minute
 
-// subjectKey is the index key of a tenant's pairwise id: HMAC-SHA256 under a key derived from
-// the master secret, so that the database alone does not map a pairwise id to a person.
+// subjectKey is the index key of a tenant's pairwise id: HMAC-SHA256 under the master secret's
+// kdf.SubjectIndex key, so that the database alone does not map a pairwise id to a person.
 func (p *Platform) subjectKey(tenantID, sub string) []byte {
-	k := hmac.New(sha256.New, p.master)
-	k.Write([]byte("subject-index"))
-	m := hmac.New(sha256.New, k.Sum(nil))
+	m := hmac.New(sha256.New, p.keys.Key(kdf.SubjectIndex))
 	m.Write([]byte(tenantID))
 	m.Write([]byte{0})
 	m.Write([]byte(sub))
@@ -61,9 +61,7 @@ func (p *Platform) personOfSub(ctx context.Context, tenantID, sub string) (strin
 		return "", newError(KindNotFound, "not-found", "no person %q", sub)
 	}
 	notFound := newError(KindNotFound, "not-found", "no person %q among those the tenant verified", sub)
-	km := hmac.New(sha256.New, p.master)
-	km.Write([]byte("tenant:" + tenantID))
-	key := km.Sum(nil)
+	key := p.tenantKey(tenantID)
 	person, mark, err := p.store.SubjectPerson(ctx, tenantID, p.subjectKey(tenantID, sub))
 	if err != nil {
 		return "", internal(err)
@@ -101,7 +99,7 @@ func (p *Platform) personOfSub(ctx context.Context, tenantID, sub string) (strin
 }
 
 func (p *Platform) notifyStorage() (NotifyStorage, error) {
-	if len(p.master) < 32 {
+	if p.keys == nil {
 		return nil, internal(errors.New("platform: watches need the master secret"))
 	}
 	return p.store, nil

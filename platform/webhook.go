@@ -4,17 +4,15 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/webhook"
 )
 
@@ -164,7 +162,7 @@ type WebhookStorage interface {
 // Webhooks returns the store's webhook records (for package delivery): an error if the master
 // secret that seals webhook secrets is missing.
 func (p *Platform) Webhooks() (WebhookStorage, error) {
-	if len(p.master) < 32 {
+	if p.keys == nil {
 		return nil, internal(errors.New("platform: webhooks need the master secret (WithMaster) to seal their secrets"))
 	}
 	return p.store, nil
@@ -388,11 +386,9 @@ func (p *Platform) newWebhookSecret(endpointID string, now time.Time) (WebhookSe
 	return WebhookSecret{ID: id, EndpointID: endpointID, Sealed: sealed, CreatedAt: now}, secret, nil
 }
 
-// secretAEAD is AES-256-GCM under HMAC-SHA256(master, "mynagate webhook secrets v1").
+// secretAEAD is AES-256-GCM under the master secret's kdf.WebhookSecrets key.
 func (p *Platform) secretAEAD() (cipher.AEAD, error) {
-	m := hmac.New(sha256.New, p.master)
-	io.WriteString(m, "mynagate webhook secrets v1")
-	block, err := aes.NewCipher(m.Sum(nil))
+	block, err := aes.NewCipher(p.keys.Key(kdf.WebhookSecrets))
 	if err != nil {
 		return nil, err
 	}

@@ -500,7 +500,12 @@ type CardKeyView struct {
 // cardKey gives the tenant its card key, with which its gates compute the card_id of a login
 // verification from the certificate a tapped card presents (platform/cardid.go).
 func (s *Server) cardKey(w http.ResponseWriter, r *http.Request, t *platform.Tenant) {
-	writeJSON(w, http.StatusOK, CardKeyView{Format: "mynagate-card-id-v1", Key: s.p.CardKey(t.ID)})
+	key, err := s.p.CardKey(t.ID)
+	if err != nil {
+		writeProblem(w, r, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, CardKeyView{Format: "mynagate-card-id-v1", Key: key})
 }
 
 // HolderChallenge is what the holder's app gets for a session.

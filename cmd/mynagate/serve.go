@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/evidence"
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/internal/wiring"
 
 	"github.com/mynagate/mynagate/jlisapi"
@@ -61,16 +60,6 @@ type platformConfig struct {
 	cardAPCAs []*rsa.PublicKey
 	// demo fills the landing page with the demo's accounts and cards.
 	demo *pages.Demo
-}
-
-// pageKey derives the web pages' session key from the master secret, so every node shares it
-// and it survives restarts.
-func pageKey(master []byte) []byte {
-	k, err := hkdf.Key(sha256.New, master, nil, "mynagate web pages session key", 32)
-	if err != nil {
-		panic(err) // only for an impossible length
-	}
-	return k
 }
 
 // crlHealth reports the fetcher's CRL freshness per CA for the operator's health page.
@@ -170,6 +159,12 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The pages' session key derives from the master secret, so every node shares it and it
+	// survives restarts.
+	secret, err := kdf.New(master)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
 	st, err := store.Open(ctx, cfg.db)
 	if err != nil {
 		return nil, err
@@ -257,7 +252,7 @@ func startNode(ctx context.Context, cfg platformConfig) (*node, error) {
 		st.Close()
 		return nil, err
 	}
-	pg, err := pages.New(p, pages.Config{Key: pageKey(master), Health: crlHealth(f), Demo: cfg.demo, OIDC: prov})
+	pg, err := pages.New(p, pages.Config{Key: secret.Key(kdf.Pages), Health: crlHealth(f), Demo: cfg.demo, OIDC: prov})
 	if err != nil {
 		stopLog()
 		st.Close()

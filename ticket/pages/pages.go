@@ -6,9 +6,7 @@
 package pages
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -17,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mynagate/mynagate/internal/kdf"
 	"github.com/mynagate/mynagate/ticket"
 	"github.com/mynagate/mynagate/web/ui"
 )
@@ -32,12 +31,14 @@ type Pages struct {
 	mux   *http.ServeMux
 }
 
-// New returns the pages of s. key (32 bytes or more) seals the session cookies; it is derived
-// here so that it differs from every other use of the same secret.
-func New(s *ticket.Service, key []byte) (*Pages, error) {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("mynagate ticket pages session key"))
-	u, err := ui.New(ui.Config{Key: m.Sum(nil), CookieName: "mynagate_ticket", Brand: "mynagate ticket", Messages: catalog})
+// New returns the pages of s. The session cookies are sealed under the kdf.TicketPages key of
+// secret (32 bytes or more), which differs from every other use of the same secret.
+func New(s *ticket.Service, secret []byte) (*Pages, error) {
+	k, err := kdf.New(secret)
+	if err != nil {
+		return nil, fmt.Errorf("ticket pages: %w", err)
+	}
+	u, err := ui.New(ui.Config{Key: k.Key(kdf.TicketPages), CookieName: "mynagate_ticket", Brand: "mynagate ticket", Messages: catalog})
 	if err != nil {
 		return nil, err
 	}

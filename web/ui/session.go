@@ -3,14 +3,15 @@ package ui
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/mynagate/mynagate/internal/kdf"
 )
 
 // Session is a browser's session, kept in a sealed cookie: an id (for an app that keeps
@@ -89,8 +90,8 @@ type wire struct {
 	Expires int64             `json:"e"`
 }
 
-// sealer seals sessions with AES-256-GCM under keys derived from the caller's secrets; the
-// first key seals, all of them open.
+// sealer seals sessions with AES-256-GCM under the kdf.UISession keys of the caller's secrets
+// (each at least 32 bytes, checked by kdf.New); the first key seals, all of them open.
 type sealer struct {
 	aeads []cipher.AEAD
 	name  string
@@ -99,12 +100,15 @@ type sealer struct {
 
 func newSealer(key []byte, old [][]byte, name string) (*sealer, error) {
 	s := &sealer{name: name}
-	for _, k := range append([][]byte{key}, old...) {
-		dk, err := hkdf.Key(sha256.New, k, nil, "mynagate web/ui session v1", 32)
+	for i, k := range append([][]byte{key}, old...) {
+		secret, err := kdf.New(k)
 		if err != nil {
-			return nil, err
+			if i == 0 {
+				return nil, fmt.Errorf("ui: session key: %w", err)
+			}
+			return nil, fmt.Errorf("ui: old session key %d: %w", i-1, err)
 		}
-		b, err := aes.NewCipher(dk)
+		b, err := aes.NewCipher(secret.Key(kdf.UISession))
 		if err != nil {
 			return nil, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -70,9 +69,6 @@ var Languages = []string{"ja", "en"}
 
 // New validates cfg and returns a UI.
 func New(cfg Config) (*UI, error) {
-	if len(cfg.Key) < 32 {
-		return nil, errors.New("ui: the session key must be at least 32 bytes")
-	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "mynagate"
 	}
