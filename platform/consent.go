@@ -39,13 +39,9 @@ type Consent struct {
 	RevokedAt      *time.Time // nil while in force
 }
 
-// ConsentStorage is the part of Storage behind consents.
+// ConsentStorage is the part of Storage behind consents; they are written by
+// Storage.CompleteSession, in their verification's transaction.
 type ConsentStorage interface {
-	// RecordConsent stores a consent for a verification that is about to be recorded. It MUST
-	// take effect only once that verification exists and is accepted: every reader joins on it,
-	// so a consent whose verification never committed is inert. A second consent for the same
-	// verification and scope is ignored.
-	RecordConsent(ctx context.Context, c Consent) error
 	// PersonConsents returns the consents given with accepted verifications of a person, revoked
 	// ones included, oldest first.
 	PersonConsents(ctx context.Context, personID string) ([]Consent, error)
@@ -71,26 +67,21 @@ func (p *Platform) checkConsent(s *Session, scopes []string) error {
 	return nil
 }
 
-// recordConsent writes the holder's consents for an accepted verification just before the
-// verification itself. Storage.CompleteSession is one transaction that this file cannot join
-// without widening the core interface or duplicating it; instead a consent names its
-// verification and is effective only through it (ConsentStorage.RecordConsent), which gives the
-// same all-or-nothing outcome: if the verification does not commit, the consent is inert.
-func (p *Platform) recordConsent(ctx context.Context, v *Verification, scopes []string) error {
+// consents returns the holder's consents given with an accepted verification, one per scope,
+// for Storage.CompleteSession to write in the verification's transaction.
+func (p *Platform) consents(v *Verification, scopes []string) ([]Consent, error) {
 	if len(scopes) == 0 || v.Decision != DecisionAccepted {
-		return nil
+		return nil, nil
 	}
+	var out []Consent
 	for _, sc := range slices.Compact(slices.Sorted(slices.Values(scopes))) {
 		id, err := p.newID("c_")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c := Consent{ID: id, TenantID: v.TenantID, VerificationID: v.ID, Scope: sc, GrantedAt: v.CreatedAt}
-		if err := p.store.RecordConsent(ctx, c); err != nil {
-			return internal(fmt.Errorf("record consent: %w", err))
-		}
+		out = append(out, Consent{ID: id, TenantID: v.TenantID, VerificationID: v.ID, Scope: sc, GrantedAt: v.CreatedAt})
 	}
-	return nil
+	return out, nil
 }
 
 // The holder's own requests about consents (list, revoke) are proved with the card's

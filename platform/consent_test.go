@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mynagate/mynagate/evidence"
 	"github.com/mynagate/mynagate/internal/platformtest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jlisapi"
 	"github.com/mynagate/mynagate/jpki"
 	"github.com/mynagate/mynagate/platform"
+	"github.com/mynagate/mynagate/store"
 )
 
 // holderProof is the holder's signed request for an action, with the card's authentication key
@@ -270,4 +272,90 @@ func TestLatestFactsNeedWatchAndConsent(t *testing.T) {
 	}
 	_, err = e.P.LatestFacts(ctx, e.Tenant, sub)
 	wantError(t, "with the consent given before the stop", err, platform.KindConflict, "consent-required")
+}
+
+// completions is the store, but it keeps what each CompleteSession is handed and, while fail is
+// set, fails it as a lost connection would, writing nothing.
+type completions struct {
+	*store.Store
+	fail     bool
+	consents [][]platform.Consent
+}
+
+func (c *completions) CompleteSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, consents []platform.Consent, rec *evidence.Record) error {
+	c.consents = append(c.consents, consents)
+	if c.fail {
+		return errors.New("connection lost")
+	}
+	return c.Store.CompleteSession(ctx, v, certs, events, consents, rec)
+}
+
+// A consent travels with its verification into the one transaction that writes it: a
+// verification whose write fails grants nothing and its session can be answered again, a
+// rejected verification carries no consent, and consent with a login session is refused before
+// the store is asked for anything, so the challenge is not spent.
+func TestConsentTravelsWithItsVerification(t *testing.T) {
+	e := platformtest.NewJLIS(t)
+	cf := e.Card(testkit.Taro())
+	scope := platform.ScopeBasic4Updates
+	st := &completions{Store: e.St}
+	node, err := platform.New(st, append(e.Trust.Options(), platform.WithClock(e.Clk), platform.WithMaster(platformtest.Master),
+		platform.WithEvidence(testkit.EvidenceLog(t, e.St)), platform.WithHolderBaseURL("https://verify.example"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(s *platform.Session, a platform.Answer) (*platform.Verification, error) {
+		return node.Complete(ctx, s.ID, s.HolderToken, a)
+	}
+	list := func() []platform.HolderConsent {
+		t.Helper()
+		cs, err := node.HolderConsents(ctx, holderProof(t, e, cf, platform.HolderListConsents, "", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+
+	login := e.Session(e.Tenant, platform.PurposeLogin)
+	_, err = answer(login, e.Answer(cf, login, scope))
+	wantError(t, "consent with a login", err, platform.KindInvalid, "invalid-request")
+	if len(st.consents) != 0 {
+		t.Fatalf("a refused consent reached the store: %v", st.consents)
+	}
+	if v, err := answer(login, e.Answer(cf, login)); err != nil || v.Decision != platform.DecisionAccepted {
+		t.Fatalf("the login's challenge after the refused consent: %v, %v; want it unspent", v, err)
+	}
+
+	rejected := e.Session(e.Tenant, platform.PurposeIdentity)
+	a := e.Answer(cf, rejected, scope)
+	a.Signature = platformtest.Sign(t, cf.Sign, []byte("another challenge"))
+	if _, err := answer(rejected, a); platform.AsError(err).Kind != platform.KindRejected {
+		t.Fatalf("a bad signature: %v", err)
+	}
+	if got := st.consents[len(st.consents)-1]; len(got) != 0 {
+		t.Errorf("a rejected verification carried consents %+v", got)
+	}
+
+	s := e.Session(e.Tenant, platform.PurposeIdentity)
+	st.fail = true
+	if _, err := answer(s, e.Answer(cf, s, scope)); platform.AsError(err).Kind != platform.KindInternal {
+		t.Fatalf("a failed write: %v, want an internal error", err)
+	}
+	if got := st.consents[len(st.consents)-1]; len(got) != 1 || got[0].Scope != scope || got[0].TenantID != e.Tenant.ID {
+		t.Errorf("the failed completion carried consents %+v, want the one grant", got)
+	}
+	if cs := list(); len(cs) != 0 {
+		t.Fatalf("consents after a failed write: %+v", cs)
+	}
+	st.fail = false
+	v, err := answer(s, e.Answer(cf, s, scope))
+	if err != nil || v.Decision != platform.DecisionAccepted {
+		t.Fatalf("answering again after the failed write: %v, %v", v, err)
+	}
+	if got := st.consents[len(st.consents)-1]; len(got) != 1 || got[0].VerificationID != v.ID || !got[0].GrantedAt.Equal(v.CreatedAt) {
+		t.Errorf("the completion carried consents %+v, want one for %s", got, v.ID)
+	}
+	if cs := list(); len(cs) != 1 || cs[0].Scope != scope || cs[0].RevokedAt != nil {
+		t.Errorf("consents %+v, want the one grant in force", cs)
+	}
 }

@@ -9,7 +9,8 @@
 // revocation → signature over the exact challenge → basic 4 facts; every certificate links to a
 // person, and tenants see only a pairwise id HMAC(tenant key, person).
 //
-// It does no HTTP (package web) and no SQL (it declares Storage; package store implements it),
+// It does no HTTP (package web) and no SQL (it declares Storage, one interface embedding every
+// part it uses of its database; package store implements it),
 // and it never sees a card: it receives certificates and signatures. It reaches J-LIS through the
 // interfaces it declares (LinkSource, RevocationChecker), implemented over HTTP.
 package platform

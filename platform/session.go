@@ -231,7 +231,7 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 			return nil, rej // not the holder's answer at fault: record nothing, let them retry
 		}
 		v.Decision, v.Reason, v.Detail = DecisionRejected, rej.Type, rej.Detail
-		if err := p.record(ctx, &v, nil, tenant, s, a, crlThisUpdate); err != nil {
+		if err := p.record(ctx, &v, nil, nil, tenant, s, a, crlThisUpdate); err != nil {
 			return nil, err
 		}
 		return &v, rej
@@ -249,10 +249,11 @@ func (p *Platform) Complete(ctx context.Context, id, token string, a Answer) (*V
 		return nil, err
 	}
 	v.Decision, v.PersonID = DecisionAccepted, personID
-	if err := p.recordConsent(ctx, &v, a.Consent); err != nil {
+	consents, err := p.consents(&v, a.Consent)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.record(ctx, &v, certs, tenant, s, a, crlThisUpdate); err != nil {
+	if err := p.record(ctx, &v, certs, consents, tenant, s, a, crlThisUpdate); err != nil {
 		return nil, err
 	}
 	return &v, nil
@@ -337,9 +338,9 @@ type completedData struct {
 	VerificationID string   `json:"verification_id"`
 }
 
-// record stores the end of the session as its evidence entry, with its person links, usage
-// and event, in one transaction.
-func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCert, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) error {
+// record stores the end of the session as its evidence entry, with its person links, the
+// holder's consents, usage and event, in one transaction.
+func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCert, consents []Consent, tenant *Tenant, s *Session, a Answer, crlThisUpdate time.Time) error {
 	evID, err := p.newOrderedID("evt_")
 	if err != nil {
 		return err
@@ -366,7 +367,7 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 	}
 	stored := *v
 	stored.Cert, stored.RevocationEvidence = nil, nil // kept once, sealed in the entry
-	err = p.store.CompleteSession(ctx, stored, certs, []Event{ev}, rec)
+	err = p.store.CompleteSession(ctx, stored, certs, []Event{ev}, consents, rec)
 	if err == nil {
 		p.evidence.Notify()
 	}

@@ -72,9 +72,11 @@ type Storage interface {
 	// (existing links are kept) — without certs the person MUST exist already (a person comes
 	// into being with its first link); the usage counter of (tenant, month, purpose, method) is
 	// incremented; events, at most the verification's one event, is kept to be dispatched to
-	// the tenant's webhook endpoints. The verification may come without its certificate and
-	// OCSP response: rec holds them, sealed.
-	CompleteSession(ctx context.Context, v Verification, certs []PersonCert, events []Event, rec *evidence.Record) error
+	// the tenant's webhook endpoints; consents, the holder's consents given with an accepted
+	// identity verification (each naming v), are stored, so that a consent exists exactly when
+	// its verification does. The verification may come without its certificate and OCSP
+	// response: rec holds them, sealed.
+	CompleteSession(ctx context.Context, v Verification, certs []PersonCert, events []Event, consents []Consent, rec *evidence.Record) error
 	// Verification returns a verification of a tenant. ErrNotFound if unknown or another
 	// tenant's.
 	Verification(ctx context.Context, tenantID, id string) (*Verification, error)

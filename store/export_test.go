@@ -143,10 +143,11 @@ func (s *Store) AddEntries(ctx context.Context, recs []evidence.Record) error {
 
 // Completion is one CompleteSession's arguments, for CompleteGroup.
 type Completion struct {
-	V      platform.Verification
-	Certs  []platform.PersonCert // sorted by CA and serial
-	Events []platform.Event
-	Rec    *evidence.Record
+	V        platform.Verification
+	Certs    []platform.PersonCert // sorted by CA and serial
+	Events   []platform.Event
+	Consents []platform.Consent
+	Rec      *evidence.Record
 }
 
 // CompleteGroup writes cs as ONE group of a PostgreSQL store's committers (pggroup.go), as if
@@ -155,7 +156,7 @@ type Completion struct {
 func CompleteGroup(ctx context.Context, s *Store, cs []Completion) []error {
 	group := make([]*pgCompletion, len(cs))
 	for i, c := range cs {
-		group[i] = &pgCompletion{v: c.V, certs: c.Certs, rec: c.Rec, month: c.V.CreatedAt.In(jpki.JST).Format("2006-01"), done: make(chan error, 1)}
+		group[i] = &pgCompletion{v: c.V, certs: c.Certs, consents: c.Consents, rec: c.Rec, month: c.V.CreatedAt.In(jpki.JST).Format("2006-01"), done: make(chan error, 1)}
 		if len(c.Events) == 1 {
 			group[i].ev = &c.Events[0]
 		}
@@ -164,7 +165,7 @@ func CompleteGroup(ctx context.Context, s *Store, cs []Completion) []error {
 	out := make([]error, len(cs))
 	for i, c := range group {
 		if out[i] = <-c.done; errors.Is(out[i], errAlone) {
-			out[i] = s.CompleteSession(ctx, cs[i].V, cs[i].Certs, cs[i].Events, cs[i].Rec)
+			out[i] = s.CompleteSession(ctx, cs[i].V, cs[i].Certs, cs[i].Events, cs[i].Consents, cs[i].Rec)
 		}
 	}
 	return out

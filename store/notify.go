@@ -12,8 +12,8 @@ import (
 	"github.com/mynagate/mynagate/platform"
 )
 
-// Revocation notification (platform.NotifyStorage) and consents (platform.ConsentStorage).
-// The queries are the same in both dialects.
+// Revocation notification (platform.NotifyStorage) and consents (platform.ConsentStorage; they
+// are written by CompleteSession). The queries are the same in both dialects.
 
 // PersonsByCerts returns, by serial, the person each linked certificate of CA ca belongs to.
 func (s *Store) PersonsByCerts(ctx context.Context, ca string, serials []string) (map[string]string, error) {
@@ -366,30 +366,6 @@ func (s *Store) eachTenantPerson(ctx context.Context, tenantID string, fn func(p
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: persons of %s: %w", tenantID, err)
-	}
-	return nil
-}
-
-// RecordConsent stores a consent for a verification about to be recorded; see
-// platform.ConsentStorage for why it has no foreign key to it.
-func (s *Store) RecordConsent(ctx context.Context, c platform.Consent) error {
-	err := validate("RecordConsent").str("ID", c.ID).str("TenantID", c.TenantID).str("VerificationID", c.VerificationID).
-		check("Scope", slices.Contains(platform.ConsentScopes, c.Scope), "is not a known scope").time("GrantedAt", c.GrantedAt).
-		check("RevokedAt", c.RevokedAt == nil, "is set on a new consent").done()
-	if err != nil {
-		return err
-	}
-	_, err = s.w.ExecContext(ctx, `
-		INSERT INTO consents (id, tenant_id, verification_id, scope, granted_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (verification_id, scope) DO NOTHING`, c.ID, c.TenantID, c.VerificationID, c.Scope, nanos(c.GrantedAt))
-	switch violated(err) {
-	case foreignKeyViolation:
-		return fmt.Errorf("store: consent %s: tenant %s: %w", c.ID, c.TenantID, platform.ErrNotFound)
-	case uniqueViolation:
-		return fmt.Errorf("store: consent %s exists: %w", c.ID, platform.ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("store: consent %s: %w", c.ID, err)
 	}
 	return nil
 }

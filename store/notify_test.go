@@ -38,6 +38,13 @@ func forDialects(t *testing.T, f func(t *testing.T, s *store.Store)) {
 // nVerify records an accepted identity verification of person by tenant at `at`, linking certs.
 func nVerify(t *testing.T, s *store.Store, tenantID, person string, at time.Time, serials ...string) string {
 	t.Helper()
+	return nVerifyConsenting(t, s, tenantID, person, at, "", serials...)
+}
+
+// nVerifyConsenting is nVerify with the holder's basic4_updates consent, consentID, given with
+// the verification (none when consentID is empty).
+func nVerifyConsenting(t *testing.T, s *store.Store, tenantID, person string, at time.Time, consentID string, serials ...string) string {
+	t.Helper()
 	ctx := context.Background()
 	n := at.UnixNano()
 	sid, vid := fmt.Sprintf("s_%x%s", n, tenantID), fmt.Sprintf("v_%x%s", n, tenantID)
@@ -51,7 +58,11 @@ func nVerify(t *testing.T, s *store.Store, tenantID, person string, at time.Time
 	for _, sn := range serials {
 		certs = append(certs, platform.PersonCert{PersonID: person, CA: "CA1", Serial: sn, Kind: "sign", LinkedAt: at})
 	}
-	nMust(t, storetest.Complete(ctx, s, v, certs, nil))
+	var consents []platform.Consent
+	if consentID != "" {
+		consents = []platform.Consent{{ID: consentID, TenantID: tenantID, VerificationID: vid, Scope: platform.ScopeBasic4Updates, GrantedAt: at}}
+	}
+	nMust(t, s.CompleteSession(ctx, v, certs, nil, consents, storetest.Record(v.ID, v.TenantID, v.CreatedAt)))
 	return vid
 }
 
@@ -69,12 +80,9 @@ func TestNotifyStorage(t *testing.T) {
 	forDialects(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		nTenants(t, s, "t1", "t2", "t3")
-		v1 := nVerify(t, s, "t1", "p1", nt0, "A1", "A2")
+		nVerifyConsenting(t, s, "t1", "p1", nt0, "c_1", "A1", "A2")
 		nVerify(t, s, "t2", "p1", nt0.Add(time.Second), "A1")
 		nVerify(t, s, "t1", "p2", nt0.Add(2*time.Second), "B1")
-		nMust(t, s.RecordConsent(ctx, platform.Consent{ID: "c_1", TenantID: "t1", VerificationID: v1, Scope: platform.ScopeBasic4Updates, GrantedAt: nt0}))
-		// A consent whose verification never committed is inert.
-		nMust(t, s.RecordConsent(ctx, platform.Consent{ID: "c_ghost", TenantID: "t2", VerificationID: "v_ghost", Scope: platform.ScopeBasic4Updates, GrantedAt: nt0}))
 
 		watchers := func(person string) map[string]string {
 			ws, err := s.Watchers(ctx, person, platform.ScopeBasic4Updates)

@@ -32,8 +32,8 @@ import (
 //     statement — or whose person does not exist, inserts nothing instead of failing the
 //     statement);
 //  2. the persons created for completions that inserted no entry are deleted again; the
-//     certificate links and the usage counters of the completions that did insert (one
-//     statement each, the counts summed into one shard row per key: groupShard); COMMIT.
+//     certificate links, the consents and the usage counters of the completions that did insert
+//     (one statement each, the counts summed into one shard row per key: groupShard); COMMIT.
 //
 // A completion that finds no company is a group of one, written the same way: a committer is
 // busy until its group's commit, and that is what makes the completions arriving meanwhile
@@ -54,12 +54,13 @@ const pgCommitters = 4
 
 // pgCompletion is one CompleteSession waiting for its group.
 type pgCompletion struct {
-	v     platform.Verification
-	certs []platform.PersonCert // sorted by CA and serial
-	ev    *platform.Event
-	rec   *evidence.Record
-	month string
-	done  chan error // nil: written; errAlone: run it on its own
+	v        platform.Verification
+	certs    []platform.PersonCert // sorted by CA and serial
+	consents []platform.Consent
+	ev       *platform.Event
+	rec      *evidence.Record
+	month    string
+	done     chan error // nil: written; errAlone: run it on its own
 }
 
 // errAlone tells a completion that its group did not insert its entry: it runs alone to learn
@@ -240,7 +241,8 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot i
 		return nil, err
 	}
 
-	// Round trip 2: undo persons of refused completions, certificate links, counters, COMMIT.
+	// Round trip 2: undo persons of refused completions, certificate links, consents, counters,
+	// COMMIT.
 	var orphans []string
 	kept := map[string]bool{}
 	for _, c := range group {
@@ -255,6 +257,7 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot i
 	}
 	slices.Sort(orphans)
 	var links []platform.PersonCert
+	var consents []platform.Consent
 	type counterKey struct {
 		tenant, month, purpose, method string
 		shard                          int64
@@ -266,6 +269,7 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot i
 			continue
 		}
 		links = append(links, c.certs...)
+		consents = append(consents, c.consents...)
 		counts[counterKey{c.v.TenantID, c.month, string(c.v.Purpose), string(c.v.Method), shard}]++
 	}
 	slices.SortFunc(links, func(a, b platform.PersonCert) int {
@@ -293,6 +297,14 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot i
 		b.Queue(`INSERT INTO person_certs (ca, serial, person_id, kind, linked_at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
 			ON CONFLICT (ca, serial) DO NOTHING`, ca, serial, person, kind, at)
+	}
+	if len(consents) > 0 {
+		id, tenant, verification, scope, at := make([]string, len(consents)), make([]string, len(consents)), make([]string, len(consents)), make([]string, len(consents)), make([]int64, len(consents))
+		for i, c := range consents {
+			id[i], tenant[i], verification[i], scope[i], at[i] = c.ID, c.TenantID, c.VerificationID, c.Scope, nanos(c.GrantedAt)
+		}
+		b.Queue(`INSERT INTO consents (id, tenant_id, verification_id, scope, granted_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`, id, tenant, verification, scope, at)
 	}
 	if len(keys) > 0 {
 		tenant, month, purpose, method, shard, count := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))

@@ -15,9 +15,10 @@ import (
 )
 
 // TestPostgresGroupIsolatesEachCompletion writes one PostgreSQL group whose completions end
-// every way a completion can: each gets the answer it would get alone, the accepted ones and
-// the rejected one are written, and a refused one leaves nothing behind — not the new person
-// it named, not its certificate link, not a count.
+// every way a completion can: each gets the answer it would get alone, the accepted ones (with
+// the consents given with them) and the rejected one are written, and a refused one leaves
+// nothing behind — not the new person it named, not its certificate link, not its consent, not
+// a count.
 func TestPostgresGroupIsolatesEachCompletion(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.Open(t, store.DialectPostgres)
@@ -26,7 +27,11 @@ func TestPostgresGroupIsolatesEachCompletion(t *testing.T) {
 		return []platform.PersonCert{{PersonID: person, CA: "A1B2", Serial: serial, Kind: "sign", LinkedAt: t0}}
 	}
 	c := func(v platform.Verification, certs []platform.PersonCert) store.Completion {
-		return store.Completion{V: v, Certs: certs, Rec: storetest.Record(v.ID, v.TenantID, v.CreatedAt)}
+		cc := store.Completion{V: v, Certs: certs, Rec: storetest.Record(v.ID, v.TenantID, v.CreatedAt)}
+		if v.Decision == platform.DecisionAccepted {
+			cc.Consents = []platform.Consent{consent("c"+v.ID, v.ID)}
+		}
+		return cc
 	}
 	login := rejected("v_7", "t1", "s_4")
 	login.Purpose = platform.PurposeLogin
@@ -53,7 +58,7 @@ func TestPostgresGroupIsolatesEachCompletion(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	for table, want := range map[string]int64{"persons": 1, "person_certs": 2, "verifications": 3} {
+	for table, want := range map[string]int64{"persons": 1, "person_certs": 2, "verifications": 3, "consents": 2} {
 		if n, err := store.CountRows(ctx, s, table); err != nil || n != want {
 			t.Errorf("%s: %d rows (%v), want %d", table, n, err, want)
 		}
@@ -85,7 +90,7 @@ func TestPostgresConcurrentCompletionsShareTransactions(t *testing.T) {
 	for i, sid := range ids {
 		wg.Go(func() {
 			v := rejected(fmt.Sprintf("v_%02d", i), "t1", sid)
-			errs[i] = s.CompleteSession(ctx, v, nil, nil, storetest.Record(v.ID, v.TenantID, v.CreatedAt))
+			errs[i] = s.CompleteSession(ctx, v, nil, nil, nil, storetest.Record(v.ID, v.TenantID, v.CreatedAt))
 		})
 	}
 	wg.Wait()
@@ -109,7 +114,7 @@ func TestPostgresConcurrentCompletionsShareTransactions(t *testing.T) {
 // TestPostgresFailedGroupWritesNothing fails a group in its second round trip, after its
 // entries and a new person were inserted (a trigger refuses one certificate link): every
 // completion of the group gets the error and nothing of any of them stays — no entry, no
-// person, no link, no count — and the same completions, without the failing one, are written
+// person, no link, no consent, no count — and the same completions, without the failing one, are written
 // afterwards on the same store.
 func TestPostgresFailedGroupWritesNothing(t *testing.T) {
 	ctx := context.Background()
@@ -125,6 +130,7 @@ func TestPostgresFailedGroupWritesNothing(t *testing.T) {
 		c(accepted("v_1", "t1", "s_1", "p_1", "01"), link("p_1", "01", "sign")),
 		c(rejected("v_2", "t1", "s_2"), nil...),
 	}
+	good[0].Consents = []platform.Consent{consent("c_1", "v_1")}
 	bad := c(accepted("v_3", "t1", "s_3", "p_3", "boom"), link("p_3", "boom", "sign"))
 	before := rowCounts(t, s)
 	for i, err := range store.CompleteGroup(ctx, s, append(slices.Clone(good), bad)) {

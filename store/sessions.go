@@ -141,7 +141,10 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 //     entry gets its index in the tree here (indexExpr);
 //  3. each certificate in certs is linked to the person; a certificate already linked keeps its
 //     link, whichever person it names;
-//  4. the usage counter of (tenant, month in JST of v.CreatedAt, purpose, method) is
+//  4. each consent in consents, given with this accepted identity verification, is stored (its
+//     verification_id is a foreign key to the entry), so that a consent exists exactly when its
+//     verification does;
+//  5. the usage counter of (tenant, month in JST of v.CreatedAt, purpose, method) is
 //     incremented: one of its 16 shard rows, chosen by the verification id, so that concurrent
 //     completions of one tenant spread over 16 row locks; last, so that row stays locked only
 //     until the commit.
@@ -155,8 +158,8 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 // are not stored (rec holds them, sealed). Rows are locked in a fixed order (person,
 // certificates sorted by CA and serial, counter), so concurrent completions for one person
 // cannot deadlock on PostgreSQL.
-func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
-	if err := validateCompletion(v, certs, events, rec); err != nil {
+func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, consents []platform.Consent, rec *evidence.Record) error {
+	if err := validateCompletion(v, certs, events, consents, rec); err != nil {
 		return err
 	}
 	var evID, evType, evPayload any
@@ -218,6 +221,13 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 			check: failsWith("store: complete session %s: link certificate %s/%s", v.SessionID, c.CA, c.Serial),
 		})
 	}
+	for _, c := range consents {
+		steps = append(steps, step{
+			query: `INSERT INTO consents (id, tenant_id, verification_id, scope, granted_at) VALUES ($1, $2, $3, $4, $5)`,
+			args:  []any{c.ID, c.TenantID, c.VerificationID, c.Scope, nanos(c.GrantedAt)},
+			check: failsWith("store: complete session %s: record consent %s", v.SessionID, c.ID),
+		})
+	}
 	steps = append(steps, step{
 		query: `
 			INSERT INTO usage_counters (tenant_id, month, purpose, method, shard, count) VALUES ($1, $2, $3, $4, $5, 1)
@@ -226,7 +236,7 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 		check: failsWith("store: complete session %s: count usage", v.SessionID),
 	})
 	if s.pgWrites != nil {
-		c := &pgCompletion{v: v, certs: certs, rec: rec, month: month}
+		c := &pgCompletion{v: v, certs: certs, consents: consents, rec: rec, month: month}
 		if len(events) == 1 {
 			c.ev = &events[0]
 		}
@@ -290,7 +300,7 @@ func whyRefused(ctx context.Context, q querier, v platform.Verification, eventID
 }
 
 // validateCompletion checks a completion's inputs.
-func validateCompletion(v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
+func validateCompletion(v platform.Verification, certs []platform.PersonCert, events []platform.Event, consents []platform.Consent, rec *evidence.Record) error {
 	accepted := v.Decision == platform.DecisionAccepted
 	val := validate("CompleteSession").str("Verification.ID", v.ID).str("Verification.TenantID", v.TenantID).
 		str("Verification.SessionID", v.SessionID).purpose("Verification.Purpose", v.Purpose).
@@ -318,6 +328,17 @@ func validateCompletion(v platform.Verification, certs []platform.PersonCert, ev
 			str(f+"CA", c.CA).str(f+"Serial", c.Serial).
 			check(f+"Kind", c.Kind == "sign" || c.Kind == "auth", `is not "sign" or "auth"`).
 			time(f+"LinkedAt", c.LinkedAt)
+	}
+	val.check("consents", len(consents) == 0 || (accepted && v.Purpose == platform.PurposeIdentity),
+		"are given with a verification that is not an accepted identity verification")
+	scopes := map[string]bool{}
+	for i, c := range consents {
+		f := fmt.Sprintf("consents[%d].", i)
+		val.str(f+"ID", c.ID).check(f+"TenantID", c.TenantID == v.TenantID, "is not the verification's tenant").
+			check(f+"VerificationID", c.VerificationID == v.ID, "is not the verification").
+			check(f+"Scope", slices.Contains(platform.ConsentScopes, c.Scope) && !scopes[c.Scope], "is not a known scope, or is given twice").
+			time(f+"GrantedAt", c.GrantedAt).check(f+"RevokedAt", c.RevokedAt == nil, "is set on a new consent")
+		scopes[c.Scope] = true
 	}
 	val.check("events", len(events) <= 1, "hold more than the verification's one event")
 	for i, e := range events {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -128,6 +129,16 @@ func link(person, serial, kind string) platform.PersonCert {
 	return platform.PersonCert{PersonID: person, CA: "A1B2", Serial: serial, Kind: kind, LinkedAt: t0.Add(time.Minute)}
 }
 
+// consent is the holder's basic4_updates consent, given with verification vid of t1.
+func consent(id, vid string) platform.Consent {
+	return platform.Consent{ID: id, TenantID: "t1", VerificationID: vid, Scope: platform.ScopeBasic4Updates, GrantedAt: t0.Add(time.Minute)}
+}
+
+// completeConsenting is storetest.Complete with consents.
+func completeConsenting(ctx context.Context, s *store.Store, v platform.Verification, certs []platform.PersonCert, events []platform.Event, consents ...platform.Consent) error {
+	return s.CompleteSession(ctx, v, certs, events, consents, storetest.Record(v.ID, v.TenantID, v.CreatedAt))
+}
+
 func event(id, tenantID string) platform.Event {
 	return platform.Event{ID: id, TenantID: tenantID, Type: "verification.completed",
 		Payload: []byte(`{"id":"` + id + `"}`), CreatedAt: t0.Add(time.Minute)}
@@ -159,7 +170,7 @@ func count(t *testing.T, s *store.Store, table string) int64 {
 func rowCounts(t *testing.T, s *store.Store) map[string]int64 {
 	t.Helper()
 	m := map[string]int64{}
-	for _, table := range []string{"sessions", "verifications", "evidence_entries", "persons", "person_certs", "outbox", "usage_counters"} {
+	for _, table := range []string{"sessions", "verifications", "evidence_entries", "persons", "person_certs", "consents", "outbox", "usage_counters"} {
 		m[table] = count(t, s, table)
 	}
 	n, err := store.QueryInt(context.Background(), s, `SELECT COALESCE(SUM(count), 0) FROM usage_counters`)
@@ -369,11 +380,20 @@ func testIncomplete(t *testing.T, e env) {
 			return storetest.Complete(ctx, s, accepted("v1", "t1", "s1", "p1", "01"), nil, []platform.Event{event("e1", "t2")})
 		}, "events[0].TenantID"},
 		{"complete without evidence", func() error {
-			return s.CompleteSession(ctx, accepted("v1", "t1", "s1", "p1", "01"), nil, nil, nil)
+			return s.CompleteSession(ctx, accepted("v1", "t1", "s1", "p1", "01"), nil, nil, nil, nil)
 		}, "rec"},
 		{"complete with another's evidence", func() error {
-			return s.CompleteSession(ctx, accepted("v1", "t1", "s1", "p1", "01"), nil, nil, storetest.Record("v2", "t1", t0))
+			return s.CompleteSession(ctx, accepted("v1", "t1", "s1", "p1", "01"), nil, nil, nil, storetest.Record("v2", "t1", t0))
 		}, "rec"},
+		{"consent with a rejection", func() error {
+			return completeConsenting(ctx, s, rejected("v1", "t1", "s1"), nil, nil, consent("c1", "v1"))
+		}, "consents"},
+		{"consent of another verification", func() error {
+			return completeConsenting(ctx, s, accepted("v1", "t1", "s1", "p1", "01"), nil, nil, consent("c1", "v2"))
+		}, "consents[0].VerificationID"},
+		{"consent scope twice", func() error {
+			return completeConsenting(ctx, s, accepted("v1", "t1", "s1", "p1", "01"), nil, nil, consent("c1", "v1"), consent("c2", "v1"))
+		}, "consents[1].Scope"},
 		{"verification get", func() error { _, err := s.Verification(ctx, "t1", ""); return err }, "id"},
 		{"person by cert", func() error { _, err := s.PersonByCert(ctx, "A1B2", ""); return err }, "serial"},
 		{"usage month", func() error { _, err := s.Usage(ctx, "t1", "2025-4", "2025-05"); return err }, "from"},
@@ -529,7 +549,7 @@ func testCompleteAccepted(t *testing.T, e env) {
 	v := accepted("v1", "t1", "s1", "p1", "0A")
 	v.Method, v.RevocationRef, v.RevocationEvidence = platform.MethodOCSP, "ocsp", []byte{0x30, 0x82, 0x01, 0x00}
 	certs := []platform.PersonCert{link("p1", "0A", "sign"), link("p1", "0B", "auth")}
-	must(t, storetest.Complete(ctx, s, v, certs, []platform.Event{event("e1", "t1")}))
+	must(t, completeConsenting(ctx, s, v, certs, []platform.Event{event("e1", "t1")}, consent("c1", "v1")))
 
 	sess, err := s.Session(ctx, "s1")
 	must(t, err)
@@ -556,6 +576,14 @@ func testCompleteAccepted(t *testing.T, e env) {
 	}
 	_, err = s.PersonByCert(ctx, "A1B2", "0C")
 	wantErr(t, "unlinked certificate", err, platform.ErrNotFound)
+
+	// The consent given with it was written with it.
+	cs, err := s.PersonConsents(ctx, "p1")
+	must(t, err)
+	if want := []platform.Consent{consent("c1", "v1")}; len(cs) != 1 || cs[0].ID != "c1" || cs[0].VerificationID != "v1" ||
+		cs[0].Scope != platform.ScopeBasic4Updates || !cs[0].GrantedAt.Equal(want[0].GrantedAt) || cs[0].RevokedAt != nil {
+		t.Errorf("PersonConsents = %+v, want %+v", cs, want)
+	}
 
 	usage, err := s.Usage(ctx, "t1", "2025-01", "2025-12")
 	must(t, err)
@@ -667,10 +695,16 @@ func testCompleteGuard(t *testing.T, e env) {
 			if tt.v.PersonID != "" {
 				certs = []platform.PersonCert{link(tt.v.PersonID, tt.v.CertSerial, "sign")}
 			}
-			err := storetest.Complete(ctx, s, tt.v, certs, []platform.Event{event("e_"+tt.v.ID, tt.v.TenantID)})
+			var consents []platform.Consent
+			if tt.v.Decision == platform.DecisionAccepted && tt.v.Purpose == platform.PurposeIdentity {
+				c := consent("c_"+tt.v.ID, tt.v.ID)
+				c.TenantID = tt.v.TenantID
+				consents = append(consents, c)
+			}
+			err := completeConsenting(ctx, s, tt.v, certs, []platform.Event{event("e_"+tt.v.ID, tt.v.TenantID)}, consents...)
 			wantErr(t, "CompleteSession", err, tt.want)
 			if after := rowCounts(t, s); !reflect.DeepEqual(after, before) {
-				t.Errorf("refused completion wrote rows: before %v, after %v", before, after)
+				t.Errorf("refused completion wrote rows (its consent among them?): before %v, after %v", before, after)
 			}
 		})
 	}
@@ -721,7 +755,7 @@ func testCompleteConcurrent(t *testing.T, e env) {
 	if want := fmt.Sprintf("v%d", winner); sess.VerificationID != want {
 		t.Errorf("session completed by %s, want the winner %s", sess.VerificationID, want)
 	}
-	want := map[string]int64{"sessions": 1, "verifications": 1, "evidence_entries": 1, "persons": 1, "person_certs": 1, "outbox": 0, "usage_counters": 1, "usage total": 1}
+	want := map[string]int64{"sessions": 1, "verifications": 1, "evidence_entries": 1, "persons": 1, "person_certs": 1, "consents": 0, "outbox": 0, "usage_counters": 1, "usage total": 1}
 	if got := rowCounts(t, s); !reflect.DeepEqual(got, want) {
 		t.Errorf("rows after %d racing completions = %v, want %v (the losers wrote something)", n, got, want)
 	}
@@ -739,25 +773,45 @@ func testCompleteConcurrent(t *testing.T, e env) {
 func testCompleteFailureWritesNothing(t *testing.T, e env) {
 	ctx, s := context.Background(), e.s
 	setup(t, s, "s1", "s2")
-	// s1 completes, leaving a verification v1, an event e1 and a person p1 behind.
-	must(t, storetest.Complete(ctx, s, accepted("v1", "t1", "s1", "p1", "01"), []platform.PersonCert{link("p1", "01", "sign")}, []platform.Event{event("e1", "t1")}))
+	// s1 completes, leaving a verification v1, an event e1, a consent c1 and a person p1 behind.
+	must(t, completeConsenting(ctx, s, accepted("v1", "t1", "s1", "p1", "01"), []platform.PersonCert{link("p1", "01", "sign")}, []platform.Event{event("e1", "t1")}, consent("c1", "v1")))
 	before := rowCounts(t, s)
 
 	// Each completion of s2 fails after the new person is written inside the transaction; the
-	// rollback must take it back.
+	// rollback must take it back, and the consent given with it too. The last fails after its
+	// entry and consent were written: a trigger refuses its usage count.
+	injected := []string{`CREATE TRIGGER refuse_count BEFORE INSERT ON usage_counters BEGIN SELECT RAISE(ABORT, 'count refused'); END`}
+	uninject := `DROP TRIGGER refuse_count`
+	if e.dialect == store.DialectPostgres {
+		injected = []string{`CREATE FUNCTION refuse_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'count refused'; END $$`,
+			`CREATE TRIGGER refuse_count BEFORE INSERT ON usage_counters FOR EACH ROW EXECUTE FUNCTION refuse_count()`}
+		uninject += ` ON usage_counters`
+	}
 	tests := []struct {
-		name   string
-		v      platform.Verification
-		events []platform.Event
-		want   error
+		name    string
+		v       platform.Verification
+		events  []platform.Event
+		consent platform.Consent
+		inject  []string
+		want    error // nil: any error
 	}{
-		{"duplicate event id", accepted("v2", "t1", "s2", "p2", "02"), []platform.Event{event("e1", "t1")}, platform.ErrConflict},
-		{"duplicate verification id", accepted("v1", "t1", "s2", "p2", "02"), nil, platform.ErrConflict},
+		{"duplicate event id", accepted("v2", "t1", "s2", "p2", "02"), []platform.Event{event("e1", "t1")}, consent("c2", "v2"), nil, platform.ErrConflict},
+		{"duplicate verification id", accepted("v1", "t1", "s2", "p2", "02"), nil, consent("c2", "v1"), nil, platform.ErrConflict},
+		{"duplicate consent id", accepted("v2", "t1", "s2", "p2", "02"), nil, consent("c1", "v2"), nil, nil},
+		{"usage count refused", accepted("v2", "t1", "s2", "p2", "02"), []platform.Event{event("e2", "t1")}, consent("c2", "v2"), injected, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := storetest.Complete(ctx, s, tt.v, []platform.PersonCert{link("p2", "02", "sign"), link("p2", "03", "auth")}, tt.events)
-			wantErr(t, "CompleteSession", err, tt.want)
+			for _, q := range tt.inject {
+				must(t, store.Exec(ctx, s, q))
+			}
+			if tt.inject != nil {
+				defer func() { must(t, store.Exec(ctx, s, uninject)) }()
+			}
+			err := completeConsenting(ctx, s, tt.v, []platform.PersonCert{link("p2", "02", "sign"), link("p2", "03", "auth")}, tt.events, tt.consent)
+			if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("CompleteSession: %v, want %v", err, cmp.Or(tt.want, errors.New("an error")))
+			}
 			if after := rowCounts(t, s); !reflect.DeepEqual(after, before) {
 				t.Errorf("failed completion left rows: before %v, after %v", before, after)
 			}
@@ -773,7 +827,10 @@ func testCompleteFailureWritesNothing(t *testing.T, e env) {
 	// After the failures the session can still be completed.
 	// An accepted verification without links must name a known person.
 	wantErr(t, "unknown person without links", storetest.Complete(ctx, s, accepted("v2", "t1", "s2", "p2", "02"), nil, nil), platform.ErrNotFound)
-	must(t, storetest.Complete(ctx, s, accepted("v2", "t1", "s2", "p2", "02"), []platform.PersonCert{link("p2", "02", "sign")}, []platform.Event{event("e2", "t1")}))
+	must(t, completeConsenting(ctx, s, accepted("v2", "t1", "s2", "p2", "02"), []platform.PersonCert{link("p2", "02", "sign")}, []platform.Event{event("e2", "t1")}, consent("c2", "v2")))
+	if cs, err := s.PersonConsents(ctx, "p2"); err != nil || len(cs) != 1 || cs[0].ID != "c2" {
+		t.Errorf("consents of p2 = %+v, %v; want c2 alone", cs, err)
+	}
 }
 
 func testPersonLinks(t *testing.T, e env) {

@@ -335,7 +335,7 @@ func (w *World) Split(ctx context.Context, n, workers int) (pipeline, writes Res
 	w.held = h.held
 	writes, err = w.runN("writes", n, workers, func(i int) error {
 		c := h.held[i]
-		return w.st.CompleteSession(ctx, c.v, c.certs, c.events, c.rec)
+		return w.st.CompleteSession(ctx, c.v, c.certs, c.events, c.consents, c.rec)
 	})
 	return pipeline, writes, err
 }
@@ -348,16 +348,17 @@ type holding struct {
 }
 
 type completion struct {
-	v      platform.Verification
-	certs  []platform.PersonCert
-	events []platform.Event
-	rec    *evidence.Record
+	v        platform.Verification
+	certs    []platform.PersonCert
+	events   []platform.Event
+	consents []platform.Consent
+	rec      *evidence.Record
 }
 
-func (h *holding) CompleteSession(_ context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, rec *evidence.Record) error {
+func (h *holding) CompleteSession(_ context.Context, v platform.Verification, certs []platform.PersonCert, events []platform.Event, consents []platform.Consent, rec *evidence.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.held = append(h.held, completion{v, certs, events, rec})
+	h.held = append(h.held, completion{v, certs, events, consents, rec})
 	return nil
 }
 

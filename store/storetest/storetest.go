@@ -158,7 +158,7 @@ func Record(id, tenantID string, at time.Time) *evidence.Record {
 
 // Complete is CompleteSession with a Record of v.
 func Complete(ctx context.Context, s *store.Store, v platform.Verification, certs []platform.PersonCert, events []platform.Event) error {
-	return s.CompleteSession(ctx, v, certs, events, Record(v.ID, v.TenantID, v.CreatedAt))
+	return s.CompleteSession(ctx, v, certs, events, nil, Record(v.ID, v.TenantID, v.CreatedAt))
 }
 
 // Append stores e in s the way the platform does: as the entry of a verification with e's
@@ -187,7 +187,7 @@ func Append(ctx context.Context, s *store.Store, l *evidence.Log, e evidence.Ent
 	if err != nil {
 		return nil, err
 	}
-	if err := s.CompleteSession(ctx, v, certs, nil, rec); err != nil {
+	if err := s.CompleteSession(ctx, v, certs, nil, nil, rec); err != nil {
 		return nil, err
 	}
 	l.Notify()

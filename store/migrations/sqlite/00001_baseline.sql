@@ -253,14 +253,12 @@ CREATE TABLE watch_stops (
     PRIMARY KEY (tenant_id, person_id)
 ) STRICT;
 
--- A holder's consent, given with a verification. It is written just before the verification it
--- names, in a transaction of its own, so verification_id cannot be a foreign key: the consent
--- takes effect only once that verification exists and was accepted (every reader joins on it),
--- and a consent whose verification never committed is inert.
+-- A holder's consent, given with an accepted identity verification and written in that
+-- verification's transaction (CompleteSession), so it exists exactly when its verification does.
 CREATE TABLE consents (
     id              TEXT    NOT NULL PRIMARY KEY,
     tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
-    verification_id TEXT    NOT NULL, -- the verification it was given with (see above)
+    verification_id TEXT    NOT NULL REFERENCES evidence_entries (id), -- the verification it was given with
     scope           TEXT    NOT NULL CHECK (scope IN ('basic4_updates')),
     granted_at      INTEGER NOT NULL,
     revoked_at      INTEGER,
