@@ -197,11 +197,11 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
 	}
+	// The baseline only creates; no migration rewrites or deletes rows, so nothing of old WAL
+	// frames needs checkpointing here (a later migration that drops personal data must; the
+	// shredding pass does). A checkpoint here also failed when several stores opened one file at
+	// once, another's connection keeping the WAL busy.
 	err = migrate(ctx, mdb, DialectSQLite, o.logger)
-	if err == nil {
-		// What a migration rewrote or deleted must not stay in old WAL frames.
-		err = checkpointWAL(ctx, mdb)
-	}
 	if cerr := mdb.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("store: sqlite: close migration connection: %w", cerr)
 	}
