@@ -268,7 +268,7 @@ func auditServed(kr *Keyring, e *StoredEntry, leaf *Leaf, rep *AuditReport) erro
 		return &VerifyError{Reason: ReasonStorageMismatch, Detail: fmt.Sprintf("entry %s (index %d): the leaf's commitment to the stored verification cannot be checked", e.ID, e.Index), Err: err}
 	}
 	if !ok {
-		return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the stored verification is not what the leaf commits to: its person, certificate, detail, revocation reference or event was altered", e.ID, e.Index)
+		return verifyErr(ReasonStorageMismatch, "entry %s (index %d): the stored verification is not what the leaf commits to: its person, certificate, detail or revocation reference was altered", e.ID, e.Index)
 	}
 	rep.Served++
 	return nil

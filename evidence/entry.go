@@ -96,11 +96,9 @@ type Entry struct {
 }
 
 // Served is a verification's columns as the platform's database stores them beside the entry:
-// the strings exactly as written (empty for NULL), and the exact event payload bytes.
+// the strings exactly as written (empty for NULL).
 type Served struct {
 	SessionID, Purpose, Decision, Reason, Detail, PersonID, CertCA, CertSerial, Method, RevocationRef string
-	EventID, EventType                                                                                string
-	EventPayload                                                                                      []byte
 }
 
 // Commitment is a salted commitment to one item of an entry's personal data, by which a bundle

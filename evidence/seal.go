@@ -157,10 +157,9 @@ func (kr *Keyring) unwrap(id string, wrapped []byte) ([]byte, error) {
 func encodeServed(id string, sv *Served) []byte {
 	b := cryptobyte.NewBuilder(nil)
 	for _, f := range []string{id, sv.SessionID, sv.Purpose, sv.Decision, sv.Reason, sv.Detail, sv.PersonID, sv.CertCA, sv.CertSerial,
-		sv.Method, sv.RevocationRef, sv.EventID, sv.EventType} {
+		sv.Method, sv.RevocationRef} {
 		b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(f)) })
 	}
-	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(sv.EventPayload) })
 	return b.BytesOrPanic()
 }
 

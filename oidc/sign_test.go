@@ -193,7 +193,7 @@ func idtVerification(t *testing.T, e *env, _ *oauth2.Token) string {
 	}
 	defer db.Close()
 	var id string
-	if err := db.QueryRowContext(ctx, `SELECT e.id FROM sessions s JOIN evidence_entries e ON e.session_id = s.id WHERE s.sign_sha256 IS NOT NULL`).Scan(&id); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT v.id FROM sessions s JOIN verifications v ON v.session_id = s.id WHERE s.sign_sha256 IS NOT NULL`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id

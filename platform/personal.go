@@ -141,11 +141,12 @@ func (p *Platform) LatestFacts(ctx context.Context, tenant *Tenant, sub string) 
 
 // servedOf is what the store keeps of a verification beside its entry, as it writes it
 // (store.CompleteSession): the entry's leaf commits to it, so the audit catches an edit of
-// anything served from it (decision, reason, person, certificate, event).
-func servedOf(v *Verification, ev Event) *evidence.Served {
+// anything served from it (decision, reason, person, certificate). The verification's event is
+// not kept beside it: it leaves through the outbox, signed for each endpoint.
+func servedOf(v *Verification) *evidence.Served {
 	return &evidence.Served{SessionID: v.SessionID, Purpose: string(v.Purpose), Decision: string(v.Decision), Reason: v.Reason,
 		Detail: v.Detail, PersonID: v.PersonID, CertCA: v.CertCA, CertSerial: v.CertSerial, Method: string(v.Method),
-		RevocationRef: v.RevocationRef, EventID: ev.ID, EventType: ev.Type, EventPayload: ev.Payload}
+		RevocationRef: v.RevocationRef}
 }
 
 // AllowsCertificateAt reports whether the tenant may receive the certificate of a verification

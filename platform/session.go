@@ -360,7 +360,7 @@ func (p *Platform) record(ctx context.Context, v *Verification, certs []PersonCe
 	}
 	ev := Event{ID: evID, TenantID: tenant.ID, Type: EventVerificationCompleted, Payload: body, CreatedAt: v.CreatedAt}
 	entry := p.evidenceEntry(v, sub, tenant, s, a, crlThisUpdate)
-	entry.Served = servedOf(v, ev)
+	entry.Served = servedOf(v)
 	rec, err := p.evidence.Prepare(entry)
 	if err != nil {
 		return internal(fmt.Errorf("prepare evidence of %s: %w", v.ID, err))

@@ -71,11 +71,12 @@ type Storage interface {
 	// with certs the person is created if new and each certificate in certs is linked to it
 	// (existing links are kept) — without certs the person MUST exist already (a person comes
 	// into being with its first link); the usage counter of (tenant, month, purpose, method) is
-	// incremented; events, at most the verification's one event, is kept to be dispatched to
-	// the tenant's webhook endpoints; consents, the holder's consents given with an accepted
-	// identity verification (each naming v), are stored, so that a consent exists exactly when
-	// its verification does. The verification may come without its certificate and OCSP
-	// response: rec holds them, sealed.
+	// incremented; events, at most the verification's one event, is written to the outbox, to be
+	// dispatched to the tenant's webhook endpoints (a store MAY leave it out when no endpoint of
+	// the tenant can want it, since the dispatcher would send it nowhere); consents, the holder's
+	// consents given with an accepted identity verification (each naming v), are stored, so that
+	// a consent exists exactly when its verification does. The verification may come without
+	// its certificate and OCSP response: rec holds them, sealed.
 	CompleteSession(ctx context.Context, v Verification, certs []PersonCert, events []Event, consents []Consent, rec *evidence.Record) error
 	// Verification returns a verification of a tenant. ErrNotFound if unknown or another
 	// tenant's.

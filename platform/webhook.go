@@ -132,9 +132,8 @@ type WebhookStorage interface {
 	WebhookSecrets(ctx context.Context, endpointID string, t time.Time) ([]WebhookSecret, error)
 	// DispatchEvents hands undispatched events, oldest first, to the endpoints of their tenants
 	// that want them (one pending delivery each, due at once) and marks them dispatched, in one
-	// transaction: up to limit events of the outbox, and up to limit verifications' events,
-	// which leave once the verification's evidence entry is in the tree. An event of a tenant
-	// without endpoints is dispatched to none. It returns how many events it dispatched (0 when
+	// transaction: up to limit events of the outbox. An event of a tenant without endpoints is
+	// dispatched to none. It returns how many events it dispatched (0 when
 	// none was waiting). Concurrent callers (several nodes) never dispatch one event twice.
 	DispatchEvents(ctx context.Context, at time.Time, limit int) (int, error)
 	// ClaimDeliveries claims up to limit pending deliveries due at `at`, oldest event first,

@@ -133,7 +133,7 @@ func (s *Store) RecentVerifications(ctx context.Context, tenantID string, limit 
 	}
 	return s.summaries(ctx, "RecentVerifications", `
 		SELECT id, tenant_id, session_id, purpose, decision, reason, method, created_at
-		FROM evidence_entries WHERE tenant_id = $1 AND session_id IS NOT NULL
+		FROM verifications WHERE tenant_id = $1
 		ORDER BY created_at DESC, id DESC LIMIT $2`, tenantID, limit)
 }
 
@@ -144,7 +144,7 @@ func (s *Store) PersonVerifications(ctx context.Context, personID string) ([]pla
 	}
 	return s.summaries(ctx, "PersonVerifications", `
 		SELECT id, tenant_id, session_id, purpose, decision, reason, method, created_at
-		FROM evidence_entries WHERE person_id = $1 AND decision = 'accepted'
+		FROM verifications WHERE person_id = $1 AND decision = 'accepted'
 		ORDER BY created_at, id`, personID)
 }
 

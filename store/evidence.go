@@ -13,8 +13,8 @@ import (
 
 // Store implements evidence.Storage (the evidence log's tables) in
 // the same database as the rest of the platform: an entry is one row of evidence_entries, with
-// its sealed personal data, and the entry of a verification is also the verification's row
-// (CompleteSession). See docs/design/evidence.md for the protocol, and there for the one
+// its sealed personal data, written with its verification (a row of verifications with the same
+// id) by CompleteSession. See docs/design/evidence.md for the protocol, and there for the one
 // difference between the dialects: when an entry gets its index.
 //
 //   - SQLite: when it is added. The one writer adds rows one transaction after the other, so the
@@ -39,7 +39,7 @@ func (s *Store) Unsequenced(ctx context.Context, max int) ([]evidence.Pending, e
 	if err := validate("Unsequenced").check("max", max > 0, "is not positive").done(); err != nil {
 		return nil, err
 	}
-	query := `SELECT id, leaf_hash FROM evidence_entries WHERE idx IS NULL AND leaf IS NOT NULL ORDER BY seq LIMIT $1`
+	query := `SELECT id, leaf_hash FROM evidence_entries WHERE idx IS NULL ORDER BY seq LIMIT $1`
 	if s.dialect == DialectSQLite {
 		query = `SELECT id, leaf_hash FROM evidence_entries WHERE idx >= (SELECT size FROM evidence_tree WHERE one = 1) ORDER BY idx LIMIT $1`
 	}
@@ -181,13 +181,12 @@ func (s *Store) Tiles(ctx context.Context, ids []evidence.TileID) ([][]byte, err
 	return out, nil
 }
 
-// evidenceColumns reads entries with the tree size, which says whether each is integrated yet.
-// Rows without a leaf (verifications stored before the log) are not entries.
+// evidenceColumns reads entries with the tree size, which says whether each is integrated yet,
+// and the verification each records.
 const evidenceColumns = `e.id, e.tenant_id, e.created_at, e.leaf, e.leaf_hash, e.sealed, e.wrapped_key, e.shred_after, e.idx, t.size,
-	e.session_id, COALESCE(e.purpose, ''), COALESCE(e.decision, ''), COALESCE(e.reason, ''), COALESCE(e.detail, ''), COALESCE(e.person_id, ''),
-	COALESCE(e.cert_ca, ''), COALESCE(e.cert_serial, ''), COALESCE(e.method, ''), COALESCE(e.revocation_ref, ''),
-	COALESCE(e.event_id, ''), COALESCE(e.event_type, ''), e.event_payload
-	FROM evidence_entries e CROSS JOIN evidence_tree t WHERE t.one = 1 AND e.leaf IS NOT NULL`
+	v.session_id, COALESCE(v.purpose, ''), COALESCE(v.decision, ''), COALESCE(v.reason, ''), COALESCE(v.detail, ''), COALESCE(v.person_id, ''),
+	COALESCE(v.cert_ca, ''), COALESCE(v.cert_serial, ''), COALESCE(v.method, ''), COALESCE(v.revocation_ref, '')
+	FROM evidence_entries e CROSS JOIN evidence_tree t LEFT JOIN verifications v ON v.id = e.id WHERE t.one = 1`
 
 func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
 	defer rows.Close()
@@ -205,7 +204,7 @@ func scanEvidence(rows *sql.Rows) ([]evidence.StoredEntry, error) {
 		)
 		if err := rows.Scan(&e.ID, &e.TenantID, &created, &e.LeafData, &h, &e.Sealed, &e.WrappedKey, &shred, &idx, &size,
 			&session, &sv.Purpose, &sv.Decision, &sv.Reason, &sv.Detail, &sv.PersonID, &sv.CertCA, &sv.CertSerial, &sv.Method, &sv.RevocationRef,
-			&sv.EventID, &sv.EventType, &sv.EventPayload); err != nil {
+		); err != nil {
 			return nil, fmt.Errorf("store: read evidence entry: %w", err)
 		}
 		if len(h) != 32 {

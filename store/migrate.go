@@ -54,8 +54,21 @@ func checkBaseline(ctx context.Context, db *sql.DB, dialect string) error {
 	if legacy.Valid {
 		return fmt.Errorf("store: %w (%s schema version %d)", errBeforeBaseline, dialect, legacy.Int64)
 	}
+	// Tables of earlier schemas that no version tells apart: the baseline kept the verifications'
+	// events in their entries, dispatched through event_cursor, for a while.
+	for _, table := range legacyTables {
+		if err := db.QueryRowContext(ctx, exists, table).Scan(&n); err != nil {
+			return fmt.Errorf("store: read %s schema: %w", dialect, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("store: %w (%s table %s)", errBeforeBaseline, dialect, table)
+		}
+	}
 	return nil
 }
+
+// legacyTables are tables of earlier schemas that the baseline does not have.
+var legacyTables = []string{"evidence_sealed", "event_cursor"}
 
 // migrate brings db's schema up to the newest embedded migration. It refuses a database whose
 // schema is newer than this program's, which would otherwise be used with queries that do not

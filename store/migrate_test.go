@@ -13,41 +13,48 @@ import (
 	"github.com/mynagate/mynagate/store/storetest"
 )
 
-// TestOpenRefusesEarlierBuild opens a database as a build before the schema baseline left it —
-// goose at version 36 and a table the baseline does not have — and expects a one-line refusal
-// that says to recreate it, with nothing changed in the database (on SQLite, not a byte of the
-// file).
+// TestOpenRefusesEarlierBuild opens databases as builds before the schema baseline left them —
+// goose at version 36, or at version 1 with a table the baseline does not have — and expects a
+// one-line refusal that says to recreate it, with nothing changed in the database (on SQLite,
+// not a byte of the file).
 func TestOpenRefusesEarlierBuild(t *testing.T) {
 	for _, d := range storetest.Dialects {
-		t.Run(d, func(t *testing.T) {
-			ctx := context.Background()
-			dsn := storetest.DSN(t, d)
-			stmts := []string{
-				`CREATE TABLE goose_db_version (id BIGINT NOT NULL PRIMARY KEY, version_id BIGINT NOT NULL, is_applied BOOLEAN NOT NULL)`,
-				`CREATE TABLE evidence_sealed (seq BIGINT NOT NULL PRIMARY KEY, sealed TEXT NOT NULL)`,
-				`INSERT INTO evidence_sealed (seq, sealed) VALUES (1, 'sealed data')`,
-			}
-			for i, v := range []int{0, 1, 2, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30, 32, 33, 35, 36} {
-				stmts = append(stmts, `INSERT INTO goose_db_version (id, version_id, is_applied) VALUES (`+
-					strconv.Itoa(i+1)+`, `+strconv.Itoa(v)+`, true)`)
-			}
-			must(t, store.ExecRaw(ctx, dsn, stmts...))
-			before := snapshot(t, ctx, dsn)
+		for name, versions := range map[string][]int{
+			"version 36":                {0, 1, 2, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30, 32, 33, 35, 36},
+			"version 1 with old tables": {0, 1},
+		} {
+			t.Run(d+"/"+name, func(t *testing.T) { testRefusesEarlierBuild(t, d, versions) })
+		}
+	}
+}
 
-			s, err := store.Open(ctx, dsn)
-			if err == nil {
-				s.Close()
-				t.Fatal("Open of a database made before the baseline succeeded")
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, "this database was made by a build before the schema baseline; recreate it") ||
-				strings.Contains(msg, "\n") {
-				t.Errorf("Open = %q, want one line saying to recreate the database", msg)
-			}
-			if after := snapshot(t, ctx, dsn); !reflect.DeepEqual(after, before) {
-				t.Errorf("the refused database changed:\nbefore %q\nafter  %q", before, after)
-			}
-		})
+func testRefusesEarlierBuild(t *testing.T, d string, versions []int) {
+	ctx := context.Background()
+	dsn := storetest.DSN(t, d)
+	stmts := []string{
+		`CREATE TABLE goose_db_version (id BIGINT NOT NULL PRIMARY KEY, version_id BIGINT NOT NULL, is_applied BOOLEAN NOT NULL)`,
+		`CREATE TABLE evidence_sealed (seq BIGINT NOT NULL PRIMARY KEY, sealed TEXT NOT NULL)`,
+		`INSERT INTO evidence_sealed (seq, sealed) VALUES (1, 'sealed data')`,
+	}
+	for i, v := range versions {
+		stmts = append(stmts, `INSERT INTO goose_db_version (id, version_id, is_applied) VALUES (`+
+			strconv.Itoa(i+1)+`, `+strconv.Itoa(v)+`, true)`)
+	}
+	must(t, store.ExecRaw(ctx, dsn, stmts...))
+	before := snapshot(t, ctx, dsn)
+
+	s, err := store.Open(ctx, dsn)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a database made before the baseline succeeded")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "this database was made by a build before the schema baseline; recreate it") ||
+		strings.Contains(msg, "\n") {
+		t.Errorf("Open = %q, want one line saying to recreate the database", msg)
+	}
+	if after := snapshot(t, ctx, dsn); !reflect.DeepEqual(after, before) {
+		t.Errorf("the refused database changed:\nbefore %q\nafter  %q", before, after)
 	}
 }
 

@@ -26,10 +26,12 @@ import (
 // trips —
 //
 //  1. BEGIN; the persons of accepted completions with certificates (one INSERT … ON CONFLICT DO
-//     NOTHING RETURNING id, so the ones it created are known); the entries (one INSERT … SELECT
-//     FROM unnest(…) JOIN sessions … ON CONFLICT DO NOTHING RETURNING id: a completion whose
-//     session does not match, is completed already — in the database or earlier in the same
-//     statement — or whose person does not exist, inserts nothing instead of failing the
+//     NOTHING RETURNING id, so the ones it created are known); the verifications, their entries
+//     and their wanted events in one statement (the verifications INSERT … SELECT FROM unnest(…)
+//     JOIN sessions … ON CONFLICT DO NOTHING RETURNING id, and, in the same WITH, the entries
+//     and events of the verifications it returned: a completion whose session does not match, is
+//     completed already — in the database or earlier in the same statement — whose person does
+//     not exist or whose entry or event id is taken, inserts nothing instead of failing the
 //     statement);
 //  2. the persons created for completions that inserted no entry are deleted again; the
 //     certificate links, the consents and the usage counters of the completions that did insert
@@ -200,23 +202,40 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot i
 			ON CONFLICT (id) DO NOTHING RETURNING id`, personIDs, personAt)
 	}
 	b.Queue(`
-		INSERT INTO evidence_entries (id, tenant_id, created_at, leaf, leaf_hash, sealed, wrapped_key, shred_after,
-			session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial, method, revocation_ref,
-			event_id, event_type, event_payload)
-		SELECT v.id, s.tenant_id, v.created_at, v.leaf, v.leaf_hash, v.sealed, v.wrapped_key, v.shred_after,
-			v.session_id, v.purpose, v.decision, v.reason, v.detail, v.person_id, v.cert_ca, v.cert_serial, v.method, v.revocation_ref,
-			v.event_id, v.event_type, v.event_payload
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[], $9::bigint[],
-			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-			$19::text[], $20::text[], $21::bytea[]) WITH ORDINALITY
-			AS v(id, session_id, tenant_id, created_at, leaf, leaf_hash, sealed, wrapped_key, shred_after,
-				purpose, decision, reason, detail, person_id, cert_ca, cert_serial, method, revocation_ref,
-				event_id, event_type, event_payload, n)
-		JOIN sessions s ON s.id = v.session_id AND s.tenant_id = v.tenant_id AND s.purpose = v.purpose
-		WHERE v.person_id IS NULL OR EXISTS (SELECT 1 FROM persons p WHERE p.id = v.person_id)
-		ORDER BY v.n
-		ON CONFLICT DO NOTHING
-		RETURNING id`, cols...)
+		WITH v AS (
+			INSERT INTO verifications (id, tenant_id, session_id, purpose, decision, reason, detail, person_id,
+				cert_ca, cert_serial, method, revocation_ref, created_at)
+			SELECT c.id, s.tenant_id, c.session_id, c.purpose, c.decision, c.reason, c.detail, c.person_id,
+				c.cert_ca, c.cert_serial, c.method, c.revocation_ref, c.created_at
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $19::text[]) WITH ORDINALITY
+				AS c(id, session_id, tenant_id, created_at, purpose, decision, reason, detail, person_id,
+					cert_ca, cert_serial, method, revocation_ref, event_id, n)
+			JOIN sessions s ON s.id = c.session_id AND s.tenant_id = c.tenant_id AND s.purpose = c.purpose
+			WHERE (c.person_id IS NULL OR EXISTS (SELECT 1 FROM persons p WHERE p.id = c.person_id))
+				AND NOT EXISTS (SELECT 1 FROM evidence_entries e WHERE e.id = c.id)
+				AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = c.event_id)
+			ORDER BY c.n
+			ON CONFLICT DO NOTHING
+			RETURNING id
+		), e AS (
+			INSERT INTO evidence_entries (id, tenant_id, created_at, leaf, leaf_hash, sealed, wrapped_key, shred_after)
+			SELECT x.id, x.tenant_id, x.created_at, x.leaf, x.leaf_hash, x.sealed, x.wrapped_key, x.shred_after
+			FROM unnest($1::text[], $3::text[], $4::bigint[], $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[], $18::bigint[])
+				WITH ORDINALITY AS x(id, tenant_id, created_at, leaf, leaf_hash, sealed, wrapped_key, shred_after, n)
+			WHERE x.id IN (SELECT id FROM v)
+			ORDER BY x.n
+		), o AS (
+			INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at)
+			SELECT y.event_id, y.tenant_id, y.event_type, y.event_payload, y.created_at, y.created_at
+			FROM unnest($1::text[], $3::text[], $4::bigint[], $19::text[], $20::text[], $21::bytea[], $22::text[])
+				WITH ORDINALITY AS y(id, tenant_id, created_at, event_id, event_type, event_payload, pattern, n)
+			WHERE y.event_id IS NOT NULL AND y.id IN (SELECT id FROM v)
+				AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = y.tenant_id AND w.disabled_at IS NULL
+					AND (w.event_types = '[]' OR w.event_types LIKE y.pattern))
+			ORDER BY y.n
+		)
+		SELECT id FROM v`, cols...)
 	br := pc.SendBatch(ctx, b)
 	created := map[string]bool{}
 	inserted := map[string]bool{}
@@ -340,24 +359,29 @@ func collectIDs(br pgx.BatchResults, into map[string]bool) error {
 	return rows.Err()
 }
 
-// entryColumns returns the group's entries as one array per column, in the order of the entry
-// insert's unnest.
+// entryColumns returns the group's verifications, entries and events as one array per column,
+// in the order of the parameters ($1 … $22) of the group's insert.
 func entryColumns(group []*pgCompletion) []any {
 	n := len(group)
 	var (
 		id, session, tenant                = make([]string, n), make([]string, n), make([]string, n)
 		created                            = make([]int64, n)
-		leaf, leafHash, sealed, wrapped    = make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
-		shredAfter                         = make([]*int64, n)
 		purpose, decision, reason, detail  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		person                             = make([]*string, n)
 		certCA, certSerial, method, revRef = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		eventID, eventType                 = make([]*string, n), make([]*string, n)
+		leaf, leafHash, sealed, wrapped    = make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		shredAfter                         = make([]*int64, n)
+		eventID, eventType, pattern        = make([]*string, n), make([]*string, n), make([]string, n)
 		payload                            = make([][]byte, n)
 	)
 	for i, c := range group {
 		v, r := &c.v, c.rec
 		id[i], session[i], tenant[i], created[i] = v.ID, v.SessionID, v.TenantID, nanos(v.CreatedAt)
+		purpose[i], decision[i], reason[i], detail[i] = string(v.Purpose), string(v.Decision), v.Reason, v.Detail
+		if v.PersonID != "" {
+			person[i] = &v.PersonID
+		}
+		certCA[i], certSerial[i], method[i], revRef[i] = v.CertCA, v.CertSerial, string(v.Method), v.RevocationRef
 		leaf[i], leafHash[i] = r.LeafData, r.LeafHash[:]
 		if len(r.Sealed) > 0 {
 			sealed[i] = r.Sealed
@@ -367,17 +391,12 @@ func entryColumns(group []*pgCompletion) []any {
 		if len(r.WrappedKey) > 0 {
 			wrapped[i] = r.WrappedKey
 		}
-		purpose[i], decision[i], reason[i], detail[i] = string(v.Purpose), string(v.Decision), v.Reason, v.Detail
-		if v.PersonID != "" {
-			person[i] = &v.PersonID
-		}
-		certCA[i], certSerial[i], method[i], revRef[i] = v.CertCA, v.CertSerial, string(v.Method), v.RevocationRef
 		if c.ev != nil {
-			eventID[i], eventType[i], payload[i] = &c.ev.ID, &c.ev.Type, c.ev.Payload
+			eventID[i], eventType[i], payload[i], pattern[i] = &c.ev.ID, &c.ev.Type, c.ev.Payload, wantedPattern(c.ev.Type)
 		}
 	}
-	return []any{id, session, tenant, created, leaf, leafHash, sealed, wrapped, shredAfter,
-		purpose, decision, reason, detail, person, certCA, certSerial, method, revRef, eventID, eventType, payload}
+	return []any{id, session, tenant, created, purpose, decision, reason, detail, person,
+		certCA, certSerial, method, revRef, leaf, leafHash, sealed, wrapped, shredAfter, eventID, eventType, payload, pattern}
 }
 
 // sortTogether sorts ids and, by the same permutation, at.

@@ -76,9 +76,9 @@ func (s *Store) CreateSession(ctx context.Context, sess platform.Session, idempo
 
 // sessionColumns reads a session with its verification, if it has one: a session's status is
 // not stored but follows from its verification's decision.
-const sessionColumns = `s.id, s.tenant_id, s.purpose, s.nonce, s.holder_token, s.created_at, s.expires_at, e.id, e.decision, s.client_ref,
+const sessionColumns = `s.id, s.tenant_id, s.purpose, s.nonce, s.holder_token, s.created_at, s.expires_at, v.id, v.decision, s.client_ref,
 	s.sign_sha256, s.sign_rp
-	FROM sessions s LEFT JOIN evidence_entries e ON e.session_id = s.id`
+	FROM sessions s LEFT JOIN verifications v ON v.session_id = s.id`
 
 func scanSession(row scanner) (*platform.Session, error) {
 	var (
@@ -126,32 +126,33 @@ func (s *Store) Session(ctx context.Context, id string) (*platform.Session, erro
 	return sess, nil
 }
 
-// CompleteSession records the end of a session in one transaction, as ONE row: the
-// verification's evidence entry rec (evidence.Log.Prepare), which also carries the verification
-// and its event (docs/design/throughput.md says why one row):
+// CompleteSession records the end of a session in one transaction (store/README.md, "The write
+// of a verification"):
 //
-//  1. for an accepted verification with certs, the person is created if new;
-//  2. the entry is inserted with the verification's columns, its tenant read from the session it
-//     completes (id, tenant and purpose must match; when none does, the tenant is NULL and the
-//     insert refused — one row of VALUES, so that SQLite keeps no statement journal for it, as
-//     it would for an INSERT … SELECT): platform.ErrSessionClosed if the session
-//     has a verification already (the entry's UNIQUE session_id is what makes a challenge
-//     single-use), platform.ErrNotFound if the session is unknown or another tenant's,
-//     platform.ErrConflict if it was made for the other purpose or an id exists. On SQLite the
-//     entry gets its index in the tree here (indexExpr);
-//  3. each certificate in certs is linked to the person; a certificate already linked keeps its
+//  1. for an accepted verification with certs (or an accepted chip reading), the person is
+//     created if new;
+//  2. its event (events holds at most one, verification.completed) into the outbox, only if an
+//     enabled endpoint of the tenant may want it (wantedEvent); before the verification, so that
+//     a refusal of either is explained (whyRefused, inside the transaction on SQLite) before
+//     the verification is written;
+//  3. the verification's evidence entry rec (evidence.Log.Prepare), on SQLite with its index in
+//     the tree (indexExpr);
+//  4. the verification, its tenant read from the session it completes (id, tenant and purpose
+//     must match; when none does, the tenant is NULL and the insert refused — one row of VALUES,
+//     so that SQLite keeps no statement journal for it, as it would for an INSERT … SELECT):
+//     platform.ErrSessionClosed if the session has a verification already (the UNIQUE
+//     session_id is what makes a challenge single-use), platform.ErrNotFound if the session is
+//     unknown or another tenant's, platform.ErrConflict if it was made for the other purpose or
+//     an id exists;
+//  5. each certificate in certs is linked to the person; a certificate already linked keeps its
 //     link, whichever person it names;
-//  4. each consent in consents, given with this accepted identity verification, is stored (its
-//     verification_id is a foreign key to the entry), so that a consent exists exactly when its
-//     verification does;
-//  5. the usage counter of (tenant, month in JST of v.CreatedAt, purpose, method) is
+//  6. each consent in consents, given with this accepted identity verification, is stored (its
+//     verification_id is a foreign key to the verification), so that a consent exists exactly
+//     when its verification does;
+//  7. the usage counter of (tenant, month in JST of v.CreatedAt, purpose, method) is
 //     incremented: one of its 16 shard rows, chosen by the verification id, so that concurrent
 //     completions of one tenant spread over 16 row locks; last, so that row stays locked only
 //     until the commit.
-//
-// events holds at most one event, the verification's own (verification.completed): it is kept
-// in the entry and dispatched from there once the entry is in the tree (DispatchEvents), into
-// the outbox of a tenant with an endpoint that wants it.
 //
 // Any error rolls the whole transaction back: nothing is written. Certificates are only for
 // accepted verifications, and each MUST name v.PersonID. The certificate and OCSP response of v
@@ -162,9 +163,9 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 	if err := validateCompletion(v, certs, events, consents, rec); err != nil {
 		return err
 	}
-	var evID, evType, evPayload any
+	var evID any
 	if len(events) == 1 {
-		evID, evType, evPayload = events[0].ID, events[0].Type, events[0].Payload
+		evID = events[0].ID
 	}
 	certs = slices.Clone(certs)
 	slices.SortFunc(certs, func(a, b platform.PersonCert) int {
@@ -182,17 +183,42 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 			check: failsWith("store: complete session %s: create person", v.SessionID),
 		})
 	}
+	if len(events) == 1 {
+		e := events[0]
+		steps = append(steps, step{
+			query: `INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at) ` + wantedEvent,
+			args:  []any{e.ID, e.TenantID, e.Type, e.Payload, nanos(e.CreatedAt), wantedPattern(e.Type)},
+			check: func(_ int64, err error) error {
+				if violated(err) == uniqueViolation {
+					return errEntryExists
+				}
+				return failsWith("store: complete session %s: event %s", v.SessionID, e.ID)(0, err)
+			},
+		})
+	}
 	steps = append(steps, step{
 		query: `
-			INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after,
-				session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial, method, revocation_ref,
-				event_id, event_type, event_payload)
-			VALUES ($1, (SELECT tenant_id FROM sessions WHERE id = $2 AND tenant_id = $3 AND purpose = $21), $4, ` + s.indexExpr() + `,
-				$5, $6, $7, $8, $9, $2, $21, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		args: []any{v.ID, v.SessionID, v.TenantID, nanos(v.CreatedAt), rec.LeafData, rec.LeafHash[:],
-			nullBytes(rec.Sealed), nullBytes(rec.WrappedKey), sealedUntil(rec),
-			string(v.Decision), v.Reason, v.Detail, nullString(v.PersonID), v.CertCA, v.CertSerial,
-			string(v.Method), v.RevocationRef, evID, evType, evPayload, string(v.Purpose)},
+			INSERT INTO evidence_entries (id, tenant_id, created_at, idx, leaf, leaf_hash, sealed, wrapped_key, shred_after)
+			VALUES ($1, $2, $3, ` + s.indexExpr() + `, $4, $5, $6, $7, $8)`,
+		args: []any{v.ID, v.TenantID, nanos(v.CreatedAt), rec.LeafData, rec.LeafHash[:],
+			nullBytes(rec.Sealed), nullBytes(rec.WrappedKey), sealedUntil(rec)},
+		check: func(n int64, err error) error {
+			switch violated(err) {
+			case uniqueViolation:
+				return errEntryExists
+			case foreignKeyViolation: // an unknown tenant
+				return errNoSession
+			}
+			return insertedOne(n, err, "store: complete session %s: insert evidence entry %s", v.SessionID, v.ID)
+		},
+	}, step{
+		query: `
+			INSERT INTO verifications (id, tenant_id, session_id, purpose, decision, reason, detail, person_id,
+				cert_ca, cert_serial, method, revocation_ref, created_at)
+			VALUES ($1, (SELECT tenant_id FROM sessions WHERE id = $2 AND tenant_id = $3 AND purpose = $4), $2, $4,
+				$5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		args: []any{v.ID, v.SessionID, v.TenantID, string(v.Purpose), string(v.Decision), v.Reason, v.Detail,
+			nullString(v.PersonID), v.CertCA, v.CertSerial, string(v.Method), v.RevocationRef, nanos(v.CreatedAt)},
 		check: func(n int64, err error) error {
 			switch violated(err) {
 			case uniqueViolation:
@@ -203,13 +229,7 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 				return fmt.Errorf("store: complete session %s: person %s does not exist (a new person needs its certificate links): %w",
 					v.SessionID, v.PersonID, platform.ErrNotFound)
 			}
-			if err == nil && n != 1 {
-				err = fmt.Errorf("%d rows inserted", n)
-			}
-			if err != nil {
-				return fmt.Errorf("store: complete session %s: insert verification %s: %w", v.SessionID, v.ID, err)
-			}
-			return nil
+			return insertedOne(n, err, "store: complete session %s: insert verification %s", v.SessionID, v.ID)
 		},
 	})
 	for _, c := range certs {
@@ -260,6 +280,32 @@ var (
 	errEntryExists = errors.New("store: entry exists")
 )
 
+// wantedEvent selects an event's outbox row — id, tenant, type, payload, created_at twice
+// ($1 … $5) — only when an enabled endpoint of its tenant may want its type: every type (an
+// empty list), or a list that mentions it ($6, wantedPattern). The dispatcher decides exactly
+// (platform.WebhookEndpoint.Wants); this only spares the outbox the events of tenants that
+// cannot want them, as most verifications' are.
+const wantedEvent = `SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints
+	WHERE tenant_id = $2 AND disabled_at IS NULL AND (event_types = '[]' OR event_types LIKE $6))`
+
+// wantedPattern is the LIKE pattern of wantedEvent for an event type: the type as a JSON string.
+func wantedPattern(typ string) string {
+	b, _ := json.Marshal(typ) // a string always marshals
+	return "%" + string(b) + "%"
+}
+
+// insertedOne is the check of an insert of one row: err, or a count other than one, wrapped
+// with what was being done (format and a).
+func insertedOne(n int64, err error, format string, a ...any) error {
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d rows inserted", n)
+	}
+	if err != nil {
+		return fmt.Errorf(format+": %w", append(a, err)...)
+	}
+	return nil
+}
+
 // indexExpr is the index a new entry gets in the tree when it is inserted: on SQLite the next
 // one, which is dense and in commit order because one writer adds rows one transaction after
 // the other (MAX over the UNIQUE index on idx is one step to its end); on PostgreSQL none
@@ -283,7 +329,7 @@ func sealedUntil(r *evidence.Record) any {
 func whyRefused(ctx context.Context, q querier, v platform.Verification, eventID any) error {
 	var purpose string
 	var verification sql.NullString
-	err := q.QueryRowContext(ctx, `SELECT s.purpose, e.id FROM sessions s LEFT JOIN evidence_entries e ON e.session_id = s.id
+	err := q.QueryRowContext(ctx, `SELECT s.purpose, v.id FROM sessions s LEFT JOIN verifications v ON v.session_id = s.id
 		WHERE s.id = $1 AND s.tenant_id = $2`, v.SessionID, v.TenantID).Scan(&purpose, &verification)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -36,11 +36,10 @@ func (s *Store) TenantPersonsSince(ctx context.Context, tenantID string, since t
 	if err := validate("TenantPersonsSince").str("tenantID", tenantID).check("fn", fn != nil, "is nil").done(); err != nil {
 		return err
 	}
-	// On evidence_entries itself, so that the (tenant_id, created_at) index of verifications
-	// (verifications_tenant_recent) serves it.
+	// The (tenant_id, created_at) index verifications_tenant_recent serves it.
 	return s.eachTenantPerson(ctx, tenantID, fn, `
-		SELECT DISTINCT person_id FROM evidence_entries
-		WHERE session_id IS NOT NULL AND tenant_id = $1 AND created_at >= $2 AND decision = 'accepted'`, tenantID, nanos(since))
+		SELECT DISTINCT person_id FROM verifications
+		WHERE tenant_id = $1 AND created_at >= $2 AND decision = 'accepted'`, tenantID, nanos(since))
 }
 
 // IndexSubjects indexes pairwise ids (keyed hash → person) of a tenant and moves its

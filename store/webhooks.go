@@ -241,56 +241,32 @@ func (s *Store) WebhookSecrets(ctx context.Context, endpointID string, t time.Ti
 	return out, nil
 }
 
-// DispatchEvents fans undispatched events out to deliveries, oldest first, in one transaction:
-//
-//   - outbox events (revocation notices and their follow-ups) not dispatched yet, which it marks dispatched (delivered_at:
-//     handed to the endpoint queues). On PostgreSQL they are picked FOR UPDATE SKIP LOCKED, so
-//     nodes dispatching together take different events; ClaimDeliveries keeps one person's
-//     events in order even then, because it waits for earlier undispatched events of the
-//     person;
-//   - verifications' events, kept in their evidence entries: the entries from event_cursor to
-//     the tree size, in tree order (so a verification's event leaves once its evidence is in
-//     the tree). An event that some endpoint of its tenant wants is copied into the outbox,
-//     dispatched, with its deliveries; the others cost nothing more. The cursor row is locked
-//     first (FOR UPDATE on PostgreSQL), so nodes take turns.
-//
-// It returns how many events it dispatched, up to limit of each kind.
+// DispatchEvents fans undispatched outbox events out to deliveries, oldest first, in one
+// transaction, and marks them dispatched (delivered_at: handed to the endpoint queues). On
+// PostgreSQL they are picked FOR UPDATE SKIP LOCKED, so nodes dispatching together take
+// different events; ClaimDeliveries keeps one person's events in order even then, because it
+// waits for earlier undispatched events of the person. An event no endpoint wants (any more)
+// is marked dispatched with no delivery. It returns how many events it dispatched, up to limit.
 func (s *Store) DispatchEvents(ctx context.Context, at time.Time, limit int) (int, error) {
 	if err := validate("DispatchEvents").time("at", at).check("limit", limit > 0, "is not positive").done(); err != nil {
 		return 0, err
 	}
 	// Most calls find nothing to dispatch: ask the reader first, so that they cost no write
 	// transaction (on SQLite, no turn on the single writer).
-	var outboxPending, journalPending bool
-	err := s.r.QueryRowContext(ctx, `SELECT
-			EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL),
-			(SELECT next_idx FROM event_cursor WHERE one = 1) < (SELECT size FROM evidence_tree WHERE one = 1)`).
-		Scan(&outboxPending, &journalPending)
+	var pending bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)`).Scan(&pending)
 	if err != nil {
 		return 0, fmt.Errorf("store: dispatch events: %w", err)
 	}
-	if !outboxPending && !journalPending {
+	if !pending {
 		return 0, nil
 	}
 	var n int
 	err = s.inTx(ctx, "DispatchEvents", func(tx *sql.Tx) error {
 		d := dispatch{s: s, tx: tx, at: at, endpoints: map[string][]platform.WebhookEndpoint{}}
-		n = 0
-		if outboxPending {
-			k, err := d.outbox(ctx, limit)
-			if err != nil {
-				return err
-			}
-			n += k
-		}
-		if journalPending {
-			k, err := d.journal(ctx, limit)
-			if err != nil {
-				return err
-			}
-			n += k
-		}
-		return nil
+		var err error
+		n, err = d.outbox(ctx, limit)
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -379,93 +355,6 @@ func (d *dispatch) outbox(ctx context.Context, limit int) (int, error) {
 		}
 	}
 	return len(events), nil
-}
-
-// journal dispatches the events of up to limit entries from the cursor on, and moves it.
-func (d *dispatch) journal(ctx context.Context, limit int) (int, error) {
-	var next int64
-	lock := ""
-	if d.s.dialect == DialectPostgres {
-		lock = " FOR UPDATE"
-	}
-	if err := d.tx.QueryRowContext(ctx, `SELECT next_idx FROM event_cursor WHERE one = 1`+lock).Scan(&next); err != nil {
-		return 0, fmt.Errorf("store: dispatch events: event cursor: %w", err)
-	}
-	type event struct {
-		idx             int64
-		id, tenant, typ sql.NullString
-	}
-	rows, err := d.tx.QueryContext(ctx, `SELECT idx, event_id, tenant_id, event_type FROM evidence_entries
-		WHERE idx >= $1 AND idx < (SELECT size FROM evidence_tree WHERE one = 1) ORDER BY idx LIMIT $2`, next, limit)
-	if err != nil {
-		return 0, fmt.Errorf("store: dispatch events: %w", err)
-	}
-	var entries []event
-	for rows.Next() {
-		var e event
-		if err := rows.Scan(&e.idx, &e.id, &e.tenant, &e.typ); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("store: dispatch events: %w", err)
-		}
-		entries = append(entries, e)
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return 0, fmt.Errorf("store: dispatch events: %w", err)
-	}
-	if len(entries) == 0 {
-		return 0, nil
-	}
-	n := 0
-	for _, e := range entries {
-		if !e.id.Valid {
-			continue // an entry without an event
-		}
-		n++
-		eps, err := d.wanting(ctx, e.tenant.String, e.typ.String)
-		if err != nil {
-			return 0, err
-		}
-		if len(eps) == 0 {
-			continue
-		}
-		seq, err := d.s.outboxEvent(ctx, d.tx, e.id.String, e.tenant.String, d.at)
-		if err != nil {
-			return 0, err
-		}
-		if err := d.deliver(ctx, seq, e.id.String, e.tenant.String, sql.NullString{}, eps); err != nil {
-			return 0, err
-		}
-	}
-	last := entries[len(entries)-1].idx
-	if _, err := d.tx.ExecContext(ctx, `UPDATE event_cursor SET next_idx = $1 WHERE one = 1`, last+1); err != nil {
-		return 0, fmt.Errorf("store: dispatch events: move the event cursor: %w", err)
-	}
-	return n, nil
-}
-
-// outboxEvent returns the outbox seq of an event, copying a verification's event from its
-// evidence entry into the outbox (dispatched at `at`) if it is not there yet.
-// platform.ErrNotFound if the tenant has no such event in either.
-func (s *Store) outboxEvent(ctx context.Context, tx *sql.Tx, eventID, tenantID string, at time.Time) (int64, error) {
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at, delivered_at)
-		SELECT event_id, tenant_id, event_type, event_payload, created_at, created_at, $3
-		FROM evidence_entries WHERE event_id = $1 AND tenant_id = $2
-		ON CONFLICT (id) DO NOTHING`, eventID, tenantID, nanos(at))
-	if err != nil {
-		return 0, fmt.Errorf("store: event %s: copy into the outbox: %w", eventID, err)
-	}
-	var seq int64
-	err = tx.QueryRowContext(ctx, `SELECT seq FROM outbox WHERE id = $1 AND tenant_id = $2`, eventID, tenantID).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("store: event %s of %s: %w", eventID, tenantID, platform.ErrNotFound)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("store: event %s: %w", eventID, err)
-	}
-	return seq, nil
 }
 
 const deliveryColumns = `d.id, d.event_id, o.type, d.event_seq, o.payload, d.endpoint_id, e.url, d.tenant_id, d.state, d.attempts,
@@ -598,13 +487,12 @@ func (s *Store) RedeliverEvent(ctx context.Context, tenantID, eventID, endpointI
 			typ         string
 			orderingKey sql.NullString
 		)
-		// A verification's event that no endpoint wanted when it was dispatched is only in its
-		// evidence entry: outboxEvent copies it into the outbox first.
-		seq, err := s.outboxEvent(ctx, tx, eventID, tenantID, at)
-		if err != nil {
-			return err
+		var seq int64
+		err := tx.QueryRowContext(ctx, `SELECT seq, type, ordering_key FROM outbox WHERE id = $1 AND tenant_id = $2`,
+			eventID, tenantID).Scan(&seq, &typ, &orderingKey)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: event %s of %s: %w", eventID, tenantID, platform.ErrNotFound)
 		}
-		err = tx.QueryRowContext(ctx, `SELECT type, ordering_key FROM outbox WHERE seq = $1`, seq).Scan(&typ, &orderingKey)
 		if err != nil {
 			return fmt.Errorf("store: redeliver %s: %w", eventID, err)
 		}

@@ -146,8 +146,8 @@ func NewWorld(ctx context.Context, dsn string, cards int, opts ...store.Option) 
 	if err != nil {
 		return fail(err)
 	}
-	// The webhook deliverer as `serve` runs it: it follows the verifications' events through the
-	// evidence tree (the bench tenant has no endpoint, so it only moves its cursor).
+	// The webhook deliverer as `serve` runs it (the bench tenant has no endpoint, so its
+	// verifications write no event and the deliverer finds the outbox empty).
 	d, err := delivery.New(w.Plat)
 	if err != nil {
 		return fail(err)

@@ -939,9 +939,16 @@ func contractWebhooks(t *testing.T, f *contractFixture) {
 		t.Errorf("get no endpoint: %d", st)
 	}
 
-	// Deliver what the flows so far emitted (the verifications' events, once their
-	// evidence is in the tree): to the first endpoint, delivered; to the second, which
-	// answers 503, pending a retry.
+	// A verification's event goes to the outbox in its transaction when an endpoint of the
+	// tenant may want it: verify once more, accepted and rejected, now that the endpoints
+	// exist, and deliver: to the first endpoint, delivered; to the second, which answers 503,
+	// pending a retry.
+	h := f.session(rp, "identity")
+	if _, err := f.anon.Answer(ctx, h.id, h.token, f.signer.Certificate().Raw, f.sign(f.signer, h.challenge)); err != nil {
+		t.Fatal(err)
+	}
+	h = f.session(rp, "identity")
+	f.rejected(h, f.authSigner.Certificate().Raw, f.sign(f.authSigner, h.challenge), "wrong-certificate-kind")
 	e.deliverAll(t)
 	msgs := recv.messages()
 	if len(msgs) == 0 {

@@ -3,8 +3,8 @@
 --
 -- Times are unix nanoseconds (UTC) in INTEGER columns; byte strings are BLOB; tables are STRICT,
 -- so a value of the wrong type is refused instead of stored. Every *_id column that names a row
--- of another table declares it as a foreign key (foreign keys are on for every connection),
--- except consents.verification_id, said there. Ids written per verification (s_, v_, evt_) begin
+-- of another table declares it as a foreign key (foreign keys are on for every connection).
+-- Ids written per verification (s_, v_, evt_) begin
 -- with 12 hex digits of unix milliseconds, so their indexes grow at the right edge.
 
 -- +goose Up
@@ -70,60 +70,52 @@ CREATE TABLE person_certs (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX person_certs_person ON person_certs (person_id);
 
--- The evidence log's entries (package evidence, docs/design/evidence.md). The entry of a
--- verification is also the verification's row: the verification's columns and its event sit in
--- it (session_id is NULL on an entry that records no verification). An entry gets its index in
--- the tree (idx) when it is added: one writer adds rows one transaction after the other, so
--- MAX(idx) + 1 inside the adding transaction is dense and in commit order; it counts as
--- integrated once idx < evidence_tree.size. Rows are never deleted; shredding sets sealed and
--- wrapped_key NULL.
+-- The evidence log's entries (package evidence, docs/design/evidence.md): what the log keeps of
+-- each verification. An entry gets its index in the tree (idx) when it is added: one writer adds
+-- rows one transaction after the other, so MAX(idx) + 1 inside the adding transaction is dense
+-- and in commit order. An entry counts as integrated once idx < evidence_tree.size. Rows are never deleted;
+-- shredding sets sealed and wrapped_key NULL.
 CREATE TABLE evidence_entries (
-    seq            INTEGER NOT NULL PRIMARY KEY, -- the order entries were added in
-    id             TEXT    NOT NULL UNIQUE,      -- the entry's id: the verification's, if it records one
-    tenant_id      TEXT    NOT NULL REFERENCES tenants (id),
-    created_at     INTEGER NOT NULL,
-    leaf           BLOB    NOT NULL, -- the canonical leaf; kept forever
-    leaf_hash      BLOB    NOT NULL CHECK (length(leaf_hash) = 32), -- RFC 6962 hash of leaf
-    idx            INTEGER UNIQUE,   -- the leaf's index in the tree
-    sealed         BLOB,             -- AES-256-GCM of the personal data under the entry's data key; NULL once shredded
-    wrapped_key    BLOB,             -- that data key wrapped by the log master key; NULL once shredded
-    shred_after    INTEGER,          -- when sealed and wrapped_key are erased
-    -- The verification the entry records: its session (UNIQUE: a challenge is answered once),
-    -- its outcome, its person (accepted only) and the certificate it checked.
-    session_id     TEXT    UNIQUE REFERENCES sessions (id),
-    purpose        TEXT    CHECK (purpose IN ('identity', 'login', 'chip_reading')),
-    decision       TEXT    CHECK (decision IN ('accepted', 'rejected')),
-    reason         TEXT    NOT NULL DEFAULT '', -- why rejected (a verify.Reason); '' when accepted
-    detail         TEXT    NOT NULL DEFAULT '', -- the rejection's details, for the tenant's logs
-    person_id      TEXT    REFERENCES persons (id),
-    cert_ca        TEXT    NOT NULL DEFAULT '', -- the certificate's CA, as in person_certs.ca
-    cert_serial    TEXT    NOT NULL DEFAULT '', -- its serial, as in person_certs.serial
-    method         TEXT    CHECK (method IN ('crl', 'ocsp', 'none')), -- how revocation was checked
-    revocation_ref TEXT    NOT NULL DEFAULT '', -- the CRL ("<ca>#<number>") or OCSP response checked
-    -- The verification's event (verification.completed), dispatched from here (event_cursor).
-    event_id       TEXT    UNIQUE,
-    event_type     TEXT,
-    event_payload  BLOB, -- the exact JSON bytes that get signed and sent
+    seq         INTEGER NOT NULL PRIMARY KEY, -- the order entries were added in
+    id          TEXT    NOT NULL UNIQUE, -- the verification's id
+    tenant_id   TEXT    NOT NULL REFERENCES tenants (id),
+    created_at  INTEGER NOT NULL,
+    leaf        BLOB    NOT NULL, -- the canonical leaf; kept forever
+    leaf_hash   BLOB    NOT NULL CHECK (length(leaf_hash) = 32), -- RFC 6962 hash of leaf
+    idx         INTEGER UNIQUE, -- the leaf's index in the tree
+    sealed      BLOB,    -- AES-256-GCM of the personal data under the entry's data key; NULL once shredded
+    wrapped_key BLOB,    -- that data key wrapped by the log master key; NULL once shredded
+    shred_after INTEGER, -- when sealed and wrapped_key are erased
     CHECK ((sealed IS NULL) = (wrapped_key IS NULL)),
-    CHECK (sealed IS NULL OR shred_after IS NOT NULL),
-    CHECK ((session_id IS NULL) = (decision IS NULL) AND (session_id IS NULL) = (purpose IS NULL)
-        AND (session_id IS NULL) = (method IS NULL)),
-    CHECK (decision IS NOT 'accepted' OR person_id IS NOT NULL),
-    CHECK ((event_id IS NULL) = (event_payload IS NULL) AND (event_id IS NULL) = (event_type IS NULL))
+    CHECK (sealed IS NULL OR shred_after IS NOT NULL)
 ) STRICT;
 CREATE INDEX evidence_by_tenant ON evidence_entries (tenant_id, idx) WHERE idx IS NOT NULL;
 CREATE INDEX evidence_due ON evidence_entries (shred_after) WHERE sealed IS NOT NULL;
--- Who watches a person: the tenants with an accepted verification of them (see watch_stops).
-CREATE INDEX verifications_person ON evidence_entries (person_id, tenant_id, created_at) WHERE decision = 'accepted';
-CREATE INDEX verifications_tenant_person ON evidence_entries (tenant_id, person_id) WHERE decision = 'accepted';
--- A tenant's latest verifications (the console).
-CREATE INDEX verifications_tenant_recent ON evidence_entries (tenant_id, created_at) WHERE session_id IS NOT NULL;
 
--- The entries that record a verification, as a verification.
-CREATE VIEW verifications AS
-SELECT id, tenant_id, session_id, purpose, decision, reason, detail, person_id, cert_ca, cert_serial,
-       method, revocation_ref, created_at
-FROM evidence_entries WHERE session_id IS NOT NULL;
+-- A verification: the outcome of one session, written with its evidence entry (same id) in one
+-- transaction. Its UNIQUE session_id is what makes a challenge single-use. The certificate and
+-- any OCSP response are kept only sealed in the entry.
+CREATE TABLE verifications (
+    id             TEXT    NOT NULL PRIMARY KEY REFERENCES evidence_entries (id),
+    tenant_id      TEXT    NOT NULL REFERENCES tenants (id),
+    session_id     TEXT    NOT NULL UNIQUE REFERENCES sessions (id),
+    purpose        TEXT    NOT NULL CHECK (purpose IN ('identity', 'login', 'chip_reading')),
+    decision       TEXT    NOT NULL CHECK (decision IN ('accepted', 'rejected')),
+    reason         TEXT    NOT NULL DEFAULT '', -- why rejected (a verify.Reason); '' when accepted
+    detail         TEXT    NOT NULL DEFAULT '', -- the rejection's details, for the tenant's logs
+    person_id      TEXT    REFERENCES persons (id), -- the holder; NULL when rejected
+    cert_ca        TEXT    NOT NULL DEFAULT '', -- the certificate's CA, as in person_certs.ca
+    cert_serial    TEXT    NOT NULL DEFAULT '', -- its serial, as in person_certs.serial
+    method         TEXT    NOT NULL CHECK (method IN ('crl', 'ocsp', 'none')), -- how revocation was checked
+    revocation_ref TEXT    NOT NULL DEFAULT '', -- the CRL ("<ca>#<number>") or OCSP response checked
+    created_at     INTEGER NOT NULL,
+    CHECK (decision = 'rejected' OR person_id IS NOT NULL)
+) STRICT;
+-- Who watches a person: the tenants with an accepted verification of them (see watch_stops).
+CREATE INDEX verifications_person ON verifications (person_id, tenant_id, created_at) WHERE decision = 'accepted';
+CREATE INDEX verifications_tenant_person ON verifications (tenant_id, person_id) WHERE decision = 'accepted';
+-- A tenant's latest verifications (the console), and those since a time (subjects).
+CREATE INDEX verifications_tenant_recent ON verifications (tenant_id, created_at);
 
 -- A usage counter: verifications of a tenant per month, purpose and revocation method.
 CREATE TABLE usage_counters (
@@ -167,8 +159,9 @@ CREATE TABLE evidence_checkpoints (
 
 -- Events out: the outbox and webhooks ----------------------------------------------------------
 
--- The transactional outbox: events are written in the transaction that causes them and
--- delivered later (webhooks). seq orders delivery.
+-- The transactional outbox, the one way events leave: each is written in the transaction that
+-- causes it (a verification's only when an endpoint of its tenant may want it) and delivered
+-- later (webhooks). seq orders delivery.
 CREATE TABLE outbox (
     seq             INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     id              TEXT    NOT NULL UNIQUE, -- the event's id, as sent
@@ -186,13 +179,6 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_undispatched ON outbox (seq) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_undispatched_order ON outbox (tenant_id, ordering_key, seq)
     WHERE delivered_at IS NULL AND ordering_key IS NOT NULL;
-
--- The dispatcher's place in the tree: the events of entries below next_idx have been dispatched.
-CREATE TABLE event_cursor (
-    one      INTEGER NOT NULL PRIMARY KEY CHECK (one = 1),
-    next_idx INTEGER NOT NULL
-) STRICT;
-INSERT INTO event_cursor (one, next_idx) VALUES (1, 0);
 
 CREATE TABLE webhook_endpoints (
     id          TEXT    NOT NULL PRIMARY KEY,
@@ -258,7 +244,7 @@ CREATE TABLE watch_stops (
 CREATE TABLE consents (
     id              TEXT    NOT NULL PRIMARY KEY,
     tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
-    verification_id TEXT    NOT NULL REFERENCES evidence_entries (id), -- the verification it was given with
+    verification_id TEXT    NOT NULL REFERENCES verifications (id), -- the verification it was given with
     scope           TEXT    NOT NULL CHECK (scope IN ('basic4_updates')),
     granted_at      INTEGER NOT NULL,
     revoked_at      INTEGER,
@@ -336,7 +322,7 @@ CREATE TABLE oidc_requests (
     expires_at      INTEGER NOT NULL,
     session_id      TEXT    REFERENCES sessions (id), -- the login step's session, once started
     subject         TEXT,    -- the pairwise subject, once verified
-    verification_id TEXT    REFERENCES evidence_entries (id), -- the verification that logged in
+    verification_id TEXT    REFERENCES verifications (id), -- the verification that logged in
     acr             TEXT,
     amr             TEXT,    -- JSON array
     auth_time       INTEGER,
@@ -361,7 +347,7 @@ CREATE TABLE oidc_tokens (
     tenant_id       TEXT    NOT NULL REFERENCES tenants (id),
     request_id      TEXT    NOT NULL REFERENCES oidc_requests (id), -- the login it comes from
     subject         TEXT    NOT NULL,
-    verification_id TEXT    NOT NULL REFERENCES evidence_entries (id), -- whose facts the claims are
+    verification_id TEXT    NOT NULL REFERENCES verifications (id), -- whose facts the claims are
     scopes          TEXT    NOT NULL, -- JSON array
     acr             TEXT    NOT NULL,
     amr             TEXT    NOT NULL, -- JSON array
