@@ -24,7 +24,18 @@
 //     handle. Migrations take a session advisory lock, so API nodes starting together migrate once.
 //
 // Times are stored as UTC unix nanoseconds (BIGINT) in both dialects: exact round trips, one
-// query text, no driver-specific time conversion. See README.md for the schema.
+// query text, no driver-specific time conversion. See README.md for the schema and the write of
+// a verification.
+//
+// Two things are here for speed alone, each kept because it was measured:
+//
+//   - group commit: SQLite's write transactions queued together share one durable commit, each
+//     in a savepoint of its own (group.go; `mynagate bench verify` went from 939 to 2,101
+//     verifications/s), and PostgreSQL's queued completions are written as multi-row statements
+//     in one transaction (pggroup.go);
+//   - the statement cache: each SQLite connection keeps its prepared statements (stmtcache.go),
+//     because the driver otherwise compiles every statement on every call — about a fifth of a
+//     verification's CPU.
 //
 // Store also keeps the evidence log's rows (evidence.go), whose protocol is
 // package evidence's. It does not own what the rows mean (package platform decides when a
