@@ -232,7 +232,7 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot i
 				WITH ORDINALITY AS y(id, tenant_id, created_at, event_id, event_type, event_payload, pattern, n)
 			WHERE y.event_id IS NOT NULL AND y.id IN (SELECT id FROM v)
 				AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = y.tenant_id AND w.disabled_at IS NULL
-					AND (w.event_types = '[]' OR w.event_types LIKE y.pattern))
+					AND (w.event_types = '[]' OR strpos(w.event_types, y.pattern) > 0))
 			ORDER BY y.n
 		)
 		SELECT id FROM v`, cols...)
@@ -392,7 +392,7 @@ func entryColumns(group []*pgCompletion) []any {
 			wrapped[i] = r.WrappedKey
 		}
 		if c.ev != nil {
-			eventID[i], eventType[i], payload[i], pattern[i] = &c.ev.ID, &c.ev.Type, c.ev.Payload, wantedPattern(c.ev.Type)
+			eventID[i], eventType[i], payload[i], pattern[i] = &c.ev.ID, &c.ev.Type, c.ev.Payload, quotedType(c.ev.Type)
 		}
 	}
 	return []any{id, session, tenant, created, purpose, decision, reason, detail, person,

@@ -186,8 +186,8 @@ func (s *Store) CompleteSession(ctx context.Context, v platform.Verification, ce
 	if len(events) == 1 {
 		e := events[0]
 		steps = append(steps, step{
-			query: `INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at) ` + wantedEvent,
-			args:  []any{e.ID, e.TenantID, e.Type, e.Payload, nanos(e.CreatedAt), wantedPattern(e.Type)},
+			query: `INSERT INTO outbox (id, tenant_id, type, payload, created_at, next_attempt_at) ` + s.wantedEvent(),
+			args:  []any{e.ID, e.TenantID, e.Type, e.Payload, nanos(e.CreatedAt), quotedType(e.Type)},
 			check: func(_ int64, err error) error {
 				if violated(err) == uniqueViolation {
 					return errEntryExists
@@ -282,16 +282,23 @@ var (
 
 // wantedEvent selects an event's outbox row — id, tenant, type, payload, created_at twice
 // ($1 … $5) — only when an enabled endpoint of its tenant may want its type: every type (an
-// empty list), or a list that mentions it ($6, wantedPattern). The dispatcher decides exactly
+// empty list), or a list that holds it ($6, quotedType). The dispatcher decides exactly
 // (platform.WebhookEndpoint.Wants); this only spares the outbox the events of tenants that
-// cannot want them, as most verifications' are.
-const wantedEvent = `SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints
-	WHERE tenant_id = $2 AND disabled_at IS NULL AND (event_types = '[]' OR event_types LIKE $6))`
+// cannot want them, as most verifications' are. (Not LIKE $6: SQLite compiles a statement
+// again each time a value is bound to the right side of a LIKE, a quarter of a write's CPU.)
+func (s *Store) wantedEvent() string {
+	find := "instr(event_types, $6) > 0"
+	if s.dialect == DialectPostgres {
+		find = "strpos(event_types, $6) > 0"
+	}
+	return `SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints
+		WHERE tenant_id = $2 AND disabled_at IS NULL AND (event_types = '[]' OR ` + find + `))`
+}
 
-// wantedPattern is the LIKE pattern of wantedEvent for an event type: the type as a JSON string.
-func wantedPattern(typ string) string {
+// quotedType is an event type as a JSON string, as it appears in an endpoint's event_types.
+func quotedType(typ string) string {
 	b, _ := json.Marshal(typ) // a string always marshals
-	return "%" + string(b) + "%"
+	return string(b)
 }
 
 // insertedOne is the check of an insert of one row: err, or a count other than one, wrapped
