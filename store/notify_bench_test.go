@@ -82,17 +82,20 @@ func benchReconcile(b *testing.B, dialect string) {
 	}
 	at := now.UnixNano()
 	// SQLite counts with a recursive CTE, PostgreSQL with generate_series; the rest is shared.
-	gen, hexSerial, nonce := `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1) `, `printf('%X', 16777216 + i)`, `x'00'`
+	// hash stands for an entry's leaf and its 32-byte hash: the bench reads no entry.
+	gen, hexSerial, nonce, hash := `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1) `, `printf('%X', 16777216 + i)`, `x'00'`, `zeroblob(32)`
 	if dialect == store.DialectPostgres {
-		gen, hexSerial, nonce = `WITH n(i) AS (SELECT generate_series(0, $1 - 1)) `, `upper(to_hex(16777216 + i))`, `'\x00'::bytea`
+		gen, hexSerial, nonce, hash = `WITH n(i) AS (SELECT generate_series(0, $1 - 1)) `, `upper(to_hex(16777216 + i))`, `'\x00'::bytea`, `decode(repeat('00', 32), 'hex')`
 	}
 	err = store.InTx(ctx, s, func(tx *sql.Tx) error {
 		for _, q := range []string{
 			gen + `INSERT INTO persons (id, created_at) SELECT 'p' || i, CAST($2 AS BIGINT) FROM n`,
-			gen + `INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, status, created_at, expires_at, verification_id)
-			 SELECT 's' || i, 't1', 'identity', ` + nonce + `, 'h', 'verified', CAST($2 AS BIGINT), CAST($2 AS BIGINT) + 1, 'v' || i FROM n`,
-			gen + `INSERT INTO verifications (id, tenant_id, session_id, purpose, decision, person_id, cert_ca, cert_serial, basic4, method, created_at)
-			 SELECT 'v' || i, 't1', 's' || i, 'identity', 'accepted', 'p' || i, 'CA', ` + hexSerial + `, '{}', 'crl', CAST($2 AS BIGINT) FROM n`,
+			gen + `INSERT INTO sessions (id, tenant_id, purpose, nonce, holder_token, created_at, expires_at)
+			 SELECT 's' || i, 't1', 'identity', ` + nonce + `, 'h', CAST($2 AS BIGINT), CAST($2 AS BIGINT) + 1 FROM n`,
+			gen + `INSERT INTO evidence_entries (id, tenant_id, created_at, leaf, leaf_hash)
+			 SELECT 'v' || i, 't1', CAST($2 AS BIGINT), ` + hash + `, ` + hash + ` FROM n`,
+			gen + `INSERT INTO verifications (id, tenant_id, session_id, purpose, decision, person_id, cert_ca, cert_serial, method, created_at)
+			 SELECT 'v' || i, 't1', 's' || i, 'identity', 'accepted', 'p' || i, 'CA', ` + hexSerial + `, 'crl', CAST($2 AS BIGINT) FROM n`,
 			gen + `INSERT INTO person_certs (ca, serial, person_id, kind, linked_at)
 			 SELECT '` + caKey + `', ` + hexSerial + `, 'p' || i, 'sign', CAST($2 AS BIGINT) FROM n`,
 		} {
