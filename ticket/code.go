@@ -21,8 +21,9 @@ import (
 //
 // where step = floor(unix seconds / 15) and mac = the first 16 bytes of HMAC-SHA256(code key,
 // "mynagate-ticket-code-v1" 0x00 ticket id 0x00 generation (8 bytes BE) step (8 bytes BE)),
-// base64url without padding. The code key stays on the ticketing nodes (and would go to the
-// gate); the holder only ever sees codes. A code is accepted during its step and the steps
+// base64url without padding. The code key is the kdf.TicketCodes key of the service's secret:
+// the nodes and the gates (in their manifests) hold it, and it keys nothing else; the holder
+// only ever sees codes. A code is accepted during its step and the steps
 // either side (±15 s of clock skew and scanning time), so a screenshot is worthless within
 // about 30 s. The generation grows at each resale, so the seller's codes die at once.
 

@@ -241,11 +241,12 @@ const ticketSelect = `SELECT t.id, t.event_id, e.name, e.event_date, e.venue, c.
 	COALESCE(p.needs_reverify, 0) FROM tickets t JOIN events e ON e.id = t.event_id JOIN seat_classes c ON c.id = t.seat_class_id
 	LEFT JOIN persons p ON p.sub = substr(t.holder, 5) `
 
-// A voucher's code is derived from its id under the code key, and only its hash is stored, so
-// the database holds no code that could be redeemed: code = the first 16 characters of base32
-// (no padding) of HMAC-SHA256(code key, "mynagate-voucher-v1" 0x00 id).
+// A voucher's code is derived from its id under the voucher key (kdf.TicketVouchers, which no
+// gate holds), and only its hash is stored, so the database holds no code that could be
+// redeemed: code = the first 16 characters of base32 (no padding) of HMAC-SHA256(voucher key,
+// "mynagate-voucher-v1" 0x00 id).
 func (s *Service) voucherCode(ticketID string) string {
-	m := hmac.New(sha256.New, s.codeKey)
+	m := hmac.New(sha256.New, s.voucherKey)
 	m.Write([]byte("mynagate-voucher-v1\x00"))
 	m.Write([]byte(ticketID))
 	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil))[:16]

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/mynagate/mynagate/client"
+	"github.com/mynagate/mynagate/internal/kdf"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -78,7 +79,8 @@ type Service struct {
 	plat          Platform
 	clk           clockwork.Clock
 	rand          io.Reader
-	codeKey       []byte
+	codeKey       []byte // kdf.TicketCodes: rotating codes; the one key gates get
+	voucherKey    []byte // kdf.TicketVouchers: voucher codes; never leaves the nodes
 	pwCost        int
 	loginTTL      time.Duration
 	tz            *time.Location
@@ -103,20 +105,24 @@ func WithRand(r io.Reader) Option { return func(s *Service) { s.rand = r } }
 // and load runs that create thousands of accounts.
 func WithPasswordCost(c int) Option { return func(s *Service) { s.pwCost = c } }
 
-// New returns a service on db, verifying people with plat. codeKey (at least 32 bytes) keys the
-// rotating ticket codes; it is shared by the nodes and the gate and nobody else.
-func New(db *DB, plat Platform, codeKey []byte, opts ...Option) (*Service, error) {
+// New returns a service on db, verifying people with plat. secret (at least 32 bytes) is the
+// service's secret, shared by its nodes and nobody else: the keys of rotating codes
+// (kdf.TicketCodes) and vouchers (kdf.TicketVouchers) are derived from it, as is the pages'
+// cookie key (kdf.TicketPages, in ticket/pages). Gate manifests carry only the rotating-code key.
+func New(db *DB, plat Platform, secret []byte, opts ...Option) (*Service, error) {
 	if db == nil || plat == nil {
 		return nil, errors.New("ticket: New needs a database and a platform")
 	}
-	if len(codeKey) < 32 {
-		return nil, errors.New("ticket: the code key must be at least 32 bytes")
+	k, err := kdf.New(secret)
+	if err != nil {
+		return nil, fmt.Errorf("ticket: the service's secret: %w", err)
 	}
 	tz, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
 		tz = time.FixedZone("JST", 9*3600)
 	}
-	s := &Service{db: db, plat: plat, clk: clockwork.NewRealClock(), rand: rand.Reader, codeKey: codeKey,
+	s := &Service{db: db, plat: plat, clk: clockwork.NewRealClock(), rand: rand.Reader,
+		codeKey: k.Key(kdf.TicketCodes), voucherKey: k.Key(kdf.TicketVouchers),
 		pwCost: bcrypt.DefaultCost, loginTTL: 24 * time.Hour, tz: tz}
 	for _, o := range opts {
 		o(s)

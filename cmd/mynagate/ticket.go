@@ -62,8 +62,9 @@ func readSecretFile(flag, path string) (string, error) {
 	return v, nil
 }
 
-// loadCodeKey reads the key of the rotating ticket codes, creating it (0600) on first use. Every
-// node of one service and its gates share it; nobody else may have it.
+// loadCodeKey reads the ticket service's secret, creating it (0600) on first use. Every node of
+// one service shares it; nobody else may have it (gates get only the rotating-code key that
+// ticket.New derives from it).
 func loadCodeKey(path string) ([]byte, error) {
 	return loadSecretKey(path, "code key")
 }
@@ -157,7 +158,7 @@ func newTicketServeCmd() *cobra.Command {
 	fl.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 	fl.StringVar(&cfg.platformURL, "platform", "", "base URL of the mynagate platform")
 	fl.StringVar(&keyFile, "api-key-file", "", "file with the platform API key of the ticketing tenant")
-	fl.StringVar(&cfg.codeKeyFile, "code-key-file", "mynagate-ticket/code.key", "key of the rotating ticket codes (created on first use; shared by every node and the gates)")
+	fl.StringVar(&cfg.codeKeyFile, "code-key-file", "mynagate-ticket/code.key", "the ticket service's secret (created on first use; shared by every node): rotating codes, vouchers and sessions are keyed from it; gates get only the rotating-code key")
 	fl.StringVar(&whFile, "webhook-secret-file", "", "file with the platform webhook endpoint's secret (whsec_…): enables POST /webhooks/platform")
 	fl.StringVar(&gateKeyFile, "gate-manifest-key", "", "PEM file of the Ed25519 private key (PKCS#8) signing gate manifests: enables GET …/gate-manifest")
 	fl.StringArrayVar(&gateCAs, "gate-ca", nil, "J-LIS authentication CA certificate (DER or PEM file) for gate manifests; repeatable")

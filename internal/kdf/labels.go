@@ -58,7 +58,15 @@ const (
 	// application hands web/ui (ui.Config.Key, itself derived from the application's secret
 	// with a label of its own). web/ui.
 	UISession Label = "mynagate/web-ui/session-seal/v1"
-	// TicketPages is the key of the ticket service's page cookies, from its code key, handed to
-	// web/ui. ticket/pages.
+	// TicketPages is the key of the ticket service's page cookies, from the service's secret
+	// (ticket serve --code-key-file), handed to web/ui. ticket/pages. Never leaves the nodes.
 	TicketPages Label = "mynagate/ticket/pages/v1"
+	// TicketCodes keys the MAC of rotating ticket codes (manifest.CodeMAC), from the ticket
+	// service's secret. ticket (New); it is the only key of that secret a gate manifest carries
+	// (code_key), so a gate checks codes offline and holds nothing else of the service.
+	TicketCodes Label = "mynagate/ticket/rotating-code/v1"
+	// TicketVouchers keys the MAC that makes a voucher's code from its ticket id, from the ticket
+	// service's secret. ticket (New); the database keeps only the codes' hashes. Never leaves the
+	// nodes.
+	TicketVouchers Label = "mynagate/ticket/voucher/v1"
 )
