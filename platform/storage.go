@@ -26,8 +26,8 @@ var (
 // in SQL (never read-then-write).
 //
 // It is one wide interface rather than a core with optional capabilities: store is its only
-// implementation, so every feature's methods are part of it (grouped below by the file that uses
-// them), and the platform never asks the store what it can do. It is an interface rather than
+// implementation, so every feature's methods are part of it (each embedded part is declared
+// beside the file that uses it), and the platform never asks the store what it can do. It is an interface rather than
 // *store.Store so that platform holds no SQL and store imports platform, never the reverse
 // (docs/design/architecture.md).
 type Storage interface {
