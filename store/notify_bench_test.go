@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
+	"flag"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -45,6 +46,11 @@ func (benchLinks) Links(context.Context, jlisapi.CertRef) (*jlisapi.LinkInfo, er
 // Goal: under 10 s.
 //
 //	go test -run '^$' -bench Reconcile1M -benchtime 1x ./store/
+//
+// reconcileSize is the number of watched certificates and of CRL entries; a smaller one checks
+// the benchmark itself quickly (-reconcile-size 10000).
+var reconcileSize = flag.Int("reconcile-size", 1_000_000, "BenchmarkReconcile1M: watched certificates and CRL entries (a multiple of 1000)")
+
 func BenchmarkReconcile1M(b *testing.B) {
 	for _, d := range storetest.Dialects {
 		b.Run(d, func(b *testing.B) { benchReconcile(b, d) })
@@ -52,11 +58,8 @@ func BenchmarkReconcile1M(b *testing.B) {
 }
 
 func benchReconcile(b *testing.B, dialect string) {
-	const (
-		watched = 1_000_000
-		hits    = 1_000 // every thousandth watched certificate is revoked
-		crlSize = 1_000_000
-	)
+	watched, crlSize := *reconcileSize, *reconcileSize
+	const hits = 1_000 // every watched/1000-th certificate is revoked
 	ctx := context.Background()
 	s := storetest.Open(b, dialect)
 	now := time.Now().UTC().Truncate(time.Second)
@@ -125,7 +128,7 @@ func benchReconcile(b *testing.B, dialect string) {
 			n := new(big.Int)
 			for i := range crlSize {
 				if i < hits {
-					n.SetInt64(16777216 + int64(i)*(watched/hits))
+					n.SetInt64(16777216 + int64(i)*int64(watched/hits))
 				} else {
 					n.SetInt64(1<<40 + int64(i))
 				}
@@ -151,7 +154,7 @@ func benchReconcile(b *testing.B, dialect string) {
 	}
 
 	p, err := platform.New(s, platform.WithMaster(bytes.Repeat([]byte{7}, 32)), platform.WithCAs(platform.CA{Name: "sign", Cert: ca, Purpose: platform.PurposeIdentity}),
-		platform.WithRevocation(benchRevocation{}), platform.WithLinks(benchLinks{}))
+		platform.WithRevocation(benchRevocation{}), platform.WithLinks(benchLinks{}), platform.WithEvidence(testkit.EvidenceLog(b, s)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -201,7 +204,7 @@ func benchReconcile(b *testing.B, dialect string) {
 	b.StopTimer()
 	per := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(per, "s/reconcile")
-	b.ReportMetric(watched/per, "certs/s")
+	b.ReportMetric(float64(watched)/per, "certs/s")
 	b.ReportMetric(scan.Seconds(), "scan-s")
 	b.ReportMetric(lookups.Seconds(), "lookup-s")
 	b.ReportMetric(per/scan.Seconds(), "x-scan")
