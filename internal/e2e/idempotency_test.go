@@ -12,7 +12,7 @@ import (
 	"github.com/mynagate/mynagate/platform"
 )
 
-// idempotencyFlows (TestContract/idempotency) shows Idempotency-Key on the webhook operations: a retried endpoint
+// idempotencyFlows (TestContractIdempotency) shows Idempotency-Key on the webhook operations: a retried endpoint
 // creation or rotation with the same key answers the same and changes nothing (the receiver's
 // secret is not retired by a retry), the key with another body is 409, a failed request frees
 // its key, and each tenant's keys are its own — another tenant's same key neither replays the

@@ -10,7 +10,7 @@ import (
 	"github.com/mynagate/mynagate/platform"
 )
 
-// oidcClientFlows (TestContract/oidc_clients) drives /v1/oidc/clients through the contract: a
+// oidcClientFlows (TestContractOIDCClients) drives /v1/oidc/clients through the contract: a
 // registration, its list and deletion, every declared refusal (no key, malformed, too large,
 // not JSON, another tenant's client, an unknown one), and Idempotency-Key on POST: a retried
 // registration with the same key answers the same client and secret and registers nothing more,

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,9 +27,19 @@ var (
 	buildErr  error
 )
 
-// TestMain removes the binary buildMynagate built.
+// TestMain checks the contract families' coverage of the spec when all of them ran (see
+// contract_test.go), and removes the binary buildMynagate built.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if problems, n, ok := contractCoverage(); ok {
+		for _, p := range problems {
+			fmt.Fprintln(os.Stderr, "contract coverage:", p)
+			code = 1
+		}
+		if testing.Verbose() || len(problems) > 0 {
+			fmt.Fprintf(os.Stderr, "contract coverage: %d exchanges validated\n", n)
+		}
+	}
 	if buildErr == nil && binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
