@@ -90,7 +90,7 @@ type ExportSummary struct {
 // Export writes a tenant's integrated entries in [q.From, q.To) as an export, with proofs into
 // the latest checkpoint (published first, so that entries integrated a moment ago are covered).
 // progress, if not nil, is called after each page of entries with the count so far and the
-// total (-1 when the storage cannot count).
+// total.
 func (l *Log) Export(ctx context.Context, w io.Writer, q ExportQuery, progress func(done, total int64)) (*ExportSummary, error) {
 	if q.TenantID == "" || !q.From.Before(q.To) {
 		return nil, errors.New("evidence: export needs a tenant and a period whose start is before its end")
@@ -103,12 +103,10 @@ func (l *Log) Export(ctx context.Context, w io.Writer, q ExportQuery, progress f
 	if err != nil {
 		return nil, fmt.Errorf("evidence: the latest checkpoint does not verify: %w", err)
 	}
-	total := int64(-1)
 	tq := TenantQuery{TenantID: q.TenantID, From: q.From.UTC(), To: q.To.UTC(), Limit: 500}
-	if c, ok := l.store.(TenantCounter); ok {
-		if total, err = c.CountTenantEntries(ctx, tq); err != nil {
-			return nil, fmt.Errorf("evidence: count entries: %w", err)
-		}
+	total, err := l.store.CountTenantEntries(ctx, tq)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: count entries: %w", err)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	digest := sha256.New()

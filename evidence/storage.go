@@ -133,6 +133,10 @@ type Storage interface {
 	// q.To and index ≥ q.StartIndex, by ascending index.
 	TenantEntries(ctx context.Context, q TenantQuery) ([]StoredEntry, error)
 
+	// CountTenantEntries returns how many entries TenantEntries would return for q, ignoring
+	// q.StartIndex and q.Limit: an export shows its progress as a fraction of it.
+	CountTenantEntries(ctx context.Context, q TenantQuery) (int64, error)
+
 	// AddCheckpoint stores a signed checkpoint. ErrCheckpointNotNewer (nothing written) unless
 	// its size is larger than every stored checkpoint's; the check MUST be atomic with the
 	// insert.
@@ -148,11 +152,4 @@ type Storage interface {
 	// whose ShredAfter is at or before now and that still have them, and returns how many it
 	// shredded. Leaf data, leaf hashes and indexes stay.
 	Shred(ctx context.Context, now time.Time, limit int) (int, error)
-}
-
-// TenantCounter is an optional capability of a Storage: counting what TenantEntries would
-// return (ignoring StartIndex and Limit), so that an export can show its progress as a fraction.
-// Without it the export shows a count only.
-type TenantCounter interface {
-	CountTenantEntries(ctx context.Context, q TenantQuery) (int64, error)
 }

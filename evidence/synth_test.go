@@ -100,6 +100,10 @@ func (s *treeOnly) TenantEntries(context.Context, evidence.TenantQuery) ([]evide
 	return nil, errTreeOnly
 }
 
+func (s *treeOnly) CountTenantEntries(context.Context, evidence.TenantQuery) (int64, error) {
+	return 0, errTreeOnly
+}
+
 func (s *treeOnly) AddCheckpoint(_ context.Context, c evidence.StoredCheckpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

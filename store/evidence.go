@@ -27,7 +27,6 @@ import (
 // In both, an entry counts as integrated (Sequenced, in EntriesByIndex and TenantEntries) once
 // idx < the tree size.
 var _ evidence.Storage = (*Store)(nil)
-var _ evidence.TenantCounter = (*Store)(nil)
 
 // maxIndex bounds tree sizes and indexes to what a BIGINT holds.
 const maxIndex = math.MaxInt64
@@ -287,7 +286,7 @@ func (s *Store) TenantEntries(ctx context.Context, q evidence.TenantQuery) ([]ev
 	return scanEvidence(rows)
 }
 
-// CountTenantEntries implements evidence.TenantCounter.
+// CountTenantEntries implements evidence.Storage.
 func (s *Store) CountTenantEntries(ctx context.Context, q evidence.TenantQuery) (int64, error) {
 	if err := validateTenantQuery("CountTenantEntries", q); err != nil {
 		return 0, err

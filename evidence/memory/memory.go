@@ -16,7 +16,6 @@ import (
 )
 
 var _ evidence.Storage = (*Storage)(nil)
-var _ evidence.TenantCounter = (*Storage)(nil)
 
 // Storage keeps an evidence log in memory. It is safe for concurrent use. The zero value is not
 // usable; call New.
@@ -187,7 +186,7 @@ func (s *Storage) TenantEntries(ctx context.Context, q evidence.TenantQuery) ([]
 
 func inPeriod(t, from, to time.Time) bool { return !t.Before(from) && t.Before(to) }
 
-// CountTenantEntries implements evidence.TenantCounter.
+// CountTenantEntries implements evidence.Storage.
 func (s *Storage) CountTenantEntries(ctx context.Context, q evidence.TenantQuery) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
