@@ -389,16 +389,20 @@ func (l *Log) Publish(ctx context.Context) (*StoredCheckpoint, error) {
 func (l *Log) publishTree(ctx context.Context) (*StoredCheckpoint, error) {
 	l.pubMu.Lock()
 	defer l.pubMu.Unlock()
+	// The checkpoint is read before the tree: the tree only grows and a checkpoint is only ever
+	// of a tree that existed, so a tree read after it is at least as large. Read the other way
+	// round, another node could integrate and publish in between, and a consistent log would be
+	// reported corrupt.
+	latest, err := l.store.LatestCheckpoint(ctx)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("evidence: read latest checkpoint: %w", err)
+	}
 	ts, err := l.store.Tree(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: read tree state: %w", err)
 	}
 	if ts.Size == 0 {
 		ts.Root = emptyRoot
-	}
-	latest, err := l.store.LatestCheckpoint(ctx)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("evidence: read latest checkpoint: %w", err)
 	}
 	if latest != nil {
 		switch {
