@@ -12,8 +12,10 @@ import (
 	"github.com/mynagate/mynagate/jpki"
 )
 
-// Purpose is what a certificate is presented for; platform.Purpose (what a session proves) is
-// this type.
+// Purpose is what a certificate is presented for: its two values decide which key and CA are
+// expected. platform.Purpose, what a session proves, is a type of its own because it has a
+// third value, chip_reading, that presents no certificate; the platform converts the two
+// certificate purposes in one place (platform/session.go) when it calls Certificate.
 type Purpose string
 
 // The two purposes of the platform.
