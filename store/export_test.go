@@ -95,11 +95,6 @@ func QueryRaw(ctx context.Context, dsn, query string) ([]string, error) {
 	return out, rows.Err()
 }
 
-// QueryBytes runs a query that returns one byte string, on the writer.
-func QueryBytes(ctx context.Context, s *Store, query string, out *[]byte) error {
-	return s.w.QueryRowContext(ctx, query).Scan(out)
-}
-
 func validateRecords(op string, recs []evidence.Record) error {
 	v := validate(op).check("recs", len(recs) > 0, "is empty")
 	for i, r := range recs {

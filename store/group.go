@@ -56,7 +56,7 @@ func (s *Store) startGroupCommit() {
 						break more
 					}
 				}
-				if s.linger > 0 && last > 1 && len(group) < maxGroup {
+				if last > 1 && len(group) < maxGroup {
 					group = s.lingerFor(group)
 				}
 				last = len(group)
@@ -66,7 +66,7 @@ func (s *Store) startGroupCommit() {
 	}()
 }
 
-// lingerFor waits up to s.linger for more writers to join a group that is not full.
+// lingerFor waits up to groupLinger for more writers to join a group that is not full.
 //
 // A group holds whoever was queued when the committer came back from the last commit. Under
 // load that comes in steadily rather than in waves — requests arriving one by one over HTTP —
@@ -75,7 +75,7 @@ func (s *Store) startGroupCommit() {
 // group fill, as MySQL's binlog_group_commit_sync_delay does. The committer lingers only when
 // the previous group had company too, so a lone writer never waits.
 func (s *Store) lingerFor(group []*writeReq) []*writeReq {
-	t := time.NewTimer(s.linger)
+	t := time.NewTimer(groupLinger)
 	defer t.Stop()
 	for len(group) < maxGroup {
 		select {

@@ -82,7 +82,6 @@ type Store struct {
 	pgWrites chan *pgCompletion
 	quit     chan struct{}
 	stopped  chan struct{}
-	linger   time.Duration // how long a group waits for company (group.go, lingerFor)
 	// compactDue is set on PostgreSQL when Shred cleared rows that VACUUM (FULL) has not yet
 	// rewritten away (evidence.go, Shred).
 	compactDue atomic.Bool
@@ -93,10 +92,8 @@ type Option func(*options)
 
 type options struct {
 	maxConns    int
-	busyTimeout time.Duration
 	relaxedSync bool
 	noGroup     bool
-	linger      time.Duration
 	logger      *slog.Logger
 }
 
@@ -105,23 +102,18 @@ type options struct {
 // pggroup.go). For measuring what grouping buys.
 func WithoutGroupCommit() Option { return func(o *options) { o.noGroup = true } }
 
-// DefaultGroupLinger is how long an SQLite group commit waits for more writers to join it when
-// it is not full and the previous group had more than one (WithGroupLinger).
-const DefaultGroupLinger = 500 * time.Microsecond
-
-// WithGroupLinger sets how long an SQLite group commit waits for more writers before it
-// commits, when it is not full and the previous group had more than one writer (default
-// DefaultGroupLinger; 0: never). A longer wait makes fuller groups under concurrent load, at the
-// price of that much latency per write; a lone writer never waits. PostgreSQL ignores it.
-func WithGroupLinger(d time.Duration) Option { return func(o *options) { o.linger = d } }
+// groupLinger is how long an SQLite group commit that is not full waits for more writers when
+// the previous group had more than one (group.go, lingerFor): fuller groups under concurrent
+// load, at the price of that much latency per write; a lone writer never waits.
+const groupLinger = 500 * time.Microsecond
 
 // WithMaxConns sets the size of the connection pool: on PostgreSQL the whole pool (default 10),
 // on SQLite the read-only pool (default 4; writes always use their one connection).
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
-// WithBusyTimeout sets how long an SQLite connection waits for a lock held by another process
-// on the same file before failing with SQLITE_BUSY (default 10s). PostgreSQL ignores it.
-func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+// busyTimeout is how long an SQLite connection waits for a lock held by another process on the
+// same file before failing with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
 
 // WithRelaxedSync makes SQLite run with synchronous=NORMAL instead of FULL: commits still
 // survive a crash of the process, but the last ones may be lost on a power failure or an OS
@@ -143,12 +135,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // its own; a shared-cache memory database instead has no WAL and fails concurrent access with
 // SQLITE_LOCKED, which no busy timeout covers. Tests use a file in t.TempDir(), which is as fast.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	o := options{busyTimeout: 10 * time.Second, linger: DefaultGroupLinger, logger: slog.Default()}
+	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.maxConns < 0 || o.busyTimeout < 0 || o.linger < 0 {
-		return nil, errors.New("store: negative pool size, busy timeout or group linger")
+	if o.maxConns < 0 {
+		return nil, errors.New("store: negative pool size")
 	}
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -189,7 +181,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	if o.relaxedSync {
 		sync = "NORMAL"
 	}
-	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", o.busyTimeout.Milliseconds())
+	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeout.Milliseconds())
 	// BEGIN IMMEDIATE (txlock) takes the write lock when a transaction starts, so a transaction
 	// never fails half-way with SQLITE_BUSY_SNAPSHOT when another process wrote in between.
 	// secure_delete: space freed by a delete or an update (a shredded seal, a dropped column)
@@ -235,7 +227,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(o.maxConns)
 	r.SetMaxIdleConns(o.maxConns)
-	s := &Store{dialect: DialectSQLite, w: w, r: r, linger: o.linger}
+	s := &Store{dialect: DialectSQLite, w: w, r: r}
 	if err := s.ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: sqlite: %s: %w", path, err)
