@@ -15,6 +15,7 @@ import (
 	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/gate"
 	"github.com/mynagate/mynagate/gate/manifest"
+	"github.com/mynagate/mynagate/internal/gatetest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
@@ -104,21 +105,11 @@ func (f *fixture) code(id string, gen int64, at time.Time) string {
 // tap has the virtual card n answer a fresh challenge of g, in-process through package reader.
 func (f *fixture) tap(t *testing.T, g *gate.Gate, n string) *gate.Tap {
 	t.Helper()
-	c, err := card.New(f.cards[n])
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
-	defer rc.Close()
 	ch, err := g.NewChallenge()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := gate.TapCard(context.Background(), rc, jlis.DefaultAuthPIN, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tp
+	return gatetest.TapCard(t, f.cards[n], ch)
 }
 
 func want(t *testing.T, d gate.Decision, admit bool, r gate.Reason) {

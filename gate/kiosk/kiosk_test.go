@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/gate"
 	"github.com/mynagate/mynagate/gate/kiosk"
 	"github.com/mynagate/mynagate/gate/manifest"
+	"github.com/mynagate/mynagate/internal/gatetest"
 	"github.com/mynagate/mynagate/internal/testkit"
 	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
-	"github.com/mynagate/mynagate/reader"
 )
 
 // site has cards issued by the J-LIS simulator — A and B (Hanako) usable, C revoked — and the
@@ -78,27 +77,14 @@ func (s *site) kiosk(t *testing.T, r *kiosk.Roster, key ed25519.PrivateKey, jour
 // tap has card n answer a fresh challenge of k and, with facts, reads its support application.
 func (s *site) tap(t *testing.T, k *kiosk.Kiosk, n string, facts bool) kiosk.Result {
 	t.Helper()
-	c, err := card.New(s.cards[n])
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
-	defer rc.Close()
 	ch, err := k.NewChallenge()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := gate.TapCard(context.Background(), rc, jlis.DefaultAuthPIN, ch)
-	if err != nil {
-		t.Fatal(err)
+	if !facts {
+		return k.Tap(gatetest.TapCard(t, s.cards[n], ch), nil)
 	}
-	var f *gate.CardFacts
-	if facts {
-		if f, err = gate.ReadCardFacts(context.Background(), rc, jlis.DefaultSupportPIN, false, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return k.Tap(tp, f)
+	return k.Tap(gatetest.TapCardWithFacts(t, s.cards[n], ch, false))
 }
 
 func newKey(t *testing.T) ed25519.PrivateKey {
@@ -138,14 +124,11 @@ func TestRosterAdmitAndRefuse(t *testing.T) {
 		t.Errorf("revoked card: %+v", res)
 	}
 	// A tap answering a challenge already used is refused.
-	c, _ := card.New(s.cards["A"])
-	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
-	defer rc.Close()
-	ch, _ := k.NewChallenge()
-	tp, err := gate.TapCard(context.Background(), rc, jlis.DefaultAuthPIN, ch)
+	ch, err := k.NewChallenge()
 	if err != nil {
 		t.Fatal(err)
 	}
+	tp := gatetest.TapCard(t, s.cards["A"], ch)
 	k.Tap(tp, nil)
 	if res := k.Tap(tp, nil); res.Reason != gate.ChallengeInvalid {
 		t.Errorf("replayed tap: %+v", res)

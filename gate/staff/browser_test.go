@@ -18,6 +18,7 @@ import (
 	"github.com/mynagate/mynagate/gate/kiosk"
 	"github.com/mynagate/mynagate/gate/staff"
 	"github.com/mynagate/mynagate/internal/browsertest"
+	"github.com/mynagate/mynagate/internal/gatetest"
 	"github.com/mynagate/mynagate/internal/testkit"
 )
 
@@ -179,7 +180,7 @@ func TestBrowserKioskPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tp, facts := tapWithFacts(t, cf, ch, false)
+		tp, facts := gatetest.TapCardWithFacts(t, cf, ch, false)
 		r := k.Tap(tp, facts)
 		board.Publish(staff.FromKiosk(r))
 		return r

@@ -11,14 +11,12 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/mynagate/mynagate/card"
 	"github.com/mynagate/mynagate/gate"
 	"github.com/mynagate/mynagate/gate/manifest"
 	"github.com/mynagate/mynagate/gate/staff"
+	"github.com/mynagate/mynagate/internal/gatetest"
 	"github.com/mynagate/mynagate/internal/testkit"
-	"github.com/mynagate/mynagate/jlis"
 	"github.com/mynagate/mynagate/jpki"
-	"github.com/mynagate/mynagate/reader"
 )
 
 const token = "LANE-TOKEN-0123456789"
@@ -74,7 +72,7 @@ func (l *lane) tap(t *testing.T) gate.Decision {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, facts := tapWithFacts(t, l.card, ch, true)
+	tp, facts := gatetest.TapCardWithFacts(t, l.card, ch, true)
 	d := l.g.Decide(gate.Presentation{Tap: tp})
 	e := staff.FromDecision(d)
 	e.Photo, e.PhotoType = staff.BrowserPhoto(context.Background(), facts.Photo)
@@ -86,24 +84,4 @@ func newServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// tapWithFacts has the card answer ch and reads its facts (and with photo its face photo).
-func tapWithFacts(t *testing.T, cf *jpki.CardFile, ch gate.Challenge, photo bool) (*gate.Tap, *gate.CardFacts) {
-	t.Helper()
-	c, err := card.New(cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := reader.NewClient(reader.NewInProcess(c, "virtual"))
-	defer rc.Close()
-	tp, err := gate.TapCard(context.Background(), rc, jlis.DefaultAuthPIN, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	facts, err := gate.ReadCardFacts(context.Background(), rc, jlis.DefaultSupportPIN, photo, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tp, facts
 }

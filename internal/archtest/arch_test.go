@@ -82,7 +82,7 @@ var importRule = map[string][]string{
 	"web/...":    {"web/...", "platform", "evidence", "oidc"},
 	// Wiring and test support see everything they assemble.
 	"cmd/...": {"..."}, "internal/e2e": {"..."}, "internal/benchkit": {"..."}, "internal/testkit": {"..."},
-	"internal/platformtest": {"..."}, "internal/cardface/gen": {"..."}, "internal/cardface/gen/glyphs": {"..."}, "store/storetest": {"..."},
+	"internal/platformtest": {"..."}, "internal/gatetest": {"..."}, "internal/cardface/gen": {"..."}, "internal/cardface/gen/glyphs": {"..."}, "store/storetest": {"..."},
 	"evidence/evidencetest": {"evidence"}, "evidence/memory": {"evidence"}, "card/cardtest": {"apdu", "jpki"},
 	"ticket/tickettest": {"..."},
 }
