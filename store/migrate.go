@@ -92,8 +92,6 @@ func migrate(ctx context.Context, db *sql.DB, dialect string, log *slog.Logger) 
 			return fmt.Errorf("store: migration lock: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	if dialect == DialectPostgres {
 		// SQLite's is checked on a read-only connection before its migration pool opens.
 		if err := checkBaseline(ctx, db, dialect); err != nil {
 			return err
