@@ -231,8 +231,7 @@ func writeGroup(ctx context.Context, pc *pgx.Conn, group []*pgCompletion, slot i
 			FROM unnest($1::text[], $3::text[], $4::bigint[], $19::text[], $20::text[], $21::bytea[], $22::text[])
 				WITH ORDINALITY AS y(id, tenant_id, created_at, event_id, event_type, event_payload, pattern, n)
 			WHERE y.event_id IS NOT NULL AND y.id IN (SELECT id FROM v)
-				AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = y.tenant_id AND w.disabled_at IS NULL
-					AND (w.event_types = '[]' OR strpos(w.event_types, y.pattern) > 0))
+				AND `+endpointMayWant(DialectPostgres, "y.tenant_id", "y.pattern")+`
 			ORDER BY y.n
 		)
 		SELECT id FROM v`, cols...)

@@ -281,18 +281,24 @@ var (
 )
 
 // wantedEvent selects an event's outbox row — id, tenant, type, payload, created_at twice
-// ($1 … $5) — only when an enabled endpoint of its tenant may want its type: every type (an
-// empty list), or a list that holds it ($6, quotedType). The dispatcher decides exactly
-// (platform.WebhookEndpoint.Wants); this only spares the outbox the events of tenants that
-// cannot want them, as most verifications' are. (Not LIKE $6: SQLite compiles a statement
-// again each time a value is bound to the right side of a LIKE, a quarter of a write's CPU.)
+// ($1 … $5) — only when an endpoint of its tenant may want its type ($6, quotedType).
 func (s *Store) wantedEvent() string {
-	find := "instr(event_types, $6) > 0"
-	if s.dialect == DialectPostgres {
-		find = "strpos(event_types, $6) > 0"
+	return `SELECT $1, $2, $3, $4, $5, $5 WHERE ` + endpointMayWant(s.dialect, "$2", "$6")
+}
+
+// endpointMayWant is the SQL condition that an enabled endpoint of tenant may want an event
+// whose type, quoted as in event_types (quotedType), is pattern: it wants every type (an empty
+// list) or its list holds that one. The dispatcher decides exactly
+// (platform.WebhookEndpoint.Wants); this only spares the outbox the events of tenants that
+// cannot want them, as most verifications' are. (Not LIKE: SQLite compiles a statement again
+// each time a value is bound to the right side of a LIKE, a quarter of a write's CPU.)
+func endpointMayWant(dialect, tenant, pattern string) string {
+	find := "instr(w.event_types, " + pattern + ") > 0"
+	if dialect == DialectPostgres {
+		find = "strpos(w.event_types, " + pattern + ") > 0"
 	}
-	return `SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints
-		WHERE tenant_id = $2 AND disabled_at IS NULL AND (event_types = '[]' OR ` + find + `))`
+	return `EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = ` + tenant +
+		` AND w.disabled_at IS NULL AND (w.event_types = '[]' OR ` + find + `))`
 }
 
 // quotedType is an event type as a JSON string, as it appears in an endpoint's event_types.
